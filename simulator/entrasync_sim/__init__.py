@@ -1,0 +1,1 @@
+"""A local Microsoft Entra ID + Graph simulator for entrasync's tests and demos."""

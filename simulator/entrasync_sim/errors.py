@@ -1,0 +1,76 @@
+"""Error bodies in the three dialects the simulator speaks: Entra ID, Graph and control."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from entrasync_sim.clock import Clock, isoformat
+
+_ERROR_URI = "https://login.microsoftonline.com/error?code={code}"
+
+
+def aad_error(clock: Clock, status: int, error: str, code: int, text: str) -> JSONResponse:
+    """An Entra ID (AADSTS) OAuth error response."""
+    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    now = clock.now()
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S") + "Z"
+    description = (
+        f"AADSTS{code}: {text} Trace ID: {trace_id} Correlation ID: {correlation_id} "
+        f"Timestamp: {stamp}"
+    )
+    body = {
+        "error": error,
+        "error_description": description,
+        "error_codes": [code],
+        "timestamp": stamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": _ERROR_URI.format(code=code),
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def request_ids(request: Request) -> tuple[str, str]:
+    """This request's id and the client's request id (echoed when the client sent one)."""
+    request_id = str(uuid.uuid4())
+    return request_id, request.headers.get("client-request-id", request_id)
+
+
+def graph_headers(request: Request) -> dict[str, str]:
+    """Headers Graph puts on every response."""
+    request_id, client_request_id = request_ids(request)
+    return {"request-id": request_id, "client-request-id": client_request_id}
+
+
+def graph_error(
+    request: Request,
+    clock: Clock,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A Microsoft Graph error response with its `innerError` block."""
+    request_id, client_request_id = request_ids(request)
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": isoformat(clock.now()),
+                "request-id": request_id,
+                "client-request-id": client_request_id,
+            },
+        }
+    }
+    all_headers = {"request-id": request_id, "client-request-id": client_request_id}
+    all_headers.update(headers or {})
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def control_error(status: int, code: str, message: str) -> JSONResponse:
+    """A control API error response."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

@@ -1,0 +1,84 @@
+"""Directory object kinds and the properties the simulator knows for each."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Kind = Literal["users", "groups", "devices"]
+
+KINDS: Final[tuple[Kind, ...]] = ("users", "groups", "devices")
+
+ODATA_TYPES: Final[dict[Kind, str]] = {
+    "users": "#microsoft.graph.user",
+    "groups": "#microsoft.graph.group",
+    "devices": "#microsoft.graph.device",
+}
+
+PROPERTIES: Final[dict[Kind, frozenset[str]]] = {
+    "users": frozenset(
+        {
+            "displayName",
+            "givenName",
+            "surname",
+            "userPrincipalName",
+            "mail",
+            "accountEnabled",
+            "userType",
+            "jobTitle",
+            "department",
+            "officeLocation",
+            "mobilePhone",
+            "businessPhones",
+            "employeeId",
+            "onPremisesImmutableId",
+            "createdDateTime",
+        }
+    ),
+    "groups": frozenset(
+        {
+            "displayName",
+            "description",
+            "mail",
+            "mailNickname",
+            "mailEnabled",
+            "securityEnabled",
+            "groupTypes",
+            "visibility",
+            "createdDateTime",
+        }
+    ),
+    "devices": frozenset(
+        {
+            "displayName",
+            "deviceId",
+            "operatingSystem",
+            "operatingSystemVersion",
+            "accountEnabled",
+            "trustType",
+            "isCompliant",
+            "isManaged",
+            "approximateLastSignInDateTime",
+            "registrationDateTime",
+        }
+    ),
+}
+
+MEMBERS_PROPERTY: Final = "members"
+
+# Graph keeps soft-deleted users and groups restorable; devices are gone at once.
+SOFT_DELETABLE: Final[frozenset[Kind]] = frozenset({"users", "groups"})
+
+
+def parse_kind(value: str) -> Kind | None:
+    """Return `value` as a Kind, or None when it names no known kind."""
+    for kind in KINDS:
+        if kind == value:
+            return kind
+    return None
+
+
+def selectable(kind: Kind) -> frozenset[str]:
+    """Property names `$select` accepts for `kind` (besides `id`)."""
+    if kind == "groups":
+        return PROPERTIES[kind] | {MEMBERS_PROPERTY}
+    return PROPERTIES[kind]

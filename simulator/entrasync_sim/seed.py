@@ -1,0 +1,173 @@
+"""Deterministic tenant and directory seeding from a single integer seed."""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from entrasync_sim.clock import isoformat
+from entrasync_sim.directory import TenantDirectory
+from entrasync_sim.tenants import AppRegistration, Tenant
+
+_ORG_NAMES = ["contoso", "fabrikam", "northwind", "tailspin", "adatum", "litware", "woodgrove"]
+_FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Eva",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jon",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Vic",
+]
+_LAST = [
+    "Adams",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Jones",
+    "Khan",
+    "Lopez",
+    "Muller",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Smith",
+]
+_TITLES = ["Engineer", "Analyst", "Manager", "Designer", "Consultant", "Technician", None]
+_DEPARTMENTS = ["Engineering", "Finance", "Sales", "Marketing", "HR", "Operations", None]
+_TEAMS = ["Project", "Team", "Office", "Committee", "Guild", "Squad", "Crew"]
+_OS = [("Windows", "10.0.22631"), ("macOS", "14.4"), ("iOS", "17.4"), ("Android", "14")]
+_TRUST = ["AzureAd", "ServerAd", "Workplace"]
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "~._-"
+
+
+def _guid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _moment(rng: random.Random) -> str:
+    return isoformat(_EPOCH + timedelta(seconds=rng.randrange(4 * 365 * 86400)))
+
+
+def seed_tenants(seed: int, count: int, users: int, groups: int, devices: int) -> list[Tenant]:
+    """Build `count` tenants, each with the given numbers of objects; same seed, same data."""
+    rng = random.Random(seed)
+    tenants = []
+    for index in range(count):
+        name = _ORG_NAMES[index % len(_ORG_NAMES)] + (str(index) if index >= 7 else "")
+        app = AppRegistration(
+            client_id=_guid(rng),
+            client_secret="".join(rng.choice(_SECRET_ALPHABET) for _ in range(40)),
+        )
+        tenant = Tenant(
+            tenant_id=_guid(rng),
+            domain=f"{name}{rng.randrange(100, 1000)}.onmicrosoft.com",
+            display_name=f"{name.capitalize()} Ltd",
+            apps={app.client_id: app},
+        )
+        _seed_directory(tenant.directory, tenant.domain, rng, users, groups, devices)
+        tenants.append(tenant)
+    return tenants
+
+
+def _seed_directory(
+    directory: TenantDirectory,
+    domain: str,
+    rng: random.Random,
+    users: int,
+    groups: int,
+    devices: int,
+) -> None:
+    user_ids = [
+        directory.create("users", _user(rng, n, domain), _guid(rng)).id for n in range(users)
+    ]
+    device_ids = [directory.create("devices", _device(rng), _guid(rng)).id for _ in range(devices)]
+    group_ids: list[str] = []
+    for n in range(groups):
+        group_id = directory.create("groups", _group(rng, n), _guid(rng)).id
+        directory.change_members(group_id, _members(rng, user_ids, device_ids, group_ids), [])
+        group_ids.append(group_id)
+
+
+def _user(rng: random.Random, n: int, domain: str) -> dict[str, Any]:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    upn = f"{first.lower()}.{last.lower()}{n}@{domain}"
+    return {
+        "displayName": f"{first} {last}",
+        "givenName": first,
+        "surname": last,
+        "userPrincipalName": upn,
+        "mail": upn,
+        "accountEnabled": rng.random() >= 0.1,
+        "userType": "Guest" if rng.random() < 0.05 else "Member",
+        "jobTitle": rng.choice(_TITLES),
+        "department": rng.choice(_DEPARTMENTS),
+        "createdDateTime": _moment(rng),
+    }
+
+
+def _group(rng: random.Random, n: int) -> dict[str, Any]:
+    unified = rng.random() < 0.3
+    nickname = f"{rng.choice(_TEAMS).lower()}{n}"
+    return {
+        "displayName": f"{rng.choice(_TEAMS)} {n}",
+        "description": rng.choice([None, f"Seeded group number {n}"]),
+        "mailNickname": nickname,
+        "mailEnabled": unified or rng.random() < 0.2,
+        "securityEnabled": not unified or rng.random() < 0.5,
+        "groupTypes": ["Unified"] if unified else [],
+        "createdDateTime": _moment(rng),
+    }
+
+
+def _device(rng: random.Random) -> dict[str, Any]:
+    system, version = rng.choice(_OS)
+    return {
+        "displayName": "DEV-" + "".join(rng.choice(string.ascii_uppercase) for _ in range(7)),
+        "deviceId": _guid(rng),
+        "operatingSystem": system,
+        "operatingSystemVersion": version,
+        "accountEnabled": rng.random() >= 0.05,
+        "trustType": rng.choice(_TRUST),
+        "approximateLastSignInDateTime": _moment(rng),
+    }
+
+
+def _members(
+    rng: random.Random, users: list[str], devices: list[str], groups: list[str]
+) -> list[str]:
+    if not users or rng.random() < 0.1:
+        return []
+    # Mostly small groups, now and then a big one (big groups are what slicing is about).
+    largest = min(len(users), 2000 if rng.random() < 0.1 else 50)
+    chosen = rng.sample(users, rng.randint(1, max(1, largest // 2)))
+    if devices and rng.random() < 0.15:
+        chosen.append(rng.choice(devices))
+    if groups and rng.random() < 0.15:
+        chosen.append(rng.choice(groups))
+    return chosen

@@ -1,0 +1,80 @@
+"""Opaque delta/skip tokens: base64url of compact JSON carrying a round's state."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from entrasync_sim.schema import Kind, parse_kind
+
+TOKEN_VERSION = 1
+
+
+class TokenError(Exception):
+    """A token that cannot be used: garbled, or issued for another tenant or resource."""
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """Where a delta round stands.
+
+    `since` is None for a full round, else the sequence the previous round ended at; `upto` is
+    the tenant sequence when this round started. `cursor` is the last id emitted (paging is by
+    id, never by offset) and `slice_index` the next member slice of that object still due.
+    `issued_at` (POSIX seconds) lets a later version expire stale delta links.
+    """
+
+    kind: Kind
+    tenant_id: str
+    select: tuple[str, ...] | None
+    since: int | None
+    upto: int
+    cursor: str = ""
+    slice_index: int = 0
+    issued_at: int = 0
+
+    def next_round(self, issued_at: int) -> RoundState:
+        """The state a deltaLink carries: the next round starts where this one ended."""
+        return replace(self, since=self.upto, cursor="", slice_index=0, issued_at=issued_at)
+
+
+def encode_token(state: RoundState) -> str:
+    """Serialise a round state as an opaque URL-safe token."""
+    payload = {"v": TOKEN_VERSION, **asdict(state)}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_token(token: str, kind: Kind, tenant_id: str) -> RoundState:
+    """Parse a token issued for `kind` in `tenant_id`; raise TokenError otherwise."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if payload.pop("v") != TOKEN_VERSION:
+            raise TokenError("Badly formed token.")
+        token_kind = parse_kind(payload.pop("kind"))
+        select = payload.pop("select")
+        state = RoundState(
+            kind=token_kind or kind,
+            select=None if select is None else tuple(str(p) for p in select),
+            **payload,
+        )
+        _check_types(state)
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
+        raise TokenError("Badly formed token.") from exc
+    if token_kind != kind or state.tenant_id != tenant_id:
+        raise TokenError("The token was issued for another resource or tenant.")
+    return state
+
+
+def _check_types(state: RoundState) -> None:
+    ints = [state.upto, state.slice_index, state.issued_at]
+    if state.since is not None:
+        ints.append(state.since)
+    if not all(type(v) is int and v >= 0 for v in ints):
+        raise ValueError("bad integers")
+    if not isinstance(state.cursor, str) or not isinstance(state.tenant_id, str):
+        raise ValueError("bad strings")

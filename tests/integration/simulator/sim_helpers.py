@@ -1,0 +1,115 @@
+"""Helpers for the simulator tests: MSAL wiring and a minimal delta-round reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msal
+import requests
+from entrasync_sim.launcher import SimulatorProcess
+from entrasync_sim.tls import client_ssl_context
+
+# Shape of the per-module simulator the conftest starts (page size 7 < USERS forces paging).
+USERS = 50
+GROUPS = 6
+DEVICES = 5
+PAGE_SIZE = 7
+MEMBER_SLICE = 10
+
+
+def msal_session(ca_file: str) -> requests.Session:
+    """A requests session trusting only the simulator CA (REQUESTS_CA_BUNDLE is ignored)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = ca_file
+    return session
+
+
+def msal_app(
+    sim: SimulatorProcess, client_id: str, secret: str, tenant_key: str, session: requests.Session
+) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=secret,
+        authority=f"{sim.authority_host}/{tenant_key}",
+        instance_discovery=False,
+        http_client=session,
+    )
+
+
+def acquire_graph_token(sim: SimulatorProcess, tenant: dict[str, str], tenant_key: str) -> str:
+    """An access token for the simulator's Graph, via MSAL client credentials."""
+    with msal_session(sim.ca_file) as session:
+        app = msal_app(sim, tenant["client_id"], tenant["client_secret"], tenant_key, session)
+        result = app.acquire_token_for_client([f"{sim.graph_url}/.default"])
+    assert "access_token" in result, result
+    return str(result["access_token"])
+
+
+def graph_client(sim: SimulatorProcess, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=sim.graph_url,
+        verify=client_ssl_context(sim.ca_file),
+        trust_env=False,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+@dataclass
+class Round:
+    """Everything one delta round returned."""
+
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    delta_link: str = ""
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        return [entry for page in self.pages for entry in page["value"]]
+
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        """Entries merged by id; `members@delta` slices are concatenated."""
+        merged: dict[str, dict[str, Any]] = {}
+        for entry in self.entries:
+            known = merged.setdefault(entry["id"], {})
+            slices = known.get("members@delta", []) + entry.get("members@delta", [])
+            known.update(entry)
+            if slices:
+                known["members@delta"] = slices
+        return merged
+
+
+def run_round(client: httpx.Client, url: str, max_pages: int = 1000) -> Round:
+    """Follow nextLinks from `url` until a deltaLink arrives."""
+    result = Round()
+    for _ in range(max_pages):
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        result.pages.append(page)
+        assert ("@odata.nextLink" in page) != ("@odata.deltaLink" in page), page
+        if "@odata.deltaLink" in page:
+            result.delta_link = page["@odata.deltaLink"]
+            return result
+        url = page["@odata.nextLink"]
+    raise AssertionError("delta round did not end")
+
+
+def latest_link(client: httpx.Client, kind: str, select: str) -> str:
+    """A deltaLink from "now on" for `kind` with `$select`."""
+    response = client.get(
+        f"/v1.0/{kind}/delta", params={"$select": select, "$deltatoken": "latest"}
+    )
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["value"] == []
+    return str(page["@odata.deltaLink"])
+
+
+def member_changes(entry: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(added ids, removed ids) of one merged group entry."""
+    changes = entry.get("members@delta", [])
+    added = {m["id"] for m in changes if "@removed" not in m}
+    removed = {m["id"] for m in changes if "@removed" in m}
+    return added, removed
