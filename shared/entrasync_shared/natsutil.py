@@ -1,0 +1,92 @@
+"""Small NATS helpers used by more than one service: stream/KV declaration and API calls."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel, TypeAdapter
+
+from entrasync_shared.messages import ApiError, Reply
+from entrasync_shared.subjects import Names, StreamSpec
+
+T = TypeVar("T")
+
+
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        retention=RetentionPolicy.WORK_QUEUE
+        if spec.retention == "workqueue"
+        else RetentionPolicy.LIMITS,
+        max_age=spec.max_age.total_seconds() if spec.max_age else None,
+        duplicate_window=spec.duplicate_window.total_seconds(),
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, names: Names) -> None:
+    """Create or update every stream so its config matches `names.streams()` (idempotent)."""
+    for spec in names.streams():
+        config = stream_config(spec)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+
+async def ensure_cursor_bucket(js: JetStreamContext, names: Names) -> KeyValue:
+    """The delta-cursor KV bucket, created on first use."""
+    try:
+        return await js.key_value(names.cursor_bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(
+            KeyValueConfig(bucket=names.cursor_bucket, history=5, storage=StorageType.FILE)
+        )
+
+
+class ApiCallError(Exception):
+    """An API answered with an error reply, or did not answer at all."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+def ok(result: Any) -> Reply[Any]:
+    return Reply(ok=True, result=result)
+
+
+def failed(code: str, message: str, field: str | None = None) -> Reply[Any]:
+    return Reply(ok=False, error=ApiError(code=code, message=message, field=field))
+
+
+async def call(
+    nc: NatsClient,
+    subject: str,
+    request: BaseModel | None,
+    result_type: type[T] | Any,
+    *,
+    timeout: float = 10.0,
+) -> T:
+    """Send an API request and return its typed result, raising `ApiCallError` on failure."""
+    payload = request.model_dump_json().encode() if request is not None else b"{}"
+    try:
+        msg = await nc.request(subject, payload, timeout=timeout)
+    except NoRespondersError:
+        raise ApiCallError(ApiError(code="unavailable", message=f"nobody serves {subject}"))
+    except NatsTimeout:
+        raise ApiCallError(ApiError(code="timeout", message=f"{subject} did not answer"))
+    reply = TypeAdapter(Reply[result_type]).validate_json(msg.data)  # type: ignore[valid-type]
+    if not reply.ok:
+        raise ApiCallError(reply.error or ApiError(code="unknown", message="error without body"))
+    return reply.result  # type: ignore[return-value]

@@ -1,0 +1,202 @@
+"""Every NATS subject, stream, consumer and KV bucket entrasync uses, declared once.
+
+Services build subjects only through the helpers here, so a rename happens in one place and the
+AsyncAPI document (generated from code) stays the truth. A `prefix` lets tests and side-by-side
+installations run isolated on one NATS server: `Names("t123")` yields `t123.entrasync.*`
+subjects and `T123_ENTRASYNC_*` streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final, Literal
+
+ObjectType = Literal["user", "group", "device"]
+OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
+
+ChangeKind = Literal["created", "updated", "deleted", "members_changed"]
+
+API_VERBS: Final[dict[str, tuple[str, ...]]] = {
+    "config": (
+        "profile.create",
+        "profile.list",
+        "tenant.create",
+        "tenant.list",
+        "tenant.get",
+        "credential.get",
+        "health",
+    ),
+    "history": ("health", "runs.list", "objects.list"),
+    "scheduler": ("health",),
+    "syncer": ("health",),
+}
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One JetStream stream: its name, subjects, retention and duplicate window."""
+
+    name: str
+    subjects: tuple[str, ...]
+    retention: Literal["limits", "workqueue"]
+    max_age: timedelta | None
+    duplicate_window: timedelta
+
+
+@dataclass(frozen=True)
+class Names:
+    """Subject, stream, consumer and bucket names under an optional isolation prefix."""
+
+    prefix: str = ""
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _s(self, subject: str) -> str:
+        return f"{self.prefix}.{subject}" if self.prefix else subject
+
+    def _n(self, name: str) -> str:
+        return f"{self.prefix.upper().replace('.', '_')}_{name}" if self.prefix else name
+
+    # -- streams ------------------------------------------------------------------------------
+    @property
+    def config_stream(self) -> str:
+        return self._n("ENTRASYNC_CONFIG")
+
+    @property
+    def commands_stream(self) -> str:
+        return self._n("ENTRASYNC_COMMANDS")
+
+    @property
+    def pipeline_stream(self) -> str:
+        return self._n("ENTRASYNC_PIPELINE")
+
+    @property
+    def events_stream(self) -> str:
+        return self._n("ENTRASYNC_EVENTS")
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return self._n("ENTRASYNC_DEADLETTER")
+
+    @property
+    def cursor_bucket(self) -> str:
+        return self._n("entrasync_cursors")
+
+    def streams(self) -> tuple[StreamSpec, ...]:
+        """Every stream with its retention policy."""
+        return (
+            StreamSpec(
+                self.config_stream,
+                (self._s("entrasync.config.>"),),
+                "limits",
+                None,
+                timedelta(minutes=2),
+            ),
+            StreamSpec(
+                self.commands_stream,
+                (self._s("entrasync.sync.command.*"),),
+                "workqueue",
+                timedelta(days=1),
+                timedelta(minutes=10),
+            ),
+            StreamSpec(
+                self.pipeline_stream,
+                (self._s("entrasync.sync.observed.*.*"), self._s("entrasync.sync.run.*.*")),
+                "limits",
+                timedelta(days=3),
+                timedelta(minutes=10),
+            ),
+            StreamSpec(
+                self.events_stream,
+                (self._s("entrasync.directory.>"), self._s("entrasync.sync.recorded.*")),
+                "limits",
+                timedelta(days=30),
+                timedelta(minutes=10),
+            ),
+            StreamSpec(
+                self.dead_letter_stream,
+                (self._s("entrasync.deadletter.*"),),
+                "limits",
+                timedelta(days=14),
+                timedelta(minutes=2),
+            ),
+        )
+
+    # -- config events ------------------------------------------------------------------------
+    def tenant_event(self, kind: Literal["created", "updated", "deleted"]) -> str:
+        return self._s(f"entrasync.config.tenant.{kind}")
+
+    @property
+    def tenant_events(self) -> str:
+        return self._s("entrasync.config.tenant.*")
+
+    def profile_event(self, kind: Literal["created", "updated", "deleted"]) -> str:
+        return self._s(f"entrasync.config.profile.{kind}")
+
+    # -- commands -----------------------------------------------------------------------------
+    def sync_command(self, tenant_id: str) -> str:
+        return self._s(f"entrasync.sync.command.{tenant_id}")
+
+    @property
+    def sync_commands(self) -> str:
+        return self._s("entrasync.sync.command.*")
+
+    # -- pipeline -----------------------------------------------------------------------------
+    def observed(self, tenant_id: str, object_type: ObjectType) -> str:
+        return self._s(f"entrasync.sync.observed.{tenant_id}.{object_type}")
+
+    def run_event(self, tenant_id: str, kind: Literal["started", "finished"]) -> str:
+        return self._s(f"entrasync.sync.run.{tenant_id}.{kind}")
+
+    @property
+    def pipeline_all(self) -> str:
+        return self._s("entrasync.sync.>")
+
+    @property
+    def observed_all(self) -> str:
+        return self._s("entrasync.sync.observed.*.*")
+
+    @property
+    def run_events_all(self) -> str:
+        return self._s("entrasync.sync.run.*.*")
+
+    # -- public events ------------------------------------------------------------------------
+    def directory_event(self, tenant_id: str, object_type: ObjectType, kind: ChangeKind) -> str:
+        return self._s(f"entrasync.directory.{tenant_id}.{object_type}.{kind}")
+
+    @property
+    def directory_events(self) -> str:
+        return self._s("entrasync.directory.>")
+
+    def sync_recorded(self, tenant_id: str) -> str:
+        return self._s(f"entrasync.sync.recorded.{tenant_id}")
+
+    @property
+    def sync_recorded_all(self) -> str:
+        return self._s("entrasync.sync.recorded.*")
+
+    # -- request/reply APIs -------------------------------------------------------------------
+    def api(self, service: str, verb: str) -> str:
+        if verb not in API_VERBS.get(service, ()):
+            raise ValueError(f"unknown API {service}.{verb}")
+        return self._s(f"entrasync.api.{service}.{verb}")
+
+    def dead_letter(self, service: str) -> str:
+        """Where a service parks messages it cannot parse (kept in ENTRASYNC_DEADLETTER)."""
+        return self._s(f"entrasync.deadletter.{service}")
+
+    # -- consumers ----------------------------------------------------------------------------
+    def consumer(self, service: str, purpose: str) -> str:
+        return self._n(f"{service}-{purpose}").replace(".", "_")
+
+
+def cursor_key(tenant_id: str, object_type: ObjectType) -> str:
+    """KV key of a tenant's delta cursor for one object type."""
+    return f"{tenant_id}.{object_type}"
+
+
+GRAPH_PATHS: Final[dict[ObjectType, str]] = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+}
