@@ -96,7 +96,9 @@ def find_mongod() -> Path:
     raise InfraError(MONGO_HINT)
 
 
-def _wait(check: object, what: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait(
+    check: object, what: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -185,7 +187,10 @@ class LocalInfra:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -258,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
-            print(json.dumps({"nats-server": str(find_nats_server()), "mongod": str(find_mongod())}))
+            print(
+                json.dumps({"nats-server": str(find_nats_server()), "mongod": str(find_mongod())})
+            )
             return 0
         with LocalInfra() as infra:
             print(json.dumps({"nats_url": infra.nats_url, "mongodb_uri": infra.mongodb_uri}))

@@ -74,6 +74,11 @@ class CredentialProfileCreate(Request):
             raise ValueError("client_id must be a GUID (the application id)")
         return value.lower()
 
+    @field_serializer("client_secret", when_used="json")
+    def _reveal_for_config(self, value: SecretStr) -> str:
+        # JSON is how this request travels to config; masking it would store "**********".
+        return value.get_secret_value()
+
 
 class CredentialProfile(Model):
     """A credential profile as every API shows it: never with its secret."""
@@ -379,3 +384,62 @@ class Health(Model):
     service: str
     ok: bool
     details: dict[str, str] = {}
+
+
+# -- history API ----------------------------------------------------------------------------
+
+
+class HistoryRunsQuery(Request):
+    """`history.runs.list`: a tenant's Sync History rows, newest run first."""
+
+    tenant_id: str
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
+class HistoryObjectsQuery(Request):
+    """`history.objects.list`: a tenant's inventory of one object type, ordered by object id."""
+
+    tenant_id: str
+    object_type: ObjectType
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=500)
+    include_deleted: bool = True
+
+
+class HistoryRow(Model):
+    """One Sync History row: one object type of one run."""
+
+    tenant_id: str
+    run_id: str
+    object_type: ObjectType
+    mode: SyncMode
+    reason: SyncReason
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    total: int = 0
+    changed: int = 0
+    deleted: int = 0
+    filtered: int = 0
+    error: str | None = None
+
+
+class InventoryItem(Model):
+    """An object of the inventory as the history API shows it."""
+
+    tenant_id: str
+    object_type: ObjectType
+    object_id: str
+    attributes: dict[str, Any]
+    members: tuple[str, ...] = ()
+    content_hash: str
+    first_seen: datetime
+    last_seen_run: str
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    deletion: Literal["soft", "hard"] | None = None
+
+
+SyncRecordedEvent = CloudEvent[SyncRecorded]
+"""The envelope of `entrasync.sync.recorded.<tenant>`, as history publishes it."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
@@ -83,9 +84,11 @@ async def call(
     try:
         msg = await nc.request(subject, payload, timeout=timeout)
     except NoRespondersError:
-        raise ApiCallError(ApiError(code="unavailable", message=f"nobody serves {subject}"))
+        error = ApiError(code="unavailable", message=f"nobody serves {subject}")
+        raise ApiCallError(error) from None
     except NatsTimeout:
-        raise ApiCallError(ApiError(code="timeout", message=f"{subject} did not answer"))
+        error = ApiError(code="timeout", message=f"{subject} did not answer")
+        raise ApiCallError(error) from None
     reply = TypeAdapter(Reply[result_type]).validate_json(msg.data)  # type: ignore[valid-type]
     if not reply.ok:
         raise ApiCallError(reply.error or ApiError(code="unknown", message="error without body"))

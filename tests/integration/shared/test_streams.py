@@ -1,7 +1,7 @@
-from nats.js.api import RetentionPolicy
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
+from nats.js.api import RetentionPolicy
 
 
 async def test_streams_are_declared_idempotently(nc: NatsClient, names: Names) -> None:

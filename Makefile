@@ -1,0 +1,26 @@
+# entrasync — two commands: `make demo` and `make test`. Each installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap demo test lint format
+
+help:
+	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
+	@echo "make test   - lint + the whole test suite (unit, integration, end-to-end)"
+
+bootstrap:
+	@scripts/bootstrap.sh >/dev/null
+
+demo:
+	@UV=$$(scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo
+
+test:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . \
+	  && "$$UV" run --frozen pytest $(PYTEST_ARGS)
+
+lint:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . && "$$UV" run --frozen ruff format --check .
+
+format:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check --fix . && "$$UV" run --frozen ruff format .

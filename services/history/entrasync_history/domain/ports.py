@@ -1,0 +1,93 @@
+"""What the history rules need from the outside world (adapters implement these)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from entrasync_shared.messages import (
+    HistoryObjectsQuery,
+    HistoryRow,
+    HistoryRunsQuery,
+    InventoryItem,
+    ObservationBatch,
+    SyncRecorded,
+    SyncStarted,
+)
+from entrasync_shared.subjects import ObjectType
+
+from entrasync_history.domain.events import OutgoingEvent
+from entrasync_history.domain.model import StoredObject
+from entrasync_history.domain.plans import Tally
+
+
+class HistoryStore(Protocol):
+    """Inventory, runs, history rows and applied-batch markers (one database)."""
+
+    async def ensure_indexes(self) -> None: ...
+
+    async def is_applied(self, batch_id: str) -> bool: ...
+
+    async def load(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> list[StoredObject]: ...
+
+    async def groups_containing(
+        self, tenant_id: str, member_ids: Iterable[str]
+    ) -> list[StoredObject]: ...
+
+    async def commit_batch(
+        self,
+        batch: ObservationBatch,
+        writes: Sequence[StoredObject],
+        tallies: Mapping[ObjectType, Tally],
+    ) -> None:
+        """Write the objects, add the tallies to the run's rows and mark the batch applied,
+        all or nothing."""
+
+    async def record_started(self, started: SyncStarted) -> None: ...
+
+    async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
+        """How many batches of the run were applied, per (object type, attempt)."""
+
+    async def count_live(self, tenant_id: str, object_type: ObjectType) -> int: ...
+
+    async def count_unseen(
+        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+    ) -> int:
+        """Live objects neither seen by `run_id` nor by anything produced since it started."""
+
+    async def unseen(
+        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+    ) -> list[StoredObject]: ...
+
+    async def groups_with_unconfirmed_members(
+        self, tenant_id: str, run_id: str
+    ) -> list[StoredObject]: ...
+
+    async def accumulated(self, run_id: str) -> dict[ObjectType, Tally]: ...
+
+    async def recorded(self, run_id: str) -> SyncRecorded | None: ...
+
+    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
+        """Write the objects, the final rows, the run and the tenant's last sync, all or
+        nothing."""
+
+    async def history_rows(self, query: HistoryRunsQuery) -> tuple[list[HistoryRow], int]: ...
+
+    async def inventory(self, query: HistoryObjectsQuery) -> tuple[list[InventoryItem], int]: ...
+
+    async def ping(self) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Publishes public events and waits until the stream has stored each one."""
+
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None: ...
+
+
+class DeadLetters(Protocol):
+    """Parks a message that cannot be read, with the reason, for an operator to look at."""
+
+    async def park(self, payload: bytes, subject: str, reason: str, dedupe_id: str) -> None: ...

@@ -1,0 +1,154 @@
+"""Use cases: one per pipeline message, taking the ports as arguments.
+
+Each follows the same order so a crash anywhere is safe to redeliver: compute the changes from
+stored state, publish their events (stable ids, so duplicates are dropped by the stream), write
+the new state in one transaction, and only then let the caller ack.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from entrasync_shared.messages import ObservationBatch, SyncFinished, SyncRecorded, SyncStarted
+from entrasync_shared.subjects import Names, ObjectType
+
+from entrasync_history.domain.events import change_event, finish_origin, recorded_event
+from entrasync_history.domain.model import StoredObject
+from entrasync_history.domain.plans import (
+    GuardrailPolicy,
+    TypeVerdict,
+    final_counts,
+    guardrail_refusal,
+    hard_removed_ids,
+    key,
+    missing_batches,
+    plan_batch,
+    plan_reconciliation,
+    run_status,
+)
+from entrasync_history.domain.ports import EventPublisher, HistoryStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every use case needs besides its message."""
+
+    store: HistoryStore
+    publisher: EventPublisher
+    names: Names
+    guardrail: GuardrailPolicy
+    finish_max_waits: int
+
+
+def _unique(objects: list[StoredObject]) -> list[StoredObject]:
+    return list({key(obj): obj for obj in objects}.values())
+
+
+async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> bool:
+    """Apply a batch once; False when it was applied before (a redelivery)."""
+    if await ctx.store.is_applied(batch.id):
+        return False
+    ids = {obj.id for obj in batch.objects} | {r.id for r in batch.removals}
+    stored = await ctx.store.load(batch.tenant_id, batch.object_type, ids)
+    hard = hard_removed_ids(batch)
+    if hard:
+        stored += await ctx.store.groups_containing(batch.tenant_id, hard)
+    plan = plan_batch(batch, _unique(stored), now)
+    events = [
+        change_event(ctx.names, batch.tenant_id, batch.run_id, batch.id, change, now)
+        for change in plan.changes
+    ]
+    await ctx.publisher.publish(events)
+    await ctx.store.commit_batch(batch, plan.writes, plan.tallies)
+    return True
+
+
+async def record_started(ctx: Context, started: SyncStarted) -> None:
+    await ctx.store.record_started(started)
+
+
+async def record_finished(
+    ctx: Context, finished: SyncFinished, deliveries: int, now: datetime
+) -> SyncRecorded | None:
+    """Reconcile a finished run and record it; None means "not all batches applied yet, retry".
+
+    After `finish_max_waits` deliveries the missing types are recorded as Failed instead.
+    """
+    already = await ctx.store.recorded(finished.run_id)
+    if already is not None:
+        await ctx.publisher.publish([recorded_event(ctx.names, already)])
+        return already
+    applied = await ctx.store.applied_batches(finished.run_id)
+    missing = missing_batches(finished.results, applied)
+    if missing and deliveries < ctx.finish_max_waits:
+        return None
+    verdicts = {
+        object_type: TypeVerdict("Failed", f"only {got} of {expected} batches were applied")
+        for object_type, (got, expected) in missing.items()
+    }
+    reconcile = await _sweepable_types(ctx, finished, verdicts)
+    unseen: list[StoredObject] = []
+    for object_type in reconcile:
+        unseen += await ctx.store.unseen(
+            finished.tenant_id, object_type, finished.run_id, finished.started_at
+        )
+    groups: list[StoredObject] = []
+    if unseen:
+        gone = {obj.object_id for obj in unseen}
+        groups += await ctx.store.groups_containing(finished.tenant_id, gone)
+    if "group" in reconcile:
+        groups += await ctx.store.groups_with_unconfirmed_members(
+            finished.tenant_id, finished.run_id
+        )
+    plan = plan_reconciliation(
+        finished.run_id, unseen, _unique(groups), now, drop_members="group" in reconcile
+    )
+    accumulated = await ctx.store.accumulated(finished.run_id)
+    types = final_counts(finished, verdicts, accumulated, plan.tallies)
+    recorded = SyncRecorded(
+        tenant_id=finished.tenant_id,
+        run_id=finished.run_id,
+        mode=finished.mode,
+        reason=finished.reason,
+        status=run_status(types),
+        started_at=finished.started_at,
+        finished_at=finished.finished_at,
+        types=types,
+    )
+    origin = finish_origin(finished.run_id)
+    await ctx.publisher.publish(
+        [
+            change_event(ctx.names, finished.tenant_id, finished.run_id, origin, change, now)
+            for change in plan.changes
+        ]
+    )
+    await ctx.store.commit_finish(recorded, plan.writes)
+    await ctx.publisher.publish([recorded_event(ctx.names, recorded)])
+    return recorded
+
+
+async def _sweepable_types(
+    ctx: Context, finished: SyncFinished, verdicts: dict[ObjectType, TypeVerdict]
+) -> list[ObjectType]:
+    """Full, succeeded types whose deletion sweep passes the guardrail (others get a verdict)."""
+    sweepable: list[ObjectType] = []
+    for result in finished.results:
+        if result.mode != "full" or result.status != "Succeeded":
+            continue
+        if result.object_type in verdicts:
+            continue
+        live = await ctx.store.count_live(finished.tenant_id, result.object_type)
+        unseen = await ctx.store.count_unseen(
+            finished.tenant_id, result.object_type, finished.run_id, finished.started_at
+        )
+        refusal = guardrail_refusal(result.object_type, unseen, live, ctx.guardrail)
+        if refusal is not None:
+            log.warning("run %s: %s", finished.run_id, refusal)
+            verdicts[result.object_type] = TypeVerdict("Failed", refusal)
+            continue
+        sweepable.append(result.object_type)
+    return sweepable

@@ -1,0 +1,208 @@
+"""Subscribers: translate a message, call one use case, decide the ack.
+
+Ack mapping on the pipeline consumer: applied (or already applied) → ack; malformed → parked on
+the dead-letter subject, then ack; finish waiting for its batches → nak with a short delay;
+MongoDB/NATS trouble or any unexpected error → nak with a delay, so nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from entrasync_shared.messages import (
+    Health,
+    HistoryObjectsQuery,
+    HistoryRunsQuery,
+    ObservationBatch,
+    Page,
+    Reply,
+    SyncFinished,
+    SyncStarted,
+)
+from entrasync_shared.natsutil import failed, ok
+from entrasync_shared.subjects import OBJECT_TYPES, Names
+from faststream import AckPolicy
+from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+
+from entrasync_history.domain import services
+from entrasync_history.domain.ports import DeadLetters, HistoryStore
+
+log = logging.getLogger(__name__)
+
+PipelineMessage: TypeAlias = ObservationBatch | SyncStarted | SyncFinished
+API_QUEUE = "entrasync-history"
+
+
+class Malformed(Exception):
+    """A pipeline message history cannot read; the text says why."""
+
+
+@dataclass
+class Stats:
+    """What this process did since it started (shown by the health API)."""
+
+    applied: int = 0
+    recorded: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+@dataclass(frozen=True)
+class Deps:
+    names: Names
+    ctx: services.Context
+    store: HistoryStore
+    dead_letters: DeadLetters
+    retry_delay: float
+    finish_wait: float
+    stats: Stats = field(default_factory=Stats)
+
+
+def parse_pipeline(names: Names, subject: str, payload: bytes) -> PipelineMessage:
+    """The typed message, told apart by subject; raises `Malformed`."""
+    base = names.pipeline_all.removesuffix(">")
+    parts = subject.removeprefix(base).split(".") if subject.startswith(base) else []
+    try:
+        match parts:
+            case ["observed", tenant_id, object_type] if object_type in OBJECT_TYPES:
+                batch = ObservationBatch.model_validate_json(payload)
+                if (batch.tenant_id, batch.object_type) != (tenant_id, object_type):
+                    raise Malformed(f"batch for {batch.tenant_id}/{batch.object_type} on {subject}")
+                return batch
+            case ["run", tenant_id, "started"]:
+                started = SyncStarted.model_validate_json(payload)
+                return _check_tenant(started, tenant_id, subject)
+            case ["run", tenant_id, "finished"]:
+                finished = SyncFinished.model_validate_json(payload)
+                return _check_tenant(finished, tenant_id, subject)
+    except ValidationError as error:
+        raise Malformed(f"invalid payload: {error}") from error
+    raise Malformed(f"unexpected subject {subject}")
+
+
+def _check_tenant(
+    message: SyncStarted | SyncFinished, tenant_id: str, subject: str
+) -> SyncStarted | SyncFinished:
+    if message.tenant_id != tenant_id:
+        raise Malformed(f"run event for tenant {message.tenant_id} on {subject}")
+    return message
+
+
+async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
+    raw = msg.raw_message
+    try:
+        message = parse_pipeline(deps.names, raw.subject, raw.data)
+    except Malformed as error:
+        sequence = raw.metadata.sequence.stream
+        log.error("dead-lettering pipeline message #%s on %s: %s", sequence, raw.subject, error)
+        try:
+            await deps.dead_letters.park(raw.data, raw.subject, str(error), f"history:{sequence}")
+        except Exception:
+            log.exception("could not dead-letter message #%s; retrying later", sequence)
+            await msg.nack(delay=deps.retry_delay)
+            return
+        deps.stats.dead_lettered += 1
+        await msg.ack()
+        return
+    now = datetime.now(UTC)
+    try:
+        match message:
+            case ObservationBatch():
+                deps.stats.applied += await services.apply_batch(deps.ctx, message, now)
+            case SyncStarted():
+                await services.record_started(deps.ctx, message)
+            case SyncFinished():
+                deliveries = raw.metadata.num_delivered or 1
+                if await services.record_finished(deps.ctx, message, deliveries, now) is None:
+                    log.info("run %s: waiting for its batches", message.run_id)
+                    await msg.nack(delay=deps.finish_wait)
+                    return
+                deps.stats.recorded += 1
+    except Exception:
+        log.exception("could not process %s %s; retrying later", raw.subject, message.id)
+        deps.stats.retried += 1
+        await msg.nack(delay=deps.retry_delay)
+        return
+    await msg.ack()
+
+
+async def health(deps: Deps) -> Reply[Any]:
+    healthy = True
+    details = {name: str(value) for name, value in vars(deps.stats).items()}
+    try:
+        await deps.store.ping()
+    except Exception as error:
+        healthy = False
+        details["mongodb"] = f"unreachable: {type(error).__name__}"
+    return ok(Health(service="history", ok=healthy, details=details))
+
+
+async def list_runs(deps: Deps, payload: bytes) -> Reply[Any]:
+    try:
+        query = HistoryRunsQuery.model_validate_json(payload or b"{}")
+    except ValidationError as error:
+        return failed("invalid", _first_error(error), _first_field(error))
+    try:
+        rows, total = await deps.store.history_rows(query)
+    except Exception:
+        log.exception("history query failed")
+        return failed("unavailable", "the history database is not reachable")
+    return ok(Page(items=tuple(rows), total=total, page=query.page, page_size=query.page_size))
+
+
+async def list_objects(deps: Deps, payload: bytes) -> Reply[Any]:
+    try:
+        query = HistoryObjectsQuery.model_validate_json(payload or b"{}")
+    except ValidationError as error:
+        return failed("invalid", _first_error(error), _first_field(error))
+    try:
+        items, total = await deps.store.inventory(query)
+    except Exception:
+        log.exception("history query failed")
+        return failed("unavailable", "the history database is not reachable")
+    return ok(Page(items=tuple(items), total=total, page=query.page, page_size=query.page_size))
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return str(first.get("msg", "invalid request"))
+
+
+def _first_field(error: ValidationError) -> str | None:
+    location = error.errors()[0].get("loc") or ()
+    return ".".join(str(part) for part in location) or None
+
+
+def register(broker: NatsBroker, deps: Deps) -> None:
+    names = deps.names
+
+    @broker.subscriber(
+        names.pipeline_all,
+        stream=JStream(names.pipeline_stream, declare=False),
+        durable=names.consumer("history", "pipeline"),
+        deliver_policy=DeliverPolicy.ALL,
+        # One message at a time, in stream order: FastStream runs a fetched batch concurrently.
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        ack_policy=AckPolicy.MANUAL,
+        config=ConsumerConfig(ack_wait=120, max_deliver=-1),
+        title="history/pipeline",
+    )
+    async def on_pipeline_message(msg: NatsMessage) -> None:
+        await handle_pipeline(deps, msg)
+
+    @broker.subscriber(names.api("history", "health"), queue=API_QUEUE)
+    async def on_health_request(msg: NatsMessage) -> Reply[Any]:
+        return await health(deps)
+
+    @broker.subscriber(names.api("history", "runs.list"), queue=API_QUEUE)
+    async def on_runs_list_request(msg: NatsMessage) -> Reply[Any]:
+        return await list_runs(deps, msg.raw_message.data)
+
+    @broker.subscriber(names.api("history", "objects.list"), queue=API_QUEUE)
+    async def on_objects_list_request(msg: NatsMessage) -> Reply[Any]:
+        return await list_objects(deps, msg.raw_message.data)

@@ -1,0 +1,103 @@
+"""Composition root: settings → adapters → handlers → one FastStream app.
+
+Nothing connects at import time; `build_app` wires everything and the app's startup hook
+declares the streams and the MongoDB indexes before the subscribers start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from entrasync_shared.natsutil import ensure_streams
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from nats import micro
+from pymongo import AsyncMongoClient
+
+from entrasync_history.adapters.mongo import MongoHistoryStore
+from entrasync_history.adapters.nats import JetStreamDeadLetters, JetStreamEventPublisher
+from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.domain.services import Context
+from entrasync_history.handlers import Deps, register
+from entrasync_history.settings import Settings
+
+log = logging.getLogger("entrasync_history")
+MICRO_NAME = "entrasync-history"
+MICRO_VERSION = "0.1.0"
+
+
+def build_app(settings: Settings) -> FastStream:
+    names = settings.names
+    broker = NatsBroker(settings.nats_url, logger=log)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    store = MongoHistoryStore(mongo, settings.history_db)
+    ctx = Context(
+        store=store,
+        publisher=JetStreamEventPublisher(broker, names),
+        names=names,
+        guardrail=GuardrailPolicy(
+            max_ratio=settings.delete_guardrail_ratio,
+            min_objects=settings.delete_guardrail_min_objects,
+        ),
+        finish_max_waits=settings.finish_max_waits,
+    )
+    deps = Deps(
+        names=names,
+        ctx=ctx,
+        store=store,
+        dead_letters=JetStreamDeadLetters(broker, names),
+        retry_delay=settings.retry_delay_seconds,
+        finish_wait=settings.finish_wait_seconds,
+    )
+    register(broker, deps)
+    app = FastStream(broker, logger=log)
+    discovery: list[micro.Service] = []
+
+    @app.on_startup
+    async def prepare() -> None:
+        connection = await broker.connect()
+        await ensure_streams(connection.jetstream(), names)
+        await store.ensure_indexes()
+        # Answers $SRV.PING/INFO/STATS so ops tools can discover the service.
+        discovery.append(
+            await micro.add_service(
+                connection,
+                name=MICRO_NAME,
+                version=MICRO_VERSION,
+                description="entrasync history: inventory, sync history, change events",
+                metadata={"prefix": settings.prefix, "database": settings.history_db},
+            )
+        )
+
+    @app.after_startup
+    async def announce() -> None:
+        # The server has every subscription once a flush returns: ready means answering.
+        await (await broker.connect()).flush()
+        log.info(
+            "history ready: consuming %s (durable %s), database %s",
+            names.pipeline_stream,
+            names.consumer("history", "pipeline"),
+            settings.history_db,
+        )
+
+    @app.on_shutdown
+    async def leave() -> None:
+        for service in discovery:
+            await service.stop()
+
+    @app.after_shutdown
+    async def close() -> None:
+        await mongo.close()
+
+    return app
+
+
+def run() -> None:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))

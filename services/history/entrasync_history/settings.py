@@ -1,0 +1,46 @@
+"""History's settings: NATS and MongoDB connections plus the safe-delete guardrail."""
+
+from __future__ import annotations
+
+from entrasync_shared.settings import MongoSettingsMixin, ServiceSettings
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings, MongoSettingsMixin):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    history_db: str = Field(
+        "entrasync_history", validation_alias=AliasChoices("ENTRASYNC_HISTORY_DB")
+    )
+    delete_guardrail_ratio: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_DELETE_GUARDRAIL_RATIO"),
+        description="A full run may delete at most this share of a type's live objects",
+    )
+    delete_guardrail_min_objects: int = Field(
+        10,
+        ge=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_DELETE_GUARDRAIL_MIN_OBJECTS"),
+        description="The guardrail only applies from this many live objects of a type",
+    )
+    retry_delay_seconds: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_RETRY_DELAY_SECONDS"),
+        description="Redelivery delay after a transient MongoDB/NATS error",
+    )
+    finish_wait_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_WAIT_SECONDS"),
+        description="Redelivery delay of a run's finish while its batches are still missing",
+    )
+    finish_max_waits: int = Field(
+        60,
+        ge=1,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_MAX_WAITS"),
+        description="Deliveries of a finish to wait for missing batches before failing the type",
+    )

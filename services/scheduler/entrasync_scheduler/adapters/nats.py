@@ -1,0 +1,68 @@
+"""The scheduler's NATS side: config's tenant list, the command work queue, dead letters."""
+
+from __future__ import annotations
+
+import logging
+
+from entrasync_shared.messages import Tenant
+from entrasync_shared.natsutil import call
+from entrasync_shared.subjects import Names
+from faststream.nats import NatsBroker
+
+from entrasync_scheduler.domain import Planned
+
+log = logging.getLogger("entrasync.scheduler")
+
+PUBLISH_TIMEOUT = 5.0
+
+
+class NatsConfigApi:
+    """Implements `TenantSource` with config's `tenant.list` request-reply API."""
+
+    def __init__(self, broker: NatsBroker, names: Names, timeout: float) -> None:
+        self._broker, self._names, self._timeout = broker, names, timeout
+
+    async def list_tenants(self) -> list[Tenant]:
+        subject = self._names.api("config", "tenant.list")
+        tenants: list[Tenant] = await call(
+            self._broker.connection, subject, None, list[Tenant], timeout=self._timeout
+        )
+        return tenants
+
+
+class NatsCommands:
+    """Implements `CommandSink` on the commands work-queue stream, deduplicated by slot."""
+
+    def __init__(self, broker: NatsBroker, names: Names) -> None:
+        self._broker, self._names = broker, names
+
+    async def start_sync(self, planned: Planned) -> None:
+        command = planned.command
+        await self._broker.publish(
+            command,
+            self._names.sync_command(command.tenant_id),
+            headers={"Nats-Msg-Id": planned.msg_id},
+            stream=self._names.commands_stream,
+            timeout=PUBLISH_TIMEOUT,
+        )
+
+
+class NatsDeadLetters:
+    """Parks messages the scheduler cannot parse; the id dedupes the copies of all replicas."""
+
+    def __init__(self, broker: NatsBroker, names: Names) -> None:
+        self._broker, self._names = broker, names
+
+    async def park(self, data: bytes, subject: str, reason: str, msg_id: str) -> None:
+        log.warning("dead-lettering a message from %s: %s", subject, reason)
+        await self._broker.publish(
+            data,
+            self._names.dead_letter("scheduler"),
+            headers={
+                "Nats-Msg-Id": msg_id,
+                "Entrasync-Subject": subject,
+                "Entrasync-Reason": reason[:500],
+            },
+            stream=self._names.dead_letter_stream,
+            timeout=PUBLISH_TIMEOUT,
+        )

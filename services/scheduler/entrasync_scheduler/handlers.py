@@ -1,0 +1,87 @@
+"""The scheduler's subscribers: config tenant events, `sync.recorded`, and its health API.
+
+Each replica keeps its own view, so both event subscriptions are per-replica ordered JetStream
+consumers (they recreate themselves after a gap or reconnect) delivering new messages only; the
+start-up and periodic reconcile with config's tenant list covers what a replica missed while away.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from entrasync_shared.messages import (
+    Reply,
+    SyncRecordedEvent,
+    TenantCreated,
+    TenantDeleted,
+    TenantUpdated,
+)
+from entrasync_shared.natsutil import ok
+from entrasync_shared.subjects import Names
+from faststream.nats import DeliverPolicy, JStream, NatsBroker
+from faststream.nats.annotations import NatsMessage
+from pydantic import BaseModel, ValidationError
+
+from entrasync_scheduler.adapters.nats import NatsDeadLetters
+from entrasync_scheduler.service import Scheduler
+
+log = logging.getLogger("entrasync.scheduler")
+
+TENANT_EVENTS: dict[str, type[BaseModel]] = {
+    "created": TenantCreated,
+    "updated": TenantUpdated,
+    "deleted": TenantDeleted,
+}
+
+
+def register(broker: NatsBroker, names: Names, scheduler: Scheduler) -> None:
+    dead_letters = NatsDeadLetters(broker, names)
+
+    async def park(msg: NatsMessage, stream: str, reason: str) -> None:
+        raw = msg.raw_message
+        msg_id = f"scheduler:{stream}:{raw.metadata.sequence.stream}"
+        await dead_letters.park(msg.body, raw.subject, reason, msg_id)
+
+    @broker.subscriber(
+        names.tenant_events,
+        stream=JStream(names.config_stream, declare=False),
+        deliver_policy=DeliverPolicy.NEW,
+        ordered_consumer=True,
+        title="scheduler.tenant_events",
+    )
+    async def on_tenant_event(msg: NatsMessage) -> None:
+        kind = msg.raw_message.subject.rsplit(".", 1)[-1]
+        model = TENANT_EVENTS.get(kind)
+        if model is None:
+            await park(msg, names.config_stream, f"unknown tenant event kind {kind!r}")
+            return
+        try:
+            event = model.model_validate_json(msg.body)
+        except ValidationError as err:
+            reason = f"not a {model.__name__}: {err.errors()[0]['msg']}"
+            await park(msg, names.config_stream, reason)
+            return
+        if isinstance(event, TenantDeleted):
+            scheduler.tenant_deleted(event.tenant_id)
+        elif isinstance(event, TenantCreated | TenantUpdated):
+            scheduler.tenant_changed(event.tenant)
+
+    @broker.subscriber(
+        names.sync_recorded_all,
+        stream=JStream(names.events_stream, declare=False),
+        deliver_policy=DeliverPolicy.NEW,
+        ordered_consumer=True,
+        title="scheduler.sync_recorded",
+    )
+    async def on_sync_recorded(msg: NatsMessage) -> None:
+        try:
+            recorded = SyncRecordedEvent.model_validate_json(msg.body).data
+        except ValidationError as err:
+            await park(msg, names.events_stream, f"not a SyncRecorded: {err.errors()[0]['msg']}")
+            return
+        scheduler.run_recorded(recorded)
+
+    @broker.subscriber(names.api("scheduler", "health"), queue="entrasync-scheduler")
+    async def on_health(msg: NatsMessage) -> Reply[Any]:
+        return ok(scheduler.health())

@@ -1,0 +1,117 @@
+"""App-only access tokens from MSAL (client credentials), one application per app and tenant.
+
+MSAL is synchronous, so every call runs in a worker thread. Its HTTP goes through a
+`requests.Session` that ignores the environment (`REQUESTS_CA_BUNDLE` would otherwise override
+`verify`) and trusts either the cloud's own CA, written to a private file, or certifi's bundle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msal
+import requests
+from entrasync_shared.messages import Credential
+
+from entrasync_syncer.ports import TokenError
+
+log = logging.getLogger("entrasync.syncer.tokens")
+
+_MAX_DESCRIPTION = 300
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _App:
+    secret_digest: str
+    app: msal.ConfidentialClientApplication
+    session: requests.Session
+
+
+class MsalTokenSource:
+    """Implements `TokenSource`; keeps MSAL's in-memory token cache warm across runs."""
+
+    def __init__(self) -> None:
+        self._apps: dict[tuple[str, str, str], _App] = {}
+        self._lock = asyncio.Lock()
+        self._ca_dir = Path(tempfile.mkdtemp(prefix="entrasync-syncer-ca-"))
+
+    async def token(self, credential: Credential, *, fresh: bool = False) -> str:
+        app = await self._app(credential)
+        scopes = [f"{credential.cloud.graph_url.rstrip('/')}/.default"]
+        try:
+            result = await asyncio.to_thread(_acquire, app.app, scopes, fresh)
+        except Exception as exc:  # MSAL raises for 5xx and network errors, with no common base
+            raise TokenError(f"token request failed: {type(exc).__name__}") from None
+        token = result.get("access_token")
+        if isinstance(token, str):
+            return token
+        description = str(result.get("error_description", "")).splitlines()[0:1]
+        raise TokenError(
+            f"{result.get('error', 'unknown_error')}: {''.join(description)[:_MAX_DESCRIPTION]}"
+        )
+
+    def close(self) -> None:
+        for app in self._apps.values():
+            app.session.close()
+        self._apps.clear()
+        shutil.rmtree(self._ca_dir, ignore_errors=True)
+
+    async def _app(self, credential: Credential) -> _App:
+        authority = f"{credential.cloud.authority_host.rstrip('/')}/{credential.tenant}"
+        ca_pem = credential.cloud.ca_pem or ""
+        key = (credential.client_id, authority, _digest(ca_pem))
+        secret_digest = _digest(credential.client_secret.get_secret_value())
+        async with self._lock:
+            known = self._apps.get(key)
+            if known is not None and known.secret_digest == secret_digest:
+                return known
+            if known is not None:
+                known.session.close()  # the secret was rotated: start over
+            session = self._session(ca_pem)
+            try:
+                app = await asyncio.to_thread(
+                    msal.ConfidentialClientApplication,
+                    credential.client_id,
+                    client_credential=credential.client_secret.get_secret_value(),
+                    authority=authority,
+                    instance_discovery=False,
+                    http_client=session,
+                )
+            except Exception as exc:  # ValueError for 4xx discovery, others for 5xx/network
+                session.close()
+                raise TokenError(f"authority {authority} unusable: {_short(exc)}") from None
+            self._apps[key] = _App(secret_digest, app, session)
+            log.info("MSAL application ready for client %s at %s", credential.client_id, authority)
+            return self._apps[key]
+
+    def _session(self, ca_pem: str) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False
+        if ca_pem:
+            ca_file = self._ca_dir / f"{_digest(ca_pem)}.pem"
+            if not ca_file.exists():
+                ca_file.write_text(ca_pem)
+            session.verify = str(ca_file)
+        return session
+
+
+def _acquire(app: msal.ConfidentialClientApplication, scopes: list[str], fresh: bool) -> Any:
+    if fresh:
+        app.remove_tokens_for_client()
+    return app.acquire_token_for_client(scopes)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:_MAX_DESCRIPTION]

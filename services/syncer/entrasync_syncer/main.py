@@ -1,0 +1,79 @@
+"""Composition root: settings → adapters → `Deps` → a FastStream app. Nothing connects at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from nats.js.kv import KeyValue
+
+from entrasync_syncer.adapters.bus import (
+    JetStreamDeadLetters,
+    JetStreamRunPublisher,
+    NatsCredentialSource,
+)
+from entrasync_syncer.adapters.cursors import KvCursorStore
+from entrasync_syncer.adapters.graph import HttpxGraphConnector
+from entrasync_syncer.adapters.tokens import MsalTokenSource
+from entrasync_syncer.handlers import register
+from entrasync_syncer.ports import GraphConnector
+from entrasync_syncer.settings import Settings
+from entrasync_syncer.sync import Deps
+
+log = logging.getLogger("entrasync.syncer")
+
+
+def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> FastStream:
+    """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
+    names = settings.names
+    broker = NatsBroker(settings.nats_url)
+    tokens = MsalTokenSource()
+
+    async def cursor_bucket() -> KeyValue:
+        return await ensure_cursor_bucket(broker.config.connection_state.stream, names)
+
+    deps = Deps(
+        credentials=NatsCredentialSource(
+            lambda: broker.connection, names, timeout=settings.credential_timeout
+        ),
+        tokens=tokens,
+        graph=graph or HttpxGraphConnector(settings.retry_policy, settings.http_timeout),
+        cursors=KvCursorStore(cursor_bucket),
+        publisher=JetStreamRunPublisher(broker, names, timeout=settings.publish_timeout),
+    )
+    register(broker, settings, deps, JetStreamDeadLetters(broker, names, "syncer"))
+
+    async def declare() -> None:
+        # Streams and the bucket must exist before the pull consumer is created.
+        await broker.connect()
+        js = broker.config.connection_state.stream
+        await ensure_streams(js, names)
+        await ensure_cursor_bucket(js, names)
+
+    async def ready() -> None:
+        log.info(
+            "syncer ready: consumer %s on %s (stream %s)",
+            names.consumer("syncer", "commands"),
+            names.sync_commands,
+            names.commands_stream,
+        )
+
+    async def close() -> None:
+        tokens.close()
+
+    return FastStream(broker, on_startup=[declare], after_startup=[ready], after_shutdown=[close])
+
+
+def run() -> None:
+    """Console entry point `entrasync-syncer`."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # httpx logs every request line at INFO, and delta URLs carry opaque state tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))

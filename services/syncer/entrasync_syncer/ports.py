@@ -1,0 +1,94 @@
+"""What the sync flow needs from the outside world, as roles; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from entrasync_shared.messages import (
+    CloudEndpoints,
+    Credential,
+    ObservationBatch,
+    SyncFinished,
+    SyncStarted,
+)
+from entrasync_shared.subjects import ObjectType
+
+
+class TenantGone(Exception):
+    """Config no longer knows the tenant (deleted since the command was issued)."""
+
+
+class CredentialRefused(Exception):
+    """Config answered, but refused to hand out a credential (a business error)."""
+
+
+class InfrastructureError(Exception):
+    """NATS (or another dependency of ours) failed transiently: retry the whole command later."""
+
+
+class TokenError(Exception):
+    """The identity platform refused a token; the message is safe to log and publish."""
+
+
+class GraphError(Exception):
+    """A Graph request failed for good; the message is safe to log and publish."""
+
+
+class DeltaLinkExpired(GraphError):
+    """Graph no longer accepts the link (expired, reset or garbled): start a full round."""
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    """One page of a delta round: entries plus exactly one of the two links."""
+
+    entries: list[Any]
+    next_link: str | None
+    delta_link: str | None
+
+
+TokenSupplier = Callable[[bool], Awaitable[str]]
+"""`await supplier(fresh)` returns a bearer token; `fresh=True` bypasses any cache."""
+
+
+class CredentialSource(Protocol):
+    async def credential(self, tenant_id: str) -> Credential: ...
+
+
+class TokenSource(Protocol):
+    async def token(self, credential: Credential, *, fresh: bool = False) -> str: ...
+
+
+class GraphReader(Protocol):
+    async def page(self, url: str, token: TokenSupplier) -> DeltaPage: ...
+
+
+class GraphConnector(Protocol):
+    def open(self, cloud: CloudEndpoints) -> AbstractAsyncContextManager[GraphReader]: ...
+
+
+class CursorStore(Protocol):
+    async def get(self, tenant_id: str, object_type: ObjectType) -> str | None: ...
+
+    async def put(self, tenant_id: str, object_type: ObjectType, delta_link: str) -> None: ...
+
+    async def discard(self, tenant_id: str, object_type: ObjectType) -> None: ...
+
+
+class RunPublisher(Protocol):
+    """Publishes and waits for JetStream's acknowledgement; raises InfrastructureError."""
+
+    async def started(self, event: SyncStarted) -> None: ...
+
+    async def batch(self, batch: ObservationBatch) -> None: ...
+
+    async def finished(self, event: SyncFinished) -> None: ...
+
+
+class DeadLetters(Protocol):
+    """Where unreadable messages are parked, with the reason, for an operator to look at."""
+
+    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None: ...

@@ -1,0 +1,36 @@
+"""Syncer settings: `ENTRASYNC_NATS_URL` / `ENTRASYNC_PREFIX` plus `ENTRASYNC_SYNCER_*` knobs."""
+
+from __future__ import annotations
+
+from entrasync_shared.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from entrasync_syncer.domain import RetryPolicy
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ENTRASYNC_SYNCER_", frozen=True, extra="ignore")
+
+    http_timeout: float = Field(30.0, gt=0, description="Seconds per Graph request")
+    max_attempts: int = Field(6, ge=1, description="Tries per Graph request (429/5xx/network)")
+    backoff_base: float = Field(0.5, gt=0, description="First backoff without Retry-After")
+    backoff_cap: float = Field(30.0, gt=0, description="Longest backoff without Retry-After")
+    retry_after_cap: float = Field(30.0, gt=0, description="Longest wait a Retry-After gets")
+    credential_timeout: float = Field(10.0, gt=0, description="Seconds to wait for config")
+    publish_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a PubAck")
+    ack_wait: float = Field(30.0, gt=0, description="Consumer ack wait (seconds)")
+    keepalive: float = Field(10.0, gt=0, description="Seconds between in-progress signals")
+    max_deliver: int = Field(10, ge=1, description="Deliveries of one command at most")
+    nak_delay: float = Field(5.0, ge=0, description="Redelivery delay after a NATS failure")
+    nak_delay_cap: float = Field(120.0, ge=0, description="Longest redelivery delay")
+    fetch_timeout: float = Field(2.0, gt=0, description="Seconds per pull request")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            retry_after_cap=self.retry_after_cap,
+        )

@@ -1,0 +1,99 @@
+"""Plain helpers for the end-to-end tests: reading events, runs and the inventory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pymongo import MongoClient
+
+T = TypeVar("T")
+
+GRAPH_KINDS = {"user": "users", "group": "groups", "device": "devices"}
+
+
+async def stream_last_seq(js: JetStreamContext, stream: str) -> int:
+    return int((await js.stream_info(stream)).state.last_seq)
+
+
+async def read_events(
+    js: JetStreamContext, stream: str, subject: str, after_seq: int = 0
+) -> list[dict[str, Any]]:
+    """Every message on `subject` stored after `after_seq`, decoded (CloudEvents envelopes)."""
+    last = await stream_last_seq(js, stream)
+    if last <= after_seq:
+        return []
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
+    )
+    sub = await js.pull_subscribe(subject, stream=stream, config=config)
+    events: list[dict[str, Any]] = []
+    try:
+        while True:
+            try:
+                batch = await sub.fetch(200, timeout=0.5)
+            except TimeoutError:
+                break
+            for msg in batch:
+                if msg.metadata.sequence.stream > last:
+                    return events
+                events.append(json.loads(msg.data))
+                await msg.ack()
+    finally:
+        await sub.unsubscribe()
+    return events
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, within: float = 90.0
+) -> T:
+    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(0.25)
+
+
+def live_inventory(
+    mongo: MongoClient[dict[str, Any]], db: str, tenant_id: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Live objects per type from history's `inventory` collection, keyed by object id."""
+    result: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in GRAPH_KINDS}
+    for doc in mongo[db]["inventory"].find({"tenant_id": tenant_id, "deleted": False}):
+        entry = dict(doc["attributes"])
+        if doc["object_type"] == "group":
+            entry["members"] = sorted(doc.get("members") or [])
+        result[doc["object_type"]][doc["object_id"]] = entry
+    return result
+
+
+def differences(
+    inventory: dict[str, dict[str, dict[str, Any]]], truth: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """How the inventory differs from the simulator's truth (empty when they agree)."""
+    problems: list[str] = []
+    for object_type, kind in GRAPH_KINDS.items():
+        expected = {obj["id"]: obj for obj in truth[kind]}
+        stored = inventory[object_type]
+        missing, extra = set(expected) - set(stored), set(stored) - set(expected)
+        problems += [f"{object_type} {i} missing" for i in sorted(missing)]
+        problems += [f"{object_type} {i} should not be live" for i in sorted(extra)]
+        for object_id in set(expected) & set(stored):
+            if "displayName" not in stored[object_id]:
+                problems.append(f"{object_type} {object_id} has no displayName")
+            for key, value in stored[object_id].items():
+                if expected[object_id].get(key) != value:
+                    problems.append(
+                        f"{object_type} {object_id}.{key}: stored {value!r}, "
+                        f"truth {expected[object_id].get(key)!r}"
+                    )
+    return problems

@@ -1,0 +1,53 @@
+"""Integration tests of the history service.
+
+Real: nats-server with JetStream and mongod (one-node replica set) from the session `infra`;
+the service runs in-process as its FastStream app (`build_app`), or as the `entrasync-history`
+script in a subprocess for the smoke test. The syncer is the only thing stood in for: tests
+publish hand-built pipeline messages with nats-py JetStream, as the syncer would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from entrasync_history.main import build_app
+from entrasync_history.settings import Settings
+from entrasync_shared.infra import LocalInfra
+from entrasync_shared.subjects import Names
+from history_helpers import Pipeline
+from nats.aio.client import Client as NatsClient
+from pymongo import AsyncMongoClient
+
+
+def history_settings(infra: LocalInfra, names: Names, db_name: str) -> Settings:
+    return Settings(
+        ENTRASYNC_NATS_URL=infra.nats_url,
+        ENTRASYNC_MONGODB_URI=infra.mongodb_uri,
+        ENTRASYNC_PREFIX=names.prefix,
+        ENTRASYNC_HISTORY_DB=db_name,
+        ENTRASYNC_HISTORY_FINISH_WAIT_SECONDS=0.2,
+        ENTRASYNC_HISTORY_RETRY_DELAY_SECONDS=0.2,
+    )
+
+
+@pytest.fixture
+async def history(
+    infra: LocalInfra, names: Names, db_name: str, nc: NatsClient
+) -> AsyncIterator[None]:
+    """The history service running in this process for the test's prefix and database."""
+    async with build_app(history_settings(infra, names, db_name)):
+        yield
+
+
+@pytest.fixture
+async def db(infra: LocalInfra, db_name: str) -> AsyncIterator[object]:
+    client: AsyncMongoClient[dict] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    yield client[db_name]
+    await client.drop_database(db_name)
+    await client.close()
+
+
+@pytest.fixture
+def pipeline(nc: NatsClient, names: Names) -> Pipeline:
+    return Pipeline(nc, names)

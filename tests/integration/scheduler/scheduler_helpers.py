@@ -1,0 +1,182 @@
+"""Helpers for the scheduler's integration tests (plain module, not a conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from entrasync_shared.messages import (
+    CredentialProfile,
+    CredentialProfileCreate,
+    StartSync,
+    SyncRecorded,
+    SyncRecordedEvent,
+    Tenant,
+    TenantCreate,
+    TypeCounts,
+    event_type,
+    utcnow,
+)
+from entrasync_shared.natsutil import call
+from entrasync_shared.subjects import Names
+from nats.aio.client import Client as NatsClient
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+
+T = TypeVar("T")
+
+INTERVAL = 10  # the shortest interval TenantCreate allows
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when the test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float = 10.0
+) -> T:
+    """Poll `probe` until `accept(value)`; fail with the last value after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def commands(nc: NatsClient, names: Names, tenant_id: str) -> list[RawStreamMsg]:
+    """Every StartSync queued for the tenant, oldest first (nothing consumes them here)."""
+    js, seq = nc.jetstream(), 1
+    found: list[RawStreamMsg] = []
+    while True:
+        try:
+            msg = await js.get_msg(
+                names.commands_stream, seq=seq, subject=names.sync_command(tenant_id), next=True
+            )
+        except NotFoundError:
+            return found
+        found.append(msg)
+        seq = (msg.seq or seq) + 1
+
+
+def start_sync(msg: RawStreamMsg) -> StartSync:
+    return StartSync.model_validate_json(msg.data or b"")
+
+
+async def create_tenant(nc: NatsClient, names: Names, domain: str, **extra: object) -> Tenant:
+    """A credential profile plus a tenant, created through config's API."""
+    profile: CredentialProfile = await call(
+        nc,
+        names.api("config", "profile.create"),
+        CredentialProfileCreate(
+            name=f"app-{domain}",
+            client_id="11111111-2222-3333-4444-555555555555",
+            client_secret="s",
+        ),
+        CredentialProfile,
+    )
+    request = TenantCreate.model_validate(
+        {"tenant": domain, "profile_id": profile.id, "interval_seconds": INTERVAL, **extra}
+    )
+    return await call(nc, names.api("config", "tenant.create"), request, Tenant)
+
+
+def envelope(recorded: SyncRecorded) -> SyncRecordedEvent:
+    return SyncRecordedEvent(
+        id=f"recorded:{recorded.run_id}",
+        source=f"/entrasync/tenants/{recorded.tenant_id}",
+        type=event_type(None, "recorded"),
+        subject=recorded.run_id,
+        data=recorded,
+    )
+
+
+async def report_run(nc: NatsClient, names: Names, command: StartSync, status: str) -> None:
+    """Publish the `sync.recorded` event history would publish at the end of the run."""
+    now = utcnow()
+    event = SyncRecorded.model_validate(
+        {
+            "tenant_id": command.tenant_id,
+            "run_id": command.run_id,
+            "mode": command.mode,
+            "reason": command.reason,
+            "status": status,
+            "started_at": now,
+            "finished_at": now,
+            "types": [
+                TypeCounts(object_type=t, mode=command.mode, reason=command.reason, status=status)
+                for t in command.object_types
+            ],
+        }
+    )
+    await nc.jetstream().publish(
+        names.sync_recorded(command.tenant_id),
+        envelope(event).model_dump_json().encode(),
+        stream=names.events_stream,
+        headers={"Nats-Msg-Id": f"recorded:{command.run_id}"},
+    )
+
+
+class ServiceProcess:
+    """One entrasync service run by its console script with only environment settings."""
+
+    def __init__(self, script: str, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._script, self._env = script, env
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServiceProcess:
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ENTRASYNC_") and k not in ("NATS_URL", "MONGODB_URI")
+        }
+        with self.log.open("wb") as out:
+            self._proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / self._script)],
+                env={**base, **self._env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def wait_for_line(self, text: str, within: float = 20.0) -> None:
+        async def probe() -> str:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise AssertionError(f"{self._script} exited:\n{self.output()}")
+            return self.output()
+
+        await eventually(probe, lambda out: text in out, within)
+
+    def stop(self, within: float = 20.0) -> int:
+        """SIGTERM, as Kubernetes does; returns the exit code."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGTERM)
+        return self._proc.wait(within)

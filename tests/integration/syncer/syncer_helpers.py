@@ -1,0 +1,165 @@
+"""Helpers for the syncer's integration tests: a stand-in for config's credential API, a
+watcher of the pipeline stream, and ways to command runs and compare them with the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from entrasync_shared.messages import (
+    CloudEndpoints,
+    Credential,
+    ObservationBatch,
+    StartSync,
+    SyncFinished,
+    SyncStarted,
+    TenantRef,
+    new_id,
+)
+from entrasync_shared.natsutil import failed, ok
+from entrasync_shared.subjects import Names, ObjectType
+from entrasync_sim.launcher import SimulatorProcess
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import DeliverPolicy
+
+SIM_KINDS: dict[ObjectType, str] = {"user": "users", "group": "groups", "device": "devices"}
+
+
+def simulator_credential(
+    sim: SimulatorProcess, tenant_id: str, secret: str | None = None
+) -> Credential:
+    """What config would hand out for the simulator's first tenant, addressed by domain."""
+    tenant = sim.tenants[0]
+    with open(sim.ca_file) as ca:
+        ca_pem = ca.read()
+    return Credential(
+        tenant_id=tenant_id,
+        tenant=tenant["domain"],
+        client_id=tenant["client_id"],
+        client_secret=secret or tenant["client_secret"],
+        cloud=CloudEndpoints(
+            name="sim",
+            authority_host=sim.authority_host,
+            graph_url=sim.graph_url,
+            ca_pem=ca_pem,
+        ),
+        object_types=("user", "group", "device"),
+    )
+
+
+async def serve_credentials(
+    nc: NatsClient, names: Names, credentials: dict[str, Credential]
+) -> Subscription:
+    """Answer config's `credential.get` from `credentials`; unknown tenants are not_found."""
+
+    async def answer(msg: Msg) -> None:
+        ref = TenantRef.model_validate_json(msg.data)
+        found = credentials.get(ref.tenant_id)
+        reply = ok(found) if found else failed("not_found", f"no tenant {ref.tenant_id}")
+        await msg.respond(reply.model_dump_json().encode())
+
+    return await nc.subscribe(names.api("config", "credential.get"), cb=answer)
+
+
+async def send_command(
+    nc: NatsClient, names: Names, tenant_id: str, mode: str, **extra: Any
+) -> StartSync:
+    command = StartSync(
+        id=new_id(),
+        run_id=new_id(),
+        tenant_id=tenant_id,
+        mode=mode,  # type: ignore[arg-type]
+        reason=extra.pop("reason", "manual"),
+        **extra,
+    )
+    await nc.jetstream().publish(
+        names.sync_command(tenant_id),
+        command.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": command.id},
+    )
+    return command
+
+
+@dataclass
+class Run:
+    """What one run put on the pipeline stream."""
+
+    started: list[SyncStarted] = field(default_factory=list)
+    batches: list[ObservationBatch] = field(default_factory=list)
+    finished: SyncFinished | None = None
+
+    def of(self, object_type: ObjectType) -> list[ObservationBatch]:
+        return sorted(
+            (b for b in self.batches if b.object_type == object_type), key=lambda b: b.seq
+        )
+
+    def result(self, object_type: ObjectType) -> Any:
+        assert self.finished is not None
+        (found,) = [r for r in self.finished.results if r.object_type == object_type]
+        return found
+
+
+class PipelineWatcher:
+    """Reads the test's pipeline stream from its start (an ordered JetStream consumer)."""
+
+    def __init__(self, nc: NatsClient, names: Names) -> None:
+        self._nc = nc
+        self._names = names
+        self._runs: dict[str, Run] = {}
+        self._sub: Subscription | None = None
+
+    async def __aenter__(self) -> PipelineWatcher:
+        self._sub = await self._nc.jetstream().subscribe(
+            self._names.pipeline_all,
+            stream=self._names.pipeline_stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=self._on_message,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def _on_message(self, msg: Msg) -> None:
+        kind = msg.subject.rsplit(".", 1)[-1]
+        body = json.loads(msg.data)
+        run = self._runs.setdefault(body["run_id"], Run())
+        if kind == "started":
+            run.started.append(SyncStarted.model_validate(body))
+        elif kind == "finished":
+            run.finished = SyncFinished.model_validate(body)
+        else:
+            run.batches.append(ObservationBatch.model_validate(body))
+
+    async def run(self, run_id: str, within: float = 20.0) -> Run:
+        """The run once its SyncFinished arrived; polls with a deadline."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = self._runs.get(run_id)
+            if found is not None and found.finished is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not finish within {within} s")
+
+
+def merged_objects(batches: list[ObservationBatch]) -> dict[str, dict[str, Any]]:
+    """Objects by id: attributes merged, member additions and removals as sets."""
+    merged: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        for obj in batch.objects:
+            known = merged.setdefault(obj.id, {"attributes": {}, "added": set(), "removed": set()})
+            known["attributes"].update(obj.attributes)
+            known["added"].update(obj.members_added)
+            known["removed"].update(obj.members_removed)
+    return merged
+
+
+def removals_of(batches: list[ObservationBatch]) -> dict[str, str]:
+    return {r.id: r.reason for batch in batches for r in batch.removals}

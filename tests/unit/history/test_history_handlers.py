@@ -1,0 +1,97 @@
+"""The pipeline handler's ack decisions, driven with a stand-in message (no broker)."""
+
+from collections.abc import Sequence
+
+import pytest
+from entrasync_history.domain.events import OutgoingEvent
+from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.domain.services import Context
+from entrasync_history.handlers import Deps, handle_pipeline, health, parse_pipeline
+from entrasync_shared.subjects import Names
+from history_fakes import (
+    TENANT,
+    FakeDeadLetters,
+    FakeEventPublisher,
+    FakeHistoryStore,
+    FakeJsMessage,
+    batch,
+    finished,
+    obj,
+)
+
+NAMES = Names("p")
+
+
+class BrokenPublisher(FakeEventPublisher):
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
+        raise ConnectionError("nats is gone")
+
+
+def make_deps(publisher: FakeEventPublisher | None = None) -> Deps:
+    store = FakeHistoryStore()
+    ctx = Context(store, publisher or FakeEventPublisher(), NAMES, GuardrailPolicy(), 2)
+    return Deps(NAMES, ctx, store, FakeDeadLetters(), retry_delay=2.0, finish_wait=0.5)
+
+
+def observed_message(deliveries: int = 1) -> FakeJsMessage:
+    payload = batch("r1", "user", 0, [obj("u1")], mode="delta").model_dump_json().encode()
+    return FakeJsMessage(NAMES.observed(TENANT, "user"), payload, deliveries)
+
+
+async def test_an_applied_batch_is_acked() -> None:
+    deps = make_deps()
+    msg = observed_message()
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("ack", None)
+    assert deps.stats.applied == 1
+
+
+async def test_a_malformed_message_is_parked_then_acked() -> None:
+    deps = make_deps()
+    msg = FakeJsMessage(NAMES.observed(TENANT, "user"), b"{")
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("ack", None)
+    assert isinstance(deps.dead_letters, FakeDeadLetters)
+    [(payload, subject, reason, dedupe_id)] = deps.dead_letters.parked
+    assert (payload, subject, dedupe_id) == (b"{", NAMES.observed(TENANT, "user"), "history:7")
+    assert reason.startswith("invalid payload")
+    assert deps.stats.dead_lettered == 1
+
+
+async def test_a_transient_failure_is_nacked_with_a_delay() -> None:
+    deps = make_deps(BrokenPublisher())
+    msg = observed_message()
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("nack", 2.0)
+    assert deps.stats.retried == 1
+
+
+async def test_a_finish_ahead_of_its_batches_is_nacked_briefly() -> None:
+    deps = make_deps()
+    payload = finished("r1", {"user": 1}).model_dump_json().encode()
+    msg = FakeJsMessage(NAMES.run_event(TENANT, "finished"), payload)
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("nack", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("subject", "payload", "reason"),
+    [
+        ("p.entrasync.sync.observed.other-tenant.user", None, "batch for tenant-1/user"),
+        ("p.entrasync.sync.observed.tenant-1.printer", None, "unexpected subject"),
+        ("p.entrasync.sync.run.tenant-1.paused", b"{}", "unexpected subject"),
+    ],
+)
+def test_messages_that_do_not_match_their_subject_are_malformed(
+    subject: str, payload: bytes | None, reason: str
+) -> None:
+    body = payload or batch("r1", "user", 0).model_dump_json().encode()
+    with pytest.raises(Exception, match=reason):
+        parse_pipeline(NAMES, subject, body)
+
+
+async def test_health_reports_the_counters() -> None:
+    deps = make_deps()
+    reply = await health(deps)
+    assert reply.ok and reply.result.ok
+    assert reply.result.details["dead_lettered"] == "0"

@@ -1,0 +1,150 @@
+"""Dict-backed fakes of the syncer's ports, for driving `sync_tenant` without I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from entrasync_shared.messages import (
+    CloudEndpoints,
+    Credential,
+    ObservationBatch,
+    SyncFinished,
+    SyncStarted,
+)
+from entrasync_shared.subjects import ObjectType
+from entrasync_syncer.ports import (
+    DeltaPage,
+    GraphError,
+    InfrastructureError,
+    TenantGone,
+    TokenError,
+    TokenSupplier,
+)
+from entrasync_syncer.sync import Deps
+
+GRAPH = "https://graph.test"
+
+
+def credential(tenant_id: str = "t1") -> Credential:
+    return Credential(
+        tenant_id=tenant_id,
+        tenant="contoso.onmicrosoft.com",
+        client_id="00000000-0000-4000-8000-000000000001",
+        client_secret="s3cret-value",
+        cloud=CloudEndpoints(name="lab", authority_host="https://login.test", graph_url=GRAPH),
+        object_types=("user", "group", "device"),
+    )
+
+
+@dataclass
+class FakeCredentials:
+    known: dict[str, Credential] = field(default_factory=dict)
+    unavailable: bool = False
+
+    async def credential(self, tenant_id: str) -> Credential:
+        if self.unavailable:
+            raise InfrastructureError("config unavailable")
+        if tenant_id not in self.known:
+            raise TenantGone(f"tenant {tenant_id} no longer exists in config")
+        return self.known[tenant_id]
+
+
+@dataclass
+class FakeTokens:
+    refuse: str | None = None
+    issued: int = 0
+
+    async def token(self, credential: Credential, *, fresh: bool = False) -> str:
+        if self.refuse:
+            raise TokenError(self.refuse)
+        self.issued += 1
+        return f"token-{self.issued}"
+
+
+@dataclass
+class FakeGraph:
+    """Pages by URL; a value that is an exception is raised when that URL is read."""
+
+    pages: dict[str, dict[str, Any] | Exception] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+
+    def serve(self, url: str, entries: list[Any], next_url: str | None = None) -> None:
+        """Serve `entries` at `url`; the page links to `next_url`, else to a deltaLink."""
+        body: dict[str, Any] = {"value": entries}
+        if next_url:
+            body["next"] = next_url
+        else:
+            body["delta"] = f"{url}#delta"
+        self.pages[url] = body
+
+    async def page(self, url: str, token: TokenSupplier) -> DeltaPage:
+        await token(False)
+        self.requested.append(url)
+        page = self.pages.get(url, GraphError(f"404 no page at {url}"))
+        if isinstance(page, Exception):
+            raise page
+        return DeltaPage(page["value"], page.get("next"), page.get("delta"))
+
+    @asynccontextmanager
+    async def open(self, cloud: CloudEndpoints) -> AsyncIterator[FakeGraph]:
+        yield self
+
+
+@dataclass
+class FakeCursors:
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
+    discarded: list[tuple[str, str]] = field(default_factory=list)
+
+    async def get(self, tenant_id: str, object_type: ObjectType) -> str | None:
+        return self.links.get((tenant_id, object_type))
+
+    async def put(self, tenant_id: str, object_type: ObjectType, delta_link: str) -> None:
+        self.links[(tenant_id, object_type)] = delta_link
+
+    async def discard(self, tenant_id: str, object_type: ObjectType) -> None:
+        self.discarded.append((tenant_id, object_type))
+        self.links.pop((tenant_id, object_type), None)
+
+
+@dataclass
+class FakePublisher:
+    log: list[SyncStarted | ObservationBatch | SyncFinished] = field(default_factory=list)
+    fail_batches: bool = False
+
+    async def started(self, event: SyncStarted) -> None:
+        self.log.append(event)
+
+    async def batch(self, batch: ObservationBatch) -> None:
+        if self.fail_batches:
+            raise InfrastructureError("no PubAck")
+        self.log.append(batch)
+
+    async def finished(self, event: SyncFinished) -> None:
+        self.log.append(event)
+
+    def batches(self, object_type: ObjectType | None = None) -> list[ObservationBatch]:
+        return [
+            m
+            for m in self.log
+            if isinstance(m, ObservationBatch) and object_type in (None, m.object_type)
+        ]
+
+    @property
+    def finished_event(self) -> SyncFinished:
+        (event,) = [m for m in self.log if isinstance(m, SyncFinished)]
+        return event
+
+
+@dataclass
+class Fakes:
+    credentials: FakeCredentials = field(default_factory=FakeCredentials)
+    tokens: FakeTokens = field(default_factory=FakeTokens)
+    graph: FakeGraph = field(default_factory=FakeGraph)
+    cursors: FakeCursors = field(default_factory=FakeCursors)
+    publisher: FakePublisher = field(default_factory=FakePublisher)
+
+    def deps(self) -> Deps:
+        return Deps(self.credentials, self.tokens, self.graph, self.cursors, self.publisher)

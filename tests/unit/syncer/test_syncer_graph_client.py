@@ -1,0 +1,148 @@
+from collections.abc import Callable
+
+import httpx
+import pytest
+from entrasync_shared.messages import CloudEndpoints
+from entrasync_syncer.adapters.graph import HttpxGraphConnector
+from entrasync_syncer.domain import RetryPolicy
+from entrasync_syncer.ports import DeltaLinkExpired, DeltaPage, GraphError, TokenError
+
+CLOUD = CloudEndpoints(name="lab", authority_host="https://login.test", graph_url="https://g.test")
+URL = "https://g.test/v1.0/users/delta?$select=id"
+PAGE = {"value": [{"id": "u1"}], "@odata.deltaLink": "https://g.test/next"}
+
+
+def graph_error(status: int, code: str, message: str = "", **headers: str) -> httpx.Response:
+    body = {"error": {"code": code, "message": message, "innerError": {}}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class Script:
+    """Answers requests from a list, recording the bearer token each one carried."""
+
+    def __init__(self, *responses: httpx.Response | Exception) -> None:
+        self.responses = list(responses)
+        self.bearers: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bearers.append(request.headers["Authorization"])
+        answer = self.responses.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class Tokens:
+    def __init__(self, refuse_fresh: bool = False) -> None:
+        self.count = 0
+        self.refuse_fresh = refuse_fresh
+
+    async def __call__(self, fresh: bool) -> str:
+        if fresh and self.refuse_fresh:
+            raise TokenError("invalid_client: AADSTS7000222: expired secret")
+        if fresh or not self.count:
+            self.count += 1
+        return f"t{self.count}"
+
+
+async def read(
+    script: Script, tokens: Callable[[bool], object] | None = None, attempts: int = 4
+) -> tuple[DeltaPage, list[float]]:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    policy = RetryPolicy(max_attempts=attempts, backoff_base=1, backoff_cap=4, retry_after_cap=10)
+    connector = HttpxGraphConnector(policy, 5, sleep=sleep, transport=httpx.MockTransport(script))
+    async with connector.open(CLOUD) as graph:
+        page = await graph.page(URL, tokens or Tokens())  # type: ignore[arg-type]
+    return page, waits
+
+
+async def test_a_page_carries_entries_and_its_link() -> None:
+    page, waits = await read(Script(httpx.Response(200, json=PAGE)))
+
+    assert page == DeltaPage([{"id": "u1"}], None, "https://g.test/next")
+    assert waits == []
+
+
+async def test_throttling_waits_as_long_as_retry_after_says() -> None:
+    script = Script(
+        graph_error(429, "TooManyRequests", **{"Retry-After": "2.128"}),
+        graph_error(503, "ServiceUnavailable", **{"Retry-After": "999"}),
+        httpx.Response(200, json=PAGE),
+    )
+
+    page, waits = await read(script)
+
+    assert page.entries == [{"id": "u1"}]
+    assert waits == [2.128, 10]
+
+
+async def test_without_retry_after_it_backs_off_then_gives_up() -> None:
+    script = Script(*[graph_error(504, "GatewayTimeout")] * 3)
+
+    with pytest.raises(GraphError, match="504 GatewayTimeout.*gave up after 3 attempts"):
+        await read(script, attempts=3)
+
+
+async def test_network_errors_are_retried() -> None:
+    script = Script(httpx.ConnectError("refused"), httpx.Response(200, json=PAGE))
+
+    page, waits = await read(script)
+
+    assert page.delta_link and len(waits) == 1 and 0.5 <= waits[0] <= 1
+
+
+async def test_a_401_fetches_a_fresh_token_once() -> None:
+    script = Script(
+        graph_error(401, "InvalidAuthenticationToken", "expired"),
+        httpx.Response(200, json=PAGE),
+    )
+
+    page, waits = await read(script)
+
+    assert script.bearers == ["Bearer t1", "Bearer t2"]
+    assert page.entries and waits == []
+
+
+async def test_a_second_401_fails_the_request() -> None:
+    script = Script(*[graph_error(401, "InvalidAuthenticationToken", "nope")] * 2)
+
+    with pytest.raises(GraphError, match="401 InvalidAuthenticationToken: nope"):
+        await read(script)
+
+
+async def test_a_refused_token_refresh_fails_the_request() -> None:
+    script = Script(graph_error(401, "InvalidAuthenticationToken", "expired"))
+
+    with pytest.raises(GraphError, match="AADSTS7000222"):
+        await read(script, Tokens(refuse_fresh=True))
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        graph_error(400, "syncStateNotFound", "expired"),
+        graph_error(400, "badRequest", "Badly formed token."),
+        httpx.Response(410, headers={"Location": "https://g.test/v1.0/users/delta"}),
+    ],
+)
+async def test_unusable_links_ask_for_a_full_round(response: httpx.Response) -> None:
+    with pytest.raises(DeltaLinkExpired):
+        await read(Script(response))
+
+
+async def test_a_permission_error_fails_without_retry() -> None:
+    script = Script(graph_error(403, "Authorization_RequestDenied", "Insufficient privileges"))
+
+    with pytest.raises(GraphError, match="403 Authorization_RequestDenied") as failure:
+        await read(script)
+
+    assert not isinstance(failure.value, DeltaLinkExpired)
+
+
+async def test_a_page_without_value_is_an_error() -> None:
+    with pytest.raises(GraphError, match="without a value"):
+        await read(Script(httpx.Response(200, json={"@odata.deltaLink": "x"})))
