@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="entrasync-demo-"))
     started = time.monotonic()
+    ready_shown = False
     try:
         with (
             LocalInfra(workdir=workdir / "infra") as infra,
@@ -165,16 +166,15 @@ def main(argv: list[str] | None = None) -> int:
                 for line in _hints(ready, workdir):
                     print(line)
                 sys.stdout.flush()
-                with contextlib.suppress(KeyboardInterrupt):
-                    asyncio.run(follow_changes(infra.nats_url, stack.names))
-        print("entrasync demo stopped; every process it started has exited.")
+                ready_shown = True
+                asyncio.run(follow_changes(infra.nats_url, stack.names))
         return 0
     except InfraError as err:
         print(f"entrasync demo: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("entrasync demo interrupted; stopped every process it started.", file=sys.stderr)
-        return 130
+        print("entrasync demo stopped; every process it started has exited.", file=sys.stderr)
+        return 0 if ready_shown else 130
 
 
 if __name__ == "__main__":

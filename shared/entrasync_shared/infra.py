@@ -48,6 +48,9 @@ MONGO_HINT = (
 )
 
 
+NATS_FALLBACK_PATHS: tuple[str, ...] = ("/usr/sbin/nats-server", "/usr/local/bin/nats-server")
+
+
 class InfraError(RuntimeError):
     """Infrastructure could not be found, installed or started; the message says what to do."""
 
@@ -66,7 +69,7 @@ def _die_with_parent() -> None:
 
 def find_nats_server(*, install: bool = True) -> Path:
     """`nats-server` on PATH (or /usr/sbin), else install the Debian package when allowed."""
-    for candidate in (shutil.which("nats-server"), "/usr/sbin/nats-server"):
+    for candidate in (shutil.which("nats-server"), *NATS_FALLBACK_PATHS):
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
     if install and shutil.which("apt-get"):

@@ -443,3 +443,20 @@ class InventoryItem(Model):
 
 SyncRecordedEvent = CloudEvent[SyncRecorded]
 """The envelope of `entrasync.sync.recorded.<tenant>`, as history publishes it."""
+
+
+def tenant_source(tenant_id: str) -> str:
+    """CloudEvents `source` of every public event about one tenant."""
+    return f"/entrasync/tenants/{tenant_id}"
+
+
+def sync_recorded_event(recorded: SyncRecorded) -> SyncRecordedEvent:
+    """Wrap a run's record in its CloudEvents envelope; `id` is stable per run."""
+    return SyncRecordedEvent(
+        id=f"recorded:{recorded.run_id}",
+        source=tenant_source(recorded.tenant_id),
+        type=event_type(None, "recorded"),
+        subject=recorded.run_id,
+        time=recorded.finished_at,
+        data=recorded,
+    )

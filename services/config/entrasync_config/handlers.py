@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.messages import (
     CredentialProfileCreate,
     Reply,
@@ -27,7 +28,6 @@ from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
 from entrasync_config import domain
-from entrasync_config.adapters.nats import NatsDeadLetters
 from entrasync_config.domain import ConfigError, Deps, Unavailable
 
 log = logging.getLogger("entrasync.config")
@@ -73,7 +73,7 @@ async def answer(
 
 def register(broker: NatsBroker, names: Names, deps: Callable[[], Deps]) -> None:
     """Attach every subscriber; `deps()` yields the adapters once the app has started."""
-    dead_letters = NatsDeadLetters(broker, names)
+    dead_letters = DeadLetters(broker, names, "config")
 
     def api(verb: str) -> Callable[[ApiHandler], object]:
         subject = names.api("config", verb)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
+from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.natsutil import ensure_streams
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -17,7 +18,7 @@ from nats import micro
 from pymongo import AsyncMongoClient
 
 from entrasync_history.adapters.mongo import MongoHistoryStore
-from entrasync_history.adapters.nats import JetStreamDeadLetters, JetStreamEventPublisher
+from entrasync_history.adapters.nats import JetStreamEventPublisher
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.services import Context
 from entrasync_history.handlers import Deps, register
@@ -47,7 +48,7 @@ def build_app(settings: Settings) -> FastStream:
         names=names,
         ctx=ctx,
         store=store,
-        dead_letters=JetStreamDeadLetters(broker, names),
+        dead_letters=DeadLetters(broker, names, "history"),
         retry_delay=settings.retry_delay_seconds,
         finish_wait=settings.finish_wait_seconds,
     )

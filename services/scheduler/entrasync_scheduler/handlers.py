@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.messages import (
     Reply,
     SyncRecordedEvent,
@@ -23,7 +24,6 @@ from faststream.nats import DeliverPolicy, JStream, NatsBroker
 from faststream.nats.annotations import NatsMessage
 from pydantic import BaseModel, ValidationError
 
-from entrasync_scheduler.adapters.nats import NatsDeadLetters
 from entrasync_scheduler.service import Scheduler
 
 log = logging.getLogger("entrasync.scheduler")
@@ -36,7 +36,7 @@ TENANT_EVENTS: dict[str, type[BaseModel]] = {
 
 
 def register(broker: NatsBroker, names: Names, scheduler: Scheduler) -> None:
-    dead_letters = NatsDeadLetters(broker, names)
+    dead_letters = DeadLetters(broker, names, "scheduler")
 
     async def park(msg: NatsMessage, stream: str, reason: str) -> None:
         raw = msg.raw_message

@@ -9,13 +9,12 @@ from entrasync_shared.messages import (
     CredentialProfileCreate,
     SyncMode,
     SyncRecorded,
-    SyncRecordedEvent,
     Tenant,
     TenantCreate,
     TenantRef,
     TenantUpdated,
     TypeCounts,
-    event_type,
+    sync_recorded_event,
     utcnow,
 )
 from entrasync_shared.natsutil import call
@@ -61,20 +60,10 @@ def recorded(tenant: Tenant, run_id: str, status: str, mode: SyncMode = "full") 
     )
 
 
-def envelope(recorded: SyncRecorded) -> SyncRecordedEvent:
-    return SyncRecordedEvent(
-        id=f"recorded:{recorded.run_id}",
-        source=f"/entrasync/tenants/{recorded.tenant_id}",
-        type=event_type(None, "recorded"),
-        subject=recorded.run_id,
-        data=recorded,
-    )
-
-
 async def publish(nc: NatsClient, names: Names, event: SyncRecorded, msg_id: str) -> None:
     await nc.jetstream().publish(
         names.sync_recorded(event.tenant_id),
-        envelope(event).model_dump_json().encode(),
+        sync_recorded_event(event).model_dump_json().encode(),
         stream=names.events_stream,
         headers={"Nats-Msg-Id": msg_id},
     )

@@ -17,11 +17,10 @@ from entrasync_shared.messages import (
     CredentialProfileCreate,
     StartSync,
     SyncRecorded,
-    SyncRecordedEvent,
     Tenant,
     TenantCreate,
     TypeCounts,
-    event_type,
+    sync_recorded_event,
     utcnow,
 )
 from entrasync_shared.natsutil import call
@@ -99,16 +98,6 @@ async def create_tenant(nc: NatsClient, names: Names, domain: str, **extra: obje
     return await call(nc, names.api("config", "tenant.create"), request, Tenant)
 
 
-def envelope(recorded: SyncRecorded) -> SyncRecordedEvent:
-    return SyncRecordedEvent(
-        id=f"recorded:{recorded.run_id}",
-        source=f"/entrasync/tenants/{recorded.tenant_id}",
-        type=event_type(None, "recorded"),
-        subject=recorded.run_id,
-        data=recorded,
-    )
-
-
 async def report_run(nc: NatsClient, names: Names, command: StartSync, status: str) -> None:
     """Publish the `sync.recorded` event history would publish at the end of the run."""
     now = utcnow()
@@ -129,7 +118,7 @@ async def report_run(nc: NatsClient, names: Names, command: StartSync, status: s
     )
     await nc.jetstream().publish(
         names.sync_recorded(command.tenant_id),
-        envelope(event).model_dump_json().encode(),
+        sync_recorded_event(event).model_dump_json().encode(),
         stream=names.events_stream,
         headers={"Nats-Msg-Id": f"recorded:{command.run_id}"},
     )

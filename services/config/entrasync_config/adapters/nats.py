@@ -40,25 +40,3 @@ class NatsConfigEvents:
             )
         except (NatsError, TimeoutError) as err:
             raise Unavailable(f"could not publish {subject}: {err!r}") from err
-
-
-class NatsDeadLetters:
-    """Parks messages config cannot parse on its dead-letter subject, with the reason."""
-
-    def __init__(self, broker: NatsBroker, names: Names) -> None:
-        self._broker = broker
-        self._names = names
-
-    async def park(self, data: bytes, subject: str, reason: str, msg_id: str) -> None:
-        log.warning("dead-lettering a message from %s: %s", subject, reason)
-        await self._broker.publish(
-            data,
-            self._names.dead_letter("config"),
-            headers={
-                "Nats-Msg-Id": msg_id,
-                "Entrasync-Subject": subject,
-                "Entrasync-Reason": reason[:500],
-            },
-            stream=self._names.dead_letter_stream,
-            timeout=PUBLISH_TIMEOUT,
-        )

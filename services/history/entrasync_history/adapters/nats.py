@@ -31,23 +31,3 @@ class JetStreamEventPublisher:
                 headers={"Nats-Msg-Id": event.msg_id},
                 stream=self._names.events_stream,
             )
-
-
-class JetStreamDeadLetters:
-    """Parks messages history cannot read on `names.dead_letter("history")`."""
-
-    def __init__(self, broker: NatsBroker, names: Names) -> None:
-        self._broker = broker
-        self._names = names
-
-    async def park(self, payload: bytes, subject: str, reason: str, dedupe_id: str) -> None:
-        await self._broker.publish(
-            payload,
-            self._names.dead_letter("history"),
-            headers={
-                "Nats-Msg-Id": dedupe_id,
-                REASON_HEADER: reason[:1000].replace("\n", " "),
-                SUBJECT_HEADER: subject,
-            },
-            stream=self._names.dead_letter_stream,
-        )

@@ -20,6 +20,8 @@ from entrasync_shared.messages import (
     ObjectUpdated,
     SyncRecorded,
     event_type,
+    sync_recorded_event,
+    tenant_source,
 )
 from entrasync_shared.subjects import Names
 from pydantic import BaseModel
@@ -43,10 +45,6 @@ def event_id(origin: str, object_id: str, kind: str) -> str:
 def finish_origin(run_id: str) -> str:
     """Origin of the changes a run's finish decides (deletions, dropped members)."""
     return f"{run_id}:finish"
-
-
-def source(tenant_id: str) -> str:
-    return f"/entrasync/tenants/{tenant_id}"
 
 
 def change_data(tenant_id: str, run_id: str, change: Change) -> BaseModel:
@@ -76,7 +74,7 @@ def change_event(
     msg_id = event_id(origin, change.object_id, change.kind)
     envelope: CloudEvent[Any] = CloudEvent[Any](
         id=msg_id,
-        source=source(tenant_id),
+        source=tenant_source(tenant_id),
         type=event_type(change.object_type, change.kind),
         subject=change.object_id,
         time=now,
@@ -87,13 +85,5 @@ def change_event(
 
 
 def recorded_event(names: Names, recorded: SyncRecorded) -> OutgoingEvent:
-    msg_id = f"recorded:{recorded.run_id}"
-    envelope: CloudEvent[Any] = CloudEvent[SyncRecorded](
-        id=msg_id,
-        source=source(recorded.tenant_id),
-        type=event_type(None, "recorded"),
-        subject=recorded.run_id,
-        time=recorded.finished_at,
-        data=recorded,
-    )
-    return OutgoingEvent(names.sync_recorded(recorded.tenant_id), msg_id, envelope)
+    envelope = sync_recorded_event(recorded)
+    return OutgoingEvent(names.sync_recorded(recorded.tenant_id), envelope.id, envelope)

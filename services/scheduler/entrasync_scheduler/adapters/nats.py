@@ -45,24 +45,3 @@ class NatsCommands:
             stream=self._names.commands_stream,
             timeout=PUBLISH_TIMEOUT,
         )
-
-
-class NatsDeadLetters:
-    """Parks messages the scheduler cannot parse; the id dedupes the copies of all replicas."""
-
-    def __init__(self, broker: NatsBroker, names: Names) -> None:
-        self._broker, self._names = broker, names
-
-    async def park(self, data: bytes, subject: str, reason: str, msg_id: str) -> None:
-        log.warning("dead-lettering a message from %s: %s", subject, reason)
-        await self._broker.publish(
-            data,
-            self._names.dead_letter("scheduler"),
-            headers={
-                "Nats-Msg-Id": msg_id,
-                "Entrasync-Subject": subject,
-                "Entrasync-Reason": reason[:500],
-            },
-            stream=self._names.dead_letter_stream,
-            timeout=PUBLISH_TIMEOUT,
-        )

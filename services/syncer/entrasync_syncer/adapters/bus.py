@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 import nats.errors
+from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.messages import (
     Credential,
     Message,
@@ -102,24 +103,13 @@ class NatsCredentialSource:
 
 
 class JetStreamDeadLetters:
-    """Implements `DeadLetters` on the dead-letter stream; headers say where and why."""
+    """Implements `DeadLetters` with the shared parking helper, mapping NATS failures."""
 
     def __init__(self, broker: NatsBroker, names: Names, service: str) -> None:
-        self._broker = broker
-        self._names = names
-        self._subject = names.dead_letter(service)
+        self._letters = DeadLetters(broker, names, service)
 
     async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None:
         try:
-            await self._broker.publish(
-                payload,
-                self._subject,
-                headers={
-                    "Nats-Msg-Id": msg_id,
-                    "Entrasync-Subject": subject,
-                    "Entrasync-Reason": reason,
-                },
-                stream=self._names.dead_letter_stream,
-            )
+            await self._letters.park(payload, subject, reason, msg_id)
         except _NATS_FAILURES as exc:
             raise InfrastructureError(f"parking {msg_id}: {exc!r}") from exc
