@@ -181,14 +181,22 @@ class Credential(Model):
     tenant_id: str
     tenant: str
     client_id: str
-    client_secret: SecretStr
+    kind: Literal["secret", "certificate"] = "secret"
+    client_secret: SecretStr | None = None
+    private_key_pem: SecretStr | None = Field(
+        default=None, description="PEM private key of a certificate credential"
+    )
+    certificate_pem: str | None = None
+    certificate_thumbprint: str | None = Field(
+        default=None, description="SHA-1 thumbprint (hex) of the certificate, as MSAL wants it"
+    )
     cloud: CloudEndpoints
     object_types: tuple[ObjectType, ...]
     filters: TenantFilters = TenantFilters()
 
-    @field_serializer("client_secret", when_used="json")
-    def _reveal_for_the_syncer(self, value: SecretStr) -> str:
-        return value.get_secret_value()
+    @field_serializer("client_secret", "private_key_pem", when_used="json")
+    def _reveal_for_the_syncer(self, value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
 
 
 # -- sync pipeline --------------------------------------------------------------------------
@@ -235,6 +243,7 @@ class ObservationBatch(Message):
     tenant_id: str
     object_type: ObjectType
     seq: int = Field(ge=0)
+    attempt: int = Field(default=1, ge=1, description="Delivery attempt of the command")
     mode: SyncMode
     objects: tuple[ObservedObject, ...] = ()
     removals: tuple[Removal, ...] = ()
@@ -261,6 +270,7 @@ class SyncFinished(Message):
     started_at: datetime
     finished_at: datetime
     results: tuple[TypeResult, ...]
+    attempt: int = Field(default=1, ge=1, description="Delivery attempt of the command")
 
     @property
     def status(self) -> Literal["Succeeded", "Failed"]:
