@@ -53,6 +53,7 @@ class ServiceStack:
     env: Mapping[str, str] = field(default_factory=dict)
     prefix: str = ""
     services: tuple[str, ...] = SERVICES
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -75,25 +76,39 @@ class ServiceStack:
         return env
 
     def start(self) -> Self:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        env = self._environment()
-        bindir = Path(sys.executable).parent
+        """Start every service and wait until each answers its health API."""
         try:
-            for service in self.services:
-                log = self.log_file(service).open("ab")
-                self._logs.append(log)
-                self._procs[service] = subprocess.Popen(
-                    [str(bindir / f"entrasync-{service}")],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
+            self._spawn()
             asyncio.run(self._wait_healthy(deadline=time.monotonic() + 60))
         except BaseException:
             self.stop()
             raise
         return self
+
+    async def astart(self) -> Self:
+        """`start` for callers already inside an event loop."""
+        try:
+            self._spawn()
+            await self._wait_healthy(deadline=time.monotonic() + 60)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self._environment()
+        bindir = Path(sys.executable).parent
+        for service in self.services:
+            log = self.log_file(service).open("ab")
+            self._logs.append(log)
+            self._procs[service] = subprocess.Popen(
+                [str(bindir / f"entrasync-{service}")],
+                env={**env, **self.service_env.get(service, {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     async def _wait_healthy(self, deadline: float) -> None:
         nc = await nats.connect(self.nats_url)
@@ -138,6 +153,17 @@ class ServiceStack:
 
     def __enter__(self) -> Self:
         return self.start()
+
+    async def __aenter__(self) -> Self:
+        return await self.astart()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
 
     def __exit__(
         self,

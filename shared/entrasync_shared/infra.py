@@ -9,12 +9,11 @@ instead of starting our own".
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import importlib.util
-import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +29,9 @@ from types import TracebackType
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
+
+from entrasync_shared.permissions import ALL_USERS, render_nats_config
+from entrasync_shared.subjects import Names
 
 NATS_HINT = (
     "nats-server (2.9+, with JetStream) was not found and could not be installed.\n"
@@ -168,6 +170,7 @@ class LocalInfra:
         workdir: Path | None = None,
         use_env: bool = True,
         timeout: float = 60.0,
+        secure: Names | None = None,
     ) -> None:
         self._want_nats, self._want_mongo = nats, mongo
         self._own_workdir = workdir is None
@@ -177,6 +180,9 @@ class LocalInfra:
         self._procs: list[_Process] = []
         self.nats_url = ""
         self.mongodb_uri = ""
+        self._secure = secure
+        self.passwords: dict[str, str] = {}
+        self._nats_port = 0
 
     def __enter__(self) -> LocalInfra:
         try:
@@ -206,10 +212,28 @@ class LocalInfra:
         store = self.workdir / "nats"
         store.mkdir(parents=True, exist_ok=True)
         argv = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js"]
-        proc = _Process("nats-server", [*argv, "-sd", str(store)], self.workdir)
+        argv += ["-sd", str(store)]
+        if self._secure is not None:
+            argv += ["-c", str(self._write_secure_config())]
+        proc = _Process("nats-server", argv, self.workdir)
         self._procs.append(proc)
         _wait(lambda: _nats_healthy(monitor), "nats-server", proc.proc, proc.log, self._timeout)
-        return f"nats://127.0.0.1:{port}"
+        self._nats_port = port
+        return self.user_url("admin") if self._secure is not None else f"nats://127.0.0.1:{port}"
+
+    def _write_secure_config(self) -> Path:
+        assert self._secure is not None
+        self.passwords = {user: secrets.token_urlsafe(18) for user in ALL_USERS}
+        path = self.workdir / "nats-server.conf"
+        path.write_text(render_nats_config(self._secure, self.passwords))
+        path.chmod(0o600)
+        return path
+
+    def user_url(self, user: str) -> str:
+        """With `secure`, the NATS URL carrying `user`'s credentials (admin may do anything)."""
+        if not self.passwords:
+            return self.nats_url
+        return f"nats://{user}:{self.passwords[user]}@127.0.0.1:{self._nats_port}"
 
     def _start_mongo(self) -> str:
         binary = find_mongod()
@@ -257,30 +281,3 @@ class LocalInfra:
 def local_infra(**kwargs: object) -> Iterator[LocalInfra]:
     with LocalInfra(**kwargs) as infra:  # type: ignore[arg-type]
         yield infra
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`entrasync-infra check|up`: report the binaries, or run infrastructure until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="entrasync-infra")
-    parser.add_argument("command", choices=["check", "up"])
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "check":
-            print(
-                json.dumps({"nats-server": str(find_nats_server()), "mongod": str(find_mongod())})
-            )
-            return 0
-        with LocalInfra() as infra:
-            print(json.dumps({"nats_url": infra.nats_url, "mongodb_uri": infra.mongodb_uri}))
-            sys.stdout.flush()
-            stop_signals = {signal.SIGINT, signal.SIGTERM}
-            signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-            signal.sigwait(stop_signals)
-        return 0
-    except InfraError as err:
-        print(f"entrasync-infra: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

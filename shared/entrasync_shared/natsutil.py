@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -33,16 +35,40 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
     )
 
 
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    return (
+        sorted(current.subjects or []) != sorted(wanted.subjects or [])
+        or current.retention != wanted.retention
+        or (current.max_age or 0) != (wanted.max_age or 0)
+        or (current.duplicate_window or 0) != (wanted.duplicate_window or 0)
+    )
+
+
 async def ensure_streams(js: JetStreamContext, names: Names) -> None:
-    """Create or update every stream so its config matches `names.streams()` (idempotent)."""
+    """Make every stream match `names.streams()`: create missing ones, update drifted ones.
+
+    Idempotent, and read-only when the streams already match — so a service whose NATS user may
+    only read stream info (production, where an admin Job declares the streams) starts fine.
+    """
     for spec in names.streams():
-        config = stream_config(spec)
+        wanted = stream_config(spec)
         try:
-            await js.stream_info(spec.name)
+            info = await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(config)
+            await _declare(js.add_stream(wanted), spec.name)
         else:
-            await js.update_stream(config)
+            if _differs(info.config, wanted):
+                await _declare(js.update_stream(wanted), spec.name)
+
+
+async def _declare(operation: Awaitable[Any], stream: str) -> None:
+    try:
+        await operation
+    except NatsError as err:
+        raise RuntimeError(
+            f"stream {stream} is missing or outdated and could not be declared ({err!r}); "
+            "run `entrasync-infra declare` with an admin NATS user"
+        ) from err
 
 
 async def ensure_cursor_bucket(js: JetStreamContext, names: Names) -> KeyValue:

@@ -26,6 +26,14 @@ API_VERBS: Final[dict[str, tuple[str, ...]]] = {
         "tenant.get",
         "credential.get",
         "health",
+        "profile.get",
+        "profile.update",
+        "profile.delete",
+        "tenant.update",
+        "tenant.delete",
+        "tenant.test",
+        "connection.test",
+        "keys.reencrypt",
     ),
     "history": ("health", "runs.list", "objects.list"),
     "scheduler": ("health",),
@@ -127,11 +135,20 @@ class Names:
         return self._s(f"entrasync.config.tenant.{kind}")
 
     @property
+    def config_events(self) -> str:
+        """Every config event (tenant and profile changes)."""
+        return self._s("entrasync.config.>")
+
+    @property
     def tenant_events(self) -> str:
         return self._s("entrasync.config.tenant.*")
 
     def profile_event(self, kind: Literal["created", "updated", "deleted"]) -> str:
         return self._s(f"entrasync.config.profile.{kind}")
+
+    @property
+    def profile_events(self) -> str:
+        return self._s("entrasync.config.profile.*")
 
     # -- commands -----------------------------------------------------------------------------
     def sync_command(self, tenant_id: str) -> str:

@@ -1,0 +1,160 @@
+"""Least-privilege NATS users, one per service, derived from the subjects module.
+
+`nats_accounts(names, passwords)` returns the `authorization` block of a nats-server config in
+which every service may publish and subscribe to exactly what its flows need — only config may
+publish config events and answer `credential.get`, only syncers may ask for credentials, only
+history may publish public change events — plus an `admin` user (stream declaration, ops
+tooling) and a read-only `reader` for other services that consume public events. The same
+function feeds the local tooling (`LocalInfra(secure=True)`) and deploy/'s NATS config, so tests
+prove the permissions production runs with.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from entrasync_shared.subjects import API_VERBS, Names
+
+SERVICE_USERS: Final = ("config", "scheduler", "syncer", "history", "console")
+ALL_USERS: Final = (*SERVICE_USERS, "reader", "admin")
+
+
+def _js_consume(names: Names, stream: str) -> list[str]:
+    """JetStream API subjects to create/inspect consumers on `stream` and pull/ack from it."""
+    return [
+        f"$JS.API.CONSUMER.*.{stream}",
+        f"$JS.API.CONSUMER.*.{stream}.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.ACK.{stream}.>",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
+def _api(names: Names, service: str) -> str:
+    return names.api(service, "health").rsplit(".", 1)[0] + ".>"
+
+
+def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
+    """Per-user `permissions` blocks (nats-server syntax) for every entrasync user."""
+    n = names
+    # Reading stream metadata lets every service verify the declared streams at start-up.
+    common_pub = ["$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
+    common_sub = ["_INBOX.>"]
+    services_sub = [*common_sub, "$SRV.>"]  # the NATS micro protocol: PING, INFO, STATS
+    config = {
+        "publish": [
+            *common_pub,
+            n.config_events,
+            n.dead_letter("config"),
+            *_js_consume(n, n.events_stream),
+        ],
+        "subscribe": [*services_sub, _api(n, "config")],
+    }
+    scheduler = {
+        "publish": [
+            *common_pub,
+            n.sync_commands,
+            n.dead_letter("scheduler"),
+            n.api("config", "tenant.list"),
+            *_js_consume(n, n.config_stream),
+            *_js_consume(n, n.events_stream),
+        ],
+        "subscribe": [*services_sub, _api(n, "scheduler")],
+    }
+    syncer = {
+        "publish": [
+            *common_pub,
+            n.observed_all,
+            n.run_events_all,
+            n.dead_letter("syncer"),
+            n.api("config", "credential.get"),
+            f"$KV.{n.cursor_bucket}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{n.cursor_bucket}",
+            f"$JS.API.DIRECT.GET.KV_{n.cursor_bucket}.>",
+            *_js_consume(n, n.commands_stream),
+        ],
+        "subscribe": [*services_sub, _api(n, "syncer")],
+    }
+    history = {
+        "publish": [
+            *common_pub,
+            n.directory_events,
+            n.sync_recorded_all,
+            n.dead_letter("history"),
+            *_js_consume(n, n.pipeline_stream),
+        ],
+        "subscribe": [*services_sub, _api(n, "history")],
+    }
+    console_apis = [
+        f"{_api(n, 'config')[:-2]}.{verb}"
+        for verb in API_VERBS["config"]
+        if verb != "credential.get"
+    ]
+    console = {
+        "publish": [
+            *common_pub,
+            *console_apis,
+            _api(n, "history"),
+            _api(n, "scheduler"),
+            _api(n, "syncer"),
+        ],
+        "subscribe": [*common_sub],
+    }
+    reader = {
+        "publish": [*common_pub, *_js_consume(n, n.events_stream)],
+        "subscribe": [*common_sub],
+    }
+    blocks = {
+        "config": config,
+        "scheduler": scheduler,
+        "syncer": syncer,
+        "history": history,
+        "console": console,
+        "reader": reader,
+    }
+    result: dict[str, dict[str, Any]] = {}
+    for user, block in blocks.items():
+        result[user] = {
+            "publish": {"allow": block["publish"]},
+            "subscribe": {"allow": block["subscribe"]},
+        }
+        if user in ("config", "scheduler", "syncer", "history"):
+            # Services answer request-reply APIs on callers' inboxes.
+            result[user]["allow_responses"] = {"max": 1, "expires": "1m"}
+    return result
+
+
+def nats_authorization(names: Names, passwords: dict[str, str]) -> dict[str, Any]:
+    """The `authorization` block: one user per entry of `passwords` (admin gets everything)."""
+    permissions = service_permissions(names)
+    users = []
+    for user, password in passwords.items():
+        entry: dict[str, Any] = {"user": user, "password": password}
+        if user != "admin":
+            entry["permissions"] = permissions[user]
+        users.append(entry)
+    return {"users": users}
+
+
+def render_nats_config(names: Names, passwords: dict[str, str], **server: Any) -> str:
+    """A complete nats-server config (its syntax accepts JSON) with JetStream on."""
+    config: dict[str, Any] = dict(server)
+    config["authorization"] = nats_authorization(names, passwords)
+    return json.dumps(config, indent=2)
+
+
+def password_variable(user: str) -> str:
+    return f"NATS_PASSWORD_{user.upper()}"
+
+
+def render_nats_config_with_env_passwords(names: Names, **server: Any) -> str:
+    """Like `render_nats_config`, but each password is read by nats-server from the environment
+    variable `NATS_PASSWORD_<USER>` — so the config can be committed and the passwords live in a
+    Kubernetes Secret."""
+    marker = "@@ENV@@"
+    passwords = {user: f"{marker}{password_variable(user)}" for user in ALL_USERS}
+    text = render_nats_config(names, passwords, **server)
+    for user in ALL_USERS:
+        text = text.replace(f'"{marker}{password_variable(user)}"', f"${password_variable(user)}")
+    return text
