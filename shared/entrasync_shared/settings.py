@@ -24,6 +24,13 @@ class ServiceSettings(BaseSettings):
     )
     prefix: str = Field("", validation_alias=AliasChoices("ENTRASYNC_PREFIX"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("ENTRASYNC_LOG_LEVEL"))
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("ENTRASYNC_HEALTH_PORT"),
+        description="Port of the HTTP /livez and /readyz endpoints; 0 turns them off",
+    )
 
     @property
     def names(self) -> Names:
