@@ -65,3 +65,13 @@ FROM runtime AS admin
 COPY --from=build-scheduler /app/.venv /app/.venv
 ENTRYPOINT ["entrasync-infra"]
 CMD ["declare"]
+
+# `docker compose up` (compose.yaml): the `make demo` experience on a single Docker host —
+# the simulator and every service as processes of one container, against real NATS and
+# MongoDB containers (NATS_URL / MONGODB_URI).
+FROM build AS build-demo
+RUN UV_PROJECT_ENVIRONMENT=/app/.venv uv sync --frozen --no-dev --no-editable
+
+FROM runtime AS demo
+COPY --from=build-demo /app/.venv /app/.venv
+ENTRYPOINT ["entrasync-demo"]

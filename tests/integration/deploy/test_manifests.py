@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 from deploy_helpers import (
     DEPLOY,
     OVERLAYS,
@@ -162,3 +163,19 @@ def test_the_image_install_step_installs_the_service_alone(service: str, tmp_pat
     )
     assert subprocess.run([str(venv / "bin" / "python"), "-c", probe]).returncode == 0
     assert (venv / "bin" / f"entrasync-{service}").exists()
+
+
+def test_compose_builds_targets_the_dockerfile_defines() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    targets = {
+        line.split()[-1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("FROM ") and " AS " in line
+    }
+    built = [svc["build"]["target"] for svc in compose["services"].values() if "build" in svc]
+    assert built and set(built) <= targets
+    entrasync = compose["services"]["entrasync"]
+    assert entrasync["environment"]["NATS_URL"].startswith("nats://nats:")
+    assert "replicaSet=rs0" in entrasync["environment"]["MONGODB_URI"]
+    for service in SETTINGS:
+        assert service in targets, f"Dockerfile has no target for {service}"
