@@ -82,3 +82,38 @@ class HealthServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+class HealthHooks:
+    """Start/stop hooks for a FastStream app; does nothing when `port` is 0 (local runs)."""
+
+    def __init__(self, port: int, checks: Mapping[str, Check]) -> None:
+        self._server = HealthServer(port, checks) if port else None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            await self._server.start()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+
+
+def nats_connected(connection: Callable[[], object]) -> Check:
+    """A readiness check: the NATS connection returned by `connection()` is up."""
+
+    async def check() -> bool:
+        client = connection()
+        return bool(client is not None and getattr(client, "is_connected", False))
+
+    return check
+
+
+def mongo_answers(client: object) -> Check:
+    """A readiness check: MongoDB answers `ping` (PyMongo's AsyncMongoClient)."""
+
+    async def check() -> bool:
+        reply = await client.admin.command("ping")  # type: ignore[attr-defined]
+        return bool(reply.get("ok"))
+
+    return check

@@ -83,6 +83,7 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             n.sync_recorded_all,
             n.dead_letter("history"),
             *_js_consume(n, n.pipeline_stream),
+            *_js_consume(n, n.config_stream),  # tenant.deleted: purge or keep history
         ],
         "subscribe": [*services_sub, _api(n, "history")],
     }

@@ -35,8 +35,17 @@ API_VERBS: Final[dict[str, tuple[str, ...]]] = {
         "connection.test",
         "keys.reencrypt",
     ),
-    "history": ("health", "runs.list", "objects.list"),
-    "scheduler": ("health",),
+    "history": (
+        "health",
+        "runs.list",
+        "runs.export",
+        "objects.list",
+        "objects.get",
+        "objects.counts",
+        "tenants.status",
+        "guardrail.override",
+    ),
+    "scheduler": ("health", "sync_now"),
     "syncer": ("health",),
 }
 

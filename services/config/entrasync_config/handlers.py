@@ -1,22 +1,32 @@
 """Config's entrypoints: the request-reply API and the `sync.recorded` consumer.
 
-Every API handler reads the raw body itself so malformed JSON becomes an `invalid` error reply
-instead of an unanswered request; nothing is stored when a request is refused.
+Every API handler reads the raw body itself (strict JSON: `"yes"` is not a boolean), so
+malformed input becomes a `validation` error reply instead of an unanswered request; nothing is
+stored or published when a request is refused.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.messages import (
+    ConnectionTest,
     CredentialProfileCreate,
+    ProfileDelete,
+    ProfileRef,
+    ProfileUpdate,
     Reply,
+    Request,
     SyncRecordedEvent,
     TenantCreate,
+    TenantDelete,
     TenantRef,
+    TenantTest,
+    TenantUpdate,
 )
 from entrasync_shared.natsutil import failed, ok
 from entrasync_shared.subjects import Names
@@ -29,25 +39,33 @@ from pymongo.errors import PyMongoError
 
 from entrasync_config import domain
 from entrasync_config.domain import ConfigError, Deps, Unavailable
+from entrasync_config.micro import MicroService
 
 log = logging.getLogger("entrasync.config")
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
-ApiHandler = Callable[[NatsMessage], Awaitable[Reply[Any]]]
+UseCase = Callable[[Any, Deps], Awaitable[Any]]
 QUEUE = "entrasync-config"
 RETRY_DELAY = 2.0
 MAX_DELIVER = 50
+MAX_REQUEST_BYTES = 64 * 1024
+TEST_WORKERS = 8
+
+
+class NoArguments(Request):
+    """The body of verbs that take nothing: `{}` or empty."""
 
 
 def first_error(err: ValidationError) -> tuple[str | None, str]:
     """The first problem's field (dotted path, None for the whole body) and message."""
-    first = err.errors(include_url=False, include_input=False)[0]
-    return ".".join(str(part) for part in first["loc"]) or None, first["msg"]
+    first = err.errors(include_url=False, include_input=False, include_context=False)[0]
+    message = first["msg"].removeprefix("Value error, ")
+    return ".".join(str(part) for part in first["loc"]) or None, message
 
 
 def invalid_reply(err: ValidationError) -> Reply[Any]:
     field, message = first_error(err)
-    return failed("invalid", message, field=field)
+    return failed("validation", message, field=field)
 
 
 async def answer(
@@ -56,61 +74,85 @@ async def answer(
     use_case: Callable[[Any], Awaitable[Any]],
 ) -> Reply[Any]:
     """Parse, run, and turn every outcome into a reply; an API call never crashes the service."""
+    if len(body) > MAX_REQUEST_BYTES:
+        size = f"{len(body)} bytes; at most {MAX_REQUEST_BYTES}"
+        return failed("validation", f"request too large ({size})")
     try:
-        request = request_type.model_validate_json(body or b"{}") if request_type else None
+        model = request_type or NoArguments
+        request = model.model_validate_json(body or b"{}", strict=True)
         return ok(await use_case(request))
     except ValidationError as err:
         return invalid_reply(err)
     except ConfigError as err:
         return failed(err.code, err.message, field=err.field)
     except PyMongoError as err:
-        log.warning("database unavailable: %r", err)
+        log.warning("database unavailable: %s", type(err).__name__)
         return failed("unavailable", "the config database is unavailable; retry later")
     except Exception:
         log.exception("unexpected error in an API call")
         return failed("internal", "internal error; see the config service log")
 
 
-def register(broker: NatsBroker, names: Names, deps: Callable[[], Deps]) -> None:
+API: dict[str, tuple[type[BaseModel] | None, UseCase]] = {
+    "profile.create": (CredentialProfileCreate, domain.create_profile),
+    "profile.list": (None, lambda _, deps: domain.list_profiles(deps)),
+    "profile.get": (ProfileRef, domain.get_profile),
+    "profile.update": (ProfileUpdate, domain.update_profile),
+    "profile.delete": (ProfileDelete, domain.delete_profile),
+    "tenant.create": (TenantCreate, domain.create_tenant),
+    "tenant.list": (None, lambda _, deps: domain.list_tenants(deps)),
+    "tenant.get": (TenantRef, domain.get_tenant),
+    "tenant.update": (TenantUpdate, domain.update_tenant),
+    "tenant.delete": (TenantDelete, domain.delete_tenant),
+    "tenant.test": (TenantTest, domain.run_tenant_test),
+    "connection.test": (ConnectionTest, domain.run_unsaved_test),
+    "credential.get": (TenantRef, domain.get_credential),
+    "keys.reencrypt": (None, lambda _, deps: domain.reencrypt_secrets(deps)),
+    "health": (None, lambda _, deps: domain.check_health(deps)),
+}
+SLOW = {"tenant.test", "connection.test"}
+
+
+def register(
+    broker: NatsBroker, names: Names, deps: Callable[[], Deps], micro: MicroService
+) -> None:
     """Attach every subscriber; `deps()` yields the adapters once the app has started."""
-    dead_letters = DeadLetters(broker, names, "config")
-
-    def api(verb: str) -> Callable[[ApiHandler], object]:
+    for verb, (request_type, use_case) in API.items():
         subject = names.api("config", verb)
-        subscriber: Callable[[ApiHandler], object] = broker.subscriber(
-            subject, queue=QUEUE, title=f"config.{verb}"
+        micro.endpoint(verb, subject, QUEUE)
+        subscriber = broker.subscriber(
+            subject,
+            queue=QUEUE,
+            title=f"config.{verb}",
+            max_workers=TEST_WORKERS if verb in SLOW else 1,
         )
-        return subscriber
+        subscriber(_api_handler(verb, request_type, use_case, deps, micro))
+    _register_sync_recorded(broker, names, deps)
 
-    @api("profile.create")
-    async def on_profile_create(msg: NatsMessage) -> Reply[Any]:
-        return await answer(
-            msg.body, CredentialProfileCreate, lambda r: domain.create_profile(r, deps())
-        )
 
-    @api("profile.list")
-    async def on_profile_list(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, None, lambda _: deps().profiles.list())
+def _api_handler(
+    verb: str,
+    request_type: type[BaseModel] | None,
+    use_case: UseCase,
+    deps: Callable[[], Deps],
+    micro: MicroService,
+) -> Callable[[NatsMessage], Awaitable[Reply[Any]]]:
+    async def on_request(msg: NatsMessage) -> Reply[Any]:
+        started = time.perf_counter_ns()
+        reply = await answer(msg.body, request_type, lambda r: use_case(r, deps()))
+        error = reply.error
+        if error is not None:
+            where = f" ({error.field})" if error.field else ""
+            log.info("config.%s refused: %s%s", verb, error.code, where)
+        micro.record(verb, started, f"{error.code}: {error.message}" if error else None)
+        return reply
 
-    @api("tenant.create")
-    async def on_tenant_create(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, TenantCreate, lambda r: domain.create_tenant(r, deps()))
+    on_request.__name__ = f"on_{verb.replace('.', '_')}"
+    return on_request
 
-    @api("tenant.list")
-    async def on_tenant_list(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, None, lambda _: deps().tenants.list())
 
-    @api("tenant.get")
-    async def on_tenant_get(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, TenantRef, lambda r: domain.get_tenant(r, deps()))
-
-    @api("credential.get")
-    async def on_credential_get(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, TenantRef, lambda r: domain.get_credential(r, deps()))
-
-    @api("health")
-    async def on_health(msg: NatsMessage) -> Reply[Any]:
-        return await answer(msg.body, None, lambda _: domain.check_health(deps()))
+def _register_sync_recorded(broker: NatsBroker, names: Names, deps: Callable[[], Deps]) -> None:
+    dead_letters = DeadLetters(broker, names, "config")
 
     @broker.subscriber(
         names.sync_recorded_all,

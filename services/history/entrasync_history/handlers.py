@@ -8,29 +8,29 @@ MongoDB/NATS trouble or any unexpected error → nak with a delay, so nothing is
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from entrasync_shared.messages import (
     Health,
-    HistoryObjectsQuery,
-    HistoryRunsQuery,
     ObservationBatch,
-    Page,
     Reply,
     SyncFinished,
     SyncStarted,
+    TenantDeleted,
 )
-from entrasync_shared.natsutil import failed, ok
+from entrasync_shared.natsutil import ok
 from entrasync_shared.subjects import OBJECT_TYPES, Names
 from faststream import AckPolicy
 from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
+from entrasync_history import api
 from entrasync_history.domain import services
-from entrasync_history.domain.ports import DeadLetters, HistoryStore
+from entrasync_history.domain.ports import DeadLetters, HistoryQueries, HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Deps:
     names: Names
     ctx: services.Context
     store: HistoryStore
+    queries: HistoryQueries
     dead_letters: DeadLetters
     retry_delay: float
     finish_wait: float
@@ -93,21 +94,29 @@ def _check_tenant(
     return message
 
 
+async def _park(deps: Deps, msg: NatsMessage, error: Malformed, dedupe_prefix: str) -> None:
+    """Dead-letter an unreadable message, then ack it (nak if parking fails)."""
+    raw = msg.raw_message
+    sequence = raw.metadata.sequence.stream
+    log.error("dead-lettering message #%s on %s: %s", sequence, raw.subject, error)
+    try:
+        await deps.dead_letters.park(
+            raw.data, raw.subject, str(error), dedupe_prefix + str(sequence)
+        )
+    except Exception:
+        log.exception("could not dead-letter message #%s; retrying later", sequence)
+        await msg.nack(delay=deps.retry_delay)
+        return
+    deps.stats.dead_lettered += 1
+    await msg.ack()
+
+
 async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
     raw = msg.raw_message
     try:
         message = parse_pipeline(deps.names, raw.subject, raw.data)
     except Malformed as error:
-        sequence = raw.metadata.sequence.stream
-        log.error("dead-lettering pipeline message #%s on %s: %s", sequence, raw.subject, error)
-        try:
-            await deps.dead_letters.park(raw.data, raw.subject, str(error), f"history:{sequence}")
-        except Exception:
-            log.exception("could not dead-letter message #%s; retrying later", sequence)
-            await msg.nack(delay=deps.retry_delay)
-            return
-        deps.stats.dead_lettered += 1
-        await msg.ack()
+        await _park(deps, msg, error, "history:")
         return
     now = datetime.now(UTC)
     try:
@@ -131,6 +140,23 @@ async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
     await msg.ack()
 
 
+async def handle_tenant_deleted(deps: Deps, msg: NatsMessage) -> None:
+    """config's `tenant.deleted`: purge the tenant's data when asked, else cancel its runs."""
+    try:
+        deleted = TenantDeleted.model_validate_json(msg.raw_message.data)
+    except ValidationError as error:
+        await _park(deps, msg, Malformed(f"invalid payload: {error}"), "history:config:")
+        return
+    try:
+        await services.forget_tenant(deps.ctx, deleted)
+    except Exception:
+        log.exception("could not forget tenant %s; retrying later", deleted.tenant_id)
+        deps.stats.retried += 1
+        await msg.nack(delay=deps.retry_delay)
+        return
+    await msg.ack()
+
+
 async def health(deps: Deps) -> Reply[Any]:
     healthy = True
     details = {name: str(value) for name, value in vars(deps.stats).items()}
@@ -140,42 +166,6 @@ async def health(deps: Deps) -> Reply[Any]:
         healthy = False
         details["mongodb"] = f"unreachable: {type(error).__name__}"
     return ok(Health(service="history", ok=healthy, details=details))
-
-
-async def list_runs(deps: Deps, payload: bytes) -> Reply[Any]:
-    try:
-        query = HistoryRunsQuery.model_validate_json(payload or b"{}")
-    except ValidationError as error:
-        return failed("invalid", _first_error(error), _first_field(error))
-    try:
-        rows, total = await deps.store.history_rows(query)
-    except Exception:
-        log.exception("history query failed")
-        return failed("unavailable", "the history database is not reachable")
-    return ok(Page(items=tuple(rows), total=total, page=query.page, page_size=query.page_size))
-
-
-async def list_objects(deps: Deps, payload: bytes) -> Reply[Any]:
-    try:
-        query = HistoryObjectsQuery.model_validate_json(payload or b"{}")
-    except ValidationError as error:
-        return failed("invalid", _first_error(error), _first_field(error))
-    try:
-        items, total = await deps.store.inventory(query)
-    except Exception:
-        log.exception("history query failed")
-        return failed("unavailable", "the history database is not reachable")
-    return ok(Page(items=tuple(items), total=total, page=query.page, page_size=query.page_size))
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    return str(first.get("msg", "invalid request"))
-
-
-def _first_field(error: ValidationError) -> str | None:
-    location = error.errors()[0].get("loc") or ()
-    return ".".join(str(part) for part in location) or None
 
 
 def register(broker: NatsBroker, deps: Deps) -> None:
@@ -195,14 +185,44 @@ def register(broker: NatsBroker, deps: Deps) -> None:
     async def on_pipeline_message(msg: NatsMessage) -> None:
         await handle_pipeline(deps, msg)
 
+    @broker.subscriber(
+        names.tenant_event("deleted"),
+        stream=JStream(names.config_stream, declare=False),
+        durable=names.consumer("history", "tenant-deleted"),
+        deliver_policy=DeliverPolicy.ALL,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        ack_policy=AckPolicy.MANUAL,
+        config=ConsumerConfig(ack_wait=300, max_deliver=-1),
+        title="history/tenant-deleted",
+    )
+    async def on_tenant_deleted(msg: NatsMessage) -> None:
+        await handle_tenant_deleted(deps, msg)
+
     @broker.subscriber(names.api("history", "health"), queue=API_QUEUE)
     async def on_health_request(msg: NatsMessage) -> Reply[Any]:
         return await health(deps)
 
-    @broker.subscriber(names.api("history", "runs.list"), queue=API_QUEUE)
-    async def on_runs_list_request(msg: NatsMessage) -> Reply[Any]:
-        return await list_runs(deps, msg.raw_message.data)
+    answers: dict[str, Callable[[HistoryQueries, bytes], Awaitable[Reply[Any]]]] = {
+        "runs.list": api.list_runs,
+        "runs.export": api.export_runs,
+        "objects.list": api.list_objects,
+        "objects.get": api.get_object,
+        "objects.counts": api.count_objects,
+        "tenants.status": api.tenants_status,
+        "guardrail.override": api.override_guardrail,
+    }
+    for verb, respond in answers.items():
+        _register_api(broker, deps, verb, respond)
 
-    @broker.subscriber(names.api("history", "objects.list"), queue=API_QUEUE)
-    async def on_objects_list_request(msg: NatsMessage) -> Reply[Any]:
-        return await list_objects(deps, msg.raw_message.data)
+
+def _register_api(
+    broker: NatsBroker,
+    deps: Deps,
+    verb: str,
+    respond: Callable[[HistoryQueries, bytes], Awaitable[Reply[Any]]],
+) -> None:
+    @broker.subscriber(
+        deps.names.api("history", verb), queue=API_QUEUE, title=f"history/api/{verb}"
+    )
+    async def on_api_request(msg: NatsMessage) -> Reply[Any]:
+        return await respond(deps.queries, msg.raw_message.data)

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from entrasync_shared.deadletter import DeadLetters
+from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
 from entrasync_shared.natsutil import ensure_streams
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -19,6 +20,7 @@ from pymongo import AsyncMongoClient
 
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.adapters.nats import JetStreamEventPublisher
+from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.services import Context
 from entrasync_history.handlers import Deps, register
@@ -33,7 +35,7 @@ def build_app(settings: Settings) -> FastStream:
     names = settings.names
     broker = NatsBroker(settings.nats_url, logger=log)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    store = MongoHistoryStore(mongo, settings.history_db)
+    store = MongoHistoryStore(mongo, settings.history_db, settings.retention_days)
     ctx = Context(
         store=store,
         publisher=JetStreamEventPublisher(broker, names),
@@ -48,6 +50,7 @@ def build_app(settings: Settings) -> FastStream:
         names=names,
         ctx=ctx,
         store=store,
+        queries=MongoHistoryQueries(mongo, settings.history_db, store.rows),
         dead_letters=DeadLetters(broker, names, "history"),
         retry_delay=settings.retry_delay_seconds,
         finish_wait=settings.finish_wait_seconds,
@@ -55,6 +58,10 @@ def build_app(settings: Settings) -> FastStream:
     register(broker, deps)
     app = FastStream(broker, logger=log)
     discovery: list[micro.Service] = []
+    health = HealthHooks(
+        settings.health_port,
+        {"nats": nats_connected(lambda: broker.connection), "mongodb": mongo_answers(mongo)},
+    )
 
     @app.on_startup
     async def prepare() -> None:
@@ -76,6 +83,7 @@ def build_app(settings: Settings) -> FastStream:
     async def announce() -> None:
         # The server has every subscription once a flush returns: ready means answering.
         await (await broker.connect()).flush()
+        await health.start()
         log.info(
             "history ready: consuming %s (durable %s), database %s",
             names.pipeline_stream,
@@ -85,6 +93,7 @@ def build_app(settings: Settings) -> FastStream:
 
     @app.on_shutdown
     async def leave() -> None:
+        await health.stop()
         for service in discovery:
             await service.stop()
 

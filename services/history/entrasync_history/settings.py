@@ -1,4 +1,4 @@
-"""History's settings: NATS and MongoDB connections plus the safe-delete guardrail."""
+"""History's settings: NATS and MongoDB connections, the safe-delete guardrail, retention."""
 
 from __future__ import annotations
 
@@ -43,4 +43,11 @@ class Settings(ServiceSettings, MongoSettingsMixin):
         ge=1,
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_MAX_WAITS"),
         description="Deliveries of a finish to wait for missing batches before failing the type",
+    )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_RETENTION_DAYS"),
+        description="Sync History rows are kept this many whole UTC days (TTL index)",
     )

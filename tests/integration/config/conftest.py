@@ -1,8 +1,10 @@
 """Fixtures for the config service's integration tests.
 
 Real: nats-server with JetStream and mongod (session `infra`), the config FastStream app built by
-`entrasync_config.main.build_app` and run in-process, its MongoDB database and the AES-GCM key.
-Nothing is faked; each test gets its own subject prefix and database.
+`entrasync_config.main.build_app` and run in-process, its MongoDB database, the AES-GCM keys,
+and — for Test Connection and the canary test — the Graph/Entra simulator as its own HTTPS
+process (real MSAL, real TLS with the simulator's CA). Nothing is faked; each test gets its own
+subject prefix and database.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ async def config_service(config_settings: ConfigSettings) -> AsyncIterator[None]
 
 @pytest.fixture
 async def config_db(infra: LocalInfra, db_name: str) -> AsyncIterator[AsyncDatabase[Any]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
     yield client[db_name]
     await client.drop_database(db_name)
     await client.close()

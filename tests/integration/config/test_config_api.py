@@ -110,7 +110,7 @@ async def test_a_bad_tenant_is_refused_naming_the_field_and_nothing_is_stored(
     reply = await request(nc, names.api("config", "tenant.create"), payload)
 
     assert reply["ok"] is False
-    assert (reply["error"]["code"], reply["error"]["field"]) == ("invalid", field)
+    assert (reply["error"]["code"], reply["error"]["field"]) == ("validation", field)
     assert await config_db.tenants.count_documents({}) == 0
     assert await stream_messages(nc, names.config_stream, names.tenant_events) == []
 
@@ -125,8 +125,8 @@ async def test_malformed_json_is_an_invalid_request_not_a_crash(
         {"name": "x", "client_id": "nope", "client_secret": SECRET},
     )
 
-    assert reply["error"]["code"] == "invalid"
-    assert (bad_id["error"]["code"], bad_id["error"]["field"]) == ("invalid", "client_id")
+    assert reply["error"]["code"] == "validation"
+    assert (bad_id["error"]["code"], bad_id["error"]["field"]) == ("validation", "client_id")
     assert SECRET not in str(bad_id)
     assert await config_db.profiles.count_documents({}) == 0
     health: Health = await call(nc, names.api("config", "health"), None, Health)

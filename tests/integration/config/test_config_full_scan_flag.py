@@ -12,6 +12,7 @@ from entrasync_shared.messages import (
     Tenant,
     TenantCreate,
     TenantRef,
+    TenantUpdate,
     TenantUpdated,
     TypeCounts,
     sync_recorded_event,
@@ -117,3 +118,22 @@ async def test_a_malformed_sync_recorded_is_parked_on_the_dead_letter_subject(
     [parked] = await stream_messages(nc, names.dead_letter_stream, names.dead_letter("config"))
     assert parked.data == b'{"tenant_id": 3}'
     assert "not a SyncRecorded" in (parked.headers or {})["Entrasync-Reason"]
+
+
+async def test_a_flag_set_again_by_an_admin_survives_a_replay_of_the_run_that_cleared_it(
+    nc: NatsClient, names: Names
+) -> None:
+    tenant = await new_tenant(nc, names)
+    await publish(nc, names, recorded(tenant, "run-1", "Succeeded"), "r1")
+    cleared = await eventually(lambda: fetch(nc, names, tenant), lambda t: not t.full_scan_next)
+    again: Tenant = await call(
+        nc,
+        names.api("config", "tenant.update"),
+        TenantUpdate(tenant_id=tenant.id, version=cleared.version, full_scan_next=True),
+        Tenant,
+    )
+
+    await publish(nc, names, recorded(tenant, "run-1", "Succeeded"), "r1-replayed")
+    await wait_until_config_consumed(nc, names)
+
+    assert again.full_scan_next and await fetch(nc, names, tenant) == again

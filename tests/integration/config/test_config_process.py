@@ -1,3 +1,5 @@
+"""The `entrasync-config` command as an operator runs it: refusal at start, `genkey`."""
+
 from __future__ import annotations
 
 import os
@@ -5,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from entrasync_config.adapters.crypto import parse_key
+from entrasync_config.adapters.crypto import generate_key, parse_key
 
 SCRIPT = str(Path(sys.executable).parent / "entrasync-config")
 
@@ -21,14 +23,17 @@ def test_config_refuses_to_start_without_an_encryption_key() -> None:
     )
 
     assert done.returncode == 2
-    assert "ENTRASYNC_CONFIG_ENCRYPTION_KEY: Field required" in done.stderr
+    assert "no encryption key: set ENTRASYNC_CONFIG_ENCRYPTION_KEY or" in done.stderr
+    assert "ENTRASYNC_CONFIG_ENCRYPTION_KEY_FILE" in done.stderr
 
 
-def test_config_refuses_a_key_that_is_not_32_bytes() -> None:
-    env = clean_env(ENTRASYNC_CONFIG_ENCRYPTION_KEY="c2hvcnQ=")
+def test_config_refuses_a_bad_key_without_quoting_it() -> None:
+    env = clean_env(ENTRASYNC_CONFIG_ENCRYPTION_KEY=f"{generate_key()},c2hvcnQ=")
+
     done = subprocess.run([SCRIPT], env=env, capture_output=True, text=True, timeout=60)
 
     assert done.returncode == 2
+    assert "key 2 of ENTRASYNC_CONFIG_ENCRYPTION_KEY" in done.stderr
     assert "entrasync-config genkey" in done.stderr and "c2hvcnQ=" not in done.stderr
 
 

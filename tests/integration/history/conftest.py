@@ -3,7 +3,8 @@
 Real: nats-server with JetStream and mongod (one-node replica set) from the session `infra`;
 the service runs in-process as its FastStream app (`build_app`), or as the `entrasync-history`
 script in a subprocess for the smoke test. The syncer is the only thing stood in for: tests
-publish hand-built pipeline messages with nats-py JetStream, as the syncer would.
+publish hand-built pipeline messages with nats-py JetStream, as the syncer would, or (to have
+thousands of Sync History rows in seconds) record runs through the service's own MongoDB store.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
 from entrasync_shared.infra import LocalInfra
@@ -51,3 +53,13 @@ async def db(infra: LocalInfra, db_name: str) -> AsyncIterator[object]:
 @pytest.fixture
 def pipeline(nc: NatsClient, names: Names) -> Pipeline:
     return Pipeline(nc, names)
+
+
+@pytest.fixture
+async def store(infra: LocalInfra, db_name: str, db: object) -> AsyncIterator[MongoHistoryStore]:
+    """The service's own store on the test's database, for seeding many rows quickly."""
+    client: AsyncMongoClient[dict] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    seeded = MongoHistoryStore(client, db_name, retention_days=90)
+    await seeded.ensure_indexes()
+    yield seeded
+    await client.close()

@@ -8,20 +8,26 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_shared.messages import (
     ObservationBatch,
     ObservedObject,
     Removal,
+    RunStatus,
     SyncFinished,
     SyncMode,
+    SyncRecorded,
     SyncStarted,
+    TypeCounts,
     TypeResult,
 )
 from entrasync_shared.subjects import OBJECT_TYPES, Names, ObjectType
 from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
@@ -60,13 +66,21 @@ def obj(
 class Run:
     """One sync run as a syncer would publish it: started, batches per type, finished."""
 
-    def __init__(self, pipeline: Pipeline, mode: SyncMode, tenant_id: str = TENANT) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        mode: SyncMode,
+        tenant_id: str = TENANT,
+        attempt: int = 1,
+        started_at: datetime | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.run_id = uuid.uuid4().hex
         self.tenant_id = tenant_id
         self.mode = mode
         self.reason = "first" if mode == "full" else "schedule"
-        self.started_at = datetime.now(UTC)
+        self.started_at = started_at or datetime.now(UTC)
+        self.attempt = attempt
         self.batches: dict[ObjectType, int] = {t: 0 for t in OBJECT_TYPES}
         self.totals: dict[ObjectType, int] = {t: 0 for t in OBJECT_TYPES}
 
@@ -93,11 +107,14 @@ class Run:
         seq = self.batches[object_type]
         self.batches[object_type] += 1
         built = ObservationBatch(
-            id=f"{self.run_id}:{object_type}:{seq}",
+            # The syncer's batch ids: a retried command's batches get an ":a<attempt>" suffix.
+            id=f"{self.run_id}:{object_type}:{seq}"
+            + (f":a{self.attempt}" if self.attempt > 1 else ""),
             run_id=self.run_id,
             tenant_id=self.tenant_id,
             object_type=object_type,
             seq=seq,
+            attempt=self.attempt,
             mode=self.mode,
             objects=tuple(objects),
             removals=tuple(Removal(id=i, reason=r) for i, r in removals),  # type: ignore[arg-type]
@@ -123,6 +140,7 @@ class Run:
             reason=self.reason,  # type: ignore[arg-type]
             started_at=self.started_at,
             finished_at=datetime.now(UTC) + timedelta(milliseconds=1),
+            attempt=self.attempt,
             results=tuple(
                 TypeResult(
                     object_type=t,
@@ -216,3 +234,110 @@ async def live_inventory(db: Any, tenant_id: str, object_type: ObjectType) -> di
         {"tenant_id": tenant_id, "object_type": object_type, "deleted": False}
     )
     return {doc["object_id"]: doc async for doc in cursor}
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """A run to seed straight through the store: one row per type, Failed where `errors` say."""
+
+    started_at: datetime
+    errors: Mapping[ObjectType, str] = field(default_factory=dict)
+    status: RunStatus | None = None
+    tenant_id: str = TENANT
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+async def seed_runs(store: MongoHistoryStore, runs: Iterable[PastRun], parallel: int = 16) -> None:
+    """Record runs with the service's own store (so rows and per-day counts are the real ones)."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(run: PastRun) -> None:
+        started = SyncStarted(
+            run_id=run.run_id,
+            tenant_id=run.tenant_id,
+            mode="delta",
+            reason="schedule",
+            object_types=OBJECT_TYPES,
+            at=run.started_at,
+        )
+        types = tuple(
+            TypeCounts(
+                object_type=t,
+                mode="delta",
+                reason="schedule",
+                status="Failed" if t in run.errors else "Succeeded",
+                total=10,
+                changed=1,
+                error=run.errors.get(t),
+            )
+            for t in OBJECT_TYPES
+        )
+        async with gate:
+            await store.record_started(started)
+            if run.status == "Running":
+                return
+            await store.commit_finish(
+                SyncRecorded(
+                    tenant_id=run.tenant_id,
+                    run_id=run.run_id,
+                    mode="delta",
+                    reason="schedule",
+                    status=run.status or ("Failed" if run.errors else "Succeeded"),
+                    started_at=run.started_at,
+                    finished_at=run.started_at + timedelta(seconds=5),
+                    types=types,
+                ),
+                [],
+            )
+
+    await asyncio.gather(*(one(run) for run in runs))
+
+
+def starts(count: int, step: timedelta = timedelta(minutes=1)) -> list[datetime]:
+    """`count` start times `step` apart, the newest first (a minute ago)."""
+    newest = datetime.now(UTC) - timedelta(minutes=1)
+    return [newest - i * step for i in range(count)]
+
+
+async def ask(nc: NatsClient, subject: str, body: Any) -> dict[str, Any]:
+    """A raw JSON request (anything, valid or not) and its decoded reply."""
+
+    async def answered() -> Any:
+        # Right after startup nats-server 2.9 rarely reports "no responders" once.
+        try:
+            return await nc.request(subject, json.dumps(body).encode(), timeout=5)
+        except NoRespondersError:
+            return None
+
+    msg = await eventually(answered, f"an answer on {subject}")
+    return json.loads(msg.data)
+
+
+USERS = [f"u{i:02d}" for i in range(12)]
+GROUPS = {"g1": ["u00", "u01", "u02", "u03"], "g2": ["u03", "u04"], "g3": []}
+DEVICES = ["d1", "d2"]
+
+
+async def full_run(
+    pipeline: Pipeline,
+    users: list[str] = USERS,
+    groups: dict[str, list[str]] = GROUPS,
+    devices: list[str] = DEVICES,
+) -> tuple[Run, dict[str, Any]]:
+    run = await Run(pipeline, "full").start()
+    half = len(users) // 2
+    await run.send("user", [obj(u, displayName=u.upper()) for u in users[:half]])
+    await run.send("user", [obj(u, displayName=u.upper()) for u in users[half:]])
+    for group, members in groups.items():  # members arrive in slices, the group repeated
+        await run.send("group", [obj(group, members[:2], displayName=group)])
+        if members[2:]:
+            await run.send("group", [obj(group, members[2:], displayName=group)])
+    await run.send("device", [obj(d, os="Linux") for d in devices])
+    return run, await run.finish()
+
+
+def row_counts(recorded: dict[str, Any]) -> dict[str, tuple[str, int, int, int]]:
+    return {
+        t["object_type"]: (t["status"], t["total"], t["changed"], t["deleted"])
+        for t in recorded["data"]["types"]
+    }

@@ -1,36 +1,20 @@
 from typing import Any
 
 from entrasync_shared.subjects import Names
-from history_helpers import TENANT, Pipeline, Run, by_kind, eventually, live_inventory, obj
-
-USERS = [f"u{i:02d}" for i in range(12)]
-GROUPS = {"g1": ["u00", "u01", "u02", "u03"], "g2": ["u03", "u04"], "g3": []}
-DEVICES = ["d1", "d2"]
-
-
-async def full_run(
-    pipeline: Pipeline,
-    users: list[str] = USERS,
-    groups: dict[str, list[str]] = GROUPS,
-    devices: list[str] = DEVICES,
-) -> tuple[Run, dict[str, Any]]:
-    run = await Run(pipeline, "full").start()
-    half = len(users) // 2
-    await run.send("user", [obj(u, displayName=u.upper()) for u in users[:half]])
-    await run.send("user", [obj(u, displayName=u.upper()) for u in users[half:]])
-    for group, members in groups.items():  # members arrive in slices, the group repeated
-        await run.send("group", [obj(group, members[:2], displayName=group)])
-        if members[2:]:
-            await run.send("group", [obj(group, members[2:], displayName=group)])
-    await run.send("device", [obj(d, os="Linux") for d in devices])
-    return run, await run.finish()
-
-
-def row_counts(recorded: dict[str, Any]) -> dict[str, tuple[str, int, int, int]]:
-    return {
-        t["object_type"]: (t["status"], t["total"], t["changed"], t["deleted"])
-        for t in recorded["data"]["types"]
-    }
+from history_helpers import (
+    DEVICES,
+    GROUPS,
+    TENANT,
+    USERS,
+    Pipeline,
+    Run,
+    by_kind,
+    eventually,
+    full_run,
+    live_inventory,
+    obj,
+    row_counts,
+)
 
 
 async def test_a_full_run_builds_the_inventory_and_a_second_changes_nothing(
@@ -130,17 +114,31 @@ async def test_a_delta_run_emits_exactly_its_changes(
     ]
 
 
-async def test_a_redelivered_batch_produces_no_second_event(
-    history: None, pipeline: Pipeline
+async def test_a_redelivered_batch_changes_nothing_and_counts_nothing_twice(
+    history: None, pipeline: Pipeline, db: Any
 ) -> None:
-    run = await Run(pipeline, "full").start()
-    batch = await run.send("user", [obj("u1", displayName="A"), obj("u2", displayName="B")])
-    await pipeline.publish_batch(batch, msg_id="another-id")
-    await run.finish()
-    await pipeline.publish_batch(batch, msg_id="yet-another-id")
+    await full_run(pipeline)
+    run = await Run(pipeline, "delta").start()
+    batch = await run.send(
+        "user", [obj("u00", city="Oslo"), obj("new", displayName="N")], [("u01", "deleted")]
+    )
+    await pipeline.publish_batch(batch, msg_id="another-id")  # past JetStream's dedupe
+    recorded = await run.finish()
+    await pipeline.publish_batch(batch, msg_id="yet-another-id")  # after the run's record
     later = await Run(pipeline, "delta").start()
     await later.finish()
-    assert await pipeline.object_events(run.run_id) == [("created", "u1"), ("created", "u2")]
+
+    assert sorted(await pipeline.object_events(run.run_id)) == [
+        ("created", "new"),
+        ("deleted", "u01"),
+        ("members_changed", "g1"),
+        ("updated", "u00"),
+    ]
+    assert row_counts(recorded)["user"] == ("Succeeded", 3, 2, 1)
+    row = await db["history"].find_one({"run_id": run.run_id, "object_type": "user"})
+    assert (row["changed"], row["deleted"]) == (2, 1)
+    ids = [e["id"] for e in await pipeline.events()]
+    assert len(ids) == len(set(ids))
 
 
 async def test_a_finish_that_overtakes_its_batches_waits_for_them(
@@ -214,13 +212,13 @@ async def test_a_retried_run_is_recorded_once_its_latest_attempt_is_applied(
 ) -> None:
     run = await Run(pipeline, "full").start()
     await run.send("user", [obj("u1", displayName="A")])  # attempt 1 dies after one batch
-    run.batches["user"] = 0
-    retry = [run.batch("user", [obj("u1", displayName="A")]), run.batch("user", [obj("u2")])]
-    retry = [b.model_copy(update={"id": f"{b.id}:a2"}) for b in retry]
-    await pipeline.publish(pipeline.names.run_event(TENANT, "finished"), run.finished())
-    for batch in retry:
+    retry = Run(pipeline, "full", attempt=2)
+    retry.run_id, retry.started_at = run.run_id, run.started_at
+    batches = [retry.batch("user", [obj("u1", displayName="A")]), retry.batch("user", [obj("u2")])]
+    await pipeline.publish(pipeline.names.run_event(TENANT, "finished"), retry.finished())
+    for batch in batches:
         await pipeline.publish_batch(batch)
     recorded = await pipeline.recorded(run.run_id)
-    assert row_counts(recorded)["user"][0] == "Succeeded"
+    assert row_counts(recorded)["user"] == ("Succeeded", 2, 2, 0)
     assert await pipeline.object_events(run.run_id) == [("created", "u1"), ("created", "u2")]
     assert sorted(await live_inventory(db, TENANT, "user")) == ["u1", "u2"]

@@ -10,11 +10,17 @@ from typing import Any
 
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.model import StoredObject
-from entrasync_history.domain.plans import Tally, batch_attempt
+from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.search import row_search
 from entrasync_shared.messages import (
+    GuardrailOverride,
+    GuardrailOverrideGrant,
+    HistoryExportRequest,
+    HistoryObjectQuery,
     HistoryObjectsQuery,
     HistoryRow,
     HistoryRunsQuery,
+    InventoryCounts,
     InventoryItem,
     ObservationBatch,
     ObservedObject,
@@ -23,6 +29,8 @@ from entrasync_shared.messages import (
     SyncMode,
     SyncRecorded,
     SyncStarted,
+    TenantsStatusQuery,
+    TenantSyncStatus,
     TypeResult,
 )
 from entrasync_shared.subjects import ObjectType
@@ -106,6 +114,8 @@ class FakeHistoryStore:
         self.tallies: dict[tuple[str, ObjectType], Tally] = {}
         self.runs: dict[str, SyncRecorded] = {}
         self.started: dict[str, SyncStarted] = {}
+        self.cancelled: dict[str, str] = {}
+        self.overrides: dict[ObjectType, GuardrailOverride] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -147,11 +157,35 @@ class FakeHistoryStore:
     async def record_started(self, started: SyncStarted) -> None:
         self.started[started.run_id] = started
 
+    async def cancel_running(
+        self,
+        tenant_id: str,
+        error: str,
+        *,
+        started_before: datetime | None = None,
+        except_run: str | None = None,
+    ) -> list[str]:
+        running = [
+            s.run_id
+            for s in self.started.values()
+            if s.run_id != except_run
+            and (started_before is None or s.at < started_before)
+            and s.run_id not in self.runs
+            and s.run_id not in self.cancelled
+        ]
+        self.cancelled.update(dict.fromkeys(running, error))
+        return running
+
+    async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
+        removed = {"inventory": len(self.objects), "runs": len(self.runs)}
+        self.__init__()  # type: ignore[misc]
+        return removed
+
     async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
         counts: dict[tuple[ObjectType, int], int] = {}
         for b in self.applied.values():
             if b.run_id == run_id:
-                k = (b.object_type, batch_attempt(b))
+                k = (b.object_type, b.attempt)
                 counts[k] = counts.get(k, 0) + 1
         return counts
 
@@ -192,15 +226,79 @@ class FakeHistoryStore:
     async def recorded(self, run_id: str) -> SyncRecorded | None:
         return self.runs.get(run_id)
 
+    async def active_overrides(
+        self, tenant_id: str, now: datetime
+    ) -> dict[ObjectType, GuardrailOverride]:
+        return {
+            t: o for t, o in self.overrides.items() if o.used_by_run is None and o.expires_at > now
+        }
+
     async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
         self._write(writes)
         self.runs[recorded.run_id] = recorded
+        for counts in recorded.types:
+            if counts.guardrail_override is not None:
+                used = self.overrides[counts.object_type]
+                self.overrides[counts.object_type] = used.model_copy(
+                    update={"used_by_run": recorded.run_id}
+                )
 
-    async def history_rows(self, query: HistoryRunsQuery) -> tuple[list[HistoryRow], int]:
-        raise NotImplementedError
+    def grant(self, object_type: ObjectType, operator: str, at: datetime) -> None:
+        self.overrides[object_type] = GuardrailOverride(
+            tenant_id=TENANT,
+            object_type=object_type,
+            operator=operator,
+            granted_at=at,
+            expires_at=at + timedelta(days=1),
+        )
+
+
+class FakeHistoryQueries:
+    """The HistoryQueries port over a list of rows (what the API layer needs to be driven)."""
+
+    def __init__(self, rows: Sequence[HistoryRow] = ()) -> None:
+        self.rows = sorted(rows, key=lambda r: (r.started_at, r.run_id, r.object_type))[::-1]
+        self.grants: list[GuardrailOverrideGrant] = []
+
+    def _matching(self, text: str) -> list[HistoryRow]:
+        search = row_search(text)
+        if search is None:
+            return list(self.rows)
+        return [r for r in self.rows if search.matches(r.object_type, r.status, r.error)]
+
+    async def history_rows(
+        self, query: HistoryRunsQuery, now: datetime
+    ) -> tuple[list[HistoryRow], int]:
+        found = self._matching(query.search)
+        start = (query.page - 1) * query.page_size
+        return found[start : start + query.page_size], len(found)
+
+    async def export_chunk(
+        self, request: HistoryExportRequest, now: datetime
+    ) -> tuple[list[HistoryRow], str | None]:
+        start = int(request.after or 0)
+        found = self._matching(request.search)
+        chunk = found[start : start + request.max_rows]
+        after = start + len(chunk)
+        return chunk, (str(after) if after < len(found) else None)
 
     async def inventory(self, query: HistoryObjectsQuery) -> tuple[list[InventoryItem], int]:
-        raise NotImplementedError
+        return [], 0
+
+    async def inventory_item(self, query: HistoryObjectQuery) -> InventoryItem | None:
+        return None
+
+    async def inventory_counts(self, tenant_id: str) -> InventoryCounts:
+        return InventoryCounts(tenant_id=tenant_id, types=())
+
+    async def tenants_status(self, query: TenantsStatusQuery) -> list[TenantSyncStatus]:
+        return []
+
+    async def grant_override(
+        self, grant: GuardrailOverrideGrant, now: datetime
+    ) -> list[GuardrailOverride]:
+        self.grants.append(grant)
+        return []
 
 
 class FakeEventPublisher:

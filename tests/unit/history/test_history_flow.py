@@ -124,3 +124,47 @@ async def test_a_recorded_run_is_only_republished(ctx: Context, events: FakeEven
     first = await full_run(ctx, "r1", T0, 1, {})
     again = await record_finished(ctx, finished("r1", {"user": 1, "group": 1}), 1, T0)
     assert again == first
+
+
+async def test_an_override_lets_one_full_run_delete_past_the_guardrail(
+    ctx: Context, store: FakeHistoryStore, events: FakeEventPublisher
+) -> None:
+    await full_run(ctx, "r1", T0, 10, {})
+    tripped = await full_run(ctx, "r2", T0 + H, 5, {})
+    assert tripped.types[0].status == "Failed"
+    store.grant("user", "alice", T0 + H)
+    events.take()
+    through = await full_run(ctx, "r3", T0 + 2 * H, 5, {})
+    assert sorted(k for k, _ in events.take()) == ["deleted"] * 5 + ["recorded"]
+    user = through.types[0]
+    assert (user.status, user.deleted, user.guardrail_override) == ("Succeeded", 5, "alice")
+    assert store.overrides["user"].used_by_run == "r3"
+    assert await store.active_overrides("tenant-1", T0 + 3 * H) == {}
+
+
+async def test_an_expired_override_does_not_count(
+    ctx: Context, store: FakeHistoryStore, events: FakeEventPublisher
+) -> None:
+    await full_run(ctx, "r1", T0, 10, {})
+    store.grant("user", "alice", T0 - timedelta(days=2))
+    recorded = await full_run(ctx, "r2", T0 + H, 5, {})
+    assert recorded.types[0].status == "Failed" and recorded.types[0].guardrail_override is None
+
+
+async def test_a_newer_start_cancels_a_run_still_running(
+    ctx: Context, store: FakeHistoryStore
+) -> None:
+    await record_started(ctx, started("r1", at=T0))
+    await record_started(ctx, started("r2", at=T0 + H))
+    assert list(store.cancelled) == ["r1"]
+    assert "r2" in store.cancelled["r1"]
+
+
+async def test_a_straggler_batch_applies_but_is_not_counted(
+    ctx: Context, store: FakeHistoryStore, events: FakeEventPublisher
+) -> None:
+    await full_run(ctx, "r1", T0, 1, {})
+    late = batch("r1", "user", 1, [obj("u9", name="late")])
+    assert await apply_batch(ctx, late, T0)
+    assert store.objects[("user", "u9")].live
+    assert store.tallies[("r1", "user")].changed == 1

@@ -6,17 +6,25 @@ import pytest
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.services import Context
-from entrasync_history.handlers import Deps, handle_pipeline, health, parse_pipeline
+from entrasync_history.handlers import (
+    Deps,
+    handle_pipeline,
+    handle_tenant_deleted,
+    health,
+    parse_pipeline,
+)
 from entrasync_shared.subjects import Names
 from history_fakes import (
     TENANT,
     FakeDeadLetters,
     FakeEventPublisher,
+    FakeHistoryQueries,
     FakeHistoryStore,
     FakeJsMessage,
     batch,
     finished,
     obj,
+    started,
 )
 
 NAMES = Names("p")
@@ -30,7 +38,15 @@ class BrokenPublisher(FakeEventPublisher):
 def make_deps(publisher: FakeEventPublisher | None = None) -> Deps:
     store = FakeHistoryStore()
     ctx = Context(store, publisher or FakeEventPublisher(), NAMES, GuardrailPolicy(), 2)
-    return Deps(NAMES, ctx, store, FakeDeadLetters(), retry_delay=2.0, finish_wait=0.5)
+    return Deps(
+        NAMES,
+        ctx,
+        store,
+        FakeHistoryQueries(),
+        FakeDeadLetters(),
+        retry_delay=2.0,
+        finish_wait=0.5,
+    )
 
 
 def observed_message(deliveries: int = 1) -> FakeJsMessage:
@@ -95,3 +111,32 @@ async def test_health_reports_the_counters() -> None:
     reply = await health(deps)
     assert reply.ok and reply.result.ok
     assert reply.result.details["dead_lettered"] == "0"
+
+
+async def test_a_tenant_deletion_cancels_its_runs_and_a_purge_erases_it() -> None:
+    deps = make_deps()
+    store = deps.ctx.store
+    assert isinstance(store, FakeHistoryStore)
+    start = FakeJsMessage(NAMES.run_event(TENANT, "started"), started_payload())
+    await handle_pipeline(deps, start)  # type: ignore[arg-type]
+    msg = FakeJsMessage(NAMES.tenant_event("deleted"), b'{"tenant_id": "tenant-1"}')
+    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("ack", None) and list(store.cancelled) == ["r1"]
+    purge = b'{"tenant_id": "tenant-1", "purge_history": true}'
+    purging = FakeJsMessage(NAMES.tenant_event("deleted"), purge)
+    await handle_tenant_deleted(deps, purging)  # type: ignore[arg-type]
+    assert store.started == {} and store.cancelled == {}
+
+
+async def test_an_unreadable_tenant_deletion_is_parked() -> None:
+    deps = make_deps()
+    msg = FakeJsMessage(NAMES.tenant_event("deleted"), b'{"purge_history": true}', seq=3)
+    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    assert msg.decision == ("ack", None)
+    assert isinstance(deps.dead_letters, FakeDeadLetters)
+    [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
+    assert dedupe_id == "history:config:3" and "tenant_id" in reason
+
+
+def started_payload() -> bytes:
+    return started("r1").model_dump_json().encode()

@@ -14,7 +14,6 @@ from entrasync_history.domain.model import (
 )
 from entrasync_history.domain.plans import (
     GuardrailPolicy,
-    batch_attempt,
     guardrail_refusal,
     missing_batches,
     plan_batch,
@@ -194,16 +193,14 @@ def test_the_guardrail_refuses_mass_deletes_of_big_types_only() -> None:
 def test_missing_batches_are_reported_per_type() -> None:
     done = finished("r1", {"user": 2, "group": 1, "device": 0})
     applied = {("user", 1): 1, ("group", 1): 1}
-    assert missing_batches(done.results, applied) == {"user": (1, 2)}
+    assert missing_batches(done.results, applied, 1) == {"user": (1, 2)}
 
 
-def test_only_the_latest_attempt_of_a_run_counts_towards_its_finish() -> None:
-    first, retried = batch("r1", "user", 3), batch("r1", "user", 3)
-    retried = retried.model_copy(update={"id": "r1:user:3:a2"})
-    assert (batch_attempt(first), batch_attempt(retried)) == (1, 2)
-    done = finished("r1", {"user": 2})
-    assert missing_batches(done.results, {("user", 1): 5, ("user", 2): 1}) == {"user": (1, 2)}
-    assert missing_batches(done.results, {("user", 1): 5, ("user", 2): 2}) == {}
+def test_only_the_finishing_attempt_counts_towards_its_finish() -> None:
+    done = finished("r1", {"user": 2}).model_copy(update={"attempt": 2})
+    assert missing_batches(done.results, {("user", 1): 5, ("user", 2): 1}, 2) == {"user": (1, 2)}
+    assert missing_batches(done.results, {("user", 1): 5, ("user", 2): 2}, 2) == {}
+    assert missing_batches(done.results, {("user", 1): 1, ("user", 3): 2}, 2) == {"user": (0, 2)}
 
 
 def test_a_later_sighting_keeps_members_from_the_sweep() -> None:

@@ -1,18 +1,29 @@
-"""MongoDB storage of credential profiles and tenant policies (PyMongo's async API)."""
+"""MongoDB storage of profiles and tenants, with a transactional outbox for their events.
+
+Every write runs in a transaction that also stores the change's event in `outbox`, so an event
+exists if and only if its change was committed; `NatsOutboxRelay` publishes them. A tenant write
+"touches" its credential profile inside the transaction, so it conflicts with a concurrent
+delete of that profile: a profile is never deleted while a tenant refers to it.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
-from entrasync_shared.messages import CredentialProfile, Tenant, utcnow
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from bson import ObjectId
+from entrasync_shared.messages import utcnow
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from entrasync_config.domain import Conflict
+from entrasync_config.domain import ConfigEvent, ProfileMissing
 
 Document = dict[str, Any]
+T = TypeVar("T")
+PUBLISHED_RETENTION_SECONDS = 24 * 3600
 
 
 def now_ms() -> datetime:
@@ -27,86 +38,73 @@ def connect(uri: str) -> AsyncMongoClient[Document]:
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.profiles.create_index([("name", ASCENDING)], unique=True, name="name_unique")
+    await db.profiles.create_index([("key_id", ASCENDING)], name="key_id")
     await db.tenants.create_index(
         [("tenant", ASCENDING), ("cloud", ASCENDING)], unique=True, name="tenant_cloud_unique"
     )
+    await db.tenants.create_index([("profile_id", ASCENDING)], name="profile_id")
+    await db.tenants.create_index([("created_at", ASCENDING)], name="created_at")
+    await db.outbox.create_index(
+        [("published", ASCENDING), ("order", ASCENDING)], name="pending_in_order"
+    )
+    await db.outbox.create_index(
+        [("published_at", ASCENDING)],
+        expireAfterSeconds=PUBLISHED_RETENTION_SECONDS,
+        name="published_ttl",
+    )
 
 
-def _profile_doc(profile: CredentialProfile, sealed_secret: bytes) -> Document:
-    doc = profile.model_dump(exclude={"id"})
-    if isinstance(doc["secret_expires_at"], date):
-        doc["secret_expires_at"] = doc["secret_expires_at"].isoformat()
-    return {"_id": profile.id, **doc, "sealed_secret": sealed_secret}
-
-
-def _profile(doc: Document) -> CredentialProfile:
-    return CredentialProfile.model_validate({**doc, "id": doc["_id"]})
-
-
-def _tenant(doc: Document) -> Tenant:
-    return Tenant.model_validate({**doc, "id": doc["_id"]})
-
-
-class MongoProfiles:
-    """Implements `ProfileStore`; the sealed secret never leaves through `get`/`list`."""
-
-    _PUBLIC = {"sealed_secret": False}
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._col = db.profiles
-
-    async def add(self, profile: CredentialProfile, sealed_secret: bytes) -> None:
-        try:
-            await self._col.insert_one(_profile_doc(profile, sealed_secret))
-        except DuplicateKeyError as err:
-            raise Conflict(f"a profile named {profile.name!r} exists", field="name") from err
-
-    async def get(self, profile_id: str) -> CredentialProfile | None:
-        doc = await self._col.find_one({"_id": profile_id}, self._PUBLIC)
-        return _profile(doc) if doc else None
-
-    async def sealed_secret(self, profile_id: str) -> bytes | None:
-        doc = await self._col.find_one({"_id": profile_id}, {"sealed_secret": True})
-        return bytes(doc["sealed_secret"]) if doc else None
-
-    async def list(self) -> list[CredentialProfile]:
-        return [_profile(doc) async for doc in self._col.find({}, self._PUBLIC).sort("name")]
-
-
-class MongoTenants:
-    """Implements `TenantStore`."""
-
+class Transactions:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
-        self._col = db.tenants
+        self._client: AsyncMongoClient[Document] = db.client
 
-    async def ping(self) -> None:
-        await self._db.command("ping")
+    async def run(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `work` in a transaction (retried on transient conflicts), committing its writes."""
+        async with self._client.start_session() as session:
+            return await session.with_transaction(work)
 
-    async def add(self, tenant: Tenant) -> None:
-        doc = {"_id": tenant.id, **tenant.model_dump(mode="python", exclude={"id"})}
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError as err:
-            raise Conflict(
-                f"tenant {tenant.tenant!r} is already registered in cloud {tenant.cloud!r}",
-                field="tenant",
-            ) from err
-
-    async def get(self, tenant_id: str) -> Tenant | None:
-        doc = await self._col.find_one({"_id": tenant_id})
-        return _tenant(doc) if doc else None
-
-    async def list(self) -> list[Tenant]:
-        return [_tenant(doc) async for doc in self._col.find({}).sort("created_at")]
-
-    async def clear_full_scan(self, tenant_id: str, run_id: str, now: datetime) -> Tenant | None:
-        cleared = {"full_scan_next": False, "updated_at": now, "full_scan_cleared_by": run_id}
-        doc = await self._col.find_one_and_update(
-            {"_id": tenant_id, "full_scan_next": True},
-            {"$set": cleared, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
+    async def outbox(self, event: ConfigEvent, session: AsyncClientSession) -> None:
+        await self._db.outbox.insert_one(
+            {
+                "_id": event.id,
+                "type": type(event).__name__,
+                "payload": event.model_dump_json(),
+                "order": ObjectId(),
+                "published": False,
+            },
+            session=session,
         )
-        if doc is None:
-            doc = await self._col.find_one({"_id": tenant_id, "full_scan_cleared_by": run_id})
-        return _tenant(doc) if doc else None
+
+    async def touch_profile(self, profile_id: str, session: AsyncClientSession) -> None:
+        touched = await self._db.profiles.update_one(
+            {"_id": profile_id}, {"$inc": {"tenant_writes": 1}}, session=session
+        )
+        if touched.matched_count == 0:
+            raise ProfileMissing(profile_id)
+
+
+# -- outbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    event_id: str
+    type: str
+    payload: str
+
+
+class MongoOutbox:
+    """The pending side of the outbox, for the relay."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db.outbox
+
+    async def pending(self, limit: int = 500) -> list[OutboxEntry]:
+        cursor = self._col.find({"published": False}).sort("order").limit(limit)
+        return [OutboxEntry(d["_id"], d["type"], d["payload"]) async for d in cursor]
+
+    async def mark_published(self, event_id: str) -> None:
+        await self._col.update_one(
+            {"_id": event_id}, {"$set": {"published": True, "published_at": now_ms()}}
+        )

@@ -4,10 +4,14 @@ Collections (one database, `ENTRASYNC_HISTORY_DB`):
 
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
   Live objects have `deleted: false`; `members` holds a group's member ids (sorted).
-- `history`: one row per (run, type), `_id` = "<run>:<type>".
+- `history`: one row per (run, type), `_id` = "<run>:<type>". Once its start is known a row has
+  `order` (the sort key, newest last: start time, run id, type), `kind` ("<type>|<status>")
+  and `expire_at` (TTL); `error` exists only on rows that have one.
+- `history_counts`: how many rows a tenant has per UTC day, type and status (exact paging).
 - `runs`: one document per run, `_id` = run id; `recorded` is the SyncRecorded once recorded.
 - `tenants`: the last sync start/status per tenant, `_id` = tenant id.
 - `applied_batches`: one marker per applied observation batch, `_id` = batch id (expires).
+- `guardrail_overrides`: one per (tenant, type), `_id` = "<tenant>:<type>" (expires).
 """
 
 from __future__ import annotations
@@ -16,10 +20,35 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from entrasync_shared.messages import HistoryRow, InventoryItem, SyncRecorded, TypeCounts
+from entrasync_shared.messages import (
+    GuardrailOverride,
+    HistoryRow,
+    InventoryItem,
+    SyncRecorded,
+    TenantSyncStatus,
+    TypeCounts,
+)
 from entrasync_shared.subjects import ObjectType
 
 from entrasync_history.domain.model import StoredObject
+from entrasync_history.domain.paging import day_of, expiry
+
+ROW_FIELDS = (
+    "tenant_id",
+    "run_id",
+    "object_type",
+    "mode",
+    "reason",
+    "status",
+    "started_at",
+    "finished_at",
+    "total",
+    "changed",
+    "deleted",
+    "filtered",
+    "error",
+    "guardrail_override",
+)
 
 
 def object_key(tenant_id: str, object_type: ObjectType, object_id: str) -> str:
@@ -92,6 +121,43 @@ def inventory_item(doc: Mapping[str, Any]) -> InventoryItem:
     )
 
 
+def order_bound(moment: datetime) -> str:
+    """`order` values compare as strings; a bare timestamp bounds every row that started then."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23]
+
+
+def row_order(started_at: datetime, run_id: str, object_type: ObjectType) -> str:
+    """The rows' one sort key, newest first when descending: start (ms), run id, type."""
+    return f"{order_bound(started_at)}|{run_id}|{object_type}"
+
+
+def row_kind(object_type: str, status: str) -> str:
+    """Type and status in one indexed value, so a search on either is one `$in`."""
+    return f"{object_type}|{status}"
+
+
+def placed(fields: dict[str, Any], retention_days: int) -> dict[str, Any]:
+    """A complete row's fields plus its sort key, expiry and kind."""
+    started_at = fields["started_at"]
+    return {
+        **fields,
+        "order": row_order(started_at, fields["run_id"], fields["object_type"]),
+        "expire_at": expiry(started_at, retention_days),
+        "kind": row_kind(fields["object_type"], fields["status"]),
+    }
+
+
+def count_cell(row: Mapping[str, Any] | None) -> tuple[str, str, datetime, str, str] | None:
+    """Which per-day count a row adds to: (cell id, tenant, day, type, status), or None while
+    its start is unknown."""
+    if not row or not all(row.get(k) for k in ("started_at", "status", "tenant_id", "object_type")):
+        return None
+    day = day_of(row["started_at"])
+    tenant_id, object_type, status = row["tenant_id"], row["object_type"], row["status"]
+    cell_id = f"{tenant_id}|{day:%Y-%m-%d}|{object_type}|{status}"
+    return cell_id, tenant_id, day, object_type, status
+
+
 def final_row(recorded: SyncRecorded, counts: TypeCounts) -> dict[str, Any]:
     return {
         "tenant_id": recorded.tenant_id,
@@ -107,11 +173,12 @@ def final_row(recorded: SyncRecorded, counts: TypeCounts) -> dict[str, Any]:
         "deleted": counts.deleted,
         "filtered": counts.filtered,
         "error": counts.error,
+        "guardrail_override": counts.guardrail_override,
     }
 
 
 def history_row(doc: Mapping[str, Any]) -> HistoryRow:
-    fields = {k: v for k, v in doc.items() if k != "_id"}
+    fields = {k: v for k, v in doc.items() if k in ROW_FIELDS}
     for name in ("started_at", "finished_at"):
         if fields.get(name):
             fields[name] = utc(fields[name])
@@ -124,3 +191,30 @@ def recorded_document(recorded: SyncRecorded) -> dict[str, Any]:
 
 def recorded_from(doc: Mapping[str, Any]) -> SyncRecorded:
     return SyncRecorded.model_validate(doc)
+
+
+def override_document(override: GuardrailOverride) -> dict[str, Any]:
+    return {
+        "_id": f"{override.tenant_id}:{override.object_type}",
+        **override.model_dump(),
+    }
+
+
+def override_from(doc: Mapping[str, Any]) -> GuardrailOverride:
+    fields = {k: v for k, v in doc.items() if k != "_id"}
+    for name in ("granted_at", "expires_at", "used_at"):
+        if fields.get(name):
+            fields[name] = utc(fields[name])
+    return GuardrailOverride.model_validate(fields)
+
+
+def tenant_status(doc: Mapping[str, Any]) -> TenantSyncStatus:
+    finished = doc.get("last_sync_finished_at")
+    return TenantSyncStatus(
+        tenant_id=doc["_id"],
+        last_run_id=doc["last_run_id"],
+        last_sync_started_at=utc(doc["last_sync_started_at"]),
+        last_sync_status=doc["last_sync_status"],
+        last_sync_finished_at=utc(finished) if finished else None,
+        last_error=doc.get("last_error"),
+    )

@@ -6,40 +6,40 @@ rows, objects and run document) runs in one multi-document transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from entrasync_shared.messages import (
-    HistoryObjectsQuery,
-    HistoryRow,
-    HistoryRunsQuery,
-    InventoryItem,
+    GuardrailOverride,
     ObservationBatch,
     SyncRecorded,
     SyncStarted,
 )
 from entrasync_shared.subjects import ObjectType
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReplaceOne
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from entrasync_history.adapters.documents import (
     final_row,
-    history_row,
-    inventory_item,
     object_document,
     object_key,
+    override_from,
     recorded_document,
     recorded_from,
     row_key,
     stored_object,
     utc,
 )
+from entrasync_history.adapters.rows import MongoRows
 from entrasync_history.domain.model import StoredObject
-from entrasync_history.domain.plans import Tally, batch_attempt
+from entrasync_history.domain.plans import Tally
 
 APPLIED_MARKER_TTL = timedelta(days=7)
 """Longer than the pipeline stream keeps messages, so no redelivery outlives its marker."""
+OVERRIDE_KEPT = timedelta(days=30)
+"""How long a used or expired guardrail override stays for audit."""
+NEW_ROW = {"changed": 0, "deleted": 0, "total": 0, "filtered": 0}
 
 
 def _now() -> datetime:
@@ -47,14 +47,17 @@ def _now() -> datetime:
 
 
 class MongoHistoryStore:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient[dict[str, Any]], database: str, retention_days: int
+    ) -> None:
         self._client = client
         db = client[database]
+        self.rows = MongoRows(db, retention_days)
         self._inventory = db["inventory"]
-        self._history = db["history"]
         self._runs = db["runs"]
         self._tenants = db["tenants"]
         self._applied = db["applied_batches"]
+        self._overrides = db["guardrail_overrides"]
 
     async def ensure_indexes(self) -> None:
         await self._inventory.create_indexes(
@@ -68,13 +71,10 @@ class MongoHistoryStore:
                 IndexModel([("tenant_id", ASCENDING), ("members", ASCENDING)]),
             ]
         )  # fmt: skip
-        await self._history.create_indexes(
-            [
-                IndexModel([("tenant_id", ASCENDING), ("started_at", DESCENDING)]),
-                IndexModel([("run_id", ASCENDING)]),
-            ]
+        await self.rows.ensure_indexes()
+        await self._runs.create_indexes(
+            [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)])]
         )
-        await self._runs.create_indexes([IndexModel([("tenant_id", ASCENDING)])])
         await self._applied.create_indexes(
             [
                 IndexModel([("run_id", ASCENDING), ("object_type", ASCENDING)]),
@@ -84,9 +84,21 @@ class MongoHistoryStore:
                 ),
             ]
         )
+        await self._overrides.create_indexes(
+            [
+                IndexModel(
+                    [("expires_at", ASCENDING)],
+                    expireAfterSeconds=int(OVERRIDE_KEPT.total_seconds()),
+                )
+            ]
+        )
 
     async def ping(self) -> None:
         await self._client.admin.command("ping")
+
+    async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[Any]]) -> None:
+        async with self._client.start_session() as session:
+            await session.with_transaction(work)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -121,19 +133,15 @@ class MongoHistoryStore:
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
             for object_type, tally in tallies.items():
-                await self._history.update_one(
-                    {"_id": row_key(batch.run_id, object_type)},
-                    {
-                        "$inc": {"changed": tally.changed, "deleted": tally.deleted},
-                        "$setOnInsert": {
-                            "tenant_id": batch.tenant_id,
-                            "run_id": batch.run_id,
-                            "object_type": object_type,
-                        },
-                    },
+                await self.rows.add_tallies(
+                    row_key(batch.run_id, object_type),
+                    tally.changed,
+                    tally.deleted,
+                    {"tenant_id": batch.tenant_id, "run_id": batch.run_id,
+                     "object_type": object_type},
                     upsert=object_type == batch.object_type,
                     session=session,
-                )
+                )  # fmt: skip
             await self._applied.insert_one(
                 {
                     "_id": batch.id,
@@ -141,7 +149,7 @@ class MongoHistoryStore:
                     "run_id": batch.run_id,
                     "object_type": batch.object_type,
                     "seq": batch.seq,
-                    "attempt": batch_attempt(batch),
+                    "attempt": batch.attempt,
                     "applied_at": now,
                 },
                 session=session,
@@ -160,17 +168,13 @@ class MongoHistoryStore:
         ]
         await self._inventory.bulk_write(ops, ordered=False, session=session)
 
-    async def _transaction(self, work: Any) -> None:
-        async with self._client.start_session() as session:
-            await session.with_transaction(work)
-
     # -- runs ---------------------------------------------------------------------------------
 
     async def record_started(self, started: SyncStarted) -> None:
         async def write(session: AsyncClientSession) -> None:
             run = await self._runs.find_one({"_id": started.run_id}, session=session)
-            if run is not None and run.get("recorded"):
-                return
+            if run is not None and run.get("status", "Running") != "Running":
+                return  # recorded, or cancelled by a newer run: a late copy of the start
             await self._runs.update_one(
                 {"_id": started.run_id},
                 {
@@ -187,31 +191,78 @@ class MongoHistoryStore:
                 session=session,
             )
             for object_type in started.object_types:
-                await self._history.update_one(
-                    {"_id": row_key(started.run_id, object_type)},
-                    {
-                        "$set": {
-                            "tenant_id": started.tenant_id,
-                            "run_id": started.run_id,
-                            "object_type": object_type,
-                            "mode": started.mode,
-                            "reason": started.reason,
-                            "status": "Running",
-                            "started_at": started.at,
-                        },
-                        "$setOnInsert": {"changed": 0, "deleted": 0, "total": 0, "filtered": 0},
-                    },
-                    upsert=True,
-                    session=session,
-                )
+                fields = {
+                    "tenant_id": started.tenant_id,
+                    "run_id": started.run_id,
+                    "object_type": object_type,
+                    "mode": started.mode,
+                    "reason": started.reason,
+                    "status": "Running",
+                    "started_at": started.at,
+                }
+                key = row_key(started.run_id, object_type)
+                await self.rows.put(key, object_type, fields, session, on_insert=NEW_ROW)
             await self._set_tenant(started.tenant_id, started.run_id, started.at, {
                 "last_run_id": started.run_id,
                 "last_sync_started_at": started.at,
                 "last_sync_status": "Running",
                 "last_sync_finished_at": None,
+                "last_error": None,
             }, session)  # fmt: skip
 
         await self._transaction(write)
+
+    async def cancel_running(
+        self,
+        tenant_id: str,
+        error: str,
+        *,
+        started_before: datetime | None = None,
+        except_run: str | None = None,
+    ) -> list[str]:
+        cancelled: list[str] = []
+        query: dict[str, Any] = {"tenant_id": tenant_id, "status": "Running"}
+        if started_before is not None:
+            query["started_at"] = {"$lt": started_before}
+        if except_run is not None:
+            query["_id"] = {"$ne": except_run}
+
+        async def write(session: AsyncClientSession) -> None:
+            cancelled.clear()
+            async for run in self._runs.find(query, {"object_types": 1}, session=session):
+                cancelled.append(run["_id"])
+                await self._runs.update_one(
+                    {"_id": run["_id"]},
+                    {"$set": {"status": "Cancelled", "error": error}},
+                    session=session,
+                )
+                for object_type in run.get("object_types") or ():
+                    key = row_key(run["_id"], object_type)
+                    cancelled_row = {"status": "Cancelled", "error": error}
+                    await self.rows.put(key, object_type, cancelled_row, session)
+                await self._tenants.update_one(
+                    {"_id": tenant_id, "last_run_id": run["_id"]},
+                    {"$set": {"last_sync_status": "Cancelled", "last_error": error}},
+                    session=session,
+                )
+
+        await self._transaction(write)
+        return cancelled
+
+    async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
+        # Not one transaction: a big tenant exceeds its limits. A redelivery finishes the job.
+        removed = {}
+        for name, collection in (
+            ("inventory", self._inventory),
+            ("history", self.rows.collection),
+            ("history_counts", self.rows.cells),
+            ("runs", self._runs),
+            ("applied_batches", self._applied),
+            ("guardrail_overrides", self._overrides),
+        ):
+            removed[name] = (await collection.delete_many({"tenant_id": tenant_id})).deleted_count
+        removed["tenants"] = (await self._tenants.delete_one({"_id": tenant_id})).deleted_count
+        return removed
 
     async def _set_tenant(
         self,
@@ -285,7 +336,7 @@ class MongoHistoryStore:
     async def accumulated(self, run_id: str) -> dict[ObjectType, Tally]:
         return {
             doc["object_type"]: Tally(doc.get("changed", 0), doc.get("deleted", 0))
-            async for doc in self._history.find({"run_id": run_id})
+            async for doc in self.rows.of_run(run_id)
         }
 
     async def recorded(self, run_id: str) -> SyncRecorded | None:
@@ -294,18 +345,28 @@ class MongoHistoryStore:
             return None
         return recorded_from(run["recorded"])
 
+    async def active_overrides(
+        self, tenant_id: str, now: datetime
+    ) -> dict[ObjectType, GuardrailOverride]:
+        query = {"tenant_id": tenant_id, "used_by_run": None, "expires_at": {"$gt": now}}
+        found = [override_from(doc) async for doc in self._overrides.find(query)]
+        return {override.object_type: override for override in found}
+
     async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
         now = _now()
 
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
             for counts in recorded.types:
-                await self._history.update_one(
-                    {"_id": row_key(recorded.run_id, counts.object_type)},
-                    {"$set": final_row(recorded, counts)},
-                    upsert=True,
-                    session=session,
-                )
+                key = row_key(recorded.run_id, counts.object_type)
+                row = final_row(recorded, counts)
+                await self.rows.put(key, counts.object_type, row, session)
+                if counts.guardrail_override is not None:
+                    await self._overrides.update_one(
+                        {"_id": f"{recorded.tenant_id}:{counts.object_type}", "used_by_run": None},
+                        {"$set": {"used_by_run": recorded.run_id, "used_at": now}},
+                        session=session,
+                    )
             await self._runs.update_one(
                 {"_id": recorded.run_id},
                 {
@@ -317,43 +378,19 @@ class MongoHistoryStore:
                         "finished_at": recorded.finished_at,
                         "status": recorded.status,
                         "recorded": recorded_document(recorded),
-                    }
+                    },
+                    "$unset": {"error": ""},
                 },
                 upsert=True,
                 session=session,
             )
+            errors = [t.error for t in recorded.types if t.error]
             await self._set_tenant(recorded.tenant_id, recorded.run_id, recorded.started_at, {
                 "last_run_id": recorded.run_id,
                 "last_sync_started_at": recorded.started_at,
                 "last_sync_status": recorded.status,
                 "last_sync_finished_at": recorded.finished_at,
+                "last_error": errors[0] if errors else None,
             }, session)  # fmt: skip
 
         await self._transaction(write)
-
-    # -- queries ------------------------------------------------------------------------------
-
-    async def history_rows(self, query: HistoryRunsQuery) -> tuple[list[HistoryRow], int]:
-        # Rows only counted by batches so far (their run start not yet seen) are not shown.
-        match = {"tenant_id": query.tenant_id, "reason": {"$exists": True}}
-        total = await self._history.count_documents(match)
-        cursor = (
-            self._history.find(match)
-            .sort([("started_at", DESCENDING), ("run_id", ASCENDING), ("object_type", ASCENDING)])
-            .skip((query.page - 1) * query.page_size)
-            .limit(query.page_size)
-        )
-        return [history_row(doc) async for doc in cursor], total
-
-    async def inventory(self, query: HistoryObjectsQuery) -> tuple[list[InventoryItem], int]:
-        match: dict[str, Any] = {"tenant_id": query.tenant_id, "object_type": query.object_type}
-        if not query.include_deleted:
-            match["deleted"] = False
-        total = await self._inventory.count_documents(match)
-        cursor = (
-            self._inventory.find(match)
-            .sort("object_id", ASCENDING)
-            .skip((query.page - 1) * query.page_size)
-            .limit(query.page_size)
-        )
-        return [inventory_item(doc) async for doc in cursor], total

@@ -154,37 +154,25 @@ def guardrail_refusal(
         return None
     return (
         f"safe-delete guardrail: {unseen} of {live} live {object_type} objects were not seen "
-        f"in this full run (more than {policy.max_ratio:.0%}); nothing was deleted"
+        f"in this full run (more than {policy.max_ratio:.0%}); nothing was deleted. "
+        "If the deletions are real, grant an override (history API guardrail.override) "
+        "and run a full scan again"
     )
 
 
-def batch_attempt(batch: ObservationBatch) -> int:
-    """Which attempt of its run produced the batch.
-
-    A syncer that retries a run keeps the run id and numbers the batches from 0 again, marking
-    them `<run>:<type>:<seq>:a<attempt>`; the first attempt has no suffix.
-    """
-    suffix = batch.id.removeprefix(f"{batch.run_id}:{batch.object_type}:{batch.seq}")
-    if suffix.startswith(":a") and suffix[2:].isdigit():
-        return int(suffix[2:])
-    return 1
-
-
 def missing_batches(
-    results: Sequence[TypeResult], applied: Mapping[tuple[ObjectType, int], int]
+    results: Sequence[TypeResult], applied: Mapping[tuple[ObjectType, int], int], attempt: int
 ) -> dict[ObjectType, tuple[int, int]]:
     """Types whose batches are not all applied yet: type -> (applied, expected).
 
-    `applied` counts batches per (type, attempt); the finish describes the latest attempt.
+    `applied` counts batches per (type, attempt). A retried command re-reads Graph under the
+    same run id; its finish describes its own attempt, so only that attempt's batches count.
     """
-    latest: dict[ObjectType, int] = {}
-    for object_type, attempt in applied:
-        latest[object_type] = max(latest.get(object_type, 0), attempt)
-    got = {object_type: applied[(object_type, a)] for object_type, a in latest.items()}
+    got = {r.object_type: applied.get((r.object_type, attempt), 0) for r in results}
     return {
-        r.object_type: (got.get(r.object_type, 0), r.batches)
+        r.object_type: (got[r.object_type], r.batches)
         for r in results
-        if got.get(r.object_type, 0) < r.batches
+        if got[r.object_type] < r.batches
     }
 
 
@@ -201,8 +189,12 @@ def final_counts(
     verdicts: Mapping[ObjectType, TypeVerdict],
     accumulated: Mapping[ObjectType, Tally],
     reconciled: Mapping[ObjectType, Tally],
+    overrides: Mapping[ObjectType, str],
 ) -> tuple[TypeCounts, ...]:
-    """The history rows' numbers: batch counts plus what the finish itself changed."""
+    """The history rows' numbers: batch counts plus what the finish itself changed.
+
+    `overrides` names, per type, the operator whose guardrail override this run consumed.
+    """
     rows = []
     for result in finished.results:
         verdict = verdicts.get(result.object_type) or TypeVerdict(result.status, result.error)
@@ -219,6 +211,7 @@ def final_counts(
                 deleted=during.deleted + at_end.deleted,
                 filtered=result.filtered,
                 error=verdict.error,
+                guardrail_override=overrides.get(result.object_type),
             )
         )
     return tuple(rows)

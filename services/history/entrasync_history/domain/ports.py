@@ -7,13 +7,20 @@ from datetime import datetime
 from typing import Protocol
 
 from entrasync_shared.messages import (
+    GuardrailOverride,
+    GuardrailOverrideGrant,
+    HistoryExportRequest,
+    HistoryObjectQuery,
     HistoryObjectsQuery,
     HistoryRow,
     HistoryRunsQuery,
+    InventoryCounts,
     InventoryItem,
     ObservationBatch,
     SyncRecorded,
     SyncStarted,
+    TenantsStatusQuery,
+    TenantSyncStatus,
 )
 from entrasync_shared.subjects import ObjectType
 
@@ -48,6 +55,21 @@ class HistoryStore(Protocol):
 
     async def record_started(self, started: SyncStarted) -> None: ...
 
+    async def cancel_running(
+        self,
+        tenant_id: str,
+        error: str,
+        *,
+        started_before: datetime | None = None,
+        except_run: str | None = None,
+    ) -> list[str]:
+        """Mark the tenant's Running runs (those that started before `started_before`, other
+        than `except_run`) Cancelled with `error`; returns their run ids."""
+
+    async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
+        """Erase everything history holds about a tenant; returns documents removed per
+        collection."""
+
     async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
         """How many batches of the run were applied, per (object type, attempt)."""
 
@@ -70,15 +92,41 @@ class HistoryStore(Protocol):
 
     async def recorded(self, run_id: str) -> SyncRecorded | None: ...
 
-    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
-        """Write the objects, the final rows, the run and the tenant's last sync, all or
-        nothing."""
+    async def active_overrides(
+        self, tenant_id: str, now: datetime
+    ) -> dict[ObjectType, GuardrailOverride]:
+        """Guardrail overrides granted, not yet used and not expired, per object type."""
 
-    async def history_rows(self, query: HistoryRunsQuery) -> tuple[list[HistoryRow], int]: ...
+    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
+        """Write the objects, the final rows, the run and the tenant's last sync, and mark the
+        guardrail overrides the run used (`TypeCounts.guardrail_override`), all or nothing."""
+
+    async def ping(self) -> None: ...
+
+
+class HistoryQueries(Protocol):
+    """What the request-reply API reads (and the one thing it writes: overrides)."""
+
+    async def history_rows(
+        self, query: HistoryRunsQuery, now: datetime
+    ) -> tuple[list[HistoryRow], int]: ...
+
+    async def export_chunk(
+        self, request: HistoryExportRequest, now: datetime
+    ) -> tuple[list[HistoryRow], str | None]:
+        """Up to `max_rows` rows after `request.after`, and the cursor of the next chunk."""
 
     async def inventory(self, query: HistoryObjectsQuery) -> tuple[list[InventoryItem], int]: ...
 
-    async def ping(self) -> None: ...
+    async def inventory_item(self, query: HistoryObjectQuery) -> InventoryItem | None: ...
+
+    async def inventory_counts(self, tenant_id: str) -> InventoryCounts: ...
+
+    async def tenants_status(self, query: TenantsStatusQuery) -> list[TenantSyncStatus]: ...
+
+    async def grant_override(
+        self, grant: GuardrailOverrideGrant, now: datetime
+    ) -> list[GuardrailOverride]: ...
 
 
 class EventPublisher(Protocol):

@@ -8,10 +8,16 @@ the new state in one transaction, and only then let the caller ack.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from entrasync_shared.messages import ObservationBatch, SyncFinished, SyncRecorded, SyncStarted
+from entrasync_shared.messages import (
+    ObservationBatch,
+    SyncFinished,
+    SyncRecorded,
+    SyncStarted,
+    TenantDeleted,
+)
 from entrasync_shared.subjects import Names, ObjectType
 
 from entrasync_history.domain.events import change_event, finish_origin, recorded_event
@@ -58,6 +64,10 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     if hard:
         stored += await ctx.store.groups_containing(batch.tenant_id, hard)
     plan = plan_batch(batch, _unique(stored), now)
+    if await ctx.store.recorded(batch.run_id) is not None:
+        # A straggler of a run already recorded: its changes still apply (the inventory must
+        # converge), but the run's published counts stay as recorded.
+        plan = replace(plan, tallies={})
     events = [
         change_event(ctx.names, batch.tenant_id, batch.run_id, batch.id, change, now)
         for change in plan.changes
@@ -67,8 +77,42 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     return True
 
 
+def superseded_error(run_id: str) -> str:
+    return (
+        f"cancelled: run {run_id} of the same tenant started before this run's finish arrived "
+        "(the run was given up as lost)"
+    )
+
+
 async def record_started(ctx: Context, started: SyncStarted) -> None:
+    """Record a run as Running; earlier runs of the tenant still Running are Cancelled.
+
+    One run per tenant at a time: a newer run means the scheduler gave the older one up. Should
+    the older run's finish still arrive, it is recorded as usual and replaces the Cancelled.
+    """
+    cancelled = await ctx.store.cancel_running(
+        started.tenant_id,
+        superseded_error(started.run_id),
+        started_before=started.at,
+        except_run=started.run_id,
+    )
+    if cancelled:
+        log.warning("run %s supersedes Running runs %s", started.run_id, ", ".join(cancelled))
     await ctx.store.record_started(started)
+
+
+TENANT_DELETED = "cancelled: the tenant was deleted while this run was in progress"
+
+
+async def forget_tenant(ctx: Context, deleted: TenantDeleted) -> None:
+    """A deleted tenant: erase its inventory and history when asked to, else keep them for
+    audit and only end its Running runs."""
+    if deleted.purge_history:
+        removed = await ctx.store.purge_tenant(deleted.tenant_id)
+        log.warning("tenant %s deleted and purged: %s", deleted.tenant_id, removed)
+        return
+    cancelled = await ctx.store.cancel_running(deleted.tenant_id, TENANT_DELETED)
+    log.info("tenant %s deleted; history kept, runs cancelled: %s", deleted.tenant_id, cancelled)
 
 
 async def record_finished(
@@ -83,14 +127,14 @@ async def record_finished(
         await ctx.publisher.publish([recorded_event(ctx.names, already)])
         return already
     applied = await ctx.store.applied_batches(finished.run_id)
-    missing = missing_batches(finished.results, applied)
+    missing = missing_batches(finished.results, applied, finished.attempt)
     if missing and deliveries < ctx.finish_max_waits:
         return None
     verdicts = {
         object_type: TypeVerdict("Failed", f"only {got} of {expected} batches were applied")
         for object_type, (got, expected) in missing.items()
     }
-    reconcile = await _sweepable_types(ctx, finished, verdicts)
+    reconcile, overrides = await _sweepable_types(ctx, finished, verdicts, now)
     unseen: list[StoredObject] = []
     for object_type in reconcile:
         unseen += await ctx.store.unseen(
@@ -108,7 +152,7 @@ async def record_finished(
         finished.run_id, unseen, _unique(groups), now, drop_members="group" in reconcile
     )
     accumulated = await ctx.store.accumulated(finished.run_id)
-    types = final_counts(finished, verdicts, accumulated, plan.tallies)
+    types = final_counts(finished, verdicts, accumulated, plan.tallies, overrides)
     recorded = SyncRecorded(
         tenant_id=finished.tenant_id,
         run_id=finished.run_id,
@@ -132,14 +176,31 @@ async def record_finished(
 
 
 async def _sweepable_types(
-    ctx: Context, finished: SyncFinished, verdicts: dict[ObjectType, TypeVerdict]
-) -> list[ObjectType]:
-    """Full, succeeded types whose deletion sweep passes the guardrail (others get a verdict)."""
+    ctx: Context,
+    finished: SyncFinished,
+    verdicts: dict[ObjectType, TypeVerdict],
+    now: datetime,
+) -> tuple[list[ObjectType], dict[ObjectType, str]]:
+    """Full, succeeded types whose deletion sweep may run (others get a verdict), and the
+    operators whose guardrail overrides those sweeps use."""
     sweepable: list[ObjectType] = []
+    used: dict[ObjectType, str] = {}
+    overrides = await ctx.store.active_overrides(finished.tenant_id, now)
     for result in finished.results:
         if result.mode != "full" or result.status != "Succeeded":
             continue
         if result.object_type in verdicts:
+            continue
+        override = overrides.get(result.object_type)
+        if override is not None:
+            log.warning(
+                "run %s: %s deletions go through on %s's guardrail override",
+                finished.run_id,
+                result.object_type,
+                override.operator,
+            )
+            used[result.object_type] = override.operator
+            sweepable.append(result.object_type)
             continue
         live = await ctx.store.count_live(finished.tenant_id, result.object_type)
         unseen = await ctx.store.count_unseen(
@@ -151,4 +212,4 @@ async def _sweepable_types(
             verdicts[result.object_type] = TypeVerdict("Failed", refusal)
             continue
         sweepable.append(result.object_type)
-    return sweepable
+    return sweepable, used

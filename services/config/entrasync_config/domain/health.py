@@ -1,0 +1,17 @@
+"""The `health` verb: database reachable, and how many secrets still wait for re-encryption."""
+
+from __future__ import annotations
+
+from entrasync_shared.messages import Health
+
+from entrasync_config.domain.ports import Deps
+
+
+async def check_health(deps: Deps) -> Health:
+    try:
+        await deps.tenants.ping()
+        stale = await deps.profiles.count_sealed_without(deps.box.key_id)
+    except Exception as err:
+        return Health(service="config", ok=False, details={"database": type(err).__name__})
+    details = {"database": "ok", "key_id": deps.box.key_id, "secrets_on_old_keys": str(stale)}
+    return Health(service="config", ok=True, details=details)

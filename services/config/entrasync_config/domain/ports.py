@@ -1,0 +1,165 @@
+"""What the config rules need from the outside world, as `typing.Protocol` ports, plus `Deps`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from entrasync_shared.clouds import CloudRegistry
+from entrasync_shared.messages import (
+    CloudEndpoints,
+    CredentialProfile,
+    ProfileCreated,
+    ProfileDeleted,
+    ProfileUpdated,
+    Tenant,
+    TenantCreated,
+    TenantDeleted,
+    TenantUpdated,
+)
+
+ConfigEvent = (
+    TenantCreated | TenantUpdated | TenantDeleted | ProfileCreated | ProfileUpdated | ProfileDeleted
+)
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """A profile as stored: its public view plus the sealed secret (or private key)."""
+
+    profile: CredentialProfile
+    sealed: bytes = field(repr=False)
+    key_id: str
+    certificate_pem: str | None = field(default=None, repr=False)
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption of secrets at rest, with rotatable keys."""
+
+    @property
+    def key_id(self) -> str:
+        """Id of the newest key, the one `seal` uses."""
+
+    def seal(self, plaintext: str, context: str) -> bytes: ...
+
+    def open(self, sealed: bytes, context: str) -> str:
+        """Raises `SecretUnreadable` when no configured key opens `sealed`."""
+
+
+class ProfileStore(Protocol):
+    """Credential profiles. Every write stores its event in the same transaction (outbox)."""
+
+    async def add(self, stored: StoredProfile, event: ConfigEvent) -> None:
+        """Raises `Conflict` when the name is taken."""
+
+    async def get(self, profile_id: str) -> StoredProfile | None: ...
+
+    async def list(self) -> list[CredentialProfile]: ...
+
+    async def replace(
+        self, stored: StoredProfile, expected_version: int, event: ConfigEvent
+    ) -> None:
+        """Raises `Conflict` on a stale version or a taken name, `NotFound` when gone."""
+
+    async def delete(
+        self, profile_id: str, expected_version: int, event: ConfigEvent
+    ) -> list[Tenant]:
+        """Delete unless tenants use it: returns those tenants (nothing deleted) or []."""
+
+    async def sealed_secrets(self) -> list[tuple[str, bytes, str | None]]:
+        """(profile id, sealed secret, key id) of every profile, for re-encryption."""
+
+    async def reseal(self, profile_id: str, old: bytes, new: bytes, key_id: str) -> bool:
+        """Replace `old` by `new` if it is still the stored value."""
+
+    async def count_sealed_without(self, key_id: str) -> int:
+        """How many secrets are not sealed with `key_id` (still need re-encryption)."""
+
+
+class TenantStore(Protocol):
+    """Tenant policies. Every write stores its event in the same transaction (outbox)."""
+
+    async def add(self, tenant: Tenant, event: ConfigEvent) -> None:
+        """Raises `Conflict` when (tenant, cloud) is taken, `ProfileMissing` without profile."""
+
+    async def get(self, tenant_id: str) -> Tenant | None: ...
+
+    async def list(self) -> list[Tenant]: ...
+
+    async def using_profile(self, profile_id: str) -> list[Tenant]: ...
+
+    async def replace(self, tenant: Tenant, expected_version: int, event: ConfigEvent) -> None:
+        """Raises `Conflict` on a stale version, `NotFound` when gone, `ProfileMissing`."""
+
+    async def delete(self, tenant: Tenant, event: ConfigEvent, now: datetime) -> None:
+        """Remove the policy (kept in a tombstone collection); `Conflict` if it changed."""
+
+    async def clear_full_scan(
+        self, tenant_id: str, run_id: str, now: datetime, announce: Callable[[Tenant], ConfigEvent]
+    ) -> Tenant | None:
+        """Clear the flag (bumping version) if set; if `run_id` already cleared it, return the
+        tenant as it is now (a redelivery); otherwise None."""
+
+    async def ping(self) -> None:
+        """Raise when the store is unreachable."""
+
+
+class EventOutbox(Protocol):
+    async def flush(self) -> int:
+        """Publish every committed, not yet published event in commit order; returns the count."""
+
+
+@dataclass(frozen=True)
+class ClientCredential:
+    """The app's credential for one connection test (secret *or* certificate)."""
+
+    client_id: str
+    secret: str | None = field(default=None, repr=False)
+    private_key_pem: str | None = field(default=None, repr=False)
+    certificate_pem: str | None = field(default=None, repr=False)
+    thumbprint: str | None = None
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.secret, self.private_key_pem) if s)
+
+
+class ProbeFailure(Exception):
+    """A step of a connection test failed: Entra/Graph `code`, HTTP `status`, upstream words."""
+
+    def __init__(self, code: str, detail: str = "", status: int | None = None) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+class EntraProbe(Protocol):
+    """The identity platform and Graph of one cloud, as a connection test sees them."""
+
+    async def discover(self, cloud: CloudEndpoints, tenant: str, timeout: float) -> str:
+        """The tenant's GUID from its OpenID configuration; raises `ProbeFailure`."""
+
+    async def token(
+        self, cloud: CloudEndpoints, tenant: str, credential: ClientCredential, timeout: float
+    ) -> str:
+        """An app-only Graph token from a fresh MSAL application; raises `ProbeFailure`."""
+
+    async def graph_get(
+        self, cloud: CloudEndpoints, path: str, token: str, timeout: float
+    ) -> dict[str, Any]:
+        """A Graph GET's JSON body; raises `ProbeFailure` with Graph's error code."""
+
+
+@dataclass(frozen=True)
+class Deps:
+    profiles: ProfileStore
+    tenants: TenantStore
+    box: SecretBox
+    clouds: CloudRegistry
+    events: EventOutbox
+    probe: EntraProbe
+    now: Callable[[], datetime]
+    new_id: Callable[[], str]
+    test_timeout: float = 20.0

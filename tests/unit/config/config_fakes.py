@@ -1,0 +1,278 @@
+"""In-memory fakes of config's ports, for unit tests (a plain module, not a conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from entrasync_config.adapters.crypto import AesGcmSecretBox, generate_key
+from entrasync_config.domain import (
+    ClientCredential,
+    ConfigEvent,
+    Conflict,
+    Deps,
+    NotFound,
+    ProbeFailure,
+    ProfileMissing,
+    StoredProfile,
+)
+from entrasync_shared.clouds import CloudRegistry
+from entrasync_shared.messages import CloudEndpoints, CredentialProfile, Tenant
+
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+TENANT_GUID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.pending: list[ConfigEvent] = []
+        self.published: list[ConfigEvent] = []
+        self.broken = False
+
+    def put(self, event: ConfigEvent) -> None:
+        self.pending.append(event)
+
+    async def flush(self) -> int:
+        if self.broken:
+            raise ConnectionError("NATS is down")
+        count = len(self.pending)
+        self.published += self.pending
+        self.pending = []
+        return count
+
+
+class FakeTenants:
+    def __init__(self, outbox: FakeOutbox) -> None:
+        self.rows: dict[str, Tenant] = {}
+        self.deleted: dict[str, Tenant] = {}
+        self.cleared_by: dict[str, str] = {}
+        self.outbox = outbox
+        self.profiles: FakeProfiles | None = None
+
+    def _profile_exists(self, profile_id: str) -> None:
+        assert self.profiles is not None
+        if profile_id not in self.profiles.rows:
+            raise ProfileMissing(profile_id)
+
+    async def add(self, tenant: Tenant, event: ConfigEvent) -> None:
+        self._profile_exists(tenant.profile_id)
+        if any((t.tenant, t.cloud) == (tenant.tenant, tenant.cloud) for t in self.rows.values()):
+            raise Conflict("taken", field="tenant")
+        self.rows[tenant.id] = tenant
+        self.outbox.put(event)
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self.rows.get(tenant_id)
+
+    async def list(self) -> list[Tenant]:
+        return list(self.rows.values())
+
+    async def using_profile(self, profile_id: str) -> list[Tenant]:
+        return [t for t in self.rows.values() if t.profile_id == profile_id]
+
+    def _check(self, tenant_id: str, version: int) -> None:
+        current = self.rows.get(tenant_id)
+        if current is None:
+            raise NotFound("gone", field="tenant_id")
+        if current.version != version:
+            raise Conflict("stale", field="version")
+
+    async def replace(self, tenant: Tenant, expected_version: int, event: ConfigEvent) -> None:
+        self._check(tenant.id, expected_version)
+        self._profile_exists(tenant.profile_id)
+        self.rows[tenant.id] = tenant
+        self.outbox.put(event)
+
+    async def delete(self, tenant: Tenant, event: ConfigEvent, now: datetime) -> None:
+        self._check(tenant.id, tenant.version)
+        self.deleted[tenant.id] = self.rows.pop(tenant.id)
+        self.outbox.put(event)
+
+    async def clear_full_scan(
+        self,
+        tenant_id: str,
+        run_id: str,
+        now: datetime,
+        announce: Callable[[Tenant], ConfigEvent],
+    ) -> Tenant | None:
+        tenant = self.rows.get(tenant_id)
+        if tenant is None:
+            return None
+        if tenant.full_scan_next and self.cleared_by.get(tenant_id) != run_id:
+            changes = {"full_scan_next": False, "version": tenant.version + 1, "updated_at": now}
+            self.rows[tenant_id] = tenant = tenant.model_copy(update=changes)
+            self.cleared_by[tenant_id] = run_id
+            self.outbox.put(announce(tenant))
+            return tenant
+        return tenant if self.cleared_by.get(tenant_id) == run_id else None
+
+    async def ping(self) -> None:
+        return None
+
+
+class FakeProfiles:
+    def __init__(self, tenants: FakeTenants, outbox: FakeOutbox) -> None:
+        self.rows: dict[str, StoredProfile] = {}
+        self.tenants = tenants
+        self.outbox = outbox
+        tenants.profiles = self
+
+    def _name_free(self, profile: CredentialProfile) -> None:
+        if any(
+            s.profile.name == profile.name and s.profile.id != profile.id
+            for s in self.rows.values()
+        ):
+            raise Conflict("taken", field="name")
+
+    async def add(self, stored: StoredProfile, event: ConfigEvent) -> None:
+        self._name_free(stored.profile)
+        self.rows[stored.profile.id] = stored
+        self.outbox.put(event)
+
+    async def get(self, profile_id: str) -> StoredProfile | None:
+        return self.rows.get(profile_id)
+
+    async def list(self) -> list[CredentialProfile]:
+        return [s.profile for s in self.rows.values()]
+
+    async def replace(
+        self, stored: StoredProfile, expected_version: int, event: ConfigEvent
+    ) -> None:
+        current = self.rows.get(stored.profile.id)
+        if current is None:
+            raise NotFound("gone", field="profile_id")
+        if current.profile.version != expected_version:
+            raise Conflict("stale", field="version")
+        self._name_free(stored.profile)
+        self.rows[stored.profile.id] = stored
+        self.outbox.put(event)
+
+    async def delete(
+        self, profile_id: str, expected_version: int, event: ConfigEvent
+    ) -> list[Tenant]:
+        users = await self.tenants.using_profile(profile_id)
+        if users:
+            return users
+        del self.rows[profile_id]
+        self.outbox.put(event)
+        return []
+
+    async def sealed_secrets(self) -> list[tuple[str, bytes, str | None]]:
+        return [(pid, s.sealed, s.key_id) for pid, s in self.rows.items()]
+
+    async def reseal(self, profile_id: str, old: bytes, new: bytes, key_id: str) -> bool:
+        stored = self.rows[profile_id]
+        if stored.sealed != old:
+            return False
+        self.rows[profile_id] = StoredProfile(stored.profile, new, key_id, stored.certificate_pem)
+        return True
+
+    async def count_sealed_without(self, key_id: str) -> int:
+        return sum(1 for s in self.rows.values() if s.key_id != key_id)
+
+
+@dataclass
+class FakeProbe:
+    """Scripted Entra/Graph: failures by step (`discovery`, `token`, or a Graph path)."""
+
+    failures: dict[str, ProbeFailure] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    credentials: list[ClientCredential] = field(default_factory=list)
+
+    async def _step(self, name: str) -> None:
+        self.calls.append(name)
+        if name in self.delays:
+            await asyncio.sleep(self.delays[name])
+        if name in self.failures:
+            raise self.failures[name]
+
+    async def discover(self, cloud: CloudEndpoints, tenant: str, timeout: float) -> str:
+        await self._step("discovery")
+        return TENANT_GUID
+
+    async def token(
+        self, cloud: CloudEndpoints, tenant: str, credential: ClientCredential, timeout: float
+    ) -> str:
+        self.credentials.append(credential)
+        await self._step("token")
+        return "token"
+
+    async def graph_get(
+        self, cloud: CloudEndpoints, path: str, token: str, timeout: float
+    ) -> dict[str, Any]:
+        await self._step(path.split("?")[0].removeprefix("/v1.0/"))
+        if path.startswith("/v1.0/organization"):
+            return {"value": [{"id": TENANT_GUID, "displayName": "Contoso"}]}
+        return {"value": []}
+
+
+@dataclass
+class World:
+    deps: Deps
+    outbox: FakeOutbox
+    tenants: FakeTenants
+    profiles: FakeProfiles
+    probe: FakeProbe
+
+
+def make_world(keys: list[str] | None = None, today: date | None = None) -> World:
+    outbox = FakeOutbox()
+    tenants = FakeTenants(outbox)
+    profiles = FakeProfiles(tenants, outbox)
+    probe = FakeProbe()
+    ids = (f"id{n}" for n in itertools.count())
+    start = NOW if today is None else datetime.combine(today, NOW.timetz())
+    clock = (start + timedelta(seconds=n) for n in itertools.count())
+    box = AesGcmSecretBox.from_setting(",".join(keys or [generate_key()]))
+    deps = Deps(
+        profiles=profiles,
+        tenants=tenants,
+        box=box,
+        clouds=CloudRegistry(),
+        events=outbox,
+        probe=probe,
+        now=lambda: next(clock),
+        new_id=lambda: next(ids),
+        test_timeout=5.0,
+    )
+    return World(deps, outbox, tenants, profiles, probe)
+
+
+def certificate_pair(
+    *, key_type: str = "rsa", days: int = 365, other_key: bool = False
+) -> tuple[str, str]:
+    """(private key PEM, self-signed certificate PEM) for tests."""
+    key: Any = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if key_type == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "entrasync test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    if other_key:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()

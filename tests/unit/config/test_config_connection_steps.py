@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from config_fakes import CLIENT_ID, TENANT_GUID, World, certificate_pair, make_world
+from entrasync_config import domain
+from entrasync_config.domain import Invalid, NotFound, ProbeFailure
+from entrasync_shared.messages import (
+    ConnectionTest,
+    CredentialProfileCreate,
+    Tenant,
+    TenantCreate,
+    TenantTest,
+)
+
+SECRET = "Canary~Secret.Value-123"
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world()
+
+
+async def saved_tenant(world: World, **profile: Any) -> Tenant:
+    fields = profile or {"client_secret": SECRET}
+    created = await domain.create_profile(
+        CredentialProfileCreate.model_validate({"name": "app", "client_id": CLIENT_ID, **fields}),
+        world.deps,
+    )
+    return await domain.create_tenant(
+        TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=created.id), world.deps
+    )
+
+
+async def run(world: World, tenant: Tenant, timeout: float | None = None) -> Any:
+    return await domain.run_tenant_test(
+        TenantTest(tenant_id=tenant.id, timeout_seconds=timeout), world.deps
+    )
+
+
+async def test_a_working_connection_reports_every_step_and_the_tenant(world: World) -> None:
+    tenant = await saved_tenant(world)
+
+    result = await run(world, tenant)
+
+    assert result.ok and result.error_code is None
+    assert (result.tenant_guid, result.display_name) == (TENANT_GUID, "Contoso")
+    assert [(s.name, s.object_type, s.status) for s in result.steps] == [
+        ("discovery", None, "ok"),
+        ("token", None, "ok"),
+        ("organization", None, "ok"),
+        ("read", "user", "ok"),
+        ("read", "group", "ok"),
+        ("read", "device", "ok"),
+    ]
+    assert "Contoso" in result.message and TENANT_GUID in result.message
+    assert world.probe.credentials[0].secret == SECRET
+    assert world.probe.calls[-3:] == ["users", "groups", "devices"]
+
+
+async def test_an_unknown_tenant_stops_at_discovery(world: World) -> None:
+    tenant = await saved_tenant(world)
+    world.probe.failures["discovery"] = ProbeFailure("AADSTS90002", "Tenant not found.", 400)
+
+    result = await run(world, tenant)
+
+    assert not result.ok and result.error_code == "AADSTS90002"
+    assert [s.status for s in result.steps] == ["failed"] + ["skipped"] * 5
+    assert "was not found in the global cloud" in result.message
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("AADSTS7000215", "client secret is wrong"),
+        ("AADSTS7000222", "client secret has expired"),
+        ("AADSTS700016", f"Application (client) id {CLIENT_ID} was not found"),
+        ("AADSTS700027", "certificate was not accepted"),
+        ("AADSTS123456", "Entra ID refused the token request (AADSTS123456)"),
+    ],
+)
+async def test_token_failures_say_what_to_fix(world: World, code: str, words: str) -> None:
+    tenant = await saved_tenant(world)
+    world.probe.failures["token"] = ProbeFailure(code, "AADSTS: upstream words", 401)
+
+    result = await run(world, tenant)
+
+    assert not result.ok and result.error_code == code
+    assert words in result.message
+    token = result.steps[1]
+    assert (token.status, token.error_code, token.detail) == (
+        "failed",
+        code,
+        "AADSTS: upstream words",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "object_type", "permission"),
+    [
+        ("users", "user", "User.Read.All"),
+        ("groups", "group", "GroupMember.Read.All"),
+        ("devices", "device", "Device.Read.All"),
+    ],
+)
+async def test_a_missing_permission_names_it_and_the_other_reads_still_run(
+    world: World, path: str, object_type: str, permission: str
+) -> None:
+    tenant = await saved_tenant(world)
+    denied = ProbeFailure("Authorization_RequestDenied", "Insufficient privileges.", 403)
+    world.probe.failures[path] = denied
+
+    result = await run(world, tenant)
+
+    assert not result.ok and result.error_code == "Authorization_RequestDenied"
+    assert permission in result.message
+    statuses = {s.object_type: s.status for s in result.steps if s.name == "read"}
+    assert statuses == {t: "failed" if t == object_type else "ok" for t in statuses}
+
+
+async def test_no_organization_permission_is_only_a_warning(world: World) -> None:
+    tenant = await saved_tenant(world)
+    world.probe.failures["organization"] = ProbeFailure("Authorization_RequestDenied", "", 403)
+
+    result = await run(world, tenant)
+
+    assert result.ok and result.display_name is None
+    assert result.steps[2].status == "warning"
+    assert "Organization.Read.All" in result.message
+
+
+async def test_the_test_is_bounded_by_its_timeout(world: World) -> None:
+    tenant = await saved_tenant(world)
+    world.probe.delays["users"] = 5.0
+
+    result = await run(world, tenant, timeout=0.3)
+
+    assert not result.ok and result.error_code == "timeout"
+    assert [s.status for s in result.steps][3:] == ["failed", "skipped", "skipped"]
+    assert result.duration_ms < 2000
+    assert "within 0.3 s" in result.message
+
+
+async def test_a_secret_quoted_upstream_is_redacted(world: World) -> None:
+    tenant = await saved_tenant(world)
+    world.probe.failures["token"] = ProbeFailure("AADSTS7000215", f"bad secret {SECRET}", 401)
+
+    result = await run(world, tenant)
+
+    assert SECRET not in result.model_dump_json()
+    assert result.steps[1].detail == "bad secret [redacted]"
+
+
+async def test_a_certificate_profile_is_tested_with_key_certificate_and_thumbprint(
+    world: World,
+) -> None:
+    key, certificate = certificate_pair()
+    tenant = await saved_tenant(world, private_key_pem=key, certificate_pem=certificate)
+
+    result = await run(world, tenant)
+
+    [credential] = world.probe.credentials
+    assert result.ok and credential.secret is None
+    assert (credential.private_key_pem, credential.certificate_pem) == (key, certificate)
+    assert credential.thumbprint and len(credential.thumbprint) == 40
+
+
+async def test_unsaved_input_is_tested_with_its_own_object_types(world: World) -> None:
+    tenant = await saved_tenant(world)
+
+    result = await domain.run_unsaved_test(
+        ConnectionTest(tenant="fabrikam.com", profile_id=tenant.profile_id, object_types=("user",)),
+        world.deps,
+    )
+
+    assert result.ok and result.tenant == "fabrikam.com"
+    assert [s.object_type for s in result.steps if s.name == "read"] == ["user"]
+
+
+async def test_unsaved_input_needs_a_known_cloud_and_profile(world: World) -> None:
+    with pytest.raises(Invalid) as no_profile:
+        await domain.run_unsaved_test(ConnectionTest(tenant="a.com", profile_id="nope"), world.deps)
+    with pytest.raises(Invalid) as no_cloud:
+        await domain.run_unsaved_test(
+            ConnectionTest(tenant="a.com", profile_id="nope", cloud="mars"), world.deps
+        )
+    with pytest.raises(NotFound):
+        await domain.run_tenant_test(TenantTest(tenant_id="nope"), world.deps)
+
+    assert (no_profile.value.field, no_cloud.value.field) == ("profile_id", "cloud")
+    assert world.probe.calls == []
