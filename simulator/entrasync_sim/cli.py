@@ -16,9 +16,11 @@ from typing import Any
 import uvicorn
 
 from entrasync_sim.app import build_app
-from entrasync_sim.runtime import Simulator
+from entrasync_sim.delta import Quirks
+from entrasync_sim.runtime import SEVEN_DAYS, Settings, Simulator
 from entrasync_sim.seed import seed_tenants
 from entrasync_sim.tenants import TenantRegistry
+from entrasync_sim.throttle import Throttle, ThrottleSettings
 from entrasync_sim.tls import write_tls_files
 
 log = logging.getLogger("entrasync_sim")
@@ -38,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--page-size", type=_positive, default=200)
     serve.add_argument("--member-slice", type=_positive, default=500)
     serve.add_argument("--token-lifetime", type=_positive, default=3599, metavar="SECONDS")
+    serve.add_argument(
+        "--delta-link-lifetime", type=_positive, default=SEVEN_DAYS, metavar="SECONDS"
+    )
+    serve.add_argument("--throttling", choices=["on", "off"], default="on")
+    serve.add_argument("--throttle-budget", type=_positive, default=None, metavar="UNITS")
+    serve.add_argument("--duplicates", type=_probability, default=0.0)
+    serve.add_argument("--replays", type=_probability, default=0.0)
+    serve.add_argument("--empty-pages", type=_probability, default=0.0)
     serve.add_argument("--state-dir", type=Path, default=None, help="default: a new temp dir")
     return parser
 
@@ -53,6 +63,13 @@ def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
+    return number
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
     return number
 
 
@@ -89,11 +106,21 @@ async def _serve(args: argparse.Namespace) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     tls = write_tls_files(state_dir)
     tenants = seed_tenants(args.seed, args.tenants, args.users, args.groups, args.devices)
+    quirks = Quirks(args.duplicates, args.replays, args.empty_pages, seed=args.seed)
+    for tenant in tenants:
+        tenant.quirks = quirks
     simulator = Simulator(
         TenantRegistry(tenants),
-        page_size=args.page_size,
-        member_slice=args.member_slice,
-        token_lifetime=args.token_lifetime,
+        settings=Settings(
+            page_size=args.page_size,
+            member_slice=args.member_slice,
+            token_lifetime=args.token_lifetime,
+            delta_link_lifetime=args.delta_link_lifetime,
+        ),
+        throttle=Throttle(
+            ThrottleSettings(enabled=args.throttling == "on", budget=args.throttle_budget)
+        ),
+        notifier_ca_file=str(tls.ca_file),
     )
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
@@ -104,6 +131,9 @@ async def _serve(args: argparse.Namespace) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        # A client that keeps an idle TLS connection would otherwise hold up shutdown for the
+        # TLS close handshake (tens of seconds).
+        timeout_graceful_shutdown=1,
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -56,13 +57,26 @@ class SimulatorControl:
                 raise ControlError(response.status_code, "unknown", response.text) from None
         return None if response.status_code == 204 else response.json()
 
-    def tenants(self) -> list[dict[str, str]]:
+    def tenants(self) -> list[dict[str, Any]]:
         """Tenants with their credentials, as in the ready line."""
-        result: list[dict[str, str]] = self._call("GET", "/tenants")
+        result: list[dict[str, Any]] = self._call("GET", "/tenants")
         return result
 
+    def truth(self, tenant_id: str, type: str) -> list[dict[str, Any]]:
+        """Live objects of one type (`user|group|device`) with all properties; groups carry
+        `members`, the sorted ids of their live members."""
+        path = f"/tenants/{tenant_id}/truth"
+        result: list[dict[str, Any]] = self._call("GET", path, params={"type": type})
+        return result
+
+    def mutate(self, tenant_id: str, operations: Sequence[dict[str, Any]]) -> list[str]:
+        """Apply a batch (all checked first, then applied in order); one id per operation."""
+        path = f"/tenants/{tenant_id}/mutations"
+        result = self._call("POST", path, json={"operations": list(operations)})
+        return list(result["ids"])
+
     def state(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]:
-        """Live users, groups (with sorted `members` ids) and devices with all properties."""
+        """Live users, groups (with sorted live `members` ids) and devices, all properties."""
         result: dict[str, list[dict[str, Any]]] = self._call("GET", f"/tenants/{tenant_id}/state")
         return result
 
@@ -102,3 +116,187 @@ class SimulatorControl:
         path = f"/tenants/{tenant_id}/groups/{group_id}/members"
         result: dict[str, Any] = self._call("POST", path, json=body)
         return result
+
+    # -- faults, clock, settings ---------------------------------------------------------
+
+    def inject_fault(
+        self,
+        endpoint: str = "*",
+        *,
+        status: int | None = None,
+        count: int | None = None,
+        probability: float = 1.0,
+        after: int = 0,
+        retry_after: str | float | None = None,
+        latency: float = 0.0,
+        reset: bool = False,
+        tenant_id: str | None = None,
+        error_code: str | None = None,
+        seed: int = 0,
+    ) -> str:
+        """Add a fault rule (see the README); returns its id."""
+        body = {
+            "endpoint": endpoint,
+            "status": status,
+            "count": count,
+            "probability": probability,
+            "after": after,
+            "retry_after": None if retry_after is None else str(retry_after),
+            "latency": latency,
+            "reset": reset,
+            "tenant_id": tenant_id,
+            "error_code": error_code,
+            "seed": seed,
+        }
+        result = self._call("POST", "/faults", json=body)
+        return str(result["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Active rules with `seen` (matching requests) and `hits` (times fired)."""
+        result: list[dict[str, Any]] = self._call("GET", "/faults")
+        return result
+
+    def remove_fault(self, fault_id: str) -> None:
+        self._call("DELETE", f"/faults/{fault_id}")
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def advance_clock(self, seconds: float) -> str:
+        """Move simulated time forward; returns the new now (ISO-8601)."""
+        return str(self._call("POST", "/clock", json={"advance": seconds})["now"])
+
+    def now(self) -> str:
+        return str(self._call("GET", "/clock")["now"])
+
+    def configure(
+        self,
+        *,
+        page_size: int | None = None,
+        member_slice: int | None = None,
+        token_lifetime: int | None = None,
+        delta_link_lifetime: int | None = None,
+    ) -> dict[str, Any]:
+        """Change process-wide settings (None keeps a setting); returns all settings."""
+        body = {
+            "page_size": page_size,
+            "member_slice": member_slice,
+            "token_lifetime": token_lifetime,
+            "delta_link_lifetime": delta_link_lifetime,
+        }
+        sent = {k: v for k, v in body.items() if v is not None}
+        result: dict[str, Any] = self._call("PATCH", "/settings", json=sent)
+        return result
+
+    def set_throttling(
+        self,
+        *,
+        enabled: bool = True,
+        budget: int | None = None,
+        window: float = 10.0,
+        app_budget: int = 150_000,
+        app_window: float = 20.0,
+    ) -> dict[str, Any]:
+        """Replace the throttling budgets (`budget=None`: Graph's numbers by tenant size)."""
+        body = {
+            "enabled": enabled,
+            "budget": budget,
+            "window": window,
+            "app_budget": app_budget,
+            "app_window": app_window,
+        }
+        result: dict[str, Any] = self._call("PUT", "/throttling", json=body)
+        return result
+
+    def throttling(self) -> dict[str, Any]:
+        """The current throttling settings."""
+        result: dict[str, Any] = self._call("GET", "/throttling")
+        return result
+
+    # -- per tenant behaviour ------------------------------------------------------------
+
+    def delta_quirks(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's current delta quirks."""
+        result: dict[str, Any] = self._call("GET", f"/tenants/{tenant_id}/quirks")
+        return result
+
+    def reset_tenant(self, tenant_id: str, types: Iterable[str] | None = None) -> None:
+        """Links issued so far (for `types`, default all) answer 410 Gone with a Location."""
+        body = {"types": list(types)} if types is not None else {}
+        self._call("POST", f"/tenants/{tenant_id}/reset", json=body)
+
+    def set_delta_quirks(
+        self,
+        tenant_id: str,
+        *,
+        duplicates: float = 0.0,
+        replays: float = 0.0,
+        empty_pages: float = 0.0,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Probabilities of duplicated objects, replayed changes and empty pages."""
+        body = {
+            "duplicates": duplicates,
+            "replays": replays,
+            "empty_pages": empty_pages,
+            "seed": seed,
+        }
+        result: dict[str, Any] = self._call("PUT", f"/tenants/{tenant_id}/quirks", json=body)
+        return result
+
+    # -- apps ----------------------------------------------------------------------------
+
+    def apps(self, tenant_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/tenants/{tenant_id}/apps")
+        return result
+
+    def add_app(
+        self,
+        tenant_id: str,
+        *,
+        permissions: Sequence[str] = ("Directory.Read.All",),
+        secret: bool = True,
+        certificate: bool = True,
+    ) -> dict[str, Any]:
+        """Register another app; returns it with its secret and certificate material."""
+        body = {"permissions": list(permissions), "secret": secret, "certificate": certificate}
+        result: dict[str, Any] = self._call("POST", f"/tenants/{tenant_id}/apps", json=body)
+        return result
+
+    def _patch_app(self, tenant_id: str, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/tenants/{tenant_id}/apps/{client_id}"
+        result: dict[str, Any] = self._call("PATCH", path, json=body)
+        return result
+
+    def set_permissions(
+        self, tenant_id: str, client_id: str, permissions: Sequence[str]
+    ) -> dict[str, Any]:
+        """Replace an app's Graph application permissions (for tokens issued from now on)."""
+        return self._patch_app(tenant_id, client_id, {"permissions": list(permissions)})
+
+    def expire_secret(self, tenant_id: str, client_id: str) -> dict[str, Any]:
+        """The app's secret is expired from the simulated now on (401 AADSTS7000222)."""
+        return self._patch_app(tenant_id, client_id, {"secret_expires_at": self.now()})
+
+    def set_secret_expiry(
+        self, tenant_id: str, client_id: str, expires_at: str | None
+    ) -> dict[str, Any]:
+        """Set (ISO-8601) or clear (None) the app's secret expiry."""
+        return self._patch_app(tenant_id, client_id, {"secret_expires_at": expires_at})
+
+    # -- change notifications ------------------------------------------------------------
+
+    def subscriptions(self, tenant_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/tenants/{tenant_id}/subscriptions")
+        return result
+
+    def notifications(self, tenant_id: str) -> list[dict[str, Any]]:
+        """Every POST the simulator made to a subscriber: url, kind, status, body."""
+        result: list[dict[str, Any]] = self._call("GET", f"/tenants/{tenant_id}/notifications")
+        return result
+
+    def send_lifecycle_event(
+        self, tenant_id: str, subscription_id: str, event: str = "reauthorizationRequired"
+    ) -> None:
+        path = f"/tenants/{tenant_id}/subscriptions/{subscription_id}/lifecycle"
+        self._call("POST", path, json={"event": event})

@@ -1,14 +1,26 @@
-"""Delta query paging: which entries a page of a round holds, and where the next page starts."""
+"""Delta query paging: which entries a page of a round holds, and where the next page starts.
+
+Pages are computed from the round state alone (no per-client server state): objects are walked
+in id order from the cursor, so a link can be replayed and gives the same page. Quirks
+(duplicates, replays, empty pages) are decided by hashing the round and object, so they are
+reproducible for a given seed.
+"""
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
 from entrasync_sim.schema import MEMBERS_PROPERTY, ODATA_TYPES, PROPERTIES, Kind, selectable
 from entrasync_sim.tokens import RoundState
+
+_ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
+_NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+T = TypeVar("T")
 
 
 class SelectError(Exception):
@@ -17,11 +29,22 @@ class SelectError(Exception):
 
 @dataclass(frozen=True)
 class PagingLimits:
-    """How much one page may hold and how much work one request may do."""
+    """How much one page may hold, how much work one request may do, and its shape."""
 
     page_size: int
     member_slice: int
     scan_budget: int
+    minimal: bool = False
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """Probabilities of Graph's delta oddities for one tenant (0 = never)."""
+
+    duplicates: float = 0.0
+    replays: float = 0.0
+    empty_pages: float = 0.0
+    seed: int = 0
 
 
 def parse_select(kind: Kind, raw: str | None) -> tuple[str, ...] | None:
@@ -41,82 +64,226 @@ def parse_select(kind: Kind, raw: str | None) -> tuple[str, ...] | None:
     return tuple(sorted(chosen))
 
 
+def chance(seed: int, tag: str, round_key: int, item: str) -> float:
+    """A reproducible number in [0, 1) for one decision about one item in one round."""
+    digest = hashlib.blake2b(f"{seed}:{tag}:{round_key}:{item}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def build_page(
-    directory: TenantDirectory, state: RoundState, limits: PagingLimits
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits, quirks: Quirks
 ) -> tuple[list[dict[str, Any]], RoundState | None]:
     """Entries of the page starting at `state`, and the state of the next page (None: done)."""
-    ids = directory.sorted_ids[state.kind]
+    where = f"{state.cursor}/{state.slice_index}"
+    if quirks.empty_pages and not state.hops:
+        if chance(quirks.seed, "empty", state.upto, where) < quirks.empty_pages:
+            return [], replace(state, hops=1)
+    state = replace(state, hops=0)
+    ids = candidates(directory, state, quirks)
+    if state.since is None and not quirks.duplicates and not tracks_members(state):
+        return _plain_page(directory, ids, state, limits)
     table = directory.objects[state.kind]
+    return paginate(
+        ids, state, limits, lambda i: _entries(directory, table[i], state, limits, quirks)
+    )
+
+
+def paginate(
+    ids: list[str],
+    state: RoundState,
+    limits: PagingLimits,
+    entries_of: Callable[[str], list[T]],
+) -> tuple[list[T], RoundState | None]:
+    """Walk `ids` from the state's cursor, taking each object's entries (a big group has
+    several), until the page is full or the scan budget is spent."""
     resuming = state.slice_index > 0
     position = (bisect.bisect_left if resuming else bisect.bisect_right)(ids, state.cursor)
-    page: list[dict[str, Any]] = []
-    scanned = 0
+    page: list[T] = []
     previous = state.cursor
-    for object_id in ids[position:]:
-        entries = _entries(directory, table[object_id], state, limits.member_slice)
+    end = min(len(ids), position + limits.scan_budget)
+    for index in range(position, end):
+        object_id = ids[index]
+        entries = entries_of(object_id)
         first = state.slice_index if resuming and object_id == state.cursor else 0
-        for index in range(first, len(entries)):
+        for slot in range(first, len(entries)):
             if len(page) >= limits.page_size:
-                if index == 0:
+                if slot == 0:
                     return page, replace(state, cursor=previous, slice_index=0)
-                return page, replace(state, cursor=object_id, slice_index=index)
-            page.append(entries[index])
+                return page, replace(state, cursor=object_id, slice_index=slot)
+            page.append(entries[slot])
         previous = object_id
-        scanned += 1
-        if scanned >= limits.scan_budget and len(page) < limits.page_size:
-            return page, replace(state, cursor=object_id, slice_index=0)
+    if end < len(ids):
+        return page, replace(state, cursor=previous, slice_index=0)
     return page, None
 
 
+def tracks_members(state: RoundState) -> bool:
+    return state.kind == "groups" and (state.select is None or MEMBERS_PROPERTY in state.select)
+
+
+def plain_names(state: RoundState) -> tuple[str, ...]:
+    names = _ALL_PROPERTIES[state.kind] if state.select is None else state.select
+    key = tuple(name for name in names if name != "id" and name != MEMBERS_PROPERTY)
+    return _NAME_KEYS.setdefault(key, key)
+
+
+def walk_plain(
+    directory: TenantDirectory, ids: list[str], state: RoundState, limits: PagingLimits
+) -> tuple[list[DirectoryObject], RoundState | None]:
+    """The live objects of one full-round page, and where the next page starts."""
+    table = directory.objects[state.kind]
+    live = Lifecycle.LIVE
+    found: list[DirectoryObject] = []
+    start = bisect.bisect_right(ids, state.cursor)
+    index, end, size = start, min(len(ids), start + limits.scan_budget), limits.page_size
+    while index < end and len(found) < size:
+        obj = table[ids[index]]
+        index += 1
+        if obj.lifecycle is live:
+            found.append(obj)
+    if index < len(ids):
+        cursor = ids[index - 1] if index > start else state.cursor
+        return found, replace(state, cursor=cursor, slice_index=0)
+    return found, None
+
+
+def _plain_page(
+    directory: TenantDirectory, ids: list[str], state: RoundState, limits: PagingLimits
+) -> tuple[list[dict[str, Any]], RoundState | None]:
+    """The hot path of a full round: one entry per live object, no slices, no quirks."""
+    objects, next_state = walk_plain(directory, ids, state, limits)
+    names = plain_names(state)
+    return [plain_body(obj, names) for obj in objects], next_state
+
+
+def plain_body(obj: DirectoryObject, names: tuple[str, ...]) -> dict[str, Any]:
+    props = obj.props
+    body = {"id": obj.id}
+    for name in names:
+        body[name] = props.get(name)
+    return body
+
+
+def candidates(directory: TenantDirectory, state: RoundState, quirks: Quirks) -> list[str]:
+    """Ids this round walks, sorted: every id (full round) or those changed (or replayed)."""
+    if state.since is None:
+        return directory.sorted_ids[state.kind]
+    index = directory.changes[state.kind]
+    changed = index.between(state.since, state.upto)
+    if not quirks.replays:
+        return changed
+    key = ("replays", state.since, state.upto, state.replay_since, quirks.replays, quirks.seed)
+    cached = index.memo.get(key)
+    if cached is None:
+        earlier = index.between(state.replay_since or 0, state.since)
+        replayed = {
+            i for i in earlier if chance(quirks.seed, "replay", state.upto, i) < quirks.replays
+        }
+        cached = sorted(replayed.union(changed))
+        index.remember(key, cached)
+    return cached
+
+
+def _window_start(directory: TenantDirectory, obj: DirectoryObject, state: RoundState) -> int:
+    """`since`, or where the previous round started when this entry is a replay."""
+    assert state.since is not None
+    if state.since < obj.changed_seq <= state.upto:
+        return state.since
+    if obj.kind == "groups" and directory.members_changed(obj.id, state.since, state.upto):
+        return state.since
+    return state.replay_since or 0
+
+
 def _entries(
-    directory: TenantDirectory, obj: DirectoryObject, state: RoundState, member_slice: int
+    directory: TenantDirectory,
+    obj: DirectoryObject,
+    state: RoundState,
+    limits: PagingLimits,
+    quirks: Quirks,
 ) -> list[dict[str, Any]]:
-    track_members = obj.kind == "groups" and (
-        state.select is None or MEMBERS_PROPERTY in state.select
-    )
+    entries = _object_entries(directory, obj, state, limits)
+    if entries and quirks.duplicates:
+        if chance(quirks.seed, "duplicate", state.upto, obj.id) < quirks.duplicates:
+            return entries + entries
+    return entries
+
+
+def _object_entries(
+    directory: TenantDirectory, obj: DirectoryObject, state: RoundState, limits: PagingLimits
+) -> list[dict[str, Any]]:
+    track_members = tracks_members(state)
     if state.since is None:
         if obj.lifecycle is not Lifecycle.LIVE:
             return []
+        start = 0
         before: dict[str, Kind] = {}
+        body = _project(obj, state.select, None)
     else:
-        changed = state.since < obj.changed_seq <= state.upto
-        if track_members:
-            changed = changed or directory.members_changed(obj.id, state.since, state.upto)
-        if not changed:
-            return []
         if obj.lifecycle is Lifecycle.HARD_DELETED:
             return [{"id": obj.id, "@removed": {"reason": "deleted"}}]
         if obj.lifecycle is Lifecycle.SOFT_DELETED:
             return [{"id": obj.id, "@removed": {"reason": "changed"}}]
-        is_new = obj.born_seq > state.since
-        before = {} if is_new or not track_members else directory.members_at(obj.id, state.since)
-    body = _project(obj, state.select)
+        start = _window_start(directory, obj, state)
+        is_new = obj.born_seq > start
+        before = {} if is_new or not track_members else directory.members_at(obj.id, start)
+        changed = obj.changed_since(start) if limits.minimal and not is_new else None
+        body = _project(obj, state.select, changed)
     if not track_members:
         return [body]
-    after = directory.members_at(obj.id, state.upto)
-    changes = _member_changes(before, after)
+    if state.since is None:
+        changes = _all_members(directory, obj.id, state.upto)
+    else:
+        changes = _member_changes(directory, before, directory.members_at(obj.id, state.upto))
     if not changes:
         return [body]
-    return [
-        {**body, "members@delta": changes[i : i + member_slice]}
-        for i in range(0, len(changes), member_slice)
-    ]
+    size = limits.member_slice
+    return [{**body, "members@delta": changes[i : i + size]} for i in range(0, len(changes), size)]
 
 
-def _project(obj: DirectoryObject, select: tuple[str, ...] | None) -> dict[str, Any]:
-    names = sorted(PROPERTIES[obj.kind]) if select is None else select
+def _project(
+    obj: DirectoryObject, select: tuple[str, ...] | None, changed: list[str] | None
+) -> dict[str, Any]:
+    """Selected properties (all when no `$select`), only the `changed` ones when given."""
+    names = _ALL_PROPERTIES[obj.kind] if select is None else select
+    if changed is not None:
+        wanted = set(changed)
+        names = tuple(name for name in names if name in wanted)
+    props = obj.props
     body: dict[str, Any] = {"id": obj.id}
     for name in names:
-        if name not in ("id", MEMBERS_PROPERTY):
-            body[name] = obj.props.get(name)
+        if name != "id" and name != MEMBERS_PROPERTY:
+            body[name] = props.get(name)
     return body
 
 
-def _member_changes(before: dict[str, Kind], after: dict[str, Kind]) -> list[dict[str, Any]]:
+def _all_members(directory: TenantDirectory, group_id: str, upto: int) -> list[dict[str, Any]]:
+    """A full round's `members@delta`: every live member at `upto`, sorted by id."""
+    log = directory.member_log.get(group_id, [])
+    if log and log[-1].seq > upto:
+        return _live_refs(directory, directory.members_at(group_id, upto))
+    return _live_refs(directory, directory.members.get(group_id, {}))
+
+
+def _live_refs(directory: TenantDirectory, members: dict[str, Kind]) -> list[dict[str, Any]]:
+    tables, live = directory.objects, Lifecycle.LIVE
+    result = []
+    for member_id in sorted(members):
+        kind = members[member_id]
+        member = tables[kind].get(member_id)
+        if member is not None and member.lifecycle is live:
+            result.append({"@odata.type": ODATA_TYPES[kind], "id": member_id})
+    return result
+
+
+def _member_changes(
+    directory: TenantDirectory, before: dict[str, Kind], after: dict[str, Kind]
+) -> list[dict[str, Any]]:
+    """Additions of live members and removals, sorted by member id."""
     changes: list[dict[str, Any]] = []
     for member_id in sorted(before.keys() | after.keys()):
         if member_id in after and member_id not in before:
-            changes.append({"@odata.type": ODATA_TYPES[after[member_id]], "id": member_id})
+            if directory.is_live(member_id):
+                changes.append({"@odata.type": ODATA_TYPES[after[member_id]], "id": member_id})
         elif member_id in before and member_id not in after:
             changes.append(
                 {

@@ -1,19 +1,21 @@
 """In-memory tenant directory: objects, a monotonic change sequence and a membership log.
 
-Every mutation takes the next sequence number. Objects remember the sequence of their last
-property/lifecycle change; membership changes go to a per-group event log so any past
-membership can be reconstructed (delta rounds diff two points of that history).
+Every mutation takes the next sequence number and is appended to a per-kind change index, so
+a delta round finds what changed in (since, upto] by bisection instead of a scan. Objects
+remember the sequence of each property change (sparse `return=minimal` answers); membership
+changes go to a per-group event log so any past membership can be reconstructed. Seeding loads
+objects in bulk under one sequence number and logs nothing: no round can start before it.
 """
 
 from __future__ import annotations
 
 import bisect
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
-from entrasync_sim.schema import PROPERTIES, SOFT_DELETABLE, Kind
+from entrasync_sim.schema import KINDS, PROPERTIES, SOFT_DELETABLE, Kind
 
 
 class DirectoryError(Exception):
@@ -32,43 +34,103 @@ class Lifecycle(Enum):
     HARD_DELETED = "hard_deleted"
 
 
-@dataclass
 class DirectoryObject:
     """One user, group or device; `changed_seq` is its last property/lifecycle change."""
 
-    id: str
-    kind: Kind
-    props: dict[str, Any]
-    changed_seq: int
-    born_seq: int
-    lifecycle: Lifecycle = Lifecycle.LIVE
+    __slots__ = (
+        "id",
+        "kind",
+        "props",
+        "changed_seq",
+        "born_seq",
+        "lifecycle",
+        "prop_seq",
+        "fragment",
+    )
+
+    def __init__(self, object_id: str, kind: Kind, props: dict[str, Any], seq: int) -> None:
+        self.id = object_id
+        self.kind: Kind = kind
+        self.props = props
+        self.changed_seq = seq
+        self.born_seq = seq
+        self.lifecycle = Lifecycle.LIVE
+        self.prop_seq: dict[str, int] | None = None
+        # (selected names, changed_seq, JSON text) of its last full-round rendering.
+        self.fragment: tuple[tuple[str, ...], int, str] | None = None
+
+    def changed_since(self, since: int) -> list[str]:
+        """Names of properties changed after `since` (for sparse delta answers)."""
+        if self.born_seq > since or self.prop_seq is None:
+            return list(self.props) if self.born_seq > since else []
+        return [name for name, seq in self.prop_seq.items() if seq > since]
 
 
-@dataclass(frozen=True)
-class MembershipEvent:
+class MembershipEvent(NamedTuple):
     seq: int
     member_id: str
     member_kind: Kind
     added: bool
 
 
-@dataclass
+class Change(NamedTuple):
+    """What a mutation did, as change notifications describe it."""
+
+    kind: Kind
+    object_id: str
+    change_type: str  # "updated" (also creations, soft deletes, restores) or "deleted"
+    members_of: str | None = None  # set when a group's membership changed
+
+
+Listener = Callable[[Change], None]
+
+
+class _ChangeIndex:
+    """Sequence-ordered (seq, id) pairs of one kind, with memoised round snapshots."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.ids: list[str] = []
+        self.memo: dict[tuple[Any, ...], list[str]] = {}
+
+    def append(self, seq: int, object_id: str) -> None:
+        self.seqs.append(seq)
+        self.ids.append(object_id)
+
+    def between(self, after: int, upto: int) -> list[str]:
+        """Sorted distinct ids changed within (after, upto]; cached, entries never change."""
+        key = ("between", after, upto)
+        cached = self.memo.get(key)
+        if cached is None:
+            low = bisect.bisect_right(self.seqs, after)
+            high = bisect.bisect_right(self.seqs, upto)
+            cached = sorted(set(self.ids[low:high]))
+            self.remember(key, cached)
+        return cached
+
+    def remember(self, key: tuple[Any, ...], ids: list[str]) -> None:
+        """Keep a computed id list (bounded: the oldest goes first)."""
+        if len(self.memo) >= 32:
+            self.memo.pop(next(iter(self.memo)))
+        self.memo[key] = ids
+
+
 class TenantDirectory:
     """The objects of one tenant; all access happens on the server's single event loop."""
 
-    seq: int = 0
-    objects: dict[Kind, dict[str, DirectoryObject]] = field(
-        default_factory=lambda: {"users": {}, "groups": {}, "devices": {}}
-    )
-    sorted_ids: dict[Kind, list[str]] = field(
-        default_factory=lambda: {"users": [], "groups": [], "devices": []}
-    )
-    members: dict[str, dict[str, Kind]] = field(default_factory=dict)
-    member_log: dict[str, list[MembershipEvent]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.seq = 0
+        self.objects: dict[Kind, dict[str, DirectoryObject]] = {k: {} for k in KINDS}
+        self.sorted_ids: dict[Kind, list[str]] = {k: [] for k in KINDS}
+        self.members: dict[str, dict[str, Kind]] = {}
+        self.member_log: dict[str, list[MembershipEvent]] = {}
+        self.changes: dict[Kind, _ChangeIndex] = {k: _ChangeIndex() for k in KINDS}
+        self.listeners: list[Listener] = []
+        # Bumped by every lifecycle change: cached live-member lists are valid for one epoch.
+        self.lifecycle_epoch = 0
+        self.member_texts: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
 
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    # -- reading -------------------------------------------------------------------------
 
     def get(self, kind: Kind, object_id: str) -> DirectoryObject | None:
         return self.objects[kind].get(object_id.lower())
@@ -78,85 +140,27 @@ class TenantDirectory:
         table = self.objects[kind]
         return [table[i] for i in self.sorted_ids[kind] if table[i].lifecycle is Lifecycle.LIVE]
 
+    def live_count(self, kind: Kind) -> int:
+        return sum(1 for o in self.objects[kind].values() if o.lifecycle is Lifecycle.LIVE)
+
     def find_any(self, object_id: str) -> DirectoryObject | None:
-        for kind in self.objects:
-            found = self.objects[kind].get(object_id.lower())
+        key = object_id.lower()
+        for table in self.objects.values():
+            found = table.get(key)
             if found is not None:
                 return found
         return None
 
-    def create(
-        self, kind: Kind, props: dict[str, Any], object_id: str | None = None
-    ) -> DirectoryObject:
-        """Add a live object; `object_id` defaults to a fresh random GUID."""
-        _check_props(kind, props)
-        new_id = _parse_id(object_id) if object_id else str(uuid.uuid4())
-        if self.find_any(new_id) is not None:
-            raise DirectoryError(409, "conflict", f"An object with id {new_id} already exists.")
-        seq = self._next_seq()
-        obj = DirectoryObject(new_id, kind, dict(props), changed_seq=seq, born_seq=seq)
-        self.objects[kind][new_id] = obj
-        bisect.insort(self.sorted_ids[kind], new_id)
-        if kind == "groups":
-            self.members[new_id] = {}
-            self.member_log[new_id] = []
-        return obj
+    def is_live(self, object_id: str) -> bool:
+        found = self.find_any(object_id)
+        return found is not None and found.lifecycle is Lifecycle.LIVE
 
-    def update(self, kind: Kind, object_id: str, props: dict[str, Any]) -> DirectoryObject:
-        """Merge `props` into a live object; a None value stores null."""
-        _check_props(kind, props)
-        obj = self._require(kind, object_id, Lifecycle.LIVE)
-        obj.props.update(props)
-        obj.changed_seq = self._next_seq()
-        return obj
-
-    def delete(self, kind: Kind, object_id: str, hard: bool = False) -> None:
-        """Soft-delete (users, groups) or hard-delete; hard delete also drops memberships."""
-        obj = self._require(kind, object_id, None)
-        if obj.lifecycle is Lifecycle.HARD_DELETED:
-            raise DirectoryError(404, "notFound", f"{kind} {object_id} does not exist.")
-        if kind not in SOFT_DELETABLE:
-            hard = True
-        if not hard and obj.lifecycle is Lifecycle.SOFT_DELETED:
-            raise DirectoryError(409, "conflict", f"{kind} {object_id} is already deleted.")
-        if hard:
-            self._drop_memberships(obj.id)
-            obj.lifecycle = Lifecycle.HARD_DELETED
-        else:
-            obj.lifecycle = Lifecycle.SOFT_DELETED
-        obj.changed_seq = self._next_seq()
-
-    def restore(self, kind: Kind, object_id: str) -> DirectoryObject:
-        """Bring a soft-deleted object back; delta reports it like a new one."""
-        obj = self._require(kind, object_id, Lifecycle.SOFT_DELETED)
-        obj.lifecycle = Lifecycle.LIVE
-        obj.changed_seq = obj.born_seq = self._next_seq()
-        return obj
-
-    def change_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
-        """Add and remove members of a live group; all ids are checked before any change."""
-        group = self._require("groups", group_id, Lifecycle.LIVE)
-        current = self.members[group.id]
-        to_add: list[DirectoryObject] = []
-        for member_id in add:
-            member = self.find_any(member_id)
-            if member is None or member.lifecycle is not Lifecycle.LIVE:
-                raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
-            if member.id == group.id:
-                raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
-            to_add.append(member)
-        removals = [m.lower() for m in remove]
-        for member_id in removals:
-            if member_id not in current:
-                raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
-        for member_id in removals:
-            self._log_member(group.id, member_id, current[member_id], added=False)
-        for member in to_add:
-            if member.id not in current:
-                self._log_member(group.id, member.id, member.kind, added=True)
+    def live_members(self, group_id: str) -> list[str]:
+        """Sorted ids of the group's live members (soft-deleted ones keep hidden edges)."""
+        return sorted(m for m in self.members.get(group_id, {}) if self.is_live(m))
 
     def members_at(self, group_id: str, seq: int) -> dict[str, Kind]:
-        """Members of a group as they were right after change `seq`."""
+        """Members (edges, live or not) of a group as they were right after change `seq`."""
         result = dict(self.members.get(group_id, {}))
         for event in reversed(self.member_log.get(group_id, [])):
             if event.seq <= seq:
@@ -173,13 +177,168 @@ class TenantDirectory:
         first_after = bisect.bisect_right(log, after, key=lambda event: event.seq)
         return first_after < len(log) and log[first_after].seq <= upto
 
-    def _log_member(self, group_id: str, member_id: str, kind: Kind, added: bool) -> None:
+    # -- seeding -------------------------------------------------------------------------
+
+    def bulk_load(
+        self,
+        kind: Kind,
+        rows: Iterable[tuple[str, dict[str, Any]]],
+        memberships: Iterator[tuple[str, dict[str, Kind]]] | None = None,
+    ) -> None:
+        """Add many live objects (and group members) under one sequence number, unlogged."""
         seq = self._next_seq()
-        if added:
-            self.members[group_id][member_id] = kind
+        table = self.objects[kind]
+        for object_id, props in rows:
+            table[object_id] = DirectoryObject(object_id, kind, props, seq)
+        self.sorted_ids[kind] = sorted(table)
+        if kind == "groups":
+            for group_id in table:
+                self.members.setdefault(group_id, {})
+                self.member_log.setdefault(group_id, [])
+            for group_id, members in memberships or ():
+                self.members[group_id] = members
+
+    # -- mutations -----------------------------------------------------------------------
+
+    def create(
+        self, kind: Kind, props: dict[str, Any], object_id: str | None = None
+    ) -> DirectoryObject:
+        """Add a live object; `object_id` defaults to a fresh random GUID."""
+        self.check_create(kind, props, object_id)
+        new_id = parse_id(object_id) if object_id else str(uuid.uuid4())
+        seq = self._next_seq()
+        obj = DirectoryObject(new_id, kind, dict(props), seq)
+        self.objects[kind][new_id] = obj
+        bisect.insort(self.sorted_ids[kind], new_id)
+        if kind == "groups":
+            self.members[new_id] = {}
+            self.member_log[new_id] = []
+        self._touched(obj, "updated")
+        return obj
+
+    def update(self, kind: Kind, object_id: str, props: dict[str, Any]) -> DirectoryObject:
+        """Merge `props` into a live object; a None value stores null."""
+        self.check_update(kind, object_id, props)
+        obj = self._require(kind, object_id, Lifecycle.LIVE)
+        seq = self._next_seq()
+        obj.props.update(props)
+        if obj.prop_seq is None:
+            obj.prop_seq = {}
+        for name in props:
+            obj.prop_seq[name] = seq
+        obj.changed_seq = seq
+        self._touched(obj, "updated")
+        return obj
+
+    def delete(self, kind: Kind, object_id: str, hard: bool = False) -> None:
+        """Soft-delete (users, groups) or hard-delete; hard delete also drops memberships.
+
+        A soft delete keeps the object's membership edges, as Graph does (groups delta reports
+        no removal); truth and full rounds list only live members.
+        """
+        self.check_delete(kind, object_id, hard)
+        obj = self._require(kind, object_id, None)
+        if kind not in SOFT_DELETABLE:
+            hard = True
+        if hard:
+            self._drop_memberships(obj.id)
+            obj.lifecycle = Lifecycle.HARD_DELETED
         else:
+            obj.lifecycle = Lifecycle.SOFT_DELETED
+        self.lifecycle_epoch += 1
+        obj.changed_seq = self._next_seq()
+        self._touched(obj, "deleted" if hard else "updated")
+
+    def restore(self, kind: Kind, object_id: str) -> DirectoryObject:
+        """Bring a soft-deleted object back; delta reports it like a new one.
+
+        Its memberships come back too, and groups delta reports them as additions.
+        """
+        self.check_restore(kind, object_id)
+        obj = self._require(kind, object_id, Lifecycle.SOFT_DELETED)
+        obj.lifecycle = Lifecycle.LIVE
+        self.lifecycle_epoch += 1
+        obj.changed_seq = obj.born_seq = self._next_seq()
+        obj.prop_seq = None
+        self._touched(obj, "updated")
+        for group_id, current in self.members.items():
+            if obj.id in current and self.is_live(group_id):
+                self._log_member(group_id, obj.id, current[obj.id], added=True, readd=True)
+        return obj
+
+    def change_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
+        """Add and remove members of a live group; all ids are checked before any change."""
+        self.check_members(group_id, add, remove)
+        group = self._require("groups", group_id, Lifecycle.LIVE)
+        current = self.members[group.id]
+        for member_id in (m.lower() for m in remove):
+            if member_id in current:
+                self._log_member(group.id, member_id, current[member_id], added=False)
+        for member_id in add:
+            member = self.find_any(member_id)
+            assert member is not None
+            if member.id not in current:
+                self._log_member(group.id, member.id, member.kind, added=True)
+
+    # -- validation (no side effects; shared with batch mutations) -------------------------
+
+    def check_create(self, kind: Kind, props: dict[str, Any], object_id: str | None) -> str:
+        _check_props(kind, props)
+        new_id = parse_id(object_id) if object_id else ""
+        if new_id and self.find_any(new_id) is not None:
+            raise DirectoryError(409, "conflict", f"An object with id {new_id} already exists.")
+        return new_id
+
+    def check_update(self, kind: Kind, object_id: str, props: dict[str, Any]) -> None:
+        _check_props(kind, props)
+        self._require(kind, object_id, Lifecycle.LIVE)
+
+    def check_delete(self, kind: Kind, object_id: str, hard: bool) -> None:
+        obj = self._require(kind, object_id, None)
+        if not hard and kind in SOFT_DELETABLE and obj.lifecycle is Lifecycle.SOFT_DELETED:
+            raise DirectoryError(409, "conflict", f"{kind} {object_id} is already deleted.")
+
+    def check_restore(self, kind: Kind, object_id: str) -> None:
+        self._require(kind, object_id, Lifecycle.SOFT_DELETED)
+
+    def check_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
+        group = self._require("groups", group_id, Lifecycle.LIVE)
+        current = self.members[group.id]
+        for member_id in add:
+            member = self.find_any(member_id)
+            if member is None or member.lifecycle is not Lifecycle.LIVE:
+                raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
+            if member.id == group.id:
+                raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
+        for member_id in remove:
+            if member_id.lower() not in current:
+                raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _touched(self, obj: DirectoryObject, change_type: str) -> None:
+        self.changes[obj.kind].append(obj.changed_seq, obj.id)
+        self._notify(Change(obj.kind, obj.id, change_type))
+
+    def _notify(self, change: Change) -> None:
+        for listener in self.listeners:
+            listener(change)
+
+    def _log_member(
+        self, group_id: str, member_id: str, kind: Kind, added: bool, readd: bool = False
+    ) -> None:
+        seq = self._next_seq()
+        if added and not readd:
+            self.members[group_id][member_id] = kind
+        elif not added:
             del self.members[group_id][member_id]
         self.member_log[group_id].append(MembershipEvent(seq, member_id, kind, added))
+        self.changes["groups"].append(seq, group_id)
+        self._notify(Change("groups", group_id, "updated", members_of=group_id))
 
     def _drop_memberships(self, object_id: str) -> None:
         for group_id, current in self.members.items():
@@ -203,7 +362,8 @@ def _check_props(kind: Kind, props: dict[str, Any]) -> None:
         raise DirectoryError(400, "badRequest", f"Unknown {kind} properties: {unknown}.")
 
 
-def _parse_id(value: str) -> str:
+def parse_id(value: str) -> str:
+    """A GUID in canonical lower-case form, or a DirectoryError."""
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):

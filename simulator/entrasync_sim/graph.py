@@ -1,170 +1,221 @@
-"""Microsoft Graph side: /organization and delta queries for users, groups and devices."""
+"""Microsoft Graph delta queries for users, groups and devices."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import replace
 from typing import Any
 
-import jwt
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from entrasync_sim import graph_subscriptions as subscriptions
 from entrasync_sim.delta import PagingLimits, SelectError, build_page, parse_select
-from entrasync_sim.errors import graph_error, graph_headers
+from entrasync_sim.delta_text import ENCODE, page_texts, prerender, prerender_key
+from entrasync_sim.errors import graph_error
+from entrasync_sim.graph_common import (
+    GRAPH_MEDIA_TYPE,
+    GraphJSON,
+    admit,
+    base_url,
+    page_bytes,
+    sim_of,
+)
+from entrasync_sim.graph_reads import domains, get_object, list_objects, not_found, organization
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.schema import Kind, parse_kind
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_token
 
-_DELTA_FUNCTIONS = {"delta", "delta()", "microsoft.graph.delta()"}
+DELTA_FUNCTIONS = frozenset({"delta", "delta()", "microsoft.graph.delta()"})
 _MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+_MINIMAL = re.compile(r"return\s*=\s*minimal", re.IGNORECASE)
 
 
-def _sim(request: Request) -> Simulator:
-    simulator: Simulator = request.app.state.simulator
-    return simulator
+class _Refusal(Exception):
+    """A delta request Graph answers with an error (status, code, message, headers)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _authenticate(request: Request) -> Tenant | Response:
-    sim = _sim(request)
-    header = request.headers.get("authorization", "")
-    scheme, _, raw = header.partition(" ")
-    message = "Access token validation failure. Invalid audience."
-    claims: dict[str, Any] = {}
-    if scheme.lower() != "bearer" or not raw.strip():
-        message = "Access token is empty."
-    else:
-        try:
-            claims = jwt.decode(
-                raw.strip(),
-                sim.signing_key,
-                algorithms=["HS256"],
-                options={"verify_exp": False, "verify_aud": False, "require": ["exp", "tid"]},
-            )
-        except jwt.PyJWTError:
-            message = "IDX14100: JWT is not well formed."
-    if claims and claims["exp"] <= sim.clock.timestamp():
-        message = "Lifetime validation failed, the token is expired."
-        claims = {}
-    tenant = sim.tenants.resolve(str(claims.get("tid", ""))) if claims else None
-    if tenant is None:
-        return graph_error(
-            request,
-            sim.clock,
-            401,
-            "InvalidAuthenticationToken",
-            message,
-            headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
-        )
-    return tenant
-
-
-async def organization(request: Request) -> Response:
-    """The signed-in tenant's organization object."""
-    tenant = _authenticate(request)
-    if isinstance(tenant, Response):
-        return tenant
-    body = {
-        "@odata.context": f"{_base(request)}/v1.0/$metadata#organization",
-        "value": [
-            {
-                "id": tenant.tenant_id,
-                "displayName": tenant.display_name,
-                "verifiedDomains": [
-                    {
-                        "name": tenant.domain,
-                        "isDefault": True,
-                        "isInitial": True,
-                        "type": "Managed",
-                        "capabilities": "Email, OfficeCommunicationsOnlineService",
-                    }
-                ],
-            }
-        ],
-    }
-    return JSONResponse(body, headers=graph_headers(request))
-
-
-def _page_size(request: Request, default: int) -> tuple[int, str | None]:
-    match = _MAX_PAGE_SIZE.search(request.headers.get("prefer", ""))
-    if match and 0 < int(match.group(1)) < default:
+def _preferences(request: Request, default_size: int) -> tuple[int, bool, list[str]]:
+    """(page size, return=minimal, Preference-Applied parts) from the `Prefer` header."""
+    prefer = request.headers.get("prefer", "")
+    applied = []
+    size = default_size
+    match = _MAX_PAGE_SIZE.search(prefer)
+    if match and 0 < int(match.group(1)) < default_size:
         size = int(match.group(1))
-        return size, f"odata.maxpagesize={size}"
-    return default, None
+        applied.append(f"odata.maxpagesize={size}")
+    minimal = bool(_MINIMAL.search(prefer))
+    if minimal:
+        applied.append("return=minimal")
+    return size, minimal, applied
 
 
-def _start_state(request: Request, tenant: Tenant, kind: Kind) -> RoundState:
-    """Raises TokenError or SelectError for unusable query parameters."""
+def _initial_query(request: Request, kind: Kind, select: tuple[str, ...] | None) -> str:
+    url = f"{base_url(request)}/v1.0/{kind}/delta"
+    return f"{url}?$select={','.join(select)}" if select else url
+
+
+def _from_token(request: Request, tenant: Tenant, kind: Kind, now: int) -> RoundState | None:
+    """The round a skip/delta token continues; None when it belongs to another resource."""
     params = request.query_params
     skip, delta = params.get("$skiptoken"), params.get("$deltatoken")
     if skip is not None and delta is not None:
         raise TokenError("Badly formed token.")
-    if skip is not None:
-        return decode_token(skip, kind, tenant.tenant_id)
+    state = decode_token(skip if skip is not None else delta or "", tenant.tenant_id)
+    if delta is not None and (state.since is None or state.cursor):
+        raise TokenError("Badly formed token.")
+    if state.kind != kind:
+        return None
+    if state.generation < tenant.generations[kind]:
+        raise _Refusal(
+            410,
+            "resyncRequired",
+            "The delta state was reset; restart the sync from the URL in the Location header.",
+            {"Location": _initial_query(request, kind, state.select)},
+        )
+    if now - state.issued_at > sim_of(request).settings.delta_link_lifetime:
+        raise _Refusal(
+            400,
+            "syncStateNotFound",
+            "The sync state was not found or has expired. Restart with a new delta query.",
+        )
     if delta is not None:
-        state = decode_token(delta, kind, tenant.tenant_id)
-        if state.since is None or state.cursor:
-            raise TokenError("Badly formed token.")
-        return RoundState(kind, tenant.tenant_id, state.select, state.since, tenant.directory.seq)
-    select = parse_select(kind, params.get("$select"))
-    return RoundState(kind, tenant.tenant_id, select, None, tenant.directory.seq)
+        upto = tenant.directory.seq
+        return RoundState(
+            kind,
+            tenant.tenant_id,
+            state.select,
+            state.since,
+            upto,
+            issued_at=now,
+            generation=state.generation,
+            replay_since=state.replay_since,
+        )
+    return state
 
 
 async def delta(request: Request) -> Response:
     """`GET /v1.0/{kind}/delta` in any of Graph's spellings."""
-    sim = _sim(request)
     kind = parse_kind(request.path_params["kind"])
     function = request.path_params["function"]
-    if kind is None or function not in _DELTA_FUNCTIONS:
-        return await not_found(request)
-    tenant = _authenticate(request)
-    if isinstance(tenant, Response):
-        return tenant
-    page_size, applied = _page_size(request, sim.page_size)
-    limits = PagingLimits(page_size, sim.member_slice, scan_budget=max(1000, 10 * page_size))
+    if kind is None or function not in DELTA_FUNCTIONS:
+        return await get_object(request)
+    admitted = admit(request, kind, "delta")
+    if isinstance(admitted, Response):
+        return admitted
+    caller, headers = admitted
+    sim, tenant = sim_of(request), caller.tenant
+    page_size, minimal, applied = _preferences(request, sim.settings.page_size)
+    limits = PagingLimits(
+        page_size, sim.settings.member_slice, max(1000, 10 * page_size), minimal=minimal
+    )
+    params = request.query_params
+    now = sim.clock.timestamp()
+    seq = tenant.directory.seq
+    entries: list[dict[str, Any]] = []
+    texts: list[str] | None = None
+    next_state: RoundState | None = None
     try:
-        if request.query_params.get("$deltatoken") == "latest":
-            select = parse_select(kind, request.query_params.get("$select"))
-            seq = tenant.directory.seq
-            state = RoundState(kind, tenant.tenant_id, select, since=seq, upto=seq)
-            entries: list[dict[str, Any]] = []
-            next_state: RoundState | None = None
+        select = parse_select(kind, params.get("$select"))
+        fresh = RoundState(
+            kind,
+            tenant.tenant_id,
+            select,
+            seq,
+            seq,
+            issued_at=now,
+            generation=tenant.generations[kind],
+        )
+        if params.get("$deltatoken") == "latest":
+            state = fresh
+        elif "$skiptoken" in params or "$deltatoken" in params:
+            # A link of another resource is accepted with an empty result (observed).
+            state = _from_token(request, tenant, kind, now) or fresh
+            if state is not fresh:
+                texts, next_state = _page(tenant, state, limits)
         else:
-            state = _start_state(request, tenant, kind)
-            entries, next_state = build_page(tenant.directory, state, limits)
+            state = RoundState(
+                kind,
+                tenant.tenant_id,
+                select,
+                None,
+                seq,
+                issued_at=now,
+                generation=tenant.generations[kind],
+            )
+            texts, next_state = _page(tenant, state, limits)
+            _render_ahead(sim, tenant, state, limits)
     except (TokenError, SelectError) as exc:
-        return graph_error(request, sim.clock, 400, "badRequest", str(exc))
-    link_base = f"{_base(request)}/v1.0/{kind}/delta"
+        return graph_error(request, sim.clock, 400, "badRequest", str(exc), headers=headers)
+    except _Refusal as refusal:
+        all_headers = {**headers, **(refusal.headers or {})}
+        return graph_error(
+            request, sim.clock, refusal.status, refusal.code, refusal.message, headers=all_headers
+        )
+    link_base = f"{base_url(request)}/v1.0/{kind}/delta"
     selected = f"({','.join(state.select)})" if state.select else ""
     body: dict[str, Any] = {
-        "@odata.context": f"{_base(request)}/v1.0/$metadata#{kind}{selected}",
-        "value": entries,
+        "@odata.context": f"{base_url(request)}/v1.0/$metadata#{kind}{selected}",
     }
     if next_state is not None:
-        body["@odata.nextLink"] = f"{link_base}?$skiptoken={encode_token(next_state)}"
+        token = encode_token(_stamped(next_state, now))
+        body["@odata.nextLink"] = f"{link_base}?$skiptoken={token}"
     else:
-        final = state.next_round(issued_at=sim.clock.timestamp())
-        body["@odata.deltaLink"] = f"{link_base}?$deltatoken={encode_token(final)}"
-    headers = graph_headers(request)
+        token = encode_token(state.next_round(issued_at=now))
+        body["@odata.deltaLink"] = f"{link_base}?$deltatoken={token}"
     if applied:
-        headers["Preference-Applied"] = applied
-    return JSONResponse(body, headers=headers)
+        headers["Preference-Applied"] = ", ".join(applied)
+    if texts is not None:
+        return Response(page_bytes(body, texts), headers=headers, media_type=GRAPH_MEDIA_TYPE)
+    body["value"] = entries
+    return GraphJSON(body, headers=headers)
 
 
-async def not_found(request: Request) -> Response:
-    """Graph's answer to a path it does not know."""
-    segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-    message = f"Resource not found for the segment '{segment}'."
-    return graph_error(request, _sim(request).clock, 400, "BadRequest", message)
+def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: PagingLimits) -> None:
+    """On a full round's first page, start rendering the rest in the background (once per
+    tenant, resource, `$select` and directory state)."""
+    if tenant.quirks.duplicates or tenant.quirks.empty_pages:
+        return
+    key = (tenant.tenant_id, *prerender_key(state, limits))
+    running = sim.prerendering.get(key)
+    if running is not None and (not running[1].done() or running[0] == tenant.directory.seq):
+        return
+    task = asyncio.get_running_loop().create_task(prerender(tenant.directory, state, limits))
+    sim.prerendering[key] = (tenant.directory.seq, task)
+
+
+def _page(
+    tenant: Tenant, state: RoundState, limits: PagingLimits
+) -> tuple[list[str], RoundState | None]:
+    """The page at `state` as JSON texts (pre-rendered when the page is plain)."""
+    fast = page_texts(tenant.directory, state, limits, tenant.quirks)
+    if fast is not None:
+        return fast
+    entries, next_state = build_page(tenant.directory, state, limits, tenant.quirks)
+    return [ENCODE(entry) for entry in entries], next_state
+
+
+def _stamped(state: RoundState, now: int) -> RoundState:
+    return replace(state, issued_at=now)
 
 
 ROUTES = [
     Route("/v1.0/organization", organization),
+    Route("/v1.0/domains", domains),
+    Route("/v1.0/subscriptions", subscriptions.create, methods=["POST"]),
+    Route("/v1.0/subscriptions", subscriptions.list_all),
+    Route("/v1.0/subscriptions/{id}", subscriptions.one, methods=["GET", "PATCH", "DELETE"]),
+    Route("/v1.0/subscriptions/{id}/reauthorize", subscriptions.reauthorize, methods=["POST"]),
+    Route("/v1.0/{kind}", list_objects),
     Route("/v1.0/{kind}/{function}", delta),
     Route("/v1.0/{rest:path}", not_found),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -12,6 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from entrasync_sim.credentials import (
+    ASSERTION_TYPE,
+    AssertionRefused,
+    assertion_header,
+    check_assertion,
+)
 from entrasync_sim.errors import aad_error
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.tenants import AppRegistration, Tenant
@@ -54,7 +61,11 @@ async def openid_configuration(request: Request) -> Response:
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "tenant_region_scope": "EU",
             "cloud_instance_name": "microsoftonline.com",
@@ -81,22 +92,77 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 
 
 def _authenticate(
-    request: Request, tenant: Tenant, app: AppRegistration, secret: str | None
+    request: Request, tenant: Tenant, app: AppRegistration, form: dict[str, str]
 ) -> Response | None:
+    """Check the secret, or the certificate-signed client assertion, as Entra does."""
     clock = _sim(request).clock
+    assertion = form.get("client_assertion")
+    if assertion is not None:
+        return _check_certificate(request, tenant, app, form, assertion)
+    _, secret = _client_credentials(request, form)
     if secret is None:
         text = (
             "The request body must contain the following parameter: 'client_assertion' or "
             "'client_secret'."
         )
         return aad_error(clock, 401, "invalid_client", 7000218, text)
-    if secret != app.client_secret:
+    if app.client_secret is None or secret != app.client_secret:
         text = (
             "Invalid client secret provided. Ensure the secret being sent in the request is the "
             f"client secret value, not the client secret ID, for a secret added to app "
             f"'{app.client_id}'."
         )
         return aad_error(clock, 401, "invalid_client", 7000215, text)
+    if app.secret_expires_at is not None and app.secret_expires_at <= clock.now():
+        text = (
+            f"The provided client secret keys for app '{app.client_id}' are expired. Visit the "
+            "Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or "
+            "consider using certificate credentials for added security: "
+            "https://aka.ms/certCreds."
+        )
+        return aad_error(clock, 401, "invalid_client", 7000222, text)
+    return None
+
+
+def _token_audiences(request: Request, tenant: Tenant) -> set[str]:
+    base = _base(request)
+    keys = [tenant.tenant_id, *tenant.domains]
+    return {f"{base}/{key}/oauth2/v2.0/token" for key in keys} | {
+        f"{base}/{key}/oauth2/token" for key in keys
+    }
+
+
+def _check_certificate(
+    request: Request,
+    tenant: Tenant,
+    app: AppRegistration,
+    form: dict[str, str],
+    assertion: str,
+) -> Response | None:
+    clock = _sim(request).clock
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        text = "The provided value for the input parameter 'client_assertion_type' is not valid."
+        return aad_error(clock, 400, "invalid_request", 50027, text)
+    try:
+        header = assertion_header(assertion)
+        certificate = app.certificate
+        if certificate is None or not certificate.matches(header):
+            text = (
+                "The certificate with identifier used to sign the client assertion is not "
+                f"registered on application. [Reason - The key was not found., Thumbprint of "
+                f"key used by client: '{header.get('x5t', header.get('x5t#S256', ''))}']"
+            )
+            return aad_error(clock, 401, "invalid_client", 700027, text)
+        check_assertion(
+            assertion,
+            certificate,
+            app.client_id,
+            _token_audiences(request, tenant),
+            # The client signs with its own (real) clock, which tests cannot move.
+            int(time.time()),
+        )
+    except AssertionRefused as refused:
+        return aad_error(clock, refused.status, refused.error, refused.code, refused.text)
     return None
 
 
@@ -134,22 +200,22 @@ def _check_scope(request: Request, tenant: Tenant, scope: str) -> Response | Non
 def _issue(request: Request, tenant: Tenant, app: AppRegistration) -> dict[str, Any]:
     sim = _sim(request)
     now = sim.clock.timestamp()
+    lifetime = sim.settings.token_lifetime
     claims = {
         "aud": _base(request),
         "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
         "iat": now,
         "nbf": now,
-        "exp": now + sim.token_lifetime,
+        "exp": now + lifetime,
         "tid": tenant.tenant_id,
         "appid": app.client_id,
         "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, app.client_id)),
         "idtyp": "app",
-        "roles": [],
+        "roles": list(app.permissions),
         "uti": uuid.uuid4().hex,
         "ver": "1.0",
     }
     token = jwt.encode(claims, sim.signing_key, algorithm="HS256")
-    lifetime = sim.token_lifetime
     return {
         "token_type": "Bearer",
         "expires_in": lifetime,
@@ -173,7 +239,7 @@ async def token(request: Request) -> Response:
     if form["grant_type"] != "client_credentials":
         text = "The provided value for the input parameter 'grant_type' is not valid."
         return aad_error(sim.clock, 400, "unsupported_grant_type", 70003, text)
-    client_id, secret = _client_credentials(request, form)
+    client_id, _ = _client_credentials(request, form)
     app = tenant.apps.get(client_id.lower())
     if app is None:
         text = (
@@ -183,7 +249,7 @@ async def token(request: Request) -> Response:
             "tenant. You may have sent your authentication request to the wrong tenant."
         )
         return aad_error(sim.clock, 400, "unauthorized_client", 700016, text)
-    refusal = _authenticate(request, tenant, app, secret) or _check_scope(
+    refusal = _authenticate(request, tenant, app, form) or _check_scope(
         request, tenant, form["scope"]
     )
     if refusal is not None:

@@ -55,6 +55,12 @@ class SimulatorProcess:
         return self._state_dir
 
     @property
+    def pid(self) -> int:
+        """The child's process id (benchmarks read its CPU time and memory)."""
+        assert self._process is not None, "not started"
+        return self._process.pid
+
+    @property
     def log_file(self) -> Path:
         return self.state_dir / "simulator.log"
 
@@ -75,7 +81,7 @@ class SimulatorProcess:
         return str(self.ready["ca_file"])
 
     @property
-    def tenants(self) -> list[dict[str, str]]:
+    def tenants(self) -> list[dict[str, Any]]:
         return list(self.ready["tenants"])
 
     def start(self) -> Self:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from entrasync_sim.clock import isoformat
+from entrasync_sim.credentials import make_certificate
 from entrasync_sim.directory import TenantDirectory
+from entrasync_sim.schema import Kind
 from entrasync_sim.tenants import AppRegistration, Tenant
 
 _ORG_NAMES = ["contoso", "fabrikam", "northwind", "tailspin", "adatum", "litware", "woodgrove"]
@@ -74,8 +77,13 @@ def _moment(rng: random.Random) -> str:
     return isoformat(_EPOCH + timedelta(seconds=rng.randrange(4 * 365 * 86400)))
 
 
-def seed_tenants(seed: int, count: int, users: int, groups: int, devices: int) -> list[Tenant]:
-    """Build `count` tenants, each with the given numbers of objects; same seed, same data."""
+def seed_tenants(
+    seed: int, count: int, users: int, groups: int, devices: int, certificates: bool = True
+) -> list[Tenant]:
+    """Build `count` tenants, each with the given numbers of objects; same seed, same data.
+
+    App certificates are derived from the seed too (RSA primes drawn from a seeded RNG).
+    """
     rng = random.Random(seed)
     tenants = []
     for index in range(count):
@@ -84,12 +92,17 @@ def seed_tenants(seed: int, count: int, users: int, groups: int, devices: int) -
             client_id=_guid(rng),
             client_secret="".join(rng.choice(_SECRET_ALPHABET) for _ in range(40)),
         )
+        number = rng.randrange(100, 1000)
         tenant = Tenant(
             tenant_id=_guid(rng),
-            domain=f"{name}{rng.randrange(100, 1000)}.onmicrosoft.com",
+            domain=f"{name}{number}.onmicrosoft.com",
+            extra_domains=[f"{name}{number}.example.com"],
             display_name=f"{name.capitalize()} Ltd",
             apps={app.client_id: app},
         )
+        key_rng = random.Random(rng.getrandbits(64))
+        if certificates:
+            app.certificate = make_certificate(f"entrasync-sim {tenant.domain}", key_rng)
         _seed_directory(tenant.directory, tenant.domain, rng, users, groups, devices)
         tenants.append(tenant)
     return tenants
@@ -103,15 +116,20 @@ def _seed_directory(
     groups: int,
     devices: int,
 ) -> None:
-    user_ids = [
-        directory.create("users", _user(rng, n, domain), _guid(rng)).id for n in range(users)
-    ]
-    device_ids = [directory.create("devices", _device(rng), _guid(rng)).id for _ in range(devices)]
-    group_ids: list[str] = []
-    for n in range(groups):
-        group_id = directory.create("groups", _group(rng, n), _guid(rng)).id
-        directory.change_members(group_id, _members(rng, user_ids, device_ids, group_ids), [])
-        group_ids.append(group_id)
+    user_rows = [(_guid(rng), _user(rng, n, domain)) for n in range(users)]
+    device_rows = [(_guid(rng), _device(rng)) for _ in range(devices)]
+    group_rows = [(_guid(rng), _group(rng, n)) for n in range(groups)]
+    user_ids = [row[0] for row in user_rows]
+    device_ids = [row[0] for row in device_rows]
+    group_ids = [row[0] for row in group_rows]
+
+    def memberships() -> Iterator[tuple[str, dict[str, Kind]]]:
+        for n, group_id in enumerate(group_ids):
+            yield group_id, _members(rng, n, user_ids, device_ids, group_ids)
+
+    directory.bulk_load("users", user_rows)
+    directory.bulk_load("devices", device_rows)
+    directory.bulk_load("groups", group_rows, memberships())
 
 
 def _user(rng: random.Random, n: int, domain: str) -> dict[str, Any]:
@@ -158,16 +176,29 @@ def _device(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def _group_size(rng: random.Random, n: int, users: int) -> int:
+    """Skewed sizes: mostly small, some hundreds, now and then thousands, and a few whales."""
+    if n % 7000 == 3:
+        return rng.randint(min(10_000, users // 4), min(25_000, users // 2))
+    roll = rng.random()
+    if roll < 0.1:
+        return 0
+    if roll < 0.85:
+        return rng.randint(1, min(users, 40))
+    if roll < 0.97:
+        return rng.randint(1, min(users, 200))
+    return rng.randint(1, min(users, 2000))
+
+
 def _members(
-    rng: random.Random, users: list[str], devices: list[str], groups: list[str]
-) -> list[str]:
-    if not users or rng.random() < 0.1:
-        return []
-    # Mostly small groups, now and then a big one (big groups are what slicing is about).
-    largest = min(len(users), 2000 if rng.random() < 0.1 else 50)
-    chosen = rng.sample(users, rng.randint(1, max(1, largest // 2)))
+    rng: random.Random, n: int, users: list[str], devices: list[str], groups: list[str]
+) -> dict[str, Kind]:
+    size = _group_size(rng, n, len(users)) if users else 0
+    if not size:
+        return {}
+    chosen: dict[str, Kind] = dict.fromkeys(rng.sample(users, size), "users")
     if devices and rng.random() < 0.15:
-        chosen.append(rng.choice(devices))
-    if groups and rng.random() < 0.15:
-        chosen.append(rng.choice(groups))
+        chosen[rng.choice(devices)] = "devices"
+    if n and rng.random() < 0.15:
+        chosen[groups[rng.randrange(n)]] = "groups"  # only earlier groups: no cycles
     return chosen

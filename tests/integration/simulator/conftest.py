@@ -2,7 +2,9 @@
 
 Real: the simulator runs as a separate process (`python -m entrasync_sim serve`) serving HTTPS
 with its own test CA; tokens come from real MSAL (ConfidentialClientApplication) over
-`requests`; Graph and control calls go over real httpx connections. Nothing is faked.
+`requests`; Graph and control calls go over real httpx connections; the fidelity module drives
+Microsoft's own `msgraph-sdk` with `azure-identity` credentials; webhook receivers are real
+local HTTP servers (`sim_helpers.webhook_receiver`). Nothing is faked.
 Each test module gets its own simulator process, so modules that mutate the directory do not
 disturb each other.
 """

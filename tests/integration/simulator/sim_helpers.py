@@ -1,9 +1,16 @@
-"""Helpers for the simulator tests: MSAL wiring and a minimal delta-round reader."""
+"""Helpers for the simulator tests: MSAL wiring, a delta-round reader, a webhook receiver."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msal
@@ -28,11 +35,16 @@ def msal_session(ca_file: str) -> requests.Session:
 
 
 def msal_app(
-    sim: SimulatorProcess, client_id: str, secret: str, tenant_key: str, session: requests.Session
+    sim: SimulatorProcess,
+    client_id: str,
+    credential: str | dict[str, str],
+    tenant_key: str,
+    session: requests.Session,
 ) -> msal.ConfidentialClientApplication:
+    """A fresh MSAL app (MSAL replays some errors, so tests never share one)."""
     return msal.ConfidentialClientApplication(
         client_id,
-        client_credential=secret,
+        client_credential=credential,
         authority=f"{sim.authority_host}/{tenant_key}",
         instance_discovery=False,
         http_client=session,
@@ -113,3 +125,71 @@ def member_changes(entry: dict[str, Any]) -> tuple[set[str], set[str]]:
     added = {m["id"] for m in changes if "@removed" not in m}
     removed = {m["id"] for m in changes if "@removed" in m}
     return added, removed
+
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], what: str, within: float = 10.0) -> T:
+    """Poll `probe` until it returns something other than None (or fail after `within` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        assert time.monotonic() < deadline, f"{what} did not happen within {within} s"
+        time.sleep(0.02)
+
+
+@dataclass
+class Receiver:
+    """A local webhook endpoint: answers Graph's validation and records every POST."""
+
+    url: str
+    validate: bool = True
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.posts)
+
+
+@contextmanager
+def webhook_receiver(validate: bool = True) -> Iterator[Receiver]:
+    """`with webhook_receiver() as receiver:` serves http://127.0.0.1:<port>/hook."""
+    receiver = Receiver(url="", validate=validate)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            query = parse_qs(urlsplit(self.path).query)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if "validationToken" in query:
+                token = query["validationToken"][0] if receiver.validate else "nope"
+                self._answer(200, token.encode(), "text/plain")
+                return
+            with receiver.lock:
+                receiver.posts.append({"path": self.path, "body": json.loads(raw or b"{}")})
+            self._answer(202, b"", "text/plain")
+
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -63,16 +63,19 @@ def test_user_and_membership_changes_come_back_in_the_next_round(
     assert users[soft_deleted] == {"id": soft_deleted, "@removed": {"reason": "changed"}}
     assert users[purged] == {"id": purged, "@removed": {"reason": "deleted"}}
     assert users[restored]["displayName"] is not None
-    groups_with_purged = {g["id"] for g in state["groups"] if purged in g["members"]}
-    assert set(groups) == groups_with_purged | {second_group["id"]}
-    for group_id in groups_with_purged - {second_group["id"]}:
-        assert member_changes(groups[group_id]) == (set(), {purged})
-    expected_removed = {removed} | ({purged} & set(second_group["members"]))
-    assert member_changes(groups[second_group["id"]]) == ({created["id"]}, expected_removed)
+    expected = {}
+    for group in state["groups"]:
+        # A restore brings memberships back, reported as additions.
+        added, dropped = {restored} & set(group["members"]), {purged} & set(group["members"])
+        if group["id"] == second_group["id"]:
+            added, dropped = added | {created["id"]}, dropped | {removed}
+        if added or dropped:
+            expected[group["id"]] = (added, dropped)
+    assert {gid: member_changes(g) for gid, g in groups.items()} == expected
     assert groups[second_group["id"]]["displayName"] == second_group["displayName"]
 
 
-def test_soft_deleting_a_user_keeps_its_memberships(
+def test_soft_deleting_a_user_reports_no_member_removal_but_leaves_the_truth(
     graph: httpx.Client, control: SimulatorControl, tenant: dict[str, str]
 ) -> None:
     tid = tenant["tenant_id"]
@@ -82,10 +85,16 @@ def test_soft_deleting_a_user_keeps_its_memberships(
     groups_link = latest_link(graph, "groups", GROUP_SELECT)
 
     control.delete(tid, "users", member["id"])
+    silent = run_round(graph, groups_link)
+    [hidden] = [g for g in control.truth(tid, "group") if g["id"] == group["id"]]
+    control.restore(tid, "users", member["id"])
+    restored = run_round(graph, silent.delta_link).by_id()
 
-    assert run_round(graph, groups_link).entries == []
-    [kept] = [g for g in control.state(tid)["groups"] if g["id"] == group["id"]]
-    assert kept["members"] == [member["id"]]
+    assert silent.entries == []
+    assert hidden["members"] == []
+    assert member_changes(restored[group["id"]]) == ({member["id"]}, set())
+    [back] = [g for g in control.truth(tid, "group") if g["id"] == group["id"]]
+    assert back["members"] == [member["id"]]
 
 
 def test_group_lifecycle_and_restored_groups_come_back_whole(

@@ -94,13 +94,17 @@ def test_a_garbled_token_is_a_badly_formed_token(graph: httpx.Client) -> None:
         assert response.json()["error"]["message"] == "Badly formed token."
 
 
-def test_a_token_of_another_kind_is_refused(graph: httpx.Client) -> None:
+def test_a_link_of_another_resource_is_accepted_with_an_empty_result(
+    graph: httpx.Client,
+) -> None:
     users_link = run_round(graph, "/v1.0/users/delta?$select=id").delta_link
     token = httpx.URL(users_link).params["$deltatoken"]
 
     response = graph.get("/v1.0/groups/delta", params={"$deltatoken": token})
 
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert response.json()["value"] == []
+    assert "/v1.0/groups/delta?$deltatoken=" in response.json()["@odata.deltaLink"]
 
 
 def test_a_well_formed_token_with_bad_fields_is_refused(graph: httpx.Client) -> None:

@@ -1,0 +1,176 @@
+"""Delta paging over an in-memory directory: slices, page boundaries, quirks, sparse bodies."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from entrasync_sim.delta import PagingLimits, Quirks, build_page
+from entrasync_sim.delta_text import page_texts
+from entrasync_sim.directory import TenantDirectory
+from entrasync_sim.tokens import RoundState
+
+NO_QUIRKS = Quirks()
+
+
+def _directory(users: int = 30, group_members: int = 23) -> tuple[TenantDirectory, list[str]]:
+    directory = TenantDirectory()
+    ids = [directory.create("users", {"displayName": f"U{n}"}).id for n in range(users)]
+    group = directory.create("groups", {"displayName": "Big"})
+    directory.change_members(group.id, ids[:group_members], [])
+    directory.create("groups", {"displayName": "Empty"})
+    return directory, ids
+
+
+def _round(
+    directory: TenantDirectory,
+    state: RoundState,
+    limits: PagingLimits,
+    quirks: Quirks = NO_QUIRKS,
+) -> tuple[list[list[dict[str, Any]]], RoundState]:
+    pages = []
+    current: RoundState | None = state
+    last = state
+    while current is not None:
+        last = current
+        page, current = build_page(directory, current, limits, quirks)
+        pages.append(page)
+    return pages, last
+
+
+def _full(directory: TenantDirectory, kind: str, select: tuple[str, ...] | None) -> RoundState:
+    return RoundState(kind, "t", select, None, directory.seq)  # type: ignore[arg-type]
+
+
+def test_a_big_group_is_sliced_and_its_slices_straddle_pages() -> None:
+    directory, ids = _directory()
+    limits = PagingLimits(page_size=2, member_slice=5, scan_budget=100)
+
+    pages, _ = _round(directory, _full(directory, "groups", ("displayName", "members")), limits)
+
+    entries = [entry for page in pages for entry in page]
+    assert all(len(page) <= 2 for page in pages)
+    assert sorted(len(e.get("members@delta", [])) for e in entries) == [0, 3, 5, 5, 5, 5]
+    merged = [m["id"] for e in entries for m in e.get("members@delta", [])]
+    assert sorted(merged) == sorted(ids[:23])
+
+
+def test_every_user_appears_once_for_any_page_size() -> None:
+    directory, ids = _directory()
+    for size in (1, 3, 7, 30, 200):
+        limits = PagingLimits(page_size=size, member_slice=5, scan_budget=1000)
+        pages, _ = _round(directory, _full(directory, "users", ("displayName",)), limits)
+        assert sorted(e["id"] for page in pages for e in page) == sorted(ids)
+
+
+def test_the_scan_budget_yields_empty_pages_that_still_continue() -> None:
+    directory, ids = _directory()
+    for user in ids[:25]:
+        directory.delete("users", user, hard=True)
+    limits = PagingLimits(page_size=10, member_slice=5, scan_budget=4)
+
+    pages, _ = _round(directory, _full(directory, "users", None), limits)
+
+    assert [] in pages
+    assert sorted(e["id"] for page in pages for e in page) == sorted(ids[25:])
+
+
+def test_a_delta_round_walks_only_what_changed() -> None:
+    directory, ids = _directory()
+    since = directory.seq
+    directory.update("users", ids[3], {"displayName": "Changed"})
+    directory.delete("users", ids[4])
+    state = RoundState("users", "t", ("displayName",), since, directory.seq)
+    limits = PagingLimits(page_size=10, member_slice=5, scan_budget=1)
+
+    pages, _ = _round(directory, state, limits)
+
+    assert sorted((e["id"], e.get("displayName")) for p in pages for e in p) == sorted(
+        [(ids[3], "Changed"), (ids[4], None)]
+    )
+
+
+def test_minimal_bodies_carry_only_changed_properties() -> None:
+    directory = TenantDirectory()
+    user = directory.create("users", {"displayName": "A", "jobTitle": "B", "department": "C"})
+    since = directory.seq
+    directory.update("users", user.id, {"department": None})
+    state = RoundState("users", "t", None, since, directory.seq)
+
+    [page], _ = _round(directory, state, PagingLimits(10, 5, 100, minimal=True))
+
+    assert page == [{"id": user.id, "department": None}]
+
+
+def test_duplicates_and_replays_are_reproducible() -> None:
+    directory, _ = _directory()
+    limits = PagingLimits(page_size=4, member_slice=5, scan_budget=100)
+    quirks = Quirks(duplicates=0.5, seed=9)
+
+    first, _ = _round(directory, _full(directory, "users", None), limits, quirks)
+    second, _ = _round(directory, _full(directory, "users", None), limits, quirks)
+
+    counts = Counter(e["id"] for page in first for e in page)
+    assert first == second
+    assert set(counts.values()) == {1, 2}
+
+
+def test_the_next_round_remembers_where_the_previous_one_started() -> None:
+    directory, _ = _directory()
+    state = RoundState("users", "t", None, 5, 9, issued_at=1)
+
+    following = state.next_round(issued_at=2)
+
+    assert (following.since, following.replay_since, following.issued_at) == (9, 5, 2)
+
+
+def _text_round(
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits
+) -> list[list[dict[str, Any]]]:
+    pages = []
+    current: RoundState | None = state
+    while current is not None:
+        rendered = page_texts(directory, current, limits, NO_QUIRKS)
+        assert rendered is not None
+        texts, current = rendered
+        pages.append([json.loads(text) for text in texts])
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("kind", "select"),
+    [("users", ("displayName",)), ("groups", ("displayName", "members")), ("groups", None)],
+)
+def test_rendered_texts_match_the_entries_page_for_page(
+    kind: str, select: tuple[str, ...] | None
+) -> None:
+    directory, ids = _directory(users=150, group_members=130)
+    directory.delete("users", ids[5])
+    limits = PagingLimits(page_size=7, member_slice=20, scan_budget=100)
+    state = _full(directory, kind, select)
+
+    expected, _ = _round(directory, state, limits)
+
+    assert _text_round(directory, state, limits) == expected
+    assert _text_round(directory, state, limits) == expected  # from the caches
+
+
+def test_a_big_groups_cached_members_follow_lifecycle_and_membership_changes() -> None:
+    directory, ids = _directory(users=1200, group_members=1100)
+    limits = PagingLimits(page_size=500, member_slice=500, scan_budget=5000)
+
+    def members() -> set[str]:
+        pages = _text_round(directory, _full(directory, "groups", ("members",)), limits)
+        return {m["id"] for page in pages for e in page for m in e.get("members@delta", [])}
+
+    before = members()
+    directory.delete("users", ids[0])
+    hidden = members()
+    directory.restore("users", ids[0])
+    directory.change_members(next(iter(directory.members)), [], [ids[1]])
+
+    assert before == set(ids[:1100])
+    assert hidden == before - {ids[0]}
+    assert members() == before - {ids[1]}
