@@ -1,9 +1,10 @@
 """`make demo`: the whole system on this machine, syncing a simulated tenant until Ctrl-C.
 
 Starts real nats-server and mongod (or uses NATS_URL / MONGODB_URI), the Graph/Entra simulator
-with a few hundred users, every service as its own process, registers the simulated tenant
-through the config API, waits for the first sync to be recorded, prints one machine-readable
-`entrasync demo ready: {...}` line plus a few hints, then streams the public change events.
+with a few hundred users, every service as its own process (the web console too, with a made-up
+admin account and API token), registers the simulated tenant through the config API, waits for
+the first sync to be recorded, prints one machine-readable `entrasync demo ready: {...}` line
+plus a few hints, then streams the public change events.
 """
 
 from __future__ import annotations
@@ -106,10 +107,25 @@ async def follow_changes(nats_url: str, names: Names) -> None:
         await nc.close()
 
 
+def console_access(stack: ServiceStack) -> dict[str, str]:
+    """The web console's address and the demo's admin login and API token."""
+    assert stack.console is not None
+    return {
+        "console_url": stack.console.url,
+        "admin_user": stack.console.admin_user,
+        "admin_password": stack.console.admin_password,
+        "api_token": stack.console.api_token,
+    }
+
+
 def _hints(ready: dict, workdir: Path) -> list[str]:
     sim = ready["simulator"]
     tenant = sim["tenants"][0]["tenant_id"]
     return [
+        f"  web console:           {ready['console_url']}  (user {ready['admin_user']}, "
+        f"password {ready['admin_password']})",
+        f"  REST API:              curl -H 'Authorization: Bearer {ready['api_token']}' "
+        f"{ready['console_url']}/api/v1/tenants",
         f"  services' logs:        {workdir}/*.log",
         f"  inventory (MongoDB):   mongosh '{ready['mongodb_uri']}'  (database entrasync_history)",
         f"  change events (NATS):  nats --server {ready['nats_url']} sub 'entrasync.directory.>'",
@@ -160,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     "simulator": sim.ready,
                     "first_sync": recorded,
                     "workdir": str(workdir),
+                    **console_access(stack),
                 }
                 print("entrasync demo ready: " + json.dumps(ready, default=str))
                 print(f"First sync {recorded['status']} after {time.monotonic() - started:.0f}s.")

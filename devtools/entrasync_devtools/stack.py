@@ -2,14 +2,18 @@
 
 Used by `make demo` and by the end-to-end tests: each service is started from its console
 script exactly as an operator would run it, configured only through environment variables.
+The web console is the fifth process: the stack makes up an admin account, an API token and a
+session secret for it (`ServiceStack.console`) and serves it on a free local port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,13 +24,63 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+import httpx
 import nats
+from entrasync_shared.infra import free_port
 from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import ApiCallError, call
 from entrasync_shared.subjects import Names
 
-SERVICES = ("config", "history", "syncer", "scheduler")
+SERVICES = ("config", "history", "syncer", "scheduler", "console")
+NATS_SERVICES = ("config", "history", "syncer", "scheduler")
 STOP_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ConsoleAccess:
+    """How to reach the stack's console: its URL, an admin login and an API token."""
+
+    url: str
+    admin_user: str
+    admin_password: str
+    api_token: str
+    session_secret: str
+
+    @classmethod
+    def generate(cls, port: int) -> ConsoleAccess:
+        return cls(
+            url=f"http://127.0.0.1:{port}",
+            admin_user="admin",
+            admin_password=secrets.token_urlsafe(12),
+            api_token="es_" + secrets.token_urlsafe(32),
+            session_secret=secrets.token_urlsafe(48),
+        )
+
+    def environment(self, bindir: Path) -> dict[str, str]:
+        """The console's settings: hashed password and token, never the plain values."""
+        password_hash = _console_tool(bindir, "hash-password", stdin=self.admin_password)
+        # The documented format of ENTRASYNC_CONSOLE_API_TOKENS entries.
+        token_digest = "sha256:" + hashlib.sha256(self.api_token.encode()).hexdigest()
+        port = self.url.rsplit(":", 1)[1]
+        return {
+            "ENTRASYNC_CONSOLE_HOST": "127.0.0.1",
+            "ENTRASYNC_CONSOLE_PORT": port,
+            "ENTRASYNC_CONSOLE_ADMINS": json.dumps({self.admin_user: password_hash}),
+            "ENTRASYNC_CONSOLE_API_TOKENS": json.dumps({"demo": token_digest}),
+            "ENTRASYNC_CONSOLE_SESSION_SECRET": self.session_secret,
+        }
+
+
+def _console_tool(bindir: Path, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [str(bindir / "entrasync-console"), *args],
+        input=None if stdin is None else stdin + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -54,6 +108,7 @@ class ServiceStack:
     prefix: str = ""
     services: tuple[str, ...] = SERVICES
     service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    console: ConsoleAccess | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -95,16 +150,28 @@ class ServiceStack:
             raise
         return self
 
+    @property
+    def console_url(self) -> str:
+        assert self.console is not None, "the stack runs no console"
+        return self.console.url
+
     def _spawn(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = self._environment()
         bindir = Path(sys.executable).parent
-        for service in self.services:
+        # The console starts last: hashing its password takes a moment the others use to start.
+        for service in sorted(self.services, key=lambda name: name == "console"):
+            service_env = {**env, **self.service_env.get(service, {})}
+            if service == "console":
+                if self.console is None:
+                    self.console = ConsoleAccess.generate(free_port())
+                service_env = {**service_env, **self.console.environment(bindir)}
+                service_env.update(self.service_env.get(service, {}))
             log = self.log_file(service).open("ab")
             self._logs.append(log)
             self._procs[service] = subprocess.Popen(
                 [str(bindir / f"entrasync-{service}")],
-                env={**env, **self.service_env.get(service, {})},
+                env=service_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -112,20 +179,27 @@ class ServiceStack:
 
     async def _wait_healthy(self, deadline: float) -> None:
         nc = await nats.connect(self.nats_url)
+        http = httpx.AsyncClient(timeout=1, trust_env=False)
         try:
             pending = set(self.services)
             while pending:
                 self.check_alive()
-                for service in sorted(pending):
+                for service in sorted(pending & set(NATS_SERVICES)):
                     with contextlib.suppress(ApiCallError):
                         subject = self.names.api(service, "health")
                         health = await call(nc, subject, None, Health, timeout=1)
                         if health.ok:
                             pending.discard(service)
+                if "console" in pending:
+                    with contextlib.suppress(httpx.HTTPError):
+                        ready = await http.get(f"{self.console_url}/readyz")
+                        if ready.status_code == 200:
+                            pending.discard("console")
                 if pending and time.monotonic() > deadline:
                     raise RuntimeError(f"services not healthy in time: {sorted(pending)}")
                 await asyncio.sleep(0.1)
         finally:
+            await http.aclose()
             await nc.close()
 
     def check_alive(self) -> None:

@@ -1,0 +1,1 @@
+"""The console's adapters: the other services' NATS request-reply APIs."""

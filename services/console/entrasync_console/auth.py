@@ -1,0 +1,185 @@
+"""Who may use the console: admin accounts, API tokens, signed session cookies, login throttling.
+
+The console keeps no state, so a session is a signed, expiring cookie (HMAC-SHA256 with the
+session secret, shared by every replica) that also carries the session's CSRF token. Passwords
+are argon2 hashes; API tokens are random and stored as SHA-256 digests (like a password
+manager's, fast to check on every request and useless if leaked).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+TOKEN_PREFIX = "es_"
+_HASHER = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the user does not exist, so a wrong name costs as much as a wrong password."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def new_token() -> tuple[str, str]:
+    """A new API token and the `sha256:<hex>` digest to configure for it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made a request, and how they proved it."""
+
+    name: str
+    via: Literal["session", "token"]
+    csrf: str = ""
+
+
+class Accounts:
+    """Admin accounts (argon2) and API tokens (SHA-256 digests)."""
+
+    def __init__(self, admins: dict[str, str], tokens: dict[str, str]) -> None:
+        self._admins = dict(admins)
+        self._tokens = {digest.lower(): name for name, digest in tokens.items()}
+
+    def check_password(self, user: str, password: str) -> bool:
+        """True for a known user with this password (slow on purpose: run it in a thread)."""
+        stored = self._admins.get(user)
+        try:
+            return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def token_owner(self, token: str) -> str | None:
+        digest = token_digest(token)
+        for known, name in self._tokens.items():
+            if hmac.compare_digest(known, digest):
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class Session:
+    user: str
+    csrf: str
+    expires: float
+
+
+class SessionCodec:
+    """Signs and reads session cookies; a tampered or expired cookie reads as no session."""
+
+    def __init__(self, secret: str, lifetime_seconds: float, clock: Callable[[], float]) -> None:
+        self._key = hashlib.sha256(b"entrasync-console-session:" + secret.encode()).digest()
+        self._lifetime = lifetime_seconds
+        self._clock = clock
+
+    @property
+    def lifetime(self) -> int:
+        return int(self._lifetime)
+
+    def issue(self, user: str) -> tuple[str, Session]:
+        session = Session(user, secrets.token_urlsafe(24), self._clock() + self._lifetime)
+        body = {"u": session.user, "c": session.csrf, "e": int(session.expires)}
+        return self.sign(body), session
+
+    def read(self, cookie: str | None) -> Session | None:
+        body = self.verify(cookie)
+        if body is None:
+            return None
+        try:
+            session = Session(str(body["u"]), str(body["c"]), float(body["e"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return session if session.expires > self._clock() else None
+
+    def sign(self, body: dict[str, object]) -> str:
+        payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+        return f"{payload}.{self._mac(payload)}"
+
+    def verify(self, value: str | None) -> dict[str, object] | None:
+        if not value or value.count(".") != 1:
+            return None
+        payload, mac = value.split(".")
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        try:
+            body = json.loads(_unb64(payload))
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class LoginThrottle:
+    """Counts failed logins per user name and per client address in a sliding window.
+
+    Per process: each replica throttles on its own, which bounds guessing to
+    `replicas × max_failures` tries per window — the console keeps no shared state by design.
+    """
+
+    def __init__(self, max_failures: int, window: float, clock: Callable[[], float]) -> None:
+        self._max, self._window, self._clock = max_failures, window, clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until these keys may try again; 0 when they may try now."""
+        now = self._clock()
+        wait = 0.0
+        for key in keys:
+            times = self._recent(key, now)
+            if len(times) >= self._max:
+                wait = max(wait, times[0] + self._window - now)
+        return int(wait) + 1 if wait > 0 else 0
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        for key in keys:
+            self._recent(key, now).append(now)
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self._window:
+            times.popleft()
+        if len(self._failures) > 10_000:  # bound memory under a spray of made-up names
+            for stale in [k for k, v in self._failures.items() if not v and k != key]:
+                del self._failures[stale]
+        return times
+
+
+def wall_clock() -> float:
+    """Seconds since the epoch: session expiry must mean the same on every replica."""
+    return time.time()

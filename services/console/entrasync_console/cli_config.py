@@ -1,0 +1,200 @@
+"""`entrasync-ctl profiles …` and `entrasync-ctl tenants …`: the config service's records."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from entrasync_shared.messages import (
+    CredentialProfileCreate,
+    ProfileDelete,
+    ProfileUpdate,
+    TenantCreate,
+    TenantDelete,
+    TenantUpdate,
+)
+
+from entrasync_console import ops
+from entrasync_console.adapters.nats import NatsServices
+from entrasync_console.cli_app import Context, profiles_app, tenants_app
+from entrasync_console.cli_render import (
+    profiles_table,
+    tenants_table,
+)
+from entrasync_console.views import tenant_views
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+@profiles_app.command("list")
+def profiles_list(ctx: typer.Context) -> None:
+    """List the credential profiles (never their secrets)."""
+    c: Context = ctx.obj
+    c.emit(c.run(lambda s, _: s.profiles()), profiles_table)
+
+
+def _read_secret(secret_stdin: bool) -> str | None:
+    return sys.stdin.readline().rstrip("\n") if secret_stdin else None
+
+
+@profiles_app.command("add")
+def profiles_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Unique profile name")],
+    client_id: Annotated[str, typer.Option(help="Application (client) id")],
+    secret_stdin: Annotated[bool, typer.Option(help="Read the client secret from stdin")] = False,
+    key_file: Annotated[Path | None, typer.Option(help="PEM private key of a certificate")] = None,
+    cert_file: Annotated[Path | None, typer.Option(help="PEM certificate")] = None,
+    expires: Annotated[str | None, typer.Option(help="Secret expiry date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Add a credential profile with a client secret (stdin) or a certificate."""
+    c: Context = ctx.obj
+    secret = _read_secret(secret_stdin)
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        request = CredentialProfileCreate(
+            name=name,
+            client_id=client_id,
+            client_secret=secret,
+            private_key_pem=key_file.read_text() if key_file else None,
+            certificate_pem=cert_file.read_text() if cert_file else None,
+            secret_expires_at=expires,
+        )
+        return await s.create_profile(request)
+
+    c.emit(c.run(work), lambda p: profiles_table([p]))
+
+
+@profiles_app.command("update")
+def profiles_update(
+    ctx: typer.Context,
+    profile: Annotated[str, typer.Argument(help="Profile id or name")],
+    name: Annotated[str | None, typer.Option()] = None,
+    client_id: Annotated[str | None, typer.Option()] = None,
+    secret_stdin: Annotated[bool, typer.Option(help="Read a new secret from stdin")] = False,
+    expires: Annotated[str | None, typer.Option(help="YYYY-MM-DD, or 'none' to clear")] = None,
+) -> None:
+    """Change a credential profile."""
+    c: Context = ctx.obj
+    secret = _read_secret(secret_stdin)
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        current = await ops.find_profile(s, profile)
+        changes: dict[str, Any] = {"name": name, "client_id": client_id, "client_secret": secret}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if expires is not None:
+            changes["secret_expires_at"] = None if expires == "none" else expires
+        update = ProfileUpdate(profile_id=current.id, version=current.version, **changes)
+        return await s.update_profile(update)
+
+    c.emit(c.run(work), lambda p: profiles_table([p]))
+
+
+@profiles_app.command("delete")
+def profiles_delete(
+    ctx: typer.Context, profile: Annotated[str, typer.Argument(help="Profile id or name")]
+) -> None:
+    """Delete a credential profile no tenant uses."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        current = await ops.find_profile(s, profile)
+        return await s.delete_profile(ProfileDelete(profile_id=current.id, version=current.version))
+
+    deleted = c.run(work)
+    c.emit(deleted, lambda p: f"deleted credential profile {p.name} ({p.id})")
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+@tenants_app.command("list")
+def tenants_list(ctx: typer.Context) -> None:
+    """List the tenants with their profile and last sync."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        return await tenant_views(s, await s.tenants())
+
+    c.emit(c.run(work), tenants_table)
+
+
+@tenants_app.command("add")
+def tenants_add(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Verified domain or tenant GUID")],
+    profile: Annotated[str, typer.Option(help="Credential profile id or name")],
+    cloud: Annotated[str, typer.Option(help="Azure cloud")] = "global",
+    name: Annotated[str | None, typer.Option(help="Display name (default: the tenant)")] = None,
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
+    interval: Annotated[int, typer.Option(help="Seconds between syncs")] = 60,
+) -> None:
+    """Add an Entra ID Sync policy (a full scan runs first)."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        found = await ops.find_profile(s, profile)
+        request = TenantCreate(
+            tenant=tenant,
+            cloud=cloud,
+            profile_id=found.id,
+            name=name,
+            enabled=enabled,
+            interval_seconds=interval,
+        )
+        return await s.create_tenant(request)
+
+    c.emit(c.run(work), lambda t: tenants_table([t]))
+
+
+@tenants_app.command("update")
+def tenants_update(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
+    profile: Annotated[str | None, typer.Option(help="Credential profile id or name")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    full_scan: Annotated[
+        bool | None, typer.Option("--full-scan/--no-full-scan", help="Full scan on next run")
+    ] = None,
+    interval: Annotated[int | None, typer.Option(help="Seconds between syncs")] = None,
+) -> None:
+    """Change a policy (tenant and cloud are immutable)."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        current = await ops.find_tenant(s, tenant)
+        changes: dict[str, Any] = {
+            "name": name,
+            "enabled": enabled,
+            "full_scan_next": full_scan,
+            "interval_seconds": interval,
+        }
+        if profile is not None:
+            changes["profile_id"] = (await ops.find_profile(s, profile)).id
+        changes = {k: v for k, v in changes.items() if v is not None}
+        update = TenantUpdate(tenant_id=current.id, version=current.version, **changes)
+        return await s.update_tenant(update)
+
+    c.emit(c.run(work), lambda t: tenants_table([t]))
+
+
+@tenants_app.command("delete")
+def tenants_delete(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
+    purge_history: Annotated[bool, typer.Option(help="Also erase inventory and history")] = False,
+) -> None:
+    """Delete a policy (its Sync History stays unless --purge-history)."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        current = await ops.find_tenant(s, tenant)
+        request = TenantDelete(
+            tenant_id=current.id, version=current.version, purge_history=purge_history
+        )
+        return await s.delete_tenant(request)
+
+    c.emit(c.run(work), lambda t: f"deleted tenant {t.name} ({t.id})")

@@ -1,0 +1,190 @@
+"""`entrasync-ctl` test-connection, sync now, history, events tail and status."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from entrasync_shared.messages import (
+    ConnectionTest,
+    HistoryExportRequest,
+    HistoryRunsQuery,
+    TenantTest,
+)
+from entrasync_shared.natsutil import ApiCallError
+from entrasync_shared.subjects import ObjectType
+from rich.live import Live
+
+from entrasync_console import ops
+from entrasync_console.adapters.nats import NatsServices
+from entrasync_console.cli_app import Context, app, err, events_app, out, plain, sync_app
+from entrasync_console.cli_render import (
+    event_line,
+    history_table,
+    progress_table,
+    status_table,
+    test_result,
+)
+
+# -- test connection, sync, history -----------------------------------------------------------
+
+
+@app.command("test-connection")
+def test_connection(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="A saved tenant (id/name), or a domain/GUID")],
+    profile: Annotated[
+        str | None, typer.Option(help="Test unsaved input with this profile (id or name)")
+    ] = None,
+    cloud: Annotated[str, typer.Option(help="Cloud of unsaved input")] = "global",
+) -> None:
+    """Test Connection of a saved tenant, or of unsaved input with --profile."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        if profile is None:
+            saved = await ops.find_tenant(s, tenant)
+            return await s.test_tenant(TenantTest(tenant_id=saved.id))
+        found = await ops.find_profile(s, profile)
+        request = ConnectionTest(tenant=tenant, cloud=cloud, profile_id=found.id)
+        return await s.test_connection(request)
+
+    result = c.run(work)
+    c.emit(result, test_result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@sync_app.command("now")
+def sync_now(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
+    wait: Annotated[bool, typer.Option(help="Follow the run until it is recorded")] = False,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds to follow the run")] = 600.0,
+) -> None:
+    """Sync a tenant now; --wait follows the run per object type."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, _: Any) -> Any:
+        found = await ops.find_tenant(s, tenant)
+        accepted = await ops.sync_now(s, found.id)
+        if not wait:
+            return accepted
+        live = Live(progress_table(ops.RunProgress(accepted.run_id)), console=err)
+        with live:
+            return await ops.follow_run(
+                s, found.id, accepted, lambda p: live.update(progress_table(p)), wait_timeout
+            )
+
+    result = c.run(work)
+    if not wait:
+        c.emit(
+            result,
+            lambda a: f"sync {a.status}: run {a.run_id or '(after ' + str(a.after_run) + ')'}",
+        )
+        return
+    c.emit(
+        {"run_id": result.run_id, "status": result.status, "rows": plain(result.rows)},
+        lambda _: progress_table(result),
+    )
+    raise typer.Exit(0 if result.status == "Succeeded" else 1)
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(help="50, 100 or 1000")] = 50,
+    search: Annotated[str, typer.Option(help="Keep rows containing this text")] = "",
+    csv: Annotated[
+        Path | None, typer.Option(help="Write every matching row to this CSV file")
+    ] = None,
+) -> None:
+    """Show a page of Sync History, or write every row to --csv FILE."""
+    c: Context = ctx.obj
+
+    async def table(s: NatsServices, _: Any) -> Any:
+        found = await ops.find_tenant(s, tenant)
+        query = HistoryRunsQuery(tenant_id=found.id, page=page, page_size=page_size, search=search)
+        return await s.history(query)
+
+    async def export(s: NatsServices, _: Any) -> int:
+        assert csv is not None
+        found = await ops.find_tenant(s, tenant)
+        rows, after = 0, None
+        with csv.open("w", encoding="utf-8", newline="") as file:
+            while True:
+                request = HistoryExportRequest(tenant_id=found.id, search=search, after=after)
+                chunk = await s.export_chunk(request)
+                file.write(chunk.csv)
+                rows += chunk.rows
+                if chunk.next is None:
+                    return rows
+                after = chunk.next
+
+    if csv is not None:
+        written = c.run(export)
+        c.emit(
+            {"file": str(csv), "rows": written}, lambda v: f"wrote {v['rows']} rows to {v['file']}"
+        )
+        return
+    c.emit(c.run(table), history_table)
+
+
+# -- events, status ---------------------------------------------------------------------------
+
+
+@events_app.command("tail")
+def events_tail(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (id)")] = None,
+    object_type: Annotated[
+        ObjectType | None, typer.Option("--type", help="Only user, group or device")
+    ] = None,
+    from_start: Annotated[bool, typer.Option(help="Replay stored events first")] = False,
+    count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,
+) -> None:
+    """Print public change events as they arrive."""
+    c: Context = ctx.obj
+
+    async def work(_: NatsServices, nc: Any) -> int:
+        seen = 0
+        events = ops.tail_events(nc, c.names, tenant, object_type, from_start)
+        async with contextlib.aclosing(events):  # unsubscribe before the connection drains
+            async for event in events:
+                seen += 1
+                if c.as_json:
+                    print(json.dumps(event), flush=True)
+                else:
+                    out.print(event_line(event))
+                if count and seen >= count:
+                    break
+        return seen
+
+    try:
+        c.run(work)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """Services found through the NATS micro protocol, with their stats and health."""
+    c: Context = ctx.obj
+
+    async def work(s: NatsServices, nc: Any) -> Any:
+        instances = await ops.discover(nc, c.names)
+        health = {}
+        for service in ops.SERVICES:
+            try:
+                health[service] = (await s.health(service)).model_dump(mode="json")
+            except ApiCallError as error:
+                health[service] = {"service": service, "ok": False, "error": error.error.message}
+        return {"instances": instances, "health": health}
+
+    result = c.run(work)
+    c.emit(result, status_table)
+    raise typer.Exit(0 if all(h.get("ok") for h in result["health"].values()) else 1)

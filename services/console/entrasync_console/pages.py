@@ -1,0 +1,243 @@
+"""The Integrations screens of the seed page: tenant table, Add New Integration, tenant details.
+
+Forms post here (with the session's CSRF token) and redirect with a toast; Test Connection,
+Sync now and the live status call the REST API from the page's script.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from entrasync_shared.messages import (
+    HISTORY_PAGE_SIZES,
+    HistoryRunsQuery,
+    TenantCreate,
+    TenantDelete,
+    TenantRef,
+    TenantUpdate,
+)
+from entrasync_shared.natsutil import ApiCallError
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from entrasync_console import views
+from entrasync_console.errors import Problem
+from entrasync_console.rendering import (
+    check_form_csrf,
+    form_errors,
+    redirect,
+    render,
+    session_or_login,
+)
+from entrasync_console.security import console
+
+ENTRA_ID_SYNC = "entra-id-sync"
+router = APIRouter(include_in_schema=False)
+
+
+def checked(form: Any, name: str) -> bool:
+    return form.get(name) in ("on", "true", "1")
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request) -> Response:
+    session_or_login(request)
+    return RedirectResponse("/integrations", status_code=303)
+
+
+async def integrations_page(
+    request: Request,
+    adding: bool,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    toasts: list[dict[str, str]] | None = None,
+) -> HTMLResponse:
+    state = console(request)
+    session_or_login(request)
+    tenants = await state.services.tenants()
+    rows = await views.tenant_views(state.services, sorted(tenants, key=lambda t: t.name.lower()))
+    profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
+    defaults = {"type": ENTRA_ID_SYNC, "cloud": "global", "enabled": True, "tenant": ""}
+    return await render(
+        request,
+        state,
+        "integrations.html",
+        status_code,
+        rows=rows,
+        profiles=profiles,
+        clouds=state.settings.cloud_names(),
+        adding=adding,
+        values={**defaults, **(values or {})},
+        errors=errors or {},
+        toasts=toasts or [],
+    )
+
+
+@router.get("/integrations", response_class=HTMLResponse)
+async def integrations(request: Request) -> HTMLResponse:
+    return await integrations_page(request, adding=False)
+
+
+@router.get("/integrations/new", response_class=HTMLResponse)
+async def new_integration(request: Request) -> HTMLResponse:
+    return await integrations_page(request, adding=True)
+
+
+@router.post("/integrations", response_class=HTMLResponse)
+async def add_integration(request: Request) -> Response:
+    session = session_or_login(request)
+    form = await request.form()
+    check_form_csrf(form, session.csrf)
+    values = {
+        "type": form.get("type"),
+        "tenant": str(form.get("tenant") or ""),
+        "cloud": str(form.get("cloud") or ""),
+        "profile_id": str(form.get("profile_id") or ""),
+        "enabled": checked(form, "enabled"),
+    }
+    if values["type"] != ENTRA_ID_SYNC:
+        errors = {"type": "Choose the Entra ID Sync type."}
+        return await integrations_page(request, True, values, errors, 422)
+    try:
+        tenant = await console(request).services.create_tenant(
+            TenantCreate(
+                tenant=values["tenant"],
+                cloud=values["cloud"],
+                profile_id=values["profile_id"],
+                enabled=values["enabled"],
+            )
+        )
+    except (ValidationError, ApiCallError) as err:
+        errors, general = form_errors(err)
+        toasts = [{"kind": "error", "text": general}] if general else []
+        return await integrations_page(request, True, values, errors, 422, toasts)
+    return redirect("/integrations", request, ("success", f"Added {tenant.name}."))
+
+
+@router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
+async def tenant_details(request: Request, tenant_id: str) -> HTMLResponse:
+    session_or_login(request)
+    params = request.query_params
+    tab = "history" if params.get("tab") == "history" else "configuration"
+    return await tenant_page(request, tenant_id, tab)
+
+
+def history_params(request: Request) -> tuple[int, int, str]:
+    params = request.query_params
+    try:
+        page = max(1, min(int(params.get("page", "1")), 1_000_000))
+    except ValueError:
+        page = 1
+    try:
+        size = int(params.get("page_size", "50"))
+    except ValueError:
+        size = 50
+    size = size if size in HISTORY_PAGE_SIZES else 50
+    return page, size, params.get("search", "")
+
+
+async def tenant_page(
+    request: Request,
+    tenant_id: str,
+    tab: str,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    toasts: list[dict[str, str]] | None = None,
+) -> HTMLResponse:
+    state = console(request)
+    try:
+        tenant = await state.services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+    except ApiCallError as err:
+        if err.error.code != "not_found":
+            raise
+        raise Problem(404, "not_found", f"There is no tenant {tenant_id!r}.") from None
+    (view,) = await views.tenant_views(state.services, [tenant])
+    profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
+    context: dict[str, Any] = {
+        "tenant": view,
+        "tab": tab,
+        "profiles": profiles,
+        "values": values or tenant.model_dump(),
+        "errors": errors or {},
+        "page_sizes": HISTORY_PAGE_SIZES,
+        "toasts": toasts or [],
+    }
+    if tab == "history":
+        context.update(await history_context(request, tenant_id))
+    return await render(request, state, "tenant.html", status_code, **context)
+
+
+async def history_context(request: Request, tenant_id: str) -> dict[str, Any]:
+    page, size, search = history_params(request)
+    context: dict[str, Any] = {"page": page, "page_size": size, "search": search}
+    try:
+        query = HistoryRunsQuery(tenant_id=tenant_id, page=page, page_size=size, search=search)
+    except ValidationError as err:
+        errors, _ = form_errors(err)
+        return {**context, "rows": [], "total": 0, "last_page": 1, "search_error": errors}
+    result = await console(request).services.history(query)
+    last_page = max(1, -(-result.total // size))
+    return {**context, "rows": result.items, "total": result.total, "last_page": last_page}
+
+
+@router.post("/tenants/{tenant_id}", response_class=HTMLResponse)
+async def save_tenant(request: Request, tenant_id: str) -> Response:
+    session = session_or_login(request)
+    form = await request.form()
+    check_form_csrf(form, session.csrf)
+    values: dict[str, Any] = {
+        "profile_id": str(form.get("profile_id") or ""),
+        "enabled": checked(form, "enabled"),
+        "full_scan_next": checked(form, "full_scan_next"),
+    }
+    try:
+        version = int(str(form.get("version") or ""))
+        update = TenantUpdate(tenant_id=tenant_id[:64], version=version, **values)
+        tenant = await console(request).services.update_tenant(update)
+    except ValueError as err:
+        if not isinstance(err, ValidationError):
+            raise Problem(422, "validation", "the form lacks its version; reload it") from None
+        errors, general = form_errors(err)
+        return await tenant_error(request, tenant_id, values, errors, general)
+    except ApiCallError as err:
+        errors, general = form_errors(err)
+        if err.error.code == "conflict":
+            general = f"{err.error.message} Reload the page to see the current settings."
+        return await tenant_error(request, tenant_id, values, errors, general)
+    return redirect(f"/tenants/{tenant.id}", request, ("success", f"Saved {tenant.name}."))
+
+
+async def tenant_error(
+    request: Request,
+    tenant_id: str,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    general: str | None,
+) -> HTMLResponse:
+    current = await console(request).services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+    shown = {**current.model_dump(), **values}
+    toasts = [{"kind": "error", "text": general}] if general else []
+    return await tenant_page(request, tenant_id, "configuration", shown, errors, 422, toasts)
+
+
+@router.post("/tenants/{tenant_id}/delete")
+async def delete_tenant(request: Request, tenant_id: str) -> Response:
+    session = session_or_login(request)
+    form = await request.form()
+    check_form_csrf(form, session.csrf)
+    try:
+        version = int(str(form.get("version") or ""))
+    except ValueError:
+        raise Problem(422, "validation", "the form lacks its version; reload it") from None
+    request_model = TenantDelete(
+        tenant_id=tenant_id[:64], version=version, purge_history=checked(form, "purge_history")
+    )
+    try:
+        tenant = await console(request).services.delete_tenant(request_model)
+    except ApiCallError as err:
+        flash = ("error", f"Not deleted: {err.error.message}")
+        return redirect(f"/tenants/{tenant_id[:64]}", request, flash)
+    return redirect("/integrations", request, ("success", f"Deleted {tenant.name}."))

@@ -1,0 +1,93 @@
+"""Request authentication: API tokens (`Authorization: Bearer`) or the session cookie + CSRF.
+
+A session may read anything; a state-changing request made with a session must also carry the
+session's CSRF token (header `X-CSRF-Token` for scripts, form field `csrf_token` for forms).
+Token requests need no CSRF token: a browser never adds an Authorization header by itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from entrasync_console.auth import Accounts, LoginThrottle, Principal, Session, SessionCodec
+from entrasync_console.errors import Problem
+from entrasync_console.settings import ConsoleSettings
+
+SESSION_COOKIE = "entrasync_session"
+LOGIN_COOKIE = "entrasync_login"
+FLASH_COOKIE = "entrasync_flash"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer = HTTPBearer(auto_error=False, description="An API token (`entrasync-console new-token`)")
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The console's login session; unsafe methods also need the X-CSRF-Token header",
+)
+
+
+@dataclass
+class Console:
+    """Everything a request handler needs; `services` exists once the app has started."""
+
+    settings: ConsoleSettings
+    accounts: Accounts
+    codec: SessionCodec
+    throttle: LoginThrottle
+    services: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def console(request: Request) -> Console:
+    found: Console = request.app.state.console
+    if found.services is None:
+        raise Problem(503, "unavailable", "the console is still starting")
+    return found
+
+
+def current_session(request: Request) -> Session | None:
+    found: Console = request.app.state.console
+    return found.codec.read(request.cookies.get(SESSION_COOKIE))
+
+
+def same_token(sent: str | None, expected: str) -> bool:
+    return bool(sent) and hmac.compare_digest(str(sent).encode(), expected.encode())
+
+
+async def api_principal(
+    request: Request,
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """The caller of an API route; 401 without valid credentials, 403 without CSRF token."""
+    found: Console = request.app.state.console
+    if request.headers.get("authorization"):
+        name = found.accounts.token_owner(token.credentials) if token is not None else None
+        if name is None:
+            raise Problem(
+                401,
+                "unauthenticated",
+                "unknown API token (send `Authorization: Bearer <token>`)",
+                headers={"www-authenticate": "Bearer"},
+            )
+        return Principal(name, "token")
+    session = found.codec.read(cookie)
+    if session is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "log in, or send an API token as `Authorization: Bearer <token>`",
+            headers={"www-authenticate": "Bearer"},
+        )
+    if request.method not in SAFE_METHODS and not same_token(
+        request.headers.get(CSRF_HEADER), session.csrf
+    ):
+        raise Problem(403, "csrf", "a session request that changes something needs X-CSRF-Token")
+    return Principal(session.user, "session", session.csrf)

@@ -1,0 +1,113 @@
+"""What the console composes from several services: tenant rows, live status, CSV export.
+
+These are read models of the REST API and the UI; the records themselves stay in the services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from entrasync_shared.messages import (
+    HistoryExportRequest,
+    HistoryRow,
+    HistoryRunsQuery,
+    Model,
+    Tenant,
+    TenantsStatusQuery,
+    TenantSyncStatus,
+)
+from entrasync_shared.natsutil import ApiCallError
+from pydantic import Field
+
+from entrasync_console.ports import Services
+
+log = logging.getLogger("entrasync.console")
+STATUS_BATCH = 1000
+
+
+class TenantView(Tenant):
+    """A tenant policy with the tenant table's other columns: Profile and Last Sync."""
+
+    profile_name: str | None = Field(default=None, description="Name of the credential profile")
+    last_sync: TenantSyncStatus | None = Field(
+        default=None, description="Last Sync Start and Status; null when it never ran"
+    )
+    last_sync_error: str | None = Field(
+        default=None, description="Why `last_sync` is unknown (the history service is down)"
+    )
+
+
+class TenantStatus(Model):
+    """A tenant's sync state for live display: its last run and that run's rows per type."""
+
+    tenant_id: str
+    running: bool = Field(description="A run of this tenant is in progress")
+    last_sync: TenantSyncStatus | None = None
+    run_rows: tuple[HistoryRow, ...] = Field(
+        default=(), description="The newest run's Sync History rows (live counts while Running)"
+    )
+
+
+async def last_syncs(
+    services: Services, tenant_ids: Sequence[str]
+) -> tuple[dict[str, TenantSyncStatus], str | None]:
+    """Last sync per tenant id, and why they are unknown if history could not say."""
+    found: dict[str, TenantSyncStatus] = {}
+    try:
+        for start in range(0, len(tenant_ids), STATUS_BATCH):
+            chunk = tuple(tenant_ids[start : start + STATUS_BATCH])
+            status = await services.sync_status(TenantsStatusQuery(tenant_ids=chunk))
+            found.update({item.tenant_id: item for item in status.items})
+    except ApiCallError as err:
+        log.warning("last sync status unavailable: %s", err)
+        return {}, err.error.message
+    return found, None
+
+
+async def tenant_views(services: Services, tenants: Sequence[Tenant]) -> list[TenantView]:
+    profiles = {profile.id: profile.name for profile in await services.profiles()}
+    syncs, error = await last_syncs(services, [t.id for t in tenants]) if tenants else ({}, None)
+    return [
+        TenantView(
+            **tenant.model_dump(),
+            profile_name=profiles.get(tenant.profile_id),
+            last_sync=syncs.get(tenant.id),
+            last_sync_error=error,
+        )
+        for tenant in tenants
+    ]
+
+
+async def tenant_status(services: Services, tenant_id: str) -> TenantStatus:
+    syncs, _ = await last_syncs(services, [tenant_id])
+    last = syncs.get(tenant_id)
+    page = await services.history(HistoryRunsQuery(tenant_id=tenant_id, page_size=50))
+    newest = last.last_run_id if last else (page.items[0].run_id if page.items else None)
+    rows = tuple(row for row in page.items if row.run_id == newest)
+    running = (last is not None and last.last_sync_status == "Running") or any(
+        row.status == "Running" for row in rows
+    )
+    return TenantStatus(tenant_id=tenant_id, running=running, last_sync=last, run_rows=rows)
+
+
+async def csv_chunks(
+    services: Services, tenant_id: str, search: str
+) -> tuple[str, AsyncIterator[str]]:
+    """The first CSV chunk now (so errors become HTTP errors) and an iterator over the rest."""
+    first = await services.export_chunk(HistoryExportRequest(tenant_id=tenant_id, search=search))
+
+    async def rest(after: str | None) -> AsyncIterator[str]:
+        while after is not None:
+            try:
+                chunk = await services.export_chunk(
+                    HistoryExportRequest(tenant_id=tenant_id, search=search, after=after)
+                )
+            except ApiCallError as err:
+                # Headers are gone: all the client can see is a truncated file; say why in the log.
+                log.error("CSV export of tenant %s stopped: %s", tenant_id, err)
+                return
+            yield chunk.csv
+            after = chunk.next
+
+    return first.csv, rest(first.next)
