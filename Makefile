@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap demo test lint format
+.PHONY: help bootstrap demo test lint format bench
 
 help:
 	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
 	@echo "make test   - lint + the whole test suite (unit, integration, end-to-end)"
+	@echo "make bench  - entrasync vs raw httpx vs msgraph-sdk on a 100k-user simulated tenant"
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -24,3 +25,8 @@ lint:
 
 format:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check --fix . && "$$UV" run --frozen ruff format .
+
+# BENCH_ARGS: e.g. --scale 0.1 (a tenth of the tenant) or --sdk-budget 0 (SDK baseline to the end).
+BENCH_ARGS ?=
+bench:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/sync_vs_sdk.py $(BENCH_ARGS)

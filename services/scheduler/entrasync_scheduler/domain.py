@@ -1,8 +1,9 @@
 """When each tenant syncs: pure decisions over plain data.
 
-Time is epoch seconds (`now`), the same wall clock on every replica. Runs fall into slots of
-`interval_seconds`; a tenant runs at once when first seen, then at the start of each later slot
-plus a per-tenant jitter that every replica computes identically. Ids derive from tenant + slot,
+Time is epoch seconds (`now`), the same wall clock on every replica. Runs fall into slots of the
+tenant's interval; a tenant runs at once when first seen (or enabled again, or asked to), then
+at the start of each later slot plus a per-tenant jitter that every replica computes
+identically. A command's ids derive from tenant + slot (+ a tag for an extra run within a slot),
 so two replicas emit the same command and JetStream keeps one.
 """
 
@@ -20,13 +21,32 @@ from entrasync_shared.messages import StartSync, SyncMode, SyncReason, SyncRecor
 
 RUN_NAMESPACE: Final = uuid.UUID("6f1c1f4e-8d0a-4c55-9a43-3c0c2b1f5e10")
 MAX_JITTER_SHARE: Final = 0.1  # jitter never exceeds a tenth of the interval
+LINK_REFRESH_SECONDS: Final = 6 * 24 * 3600.0
+"""Graph forgets a delta link unused for 7 days: no tenant waits longer than this between runs."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The scheduler's knobs, as the domain needs them."""
+
+    max_jitter: float = 0.0
+    refresh_links_after: float = LINK_REFRESH_SECONDS
+    full_scan_every: float = 0.0  # 0: never force a periodic full scan
 
 
 @dataclass(frozen=True)
 class InFlight:
     run_id: str
-    slot: int
+    key: str
     since: float
+
+
+@dataclass(frozen=True)
+class Force:
+    """A run wanted at once; `tag` names it so every replica derives the same ids."""
+
+    tag: str
+    reason: SyncReason | None = None  # None: the usual rules decide the reason
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,9 @@ class TenantSchedule:
     runs_seen: bool = False
     last_recorded_run: str | None = None
     full_succeeded_at: datetime | None = None
+    resync_needed: bool = False
+    force: Force | None = None
+    busy_until: float = 0.0  # the queue holds another command of this tenant until about then
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,12 @@ class Planned:
     command: StartSync
     msg_id: str
     slot: int
+    key: str
+
+
+def interval_of(tenant: Tenant, policy: Policy) -> int:
+    """The tenant's interval, shortened so its delta links never reach Graph's expiry."""
+    return int(min(tenant.interval_seconds, policy.refresh_links_after))
 
 
 def slot_of(now: float, interval_seconds: int) -> int:
@@ -70,29 +99,51 @@ def is_full_success(recorded: SyncRecorded) -> bool:
     )
 
 
+def needs_resync(recorded: SyncRecorded) -> bool:
+    """A type's link was unusable and its full round failed too: the next run reads in full."""
+    return any(t.reason == "resync" and t.status == "Failed" for t in recorded.types)
+
+
 def track_tenant(current: TenantSchedule | None, tenant: Tenant, now: float) -> TenantSchedule:
-    """Adopt a newer version of the tenant; an older one (late event, stale list) is ignored."""
+    """Adopt a newer version of the tenant; an older one (late event, stale list) is ignored.
+
+    A tenant enabled again runs at once, tagged by its version (every replica sees the same).
+    """
     if current is None:
         return TenantSchedule(tenant=tenant, seen_at=now)
     if tenant.version < current.tenant.version:
         return current
-    return replace(current, tenant=tenant, seen_at=now)
+    force = current.force
+    if tenant.enabled and not current.tenant.enabled:
+        force = Force(tag=f"v{tenant.version}")
+    return replace(current, tenant=tenant, seen_at=now, force=force)
 
 
-def record_run(state: TenantSchedule, recorded: SyncRecorded) -> TenantSchedule:
-    """A run of this tenant ended: free the slot if it was ours; remember a full success."""
+def record_run(
+    state: TenantSchedule, recorded: SyncRecorded, policy: Policy = Policy()
+) -> TenantSchedule:
+    """A run of this tenant ended: free the slot if it was ours; remember what it tells.
+
+    Runs other replicas (or `sync_now`) started count too: their slot is not run again here.
+    """
     in_flight = state.in_flight
     if in_flight is not None and in_flight.run_id == recorded.run_id:
         in_flight = None
     full_at = state.full_succeeded_at
     if is_full_success(recorded) and (full_at is None or recorded.finished_at > full_at):
         full_at = recorded.finished_at
+    interval = interval_of(state.tenant, policy)
+    ran_in = float(slot_of(recorded.started_at.timestamp(), interval) * interval)
+    last = state.last_slot_start
     return replace(
         state,
         in_flight=in_flight,
         runs_seen=True,
         last_recorded_run=recorded.run_id,
         full_succeeded_at=full_at,
+        resync_needed=needs_resync(recorded) and not is_full_success(recorded),
+        last_slot_start=ran_in if last is None or ran_in > last else last,
+        busy_until=0.0,  # a run ended: whatever waited for the queue looks again now
     )
 
 
@@ -103,71 +154,118 @@ def full_scan_pending(state: TenantSchedule) -> bool:
     return state.tenant.full_scan_next and (done is None or state.tenant.updated_at > done)
 
 
-def choose_mode(state: TenantSchedule) -> tuple[SyncMode, SyncReason]:
-    if not full_scan_pending(state):
-        return "delta", "schedule"
-    first = not state.runs_seen and state.tenant.version == 1
-    return "full", "first" if first else "flag"
+def periodic_full_due(state: TenantSchedule, now: float, policy: Policy) -> bool:
+    if policy.full_scan_every <= 0:
+        return False
+    done = state.full_succeeded_at
+    since = done.timestamp() if done is not None else state.seen_at
+    return now - since >= policy.full_scan_every
 
 
-def next_due(state: TenantSchedule, max_jitter: float) -> float | None:
+def choose_mode(
+    state: TenantSchedule, now: float = 0.0, policy: Policy = Policy()
+) -> tuple[SyncMode, SyncReason]:
+    """Full for the flag, after a failed resync, or when a periodic full scan is due; else delta.
+    A forced run keeps its own reason (`manual`) whatever the mode."""
+    forced = state.force.reason if state.force is not None else None
+    if full_scan_pending(state):
+        first = not state.runs_seen and state.tenant.version == 1
+        return "full", forced or ("first" if first else "flag")
+    if state.resync_needed:
+        return "full", forced or "resync"
+    if periodic_full_due(state, now, policy):
+        return "full", forced or "periodic"
+    if forced:
+        return "delta", forced
+    if state.tenant.interval_seconds > policy.refresh_links_after:
+        return "delta", "refresh"
+    return "delta", "schedule"
+
+
+def next_due(state: TenantSchedule, policy: Policy) -> float | None:
     """When the tenant should next run; None while disabled or a run is in flight."""
     tenant = state.tenant
     if not tenant.enabled or state.in_flight is not None:
         return None
-    if state.last_slot_start is None:
-        return -math.inf
-    next_slot = slot_of(state.last_slot_start, tenant.interval_seconds) + 1
-    return next_slot * tenant.interval_seconds + jitter_offset(
-        tenant.id, tenant.interval_seconds, max_jitter
-    )
+    if state.force is not None or state.last_slot_start is None:
+        return state.busy_until or -math.inf
+    interval = interval_of(tenant, policy)
+    next_slot = slot_of(state.last_slot_start, interval) + 1
+    due = next_slot * interval + jitter_offset(tenant.id, interval, policy.max_jitter)
+    return max(due, state.busy_until)
 
 
-def run_ids(tenant_id: str, interval_seconds: int, slot: int) -> tuple[str, str, str]:
-    """(Nats-Msg-Id, command id, run id): identical on every replica for one slot."""
-    name = f"{tenant_id}:{interval_seconds}:{slot}"
+def run_ids(tenant_id: str, interval_seconds: int, key: str) -> tuple[str, str, str]:
+    """(Nats-Msg-Id, command id, run id): identical on every replica for one slot and tag."""
+    name = f"{tenant_id}:{interval_seconds}:{key}"
     command_id = uuid.uuid5(RUN_NAMESPACE, f"command:{name}").hex
     run_id = uuid.uuid5(RUN_NAMESPACE, f"run:{name}").hex
-    return f"{tenant_id}:{slot}", command_id, run_id
+    return f"{tenant_id}:{key}", command_id, run_id
 
 
-def plan_start(state: TenantSchedule, now: float, max_jitter: float) -> Planned | None:
-    """The command to emit now, if the tenant is due."""
-    due = next_due(state, max_jitter)
+def plan_start(state: TenantSchedule, now: float, policy: Policy) -> Planned | None:
+    """The command to emit now, if the tenant is due.
+
+    The first run of a slot is keyed by the slot alone; an extra run within a slot that
+    already ran (enabled again, sync now, a lost run replaced) adds its force's tag.
+    """
+    due = next_due(state, policy)
     if due is None or due > now:
         return None
     tenant = state.tenant
-    slot = slot_of(now, tenant.interval_seconds)
-    msg_id, command_id, run_id = run_ids(tenant.id, tenant.interval_seconds, slot)
-    mode, reason = choose_mode(state)
+    interval = interval_of(tenant, policy)
+    slot = slot_of(now, interval)
+    used = state.last_slot_start is not None and slot <= slot_of(state.last_slot_start, interval)
+    key = f"{slot}.{state.force.tag}" if used and state.force is not None else str(slot)
+    msg_id, command_id, run_id = run_ids(tenant.id, interval, key)
+    mode, reason = choose_mode(state, now, policy)
     command = StartSync(
         id=command_id,
-        at=datetime.fromtimestamp(slot * tenant.interval_seconds, UTC),
+        at=datetime.fromtimestamp(slot * interval, UTC),
         run_id=run_id,
         tenant_id=tenant.id,
         mode=mode,
         reason=reason,
         object_types=tenant.object_types,
     )
-    return Planned(command=command, msg_id=msg_id, slot=slot)
+    return Planned(command=command, msg_id=msg_id, slot=slot, key=key)
 
 
-def mark_started(state: TenantSchedule, planned: Planned, now: float) -> TenantSchedule:
+def mark_started(
+    state: TenantSchedule, planned: Planned, now: float, policy: Policy = Policy()
+) -> TenantSchedule:
     """The command is on the queue; its run is in flight unless it already reported back."""
     run_id = planned.command.run_id
     finished = state.last_recorded_run == run_id
+    interval = interval_of(state.tenant, policy)
+    in_flight = None if finished else InFlight(run_id=run_id, key=planned.key, since=now)
     return replace(
         state,
-        last_slot_start=float(planned.slot * state.tenant.interval_seconds),
-        in_flight=None if finished else InFlight(run_id=run_id, slot=planned.slot, since=now),
+        last_slot_start=float(planned.slot * interval),
+        in_flight=in_flight,
+        force=None,
+        busy_until=0.0,
     )
 
 
+def mark_busy(state: TenantSchedule, now: float, recheck: float) -> TenantSchedule:
+    """Another command of this tenant is queued or running (another replica's, a sync now):
+    wait for it instead of adding a second run."""
+    return replace(state, busy_until=now + recheck)
+
+
+def force_run(state: TenantSchedule, tag: str, reason: SyncReason | None) -> TenantSchedule:
+    """Run as soon as the tenant is free (at once when nothing is in flight)."""
+    return replace(state, force=Force(tag=tag, reason=reason), busy_until=0.0)
+
+
 def expire_lost_run(state: TenantSchedule, now: float, lost_after: float) -> TenantSchedule:
-    """Declare an in-flight run lost once it has not reported back for `lost_after` seconds."""
-    if state.in_flight is None or now - state.in_flight.since < lost_after:
+    """Declare an in-flight run lost once it has not reported back for `lost_after` seconds;
+    its replacement runs at once, under ids of its own."""
+    lost = state.in_flight
+    if lost is None or now - lost.since < lost_after:
         return state
-    return replace(state, in_flight=None)
+    return replace(state, in_flight=None, force=Force(tag=f"r{lost.run_id[:12]}"))
 
 
 def reconcile(

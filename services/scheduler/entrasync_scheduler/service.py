@@ -11,9 +11,9 @@ import contextlib
 import logging
 import math
 import time
-from typing import Protocol
+from typing import Literal, Protocol
 
-from entrasync_shared.messages import Health, SyncRecorded, Tenant
+from entrasync_shared.messages import Health, SyncNowAccepted, SyncRecorded, Tenant
 
 from entrasync_scheduler import domain
 from entrasync_scheduler.domain import Planned, TenantSchedule
@@ -41,6 +41,17 @@ class CommandSink(Protocol):
     async def start_sync(self, planned: Planned) -> None:
         """Put the command on the work queue; raises when it could not."""
 
+    async def pending(self, tenant_id: str) -> int:
+        """Commands of the tenant still on the queue (waiting or running); raises on trouble."""
+
+
+class UnknownTenant(Exception):
+    """`sync_now` for a tenant config does not know (or deleted)."""
+
+
+class TenantDisabled(Exception):
+    """`sync_now` for a disabled tenant: it never runs while disabled."""
+
 
 class Scheduler:
     def __init__(
@@ -53,7 +64,14 @@ class Scheduler:
         self._source, self._sink, self._clock, self._settings = source, sink, clock, settings
         self._states: dict[str, TenantSchedule] = {}
         self._deleted: set[str] = set()
+        self._recorded: dict[str, SyncRecorded] = {}  # runs heard of before their tenant
+        self._policy = domain.Policy(
+            max_jitter=settings.jitter_seconds,
+            refresh_links_after=settings.refresh_links_seconds,
+            full_scan_every=settings.full_scan_every_seconds,
+        )
         self._wake = asyncio.Event()
+        self._emitting = asyncio.Lock()  # the loop and `sync_now` never plan a tenant at once
         self._next_reconcile = -math.inf
         self.reconciled = False
 
@@ -62,18 +80,51 @@ class Scheduler:
         if tenant.id in self._deleted:
             return
         now = self._clock.time()
-        self._states[tenant.id] = domain.track_tenant(self._states.get(tenant.id), tenant, now)
+        self._states[tenant.id] = self._adopt(self._states.get(tenant.id), tenant, now)
         self._wake.set()
 
     def tenant_deleted(self, tenant_id: str) -> None:
         self._deleted.add(tenant_id)
         self._states.pop(tenant_id, None)
+        self._recorded.pop(tenant_id, None)
 
     def run_recorded(self, recorded: SyncRecorded) -> None:
         state = self._states.get(recorded.tenant_id)
-        if state is not None:
-            self._states[recorded.tenant_id] = domain.record_run(state, recorded)
-            self._wake.set()
+        if state is None:
+            if recorded.tenant_id not in self._deleted:
+                self._recorded[recorded.tenant_id] = recorded
+            return
+        self._states[recorded.tenant_id] = domain.record_run(state, recorded, self._policy)
+        self._wake.set()
+
+    async def sync_now(self, tenant_id: str, tag: str) -> SyncNowAccepted:
+        """Run the tenant at once, or right after the run it is busy with."""
+        state = self._states.get(tenant_id)
+        if state is None and tenant_id not in self._deleted:
+            await self.reconcile()  # config may know a tenant whose event we have not seen
+            state = self._states.get(tenant_id)
+        if state is None:
+            raise UnknownTenant(f"no tenant {tenant_id}")
+        if not state.tenant.enabled:
+            raise TenantDisabled(f"tenant {tenant_id} is disabled; enable it first")
+        async with self._emitting:
+            now = self._clock.time()
+            state = domain.force_run(self._states.get(tenant_id, state), tag, "manual")
+            self._states[tenant_id] = state
+            if state.in_flight is None:
+                planned = domain.plan_start(state, now, self._policy)
+                if planned is not None and await self._emit(planned, now) == "queued":
+                    return SyncNowAccepted(
+                        tenant_id=tenant_id,
+                        status="queued",
+                        run_id=planned.command.run_id,
+                        mode=planned.command.mode,
+                        reason=planned.command.reason,
+                    )
+        busy = self._states.get(tenant_id, state)
+        after = busy.in_flight.run_id if busy.in_flight is not None else None
+        self._wake.set()
+        return SyncNowAccepted(tenant_id=tenant_id, status="deferred", after_run=after)
 
     def health(self) -> Health:
         details = {"tenants": str(len(self._states)), "reconciled": str(self.reconciled)}
@@ -84,12 +135,21 @@ class Scheduler:
         asked_at = self._clock.time()
         listed = await self._source.list_tenants()
         now = self._clock.time()
-        self._states = domain.reconcile(self._states, listed, self._deleted, asked_at, now)
+        merged = domain.reconcile(self._states, listed, self._deleted, asked_at, now)
+        for tenant_id, state in merged.items():
+            if tenant_id not in self._states:
+                merged[tenant_id] = self._adopt(None, state.tenant, now)
+        self._states = merged
+        self._recorded.clear()  # records of tenants config does not list: deleted ones
         self._next_reconcile = now + self._settings.reconcile_seconds
         self.reconciled = True
 
     async def tick(self) -> float:
         """Emit every due command; return how long to wait before looking again."""
+        async with self._emitting:
+            return await self._tick()
+
+    async def _tick(self) -> float:
         now, all_emitted = self._clock.time(), True
         for tenant_id in list(self._states):
             state = self._states.get(tenant_id)
@@ -97,9 +157,9 @@ class Scheduler:
                 continue
             if (live := self._expire(state, now)) is not state:
                 self._states[tenant_id] = state = live
-            planned = domain.plan_start(state, now, self._settings.jitter_seconds)
+            planned = domain.plan_start(state, now, self._policy)
             if planned is not None:
-                all_emitted = await self._emit(planned, now) and all_emitted
+                all_emitted = await self._emit(planned, now) != "failed" and all_emitted
         if not all_emitted:
             return self._settings.tick_seconds
         return self._pause(self._clock.time())
@@ -146,13 +206,22 @@ class Scheduler:
             )
         return live
 
-    async def _emit(self, planned: Planned, now: float) -> bool:
+    def _adopt(self, current: TenantSchedule | None, tenant: Tenant, now: float) -> TenantSchedule:
+        state = domain.track_tenant(current, tenant, now)
+        early = self._recorded.pop(tenant.id, None) if current is None else None
+        return domain.record_run(state, early, self._policy) if early else state
+
+    async def _emit(self, planned: Planned, now: float) -> Literal["queued", "busy", "failed"]:
+        """Queue the command, unless the tenant's queue already holds one (then wait for it)."""
         command = planned.command
         try:
+            if await self._sink.pending(command.tenant_id):
+                self._postpone(command.tenant_id, now)
+                return "busy"
             await self._sink.start_sync(planned)
         except Exception as err:
             log.warning("could not emit run %s of %s: %r", command.run_id, command.tenant_id, err)
-            return False
+            return "failed"
         log.info(
             "run %s of tenant %s emitted: %s (%s)",
             command.run_id,
@@ -162,10 +231,20 @@ class Scheduler:
         )
         current = self._states.get(command.tenant_id)
         if current is not None:
-            self._states[command.tenant_id] = domain.mark_started(current, planned, now)
-        return True
+            self._states[command.tenant_id] = domain.mark_started(
+                current, planned, now, self._policy
+            )
+        return "queued"
+
+    def _postpone(self, tenant_id: str, now: float) -> None:
+        current = self._states.get(tenant_id)
+        if current is None:
+            return
+        log.info("tenant %s has a command queued or running; waiting for it", tenant_id)
+        recheck = self._settings.busy_recheck_seconds
+        self._states[tenant_id] = domain.mark_busy(current, now, recheck)
 
     def _pause(self, now: float) -> float:
-        dues = [domain.next_due(s, self._settings.jitter_seconds) for s in self._states.values()]
+        dues = [domain.next_due(s, self._policy) for s in self._states.values()]
         soonest = min([d for d in dues if d is not None] + [self._next_reconcile])
         return max(0.0, min(self._settings.tick_seconds, soonest - now))

@@ -34,6 +34,25 @@ class SchedulerSettings(ServiceSettings):
         validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_TICK_SECONDS"),
         description="Longest pause between two looks at the schedule",
     )
+    busy_recheck_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_BUSY_RECHECK_SECONDS"),
+        description="How soon a tenant whose queue holds another command is looked at again",
+    )
+    refresh_links_seconds: float = Field(
+        6 * 24 * 3600.0,
+        gt=0,
+        le=7 * 24 * 3600.0,
+        validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_REFRESH_LINKS_SECONDS"),
+        description="Longest gap between two runs, so delta links never reach Graph's 7 days",
+    )
+    full_scan_every_seconds: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_FULL_SCAN_EVERY_SECONDS"),
+        description="Force a full scan when the last full success is this old; 0 = never",
+    )
     config_timeout_seconds: float = Field(
         5.0,
         gt=0,

@@ -1,14 +1,16 @@
-"""Pure decisions of the syncer: what to ask Graph, how to read its pages, when to retry."""
+"""Pure decisions of the syncer: what to ask Graph, where a round starts, when to retry."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
+from urllib.parse import urlsplit
 
-from entrasync_shared.messages import ObservedObject, Removal, SyncMode, SyncReason
+from entrasync_shared.messages import SyncMode, SyncReason
 from entrasync_shared.subjects import GRAPH_PATHS, ObjectType
 
 SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
@@ -46,7 +48,8 @@ SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
 }
 """Attributes tracked per type; `$select` decides what delta rounds report as changed."""
 
-MEMBERS_DELTA: Final = "members@delta"
+LINK_LIFETIME: Final = timedelta(days=7)
+"""How long Graph keeps the state behind a deltaLink of directory objects."""
 
 # Graph error codes meaning "this delta link is no longer usable: start over".
 _RESYNC_CODES: Final = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
@@ -59,13 +62,69 @@ def full_round_url(graph_url: str, object_type: ObjectType) -> str:
     return f"{graph_url.rstrip('/')}/v1.0/{path}/delta?$select={','.join(SELECTS[object_type])}"
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A stored deltaLink, when it was stored, and the filter scope it was read under."""
+
+    delta_link: str
+    at: datetime | None = None
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class TypePlan:
+    """How one object type of a run starts: its mode, reason, first URL and why."""
+
+    mode: SyncMode
+    reason: SyncReason
+    url: str
+    note: str = ""
+
+
 def plan_type(
-    command_mode: SyncMode, command_reason: SyncReason, has_cursor: bool
-) -> tuple[SyncMode, SyncReason]:
-    """Mode and reason one object type actually runs with."""
-    if command_mode == "delta" and not has_cursor:
-        return "full", "resync"
-    return command_mode, command_reason
+    command_mode: SyncMode,
+    command_reason: SyncReason,
+    cursor: Cursor | None,
+    *,
+    object_type: ObjectType,
+    graph_url: str,
+    scope: str = "",
+    now: datetime | None = None,
+    link_lifetime: timedelta = LINK_LIFETIME,
+) -> TypePlan:
+    """Where one object type starts: the stored link for a delta, else a full round.
+
+    A delta falls back to a full round (reason `resync`) when there is no link, when the link
+    is older than Graph keeps delta state, when it belongs to another resource, or when the
+    tenant's filters (or group scope) changed since it was stored: a delta from such a link
+    would silently miss objects.
+    """
+    full = full_round_url(graph_url, object_type)
+    if command_mode == "full":
+        return TypePlan("full", command_reason, full)
+    problem = _unusable(cursor, object_type, scope, now or datetime.now(UTC), link_lifetime)
+    if problem or cursor is None:
+        return TypePlan("full", "resync", full, problem or "no delta link stored")
+    return TypePlan("delta", command_reason, cursor.delta_link)
+
+
+def _unusable(
+    cursor: Cursor | None,
+    object_type: ObjectType,
+    scope: str,
+    now: datetime,
+    link_lifetime: timedelta,
+) -> str:
+    if cursor is None:
+        return "no delta link stored"
+    path = urlsplit(cursor.delta_link).path.rstrip("/")
+    if not re.search(rf"/{GRAPH_PATHS[object_type]}/(microsoft\.graph\.)?delta(\(\))?$", path):
+        return "the stored link is not a delta link of this resource"
+    if cursor.at is not None and now - cursor.at >= link_lifetime:
+        return f"the stored link is older than {link_lifetime.days} days"
+    if cursor.scope != scope:
+        return "the tenant's filters or group scope changed"
+    return ""
 
 
 def batch_id(run_id: str, object_type: ObjectType, seq: int, attempt: int = 1) -> str:
@@ -76,101 +135,6 @@ def batch_id(run_id: str, object_type: ObjectType, seq: int, attempt: int = 1) -
     """
     base = f"{run_id}:{object_type}:{seq}"
     return base if attempt <= 1 else f"{base}:a{attempt}"
-
-
-# -- pages -> observations ----------------------------------------------------------------------
-
-
-@dataclass
-class _Pending:
-    attributes: dict[str, Any]
-    added: dict[str, None] = field(default_factory=dict)
-    removed: dict[str, None] = field(default_factory=dict)
-    repeat: bool = False
-
-    def apply_members(self, changes: Any) -> None:
-        for change in changes if isinstance(changes, list) else ():
-            member = change.get("id") if isinstance(change, dict) else None
-            if not isinstance(member, str):
-                continue
-            if "@removed" in change:
-                self.added.pop(member, None)
-                self.removed[member] = None
-            else:
-                self.removed.pop(member, None)
-                self.added[member] = None
-
-    def observed(self, object_id: str) -> ObservedObject:
-        return ObservedObject(
-            id=object_id,
-            attributes=self.attributes,
-            members_added=tuple(self.added),
-            members_removed=tuple(self.removed),
-        )
-
-
-@dataclass
-class PageReader:
-    """Turns the pages of one run and type into observations, one page at a time.
-
-    Within a run an object is published once. The exception is a group that comes back on a
-    later page with further `members@delta` slices: it is published again, carrying those
-    slices, so no membership change is lost (consumers merge member lists across batches).
-    Only ids are remembered across pages, never objects.
-    """
-
-    seen: set[str] = field(default_factory=set)
-    removed: set[str] = field(default_factory=set)
-    skipped: int = 0
-
-    @property
-    def total(self) -> int:
-        return len(self.seen)
-
-    def reset(self) -> None:
-        """Forget everything: a fresh full round follows."""
-        self.seen.clear()
-        self.removed.clear()
-
-    def read(self, entries: list[Any]) -> tuple[list[ObservedObject], list[Removal]]:
-        pending: dict[str, _Pending] = {}
-        removals: list[Removal] = []
-        for entry in entries:
-            object_id = entry.get("id") if isinstance(entry, dict) else None
-            if not isinstance(object_id, str) or not object_id:
-                self.skipped += 1
-                continue
-            if "@removed" in entry:
-                if object_id not in self.removed:
-                    self.removed.add(object_id)
-                    removals.append(Removal(id=object_id, reason=removal_reason(entry)))
-                continue
-            item = pending.get(object_id)
-            if item is None:
-                item = _Pending(attributes=attributes_of(entry), repeat=object_id in self.seen)
-                pending[object_id] = item
-            else:
-                item.attributes.update(attributes_of(entry))
-            item.apply_members(entry.get(MEMBERS_DELTA))
-        objects = []
-        for object_id, item in pending.items():
-            if item.repeat and not (item.added or item.removed):
-                continue
-            self.seen.add(object_id)
-            objects.append(item.observed(object_id))
-        return objects, removals
-
-
-def attributes_of(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry's properties without `id`, OData annotations and `members@delta`."""
-    return {k: v for k, v in entry.items() if k != "id" and "@" not in k}
-
-
-def removal_reason(entry: dict[str, Any]) -> Literal["changed", "deleted"]:
-    removed = entry.get("@removed")
-    reason = removed.get("reason") if isinstance(removed, dict) else None
-    # Anything but an explicit permanent deletion is reported as the restorable kind.
-    return "deleted" if reason == "deleted" else "changed"
 
 
 # -- responses, retries -------------------------------------------------------------------------
@@ -219,12 +183,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds on retrying one Graph request."""
+    """Bounds on retrying one Graph request: attempts, and the total time spent waiting."""
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     retry_after_cap: float = 30.0
+    budget_seconds: float = 300.0
 
     def delay(
         self, attempt: int, retry_after: float | None, rng: random.Random | None = None
@@ -234,3 +199,7 @@ class RetryPolicy:
             return min(retry_after, self.retry_after_cap)
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+    def gives_up(self, attempt: int, waited: float, wait: float) -> bool:
+        """True when retry `attempt` (waiting `wait` more after `waited`) is over budget."""
+        return attempt >= self.max_attempts or waited + wait > self.budget_seconds

@@ -15,9 +15,9 @@ from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, 
 from faststream.nats.annotations import NatsMessage
 from pydantic import ValidationError
 
-from entrasync_syncer.ports import DeadLetters, InfrastructureError
+from entrasync_syncer.ports import DeadLetters, InfrastructureError, LeaseHeld, RunAlreadyDone
 from entrasync_syncer.settings import Settings
-from entrasync_syncer.sync import Deps, give_up, sync_tenant
+from entrasync_syncer.sync import Deps, give_up, run_command
 
 log = logging.getLogger("entrasync.syncer")
 
@@ -68,11 +68,15 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
         )
         try:
             async with _kept_alive(msg, settings.keepalive):
-                await sync_tenant(command, deps, attempt)
-        except InfrastructureError as exc:
+                await run_command(command, deps, attempt)
+        except RunAlreadyDone as exc:
+            log.info("run %s: %s; acknowledging the repeated command", command.run_id, exc)
+            await msg.ack()
+            return
+        except (LeaseHeld, InfrastructureError) as exc:
             if attempt >= settings.max_deliver:
                 log.error("run %s abandoned after %d attempts: %s", command.run_id, attempt, exc)
-                await give_up(command, deps, f"abandoned after {attempt} attempts: {exc}")
+                await give_up(command, deps, f"abandoned after {attempt} attempts: {exc}", attempt)
                 await msg.reject()
                 return
             delay = _redelivery_delay(settings, attempt)

@@ -17,6 +17,7 @@ from entrasync_syncer.adapters.bus import (
 )
 from entrasync_syncer.adapters.cursors import KvCursorStore
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
+from entrasync_syncer.adapters.lease import KvRunLeases
 from entrasync_syncer.adapters.tokens import MsalTokenSource
 from entrasync_syncer.handlers import register
 from entrasync_syncer.ports import GraphConnector
@@ -35,14 +36,17 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
     async def cursor_bucket() -> KeyValue:
         return await ensure_cursor_bucket(broker.config.connection_state.stream, names)
 
+    http = HttpxGraphConnector(settings.retry_policy, settings.http_timeout)
     deps = Deps(
         credentials=NatsCredentialSource(
             lambda: broker.connection, names, timeout=settings.credential_timeout
         ),
         tokens=tokens,
-        graph=graph or HttpxGraphConnector(settings.retry_policy, settings.http_timeout),
+        graph=graph or http,
         cursors=KvCursorStore(cursor_bucket),
         publisher=JetStreamRunPublisher(broker, names, timeout=settings.publish_timeout),
+        leases=KvRunLeases(cursor_bucket, settings.lease_seconds),
+        options=settings.run_options,
     )
     register(broker, settings, deps, JetStreamDeadLetters(broker, names, "syncer"))
 
@@ -63,6 +67,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
 
     async def close() -> None:
         tokens.close()
+        await http.aclose()
 
     return FastStream(broker, on_startup=[declare], after_startup=[ready], after_shutdown=[close])
 

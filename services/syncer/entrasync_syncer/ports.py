@@ -16,6 +16,8 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import ObjectType
 
+from entrasync_syncer.domain import Cursor
+
 
 class TenantGone(Exception):
     """Config no longer knows the tenant (deleted since the command was issued)."""
@@ -41,6 +43,18 @@ class DeltaLinkExpired(GraphError):
     """Graph no longer accepts the link (expired, reset or garbled): start a full round."""
 
 
+class LeaseHeld(Exception):
+    """Another run of the same tenant is going on (one run per tenant at a time)."""
+
+
+class RunAlreadyDone(Exception):
+    """This run already finished (its command was delivered again): nothing to do."""
+
+
+class LeaseLost(InfrastructureError):
+    """Our lease was taken over (it expired): stop, another worker owns the tenant now."""
+
+
 @dataclass(frozen=True)
 class DeltaPage:
     """One page of a delta round: entries plus exactly one of the two links."""
@@ -54,6 +68,23 @@ TokenSupplier = Callable[[bool], Awaitable[str]]
 """`await supplier(fresh)` returns a bearer token; `fresh=True` bypasses any cache."""
 
 
+@dataclass
+class RequestStats:
+    """What reading one object type cost: requests sent and throttling answers waited out."""
+
+    requests: int = 0
+    throttled: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A held run lease: which tenant and run, and the store's revision to renew it from."""
+
+    tenant_id: str
+    run_id: str
+    revision: int
+
+
 class CredentialSource(Protocol):
     async def credential(self, tenant_id: str) -> Credential: ...
 
@@ -63,7 +94,9 @@ class TokenSource(Protocol):
 
 
 class GraphReader(Protocol):
-    async def page(self, url: str, token: TokenSupplier) -> DeltaPage: ...
+    async def page(
+        self, url: str, token: TokenSupplier, stats: RequestStats | None = None
+    ) -> DeltaPage: ...
 
 
 class GraphConnector(Protocol):
@@ -71,11 +104,29 @@ class GraphConnector(Protocol):
 
 
 class CursorStore(Protocol):
-    async def get(self, tenant_id: str, object_type: ObjectType) -> str | None: ...
+    async def get(self, tenant_id: str, object_type: ObjectType) -> Cursor | None: ...
 
-    async def put(self, tenant_id: str, object_type: ObjectType, delta_link: str) -> None: ...
+    async def put(
+        self, tenant_id: str, object_type: ObjectType, delta_link: str, scope: str = ""
+    ) -> None: ...
 
     async def discard(self, tenant_id: str, object_type: ObjectType) -> None: ...
+
+
+class RunLeases(Protocol):
+    """One run per tenant at a time, across every syncer replica."""
+
+    async def acquire(self, tenant_id: str, run_id: str) -> Lease:
+        """Take the tenant for `run_id`; raises LeaseHeld or RunAlreadyDone."""
+        ...
+
+    async def renew(self, lease: Lease) -> Lease:
+        """Extend the lease; raises LeaseLost when someone else took it."""
+        ...
+
+    async def release(self, lease: Lease, *, done: bool) -> None:
+        """Give the tenant back; `done` remembers the run so a redelivery does not repeat it."""
+        ...
 
 
 class RunPublisher(Protocol):

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from entrasync_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from entrasync_syncer.domain import RetryPolicy
+from entrasync_syncer.sync import RunOptions
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ENTRASYNC_SYNCER_", frozen=True, extra="ignore")
 
     http_timeout: float = Field(30.0, gt=0, description="Seconds per Graph request")
-    max_attempts: int = Field(6, ge=1, description="Tries per Graph request (429/5xx/network)")
+    max_attempts: int = Field(10, ge=1, description="Tries per Graph request (429/5xx/network)")
     backoff_base: float = Field(0.5, gt=0, description="First backoff without Retry-After")
     backoff_cap: float = Field(30.0, gt=0, description="Longest backoff without Retry-After")
     retry_after_cap: float = Field(30.0, gt=0, description="Longest wait a Retry-After gets")
+    retry_budget: float = Field(
+        300.0, gt=0, description="Most seconds one Graph request may spend waiting to retry"
+    )
+    link_lifetime_days: float = Field(
+        7.0, gt=0, description="Age at which a stored deltaLink is no longer tried"
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="A run's tenant lease lasts this long unless renewed"
+    )
+    lease_wait: float = Field(
+        60.0, ge=0, description="Seconds a command waits for a busy tenant before a nak"
+    )
+    max_batch_bytes: int = Field(
+        512 * 1024, ge=16 * 1024, description="Largest observation batch (NATS caps at 1 MB)"
+    )
     credential_timeout: float = Field(10.0, gt=0, description="Seconds to wait for config")
     publish_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a PubAck")
     ack_wait: float = Field(30.0, gt=0, description="Consumer ack wait (seconds)")
@@ -33,4 +51,15 @@ class Settings(ServiceSettings):
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             retry_after_cap=self.retry_after_cap,
+            budget_seconds=self.retry_budget,
+        )
+
+    @property
+    def run_options(self) -> RunOptions:
+        return RunOptions(
+            lease_wait=self.lease_wait,
+            lease_poll=min(1.0, self.keepalive),
+            lease_renew=self.keepalive,
+            link_lifetime=timedelta(days=self.link_lifetime_days),
+            max_batch_bytes=self.max_batch_bytes,
         )

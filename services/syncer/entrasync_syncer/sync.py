@@ -8,40 +8,57 @@ Graph failures end up in the run's `TypeResult`s; infrastructure failures (NATS)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from entrasync_shared.messages import (
     Credential,
-    ObservationBatch,
     StartSync,
     SyncFinished,
-    SyncMode,
-    SyncReason,
     SyncStarted,
     TypeResult,
     utcnow,
 )
-from entrasync_shared.subjects import ObjectType
 
-from entrasync_syncer.domain import PageReader, batch_id, full_round_url, plan_type
+from entrasync_syncer.domain import LINK_LIFETIME
+from entrasync_syncer.filters import Scope, member_ids
+from entrasync_syncer.ids import compact_id
 from entrasync_syncer.ports import (
     CredentialRefused,
     CredentialSource,
     CursorStore,
-    DeltaLinkExpired,
     GraphConnector,
     GraphError,
     GraphReader,
     InfrastructureError,
+    Lease,
+    LeaseHeld,
+    RequestStats,
+    RunLeases,
     RunPublisher,
     TenantGone,
     TokenError,
     TokenSource,
+    TokenSupplier,
 )
+from entrasync_syncer.rounds import TypeRun
 
 log = logging.getLogger("entrasync.syncer")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Timings of a run; the defaults suit production, tests shorten them."""
+
+    lease_wait: float = 60.0
+    lease_poll: float = 1.0
+    lease_renew: float = 10.0
+    link_lifetime: timedelta = LINK_LIFETIME
+    max_batch_bytes: int = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,41 @@ class Deps:
     graph: GraphConnector
     cursors: CursorStore
     publisher: RunPublisher
+    leases: RunLeases
+    options: RunOptions = field(default_factory=RunOptions)
+
+
+async def run_command(command: StartSync, deps: Deps, attempt: int = 1) -> SyncFinished:
+    """Take the tenant's lease (waiting up to `lease_wait`), run `command`, hand it back.
+
+    Raises LeaseHeld when another run keeps the tenant, RunAlreadyDone for a command whose run
+    already finished, InfrastructureError when NATS fails or the lease was lost.
+    """
+    lease = await _acquire(command, deps)
+    holder = _Holder(lease)
+    work = asyncio.create_task(sync_tenant(command, deps, attempt))
+    renewing = asyncio.create_task(holder.keep(deps))
+    done = False
+    try:
+        await asyncio.wait({work, renewing}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            await _cancel(work)
+            renewing.result()  # raises why the lease was lost
+        finished = work.result()
+        done = True
+        return finished
+    finally:
+        await _cancel(work)
+        await _cancel(renewing)
+        with contextlib.suppress(InfrastructureError):
+            await deps.leases.release(holder.lease, done=done)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncFinished:
@@ -60,10 +112,13 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
     started_at = utcnow()
     try:
         credential = await deps.credentials.credential(command.tenant_id)
-    except (TenantGone, CredentialRefused) as exc:
+    except TenantGone as exc:
+        log.warning("run %s of tenant %s cancelled: %s", command.run_id, command.tenant_id, exc)
+        results = _all(command, "Cancelled", str(exc))
+        return await _finish(command, deps, started_at, results, attempt)
+    except CredentialRefused as exc:
         log.warning("run %s of tenant %s refused: %s", command.run_id, command.tenant_id, exc)
-        results = _all_failed(command, str(exc))
-        return await _finish(command, deps, started_at, results)
+        return await _finish(command, deps, started_at, _all(command, "Failed", str(exc)), attempt)
     await deps.publisher.started(
         SyncStarted(
             id=f"{command.run_id}:started",
@@ -79,38 +134,70 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
         await token(False)
     except TokenError as exc:
         log.warning("run %s: no token for tenant %s: %s", command.run_id, command.tenant_id, exc)
-        return await _finish(command, deps, started_at, _all_failed(command, str(exc)))
+        return await _finish(command, deps, started_at, _all(command, "Failed", str(exc)), attempt)
     async with deps.graph.open(credential.cloud) as graph:
         try:
+            scope = await read_scope(graph, token, credential)
+        except GraphError as exc:
+            error = f"reading the group scope failed: {exc}"
+            return await _finish(command, deps, started_at, _all(command, "Failed", error), attempt)
+        runs = [
+            TypeRun(
+                command,
+                object_type,
+                attempt,
+                graph,
+                token,
+                deps.cursors,
+                deps.publisher,
+                scope,
+                credential.cloud.graph_url,
+                deps.options.link_lifetime,
+                deps.options.max_batch_bytes,
+            )
+            for object_type in command.object_types
+        ]
+        try:
             async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(
-                        _TypeRun(command, object_type, attempt, deps, graph, token).run(
-                            credential.cloud.graph_url
-                        )
-                    )
-                    for object_type in command.object_types
-                ]
+                tasks = [group.create_task(run.run()) for run in runs]
         except* InfrastructureError as failure:
             raise failure.exceptions[0] from None
-    return await _finish(command, deps, started_at, tuple(task.result() for task in tasks))
+        results = tuple([task.result() for task in tasks])
+    return await _finish(command, deps, started_at, results, attempt)
 
 
-async def give_up(command: StartSync, deps: Deps, error: str) -> None:
+async def give_up(command: StartSync, deps: Deps, error: str, attempt: int = 1) -> None:
     """Best effort: tell consumers the run ended in failure (NATS itself may be what fails)."""
     try:
-        await _finish(command, deps, utcnow(), _all_failed(command, error))
+        await _finish(command, deps, utcnow(), _all(command, "Failed", error), attempt)
     except InfrastructureError as exc:
         log.error("run %s: could not publish its failure: %s", command.run_id, exc)
 
 
-def _all_failed(command: StartSync, error: str) -> tuple[TypeResult, ...]:
+async def read_scope(graph: GraphReader, token: TokenSupplier, credential: Credential) -> Scope:
+    """The tenant's filters, with the direct members of its scope groups read afresh."""
+    filters = credential.filters
+    members: set[int | str] = set()
+    graph_url = credential.cloud.graph_url.rstrip("/")
+    for group_id in filters.member_of_groups:
+        url: str | None = f"{graph_url}/v1.0/groups/{group_id}/members?$select=id"
+        while url:
+            try:
+                page = await graph.page(url, token, RequestStats())
+            except GraphError as exc:
+                raise GraphError(f"group {group_id}: {exc}") from None
+            members.update(compact_id(m.lower()) for m in member_ids(page.entries))
+            url = page.next_link
+    return Scope(filters, frozenset(members))
+
+
+def _all(command: StartSync, status: str, error: str) -> tuple[TypeResult, ...]:
     return tuple(
         TypeResult(
             object_type=object_type,
             mode=command.mode,
             reason=command.reason,
-            status="Failed",
+            status=status,  # type: ignore[arg-type]
             error=error,
         )
         for object_type in command.object_types
@@ -118,7 +205,11 @@ def _all_failed(command: StartSync, error: str) -> tuple[TypeResult, ...]:
 
 
 async def _finish(
-    command: StartSync, deps: Deps, started_at: datetime, results: tuple[TypeResult, ...]
+    command: StartSync,
+    deps: Deps,
+    started_at: datetime,
+    results: tuple[TypeResult, ...],
+    attempt: int,
 ) -> SyncFinished:
     finished = SyncFinished(
         id=f"{command.run_id}:finished",
@@ -129,6 +220,7 @@ async def _finish(
         started_at=started_at,
         finished_at=utcnow(),
         results=results,
+        attempt=attempt,
     )
     await deps.publisher.finished(finished)
     log.info(
@@ -136,9 +228,39 @@ async def _finish(
         command.run_id,
         command.tenant_id,
         finished.status,
-        ", ".join(f"{r.object_type}={r.status}/{r.total}" for r in results),
+        ", ".join(
+            f"{r.object_type}={r.status}/{r.total}/{r.filtered}f/{r.pages}p" for r in results
+        ),
     )
     return finished
+
+
+async def _acquire(command: StartSync, deps: Deps) -> Lease:
+    deadline = time.monotonic() + deps.options.lease_wait
+    while True:
+        try:
+            return await deps.leases.acquire(command.tenant_id, command.run_id)
+        except LeaseHeld as held:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("run %s waits: %s", command.run_id, held)
+            await asyncio.sleep(deps.options.lease_poll)
+
+
+class _Holder:
+    """The lease of a running run, renewed until the run ends or the lease is lost."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+
+    async def keep(self, deps: Deps) -> None:
+        while True:
+            await asyncio.sleep(deps.options.lease_renew)
+            try:
+                self.lease = await deps.leases.renew(self.lease)
+            except InfrastructureError as exc:
+                log.error("run %s: %s; stopping it", self.lease.run_id, exc)
+                raise
 
 
 class _RunToken:
@@ -155,87 +277,3 @@ class _RunToken:
             if self._current is None or fresh:
                 self._current = await self._tokens.token(self._credential, fresh=fresh)
             return self._current
-
-
-@dataclass
-class _TypeRun:
-    command: StartSync
-    object_type: ObjectType
-    attempt: int
-    deps: Deps
-    graph: GraphReader
-    token: _RunToken
-    reader: PageReader = field(default_factory=PageReader)
-    batches: int = 0
-    seq: int = 0
-
-    async def run(self, graph_url: str) -> TypeResult:
-        tenant_id = self.command.tenant_id
-        cursor = None
-        if self.command.mode == "delta":
-            cursor = await self.deps.cursors.get(tenant_id, self.object_type)
-        mode, reason = plan_type(self.command.mode, self.command.reason, cursor is not None)
-        full_url = full_round_url(graph_url, self.object_type)
-        try:
-            try:
-                link = await self._walk(cursor if mode == "delta" and cursor else full_url, mode)
-            except DeltaLinkExpired as exc:
-                log.warning(
-                    "run %s: %s link of tenant %s unusable (%s); full round",
-                    self.command.run_id,
-                    self.object_type,
-                    tenant_id,
-                    exc,
-                )
-                await self.deps.cursors.discard(tenant_id, self.object_type)
-                mode, reason = "full", "resync"
-                self.reader.reset()
-                link = await self._walk(full_url, mode)
-        except GraphError as exc:
-            return self._result(mode, reason, error=str(exc))
-        await self.deps.cursors.put(tenant_id, self.object_type, link)
-        if self.reader.skipped:
-            log.warning(
-                "run %s: skipped %d %s entries without an id",
-                self.command.run_id,
-                self.reader.skipped,
-                self.object_type,
-            )
-        return self._result(mode, reason)
-
-    async def _walk(self, url: str, mode: SyncMode) -> str:
-        """Follow one delta round to its end, publishing page by page; return the deltaLink."""
-        while True:
-            page = await self.graph.page(url, self.token)
-            objects, removals = self.reader.read(page.entries)
-            if objects or removals:
-                await self.deps.publisher.batch(
-                    ObservationBatch(
-                        id=batch_id(self.command.run_id, self.object_type, self.seq, self.attempt),
-                        run_id=self.command.run_id,
-                        tenant_id=self.command.tenant_id,
-                        object_type=self.object_type,
-                        seq=self.seq,
-                        mode=mode,
-                        objects=tuple(objects),
-                        removals=tuple(removals),
-                    )
-                )
-                self.seq += 1
-                self.batches += 1
-            if page.delta_link:
-                return page.delta_link
-            if not page.next_link:
-                raise GraphError("Graph page without @odata.nextLink or @odata.deltaLink")
-            url = page.next_link
-
-    def _result(self, mode: SyncMode, reason: SyncReason, error: str | None = None) -> TypeResult:
-        return TypeResult(
-            object_type=self.object_type,
-            mode=mode,
-            reason=reason,
-            status="Failed" if error else "Succeeded",
-            total=self.reader.total,
-            batches=self.batches,
-            error=error,
-        )

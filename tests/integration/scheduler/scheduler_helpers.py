@@ -61,19 +61,35 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
+_CONSUMED: dict[str, list[RawStreamMsg]] = {}
+"""Commands `finish_run` took off the queue, by test prefix: `commands` still lists them."""
+
+
 async def commands(nc: NatsClient, names: Names, tenant_id: str) -> list[RawStreamMsg]:
-    """Every StartSync queued for the tenant, oldest first (nothing consumes them here)."""
+    """Every StartSync queued for the tenant, oldest first, including those already consumed
+    by `finish_run` (no syncer runs here: the test plays its part)."""
     js, seq = nc.jetstream(), 1
-    found: list[RawStreamMsg] = []
+    subject = names.sync_command(tenant_id)
+    found = [m for m in _CONSUMED.get(names.prefix, []) if m.subject == subject]
     while True:
         try:
-            msg = await js.get_msg(
-                names.commands_stream, seq=seq, subject=names.sync_command(tenant_id), next=True
-            )
+            msg = await js.get_msg(names.commands_stream, seq=seq, subject=subject, next=True)
         except NotFoundError:
-            return found
+            return sorted(found, key=lambda m: m.seq or 0)
         found.append(msg)
         seq = (msg.seq or seq) + 1
+
+
+async def consume(nc: NatsClient, names: Names, msg: RawStreamMsg) -> None:
+    """What a syncer's ack does: the command leaves the work queue."""
+    await nc.jetstream().delete_msg(names.commands_stream, msg.seq or 0)
+    _CONSUMED.setdefault(names.prefix, []).append(msg)
+
+
+async def finish_run(nc: NatsClient, names: Names, msg: RawStreamMsg, status: str) -> None:
+    """Play syncer and history for the queued command `msg`: consume it, record the run."""
+    await consume(nc, names, msg)
+    await report_run(nc, names, start_sync(msg), status)
 
 
 def start_sync(msg: RawStreamMsg) -> StartSync:

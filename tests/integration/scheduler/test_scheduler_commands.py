@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import logging
-
 import pytest
 from entrasync_config.main import build_app as build_config_app
 from entrasync_config.settings import ConfigSettings
@@ -17,7 +15,7 @@ from scheduler_helpers import (
     commands,
     create_tenant,
     eventually,
-    report_run,
+    finish_run,
     start_sync,
 )
 
@@ -37,7 +35,7 @@ async def test_a_new_tenant_runs_full_at_once_then_delta_in_the_slot_after_its_f
     assert (first.mode, first.reason, first.tenant_id) == ("full", "first", tenant.id)
     assert (first_msg.headers or {})["Nats-Msg-Id"] == f"{tenant.id}:{slot(clock)}"
 
-    await report_run(nc, names, first, "Succeeded")
+    await finish_run(nc, names, first_msg, "Succeeded")
     ref = TenantRef(tenant_id=tenant.id)
     await eventually(
         lambda: call(nc, names.api("config", "tenant.get"), ref, Tenant),
@@ -66,44 +64,10 @@ async def test_a_failed_full_run_is_retried_in_full_and_nothing_overlaps_a_runni
     assert len(await commands(nc, names, tenant.id)) == 1
     assert await commands(nc, names, disabled.id) == []
 
-    await report_run(nc, names, start_sync(msg), "Failed")
+    await finish_run(nc, names, msg, "Failed")
     queued = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 2)
     retry = start_sync(queued[1])
     assert (retry.mode, retry.reason) == ("full", "flag")
-
-
-async def test_two_schedulers_queue_one_command_per_slot(
-    nc: NatsClient,
-    names: Names,
-    clock: FakeClock,
-    config_service: None,
-    scheduler_settings: SchedulerSettings,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="entrasync.scheduler")
-
-    def emitted() -> int:
-        return sum("emitted" in r.getMessage() for r in caplog.records)
-
-    async def emitted_count() -> int:
-        return emitted()
-
-    async with (
-        build_scheduler_app(scheduler_settings, clock=clock),
-        build_scheduler_app(scheduler_settings, clock=clock),
-    ):
-        tenant = await create_tenant(nc, names, "contoso.onmicrosoft.com")
-        await eventually(emitted_count, lambda n: n == 2)
-        [msg] = await commands(nc, names, tenant.id)
-
-        await report_run(nc, names, start_sync(msg), "Succeeded")
-        clock.advance(INTERVAL)
-        await eventually(emitted_count, lambda n: n == 4)
-
-        queued = await commands(nc, names, tenant.id)
-        assert [start_sync(m).mode for m in queued] == ["full", "delta"]
-        info = await nc.jetstream().stream_info(names.commands_stream)
-        assert info.state.messages == 2
 
 
 async def test_the_scheduler_waits_for_config_and_schedules_tenants_it_lists(

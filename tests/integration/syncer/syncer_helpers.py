@@ -19,9 +19,10 @@ from entrasync_shared.messages import (
     TenantRef,
     new_id,
 )
-from entrasync_shared.natsutil import failed, ok
-from entrasync_shared.subjects import Names, ObjectType
+from entrasync_shared.natsutil import ensure_cursor_bucket, failed, ok
+from entrasync_shared.subjects import Names, ObjectType, cursor_key
 from entrasync_sim.launcher import SimulatorProcess
+from entrasync_syncer.domain import SELECTS
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -163,3 +164,47 @@ def merged_objects(batches: list[ObservationBatch]) -> dict[str, dict[str, Any]]
 
 def removals_of(batches: list[ObservationBatch]) -> dict[str, str]:
     return {r.id: r.reason for batch in batches for r in batch.removals}
+
+
+TYPES: tuple[ObjectType, ...] = ("user", "group", "device")
+
+
+def assert_matches_truth(
+    run: Run, truth: dict[str, list[dict[str, Any]]], types: tuple[ObjectType, ...] = TYPES
+) -> None:
+    """The run published exactly the simulator's truth for `types`, in batches numbered 0..n."""
+    for object_type in types:
+        observed = merged_objects(run.of(object_type))
+        expected = {obj["id"]: obj for obj in truth[SIM_KINDS[object_type]]}
+        assert observed.keys() == expected.keys(), object_type
+        for object_id, obj in observed.items():
+            wanted = {a: expected[object_id].get(a) for a in SELECTS[object_type]}
+            wanted.pop("id")
+            if object_type == "group":
+                assert obj["added"] == set(wanted.pop("members")), object_id
+                assert obj["removed"] == set()
+            assert obj["attributes"] == wanted, object_id
+        result = run.result(object_type)
+        assert (result.status, result.total) == ("Succeeded", len(expected)), result
+        assert result.batches == len(run.of(object_type))
+        assert [b.seq for b in run.of(object_type)] == list(range(result.batches))
+
+
+async def stored_link(nc: NatsClient, names: Names, tenant_id: str, object_type: str) -> str:
+    bucket = await ensure_cursor_bucket(nc.jetstream(), names)
+    entry = await bucket.get(cursor_key(tenant_id, object_type))  # type: ignore[arg-type]
+    value = json.loads(entry.value or b"")
+    assert value["at"]
+    return str(value["delta_link"])
+
+
+async def commands_left(nc: NatsClient, names: Names) -> int:
+    info = await nc.jetstream().stream_info(names.commands_stream)
+    return int(info.state.messages)
+
+
+async def wait_until_empty(nc: NatsClient, names: Names, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while await commands_left(nc, names):
+        assert time.monotonic() < deadline, "the command was never acknowledged"
+        await asyncio.sleep(0.05)

@@ -13,19 +13,8 @@ from syncer_helpers import (
     send_command,
     serve_credentials,
     simulator_credential,
+    wait_until_empty,
 )
-
-
-async def commands_left(nc: NatsClient, names: Names) -> int:
-    info = await nc.jetstream().stream_info(names.commands_stream)
-    return int(info.state.messages)
-
-
-async def wait_until_empty(nc: NatsClient, names: Names, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while await commands_left(nc, names):
-        assert time.monotonic() < deadline, "the command was never acknowledged"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_garbled_cursor_is_replaced_by_a_full_resync(
@@ -55,7 +44,7 @@ async def test_a_garbled_cursor_is_replaced_by_a_full_resync(
     assert b"garbled" not in stored and b"$deltatoken=" in stored
 
 
-async def test_a_tenant_unknown_to_config_ends_as_a_failed_run(
+async def test_a_tenant_deleted_meanwhile_ends_as_a_cancelled_run(
     syncer: None,
     nc: NatsClient,
     names: Names,
@@ -67,8 +56,12 @@ async def test_a_tenant_unknown_to_config_ends_as_a_failed_run(
     run = await watcher.run(command.run_id)
 
     assert run.started == [] and run.batches == []
-    assert run.finished is not None and run.finished.status == "Failed"
+    assert run.finished is not None and run.finished.status == "Cancelled"
     assert all("no longer exists" in (r.error or "") for r in run.finished.results)
+    info = await nc.jetstream().consumer_info(
+        names.commands_stream, names.consumer("syncer", "commands")
+    )
+    assert info.num_redelivered == 0
     await wait_until_empty(nc, names)
 
 
@@ -137,5 +130,7 @@ async def test_a_command_is_retried_while_config_does_not_answer(
     # Later deliveries re-read Graph, so their batches get ids of their own.
     assert run.batches
     assert all(re.fullmatch(rf"{command.run_id}:device:\d+:a\d+", b.id) for b in run.batches)
+    assert all(b.attempt > 1 for b in run.batches)
+    assert run.finished.attempt == run.batches[0].attempt
     assert run.result("device").total == 10
     await wait_until_empty(nc, names)

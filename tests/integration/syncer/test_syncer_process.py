@@ -13,10 +13,10 @@ from entrasync_sim.launcher import SimulatorProcess
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.domain import RetryPolicy
 from entrasync_syncer.main import build_app
-from entrasync_syncer.ports import DeltaPage, GraphReader, TokenSupplier
+from entrasync_syncer.ports import DeltaPage, GraphReader, RequestStats, TokenSupplier
 from entrasync_syncer.settings import Settings
 from nats.aio.client import Client as NatsClient
-from syncer_helpers import PipelineWatcher, send_command, simulator_credential
+from syncer_helpers import PipelineWatcher, send_command, simulator_credential, wait_until_empty
 
 SYNCER = Path(sys.executable).parent / "entrasync-syncer"
 
@@ -84,9 +84,11 @@ class SlowReader:
     def __init__(self, inner: GraphReader, delay: float) -> None:
         self.inner, self.delay = inner, delay
 
-    async def page(self, url: str, token: TokenSupplier) -> DeltaPage:
+    async def page(
+        self, url: str, token: TokenSupplier, stats: RequestStats | None = None
+    ) -> DeltaPage:
         await asyncio.sleep(self.delay)  # stands in for a slow Graph
-        return await self.inner.page(url, token)
+        return await self.inner.page(url, token, stats)
 
 
 async def test_replicas_share_commands_and_keep_long_runs_alive(
@@ -123,3 +125,43 @@ async def test_replicas_share_commands_and_keep_long_runs_alive(
         names.commands_stream, names.consumer("syncer", "commands")
     )
     assert info.num_redelivered == 0 and info.num_ack_pending == 0
+
+
+async def test_a_tenant_is_never_run_twice_at_once_nor_a_finished_run_repeated(
+    settings: Settings,
+    nc: NatsClient,
+    names: Names,
+    sim: SimulatorProcess,
+    credentials: dict[str, Credential],
+    watcher: PipelineWatcher,
+) -> None:
+    quick = settings.model_copy(update={"ack_wait": 2.0, "keepalive": 0.3, "lease_seconds": 5})
+    graphs = [SlowGraph(0.3), SlowGraph(0.3)]
+    apps = [build_app(quick, graph=graph) for graph in graphs]
+    credentials["tl"] = simulator_credential(sim, "tl")
+    for app in apps:
+        await app.start()
+    try:
+        commands = [
+            await send_command(nc, names, "tl", "full", object_types=("user",)) for _ in range(2)
+        ]
+        runs = sorted(
+            [await watcher.run(c.run_id, within=30) for c in commands],
+            key=lambda r: r.started[0].at,
+        )
+        assert runs[0].finished is not None
+        assert runs[0].finished.finished_at <= runs[1].started[0].at  # one after the other
+
+        # The last run's command delivered once more (as after a crash before its ack).
+        last = next(c for c in commands if c.run_id == runs[1].started[0].run_id)
+        await nc.jetstream().publish(
+            names.sync_command("tl"),
+            last.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": f"{last.id}:again"},
+        )
+        await wait_until_empty(nc, names)
+    finally:
+        for app in apps:
+            await app.stop()
+
+    assert sum(g.opened for g in graphs) == 2

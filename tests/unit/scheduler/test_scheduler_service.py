@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from entrasync_scheduler.domain import Planned
-from entrasync_scheduler.service import Scheduler
+from entrasync_scheduler.service import Scheduler, TenantDisabled, UnknownTenant
 from entrasync_scheduler.settings import SchedulerSettings
-from entrasync_shared.messages import Tenant
+from entrasync_shared.messages import SyncRecorded, Tenant
 
 T0 = 1_800_000_000.0
 
@@ -28,9 +29,17 @@ class FakeConfig:
 
 
 class FakeQueue:
+    """Records queued commands; `waiting` counts commands a tenant still has on the queue."""
+
     def __init__(self) -> None:
         self.planned: list[Planned] = []
+        self.waiting: dict[str, int] = {}
         self.broken = False
+
+    async def pending(self, tenant_id: str) -> int:
+        if self.broken:
+            raise ConnectionError("nats is down")
+        return self.waiting.get(tenant_id, 0)
 
     async def start_sync(self, planned: Planned) -> None:
         if self.broken:
@@ -124,3 +133,112 @@ async def test_the_wait_never_exceeds_the_tick_nor_the_next_due_run() -> None:
     subject.tenant_changed(tenant("a", enabled=False))
     assert await subject.tick() == 1
     assert queue.planned == []
+
+
+def recorded(run_id: str, tenant_id: str = "a", at: float = T0, **changes: Any) -> SyncRecorded:
+    when = datetime.fromtimestamp(at, UTC)
+    return SyncRecorded.model_validate(
+        {
+            "tenant_id": tenant_id,
+            "run_id": run_id,
+            "mode": "full",
+            "reason": "first",
+            "status": "Succeeded",
+            "started_at": when,
+            "finished_at": when,
+            "types": [
+                {"object_type": "user", "mode": "full", "reason": "first", "status": "Succeeded"}
+            ],
+            **changes,
+        }
+    )
+
+
+async def test_sync_now_queues_a_manual_run_at_once_even_in_a_slot_that_already_ran() -> None:
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    subject.tenant_changed(tenant("a", full_scan_next=False))
+    await subject.tick()
+    subject.run_recorded(recorded(queue.planned[0].command.run_id, mode="delta"))
+
+    accepted = await subject.sync_now("a", "req1")
+
+    assert accepted.status == "queued" and accepted.reason == "manual"
+    manual = queue.planned[1]
+    assert (manual.command.run_id, manual.command.mode) == (accepted.run_id, "delta")
+    assert manual.msg_id == f"a:{int(T0 // 60)}.req1" != queue.planned[0].msg_id
+
+
+async def test_sync_now_during_a_run_is_deferred_until_that_run_ends() -> None:
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    subject.tenant_changed(tenant("a"))
+    await subject.tick()
+    running = queue.planned[0].command.run_id
+
+    accepted = await subject.sync_now("a", "req1")
+    await subject.tick()
+
+    assert (accepted.status, accepted.after_run) == ("deferred", running)
+    assert len(queue.planned) == 1
+    subject.run_recorded(recorded(running))
+    await subject.tick()
+    assert [p.command.reason for p in queue.planned] == ["first", "manual"]
+
+
+async def test_sync_now_refuses_unknown_and_disabled_tenants() -> None:
+    config, queue, clock = FakeConfig(tenant("off", enabled=False)), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+
+    with pytest.raises(UnknownTenant):
+        await subject.sync_now("nope", "req")
+    with pytest.raises(TenantDisabled):
+        await subject.sync_now("off", "req")
+    assert queue.planned == []
+
+
+async def test_a_tenant_whose_queue_holds_another_command_waits_for_it() -> None:
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    queue.waiting["a"] = 1  # e.g. a run another replica or a sync now queued
+    subject.tenant_changed(tenant("a"))
+
+    await subject.tick()
+    clock.now += 4
+    await subject.tick()
+    assert queue.planned == []
+
+    queue.waiting["a"] = 0
+    clock.now += 1
+    await subject.tick()
+    assert [p.command.reason for p in queue.planned] == ["first"]
+
+
+async def test_a_restarted_replica_does_not_repeat_a_slot_another_one_ran() -> None:
+    config, queue, clock = FakeConfig(tenant("a", full_scan_next=False)), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    clock.now = T0 + 30
+
+    subject.run_recorded(recorded("earlier", at=T0 + 2))  # replayed before the tenant list
+    await subject.reconcile()
+    await subject.tick()
+    assert queue.planned == []
+
+    clock.now = T0 + 60
+    await subject.tick()
+    assert [p.command.reason for p in queue.planned] == ["schedule"]
+
+
+async def test_a_tenant_enabled_again_runs_at_once() -> None:
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    subject.tenant_changed(tenant("a", full_scan_next=False))
+    await subject.tick()
+    subject.run_recorded(recorded(queue.planned[0].command.run_id, mode="delta"))
+
+    subject.tenant_changed(tenant("a", full_scan_next=False, enabled=False, version=2))
+    await subject.tick()
+    subject.tenant_changed(tenant("a", full_scan_next=False, version=3))
+    await subject.tick()
+
+    assert [p.msg_id for p in queue.planned] == [f"a:{int(T0 // 60)}", f"a:{int(T0 // 60)}.v3"]

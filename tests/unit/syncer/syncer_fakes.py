@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from entrasync_shared.messages import (
@@ -15,15 +16,21 @@ from entrasync_shared.messages import (
     SyncStarted,
 )
 from entrasync_shared.subjects import ObjectType
+from entrasync_syncer.domain import Cursor
 from entrasync_syncer.ports import (
     DeltaPage,
     GraphError,
     InfrastructureError,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    RequestStats,
+    RunAlreadyDone,
     TenantGone,
     TokenError,
     TokenSupplier,
 )
-from entrasync_syncer.sync import Deps
+from entrasync_syncer.sync import Deps, RunOptions
 
 GRAPH = "https://graph.test"
 
@@ -80,13 +87,17 @@ class FakeGraph:
             body["delta"] = f"{url}#delta"
         self.pages[url] = body
 
-    async def page(self, url: str, token: TokenSupplier) -> DeltaPage:
+    async def page(
+        self, url: str, token: TokenSupplier, stats: RequestStats | None = None
+    ) -> DeltaPage:
         await token(False)
         self.requested.append(url)
+        if stats is not None:
+            stats.requests += 1
         page = self.pages.get(url, GraphError(f"404 no page at {url}"))
         if isinstance(page, Exception):
             raise page
-        return DeltaPage(page["value"], page.get("next"), page.get("delta"))
+        return DeltaPage(list(page["value"]), page.get("next"), page.get("delta"))
 
     @asynccontextmanager
     async def open(self, cloud: CloudEndpoints) -> AsyncIterator[FakeGraph]:
@@ -95,14 +106,24 @@ class FakeGraph:
 
 @dataclass
 class FakeCursors:
+    """Links by (tenant, type); `stored` keeps the full cursors (time and scope)."""
+
     links: dict[tuple[str, str], str] = field(default_factory=dict)
+    stored: dict[tuple[str, str], Cursor] = field(default_factory=dict)
     discarded: list[tuple[str, str]] = field(default_factory=list)
 
-    async def get(self, tenant_id: str, object_type: ObjectType) -> str | None:
-        return self.links.get((tenant_id, object_type))
+    async def get(self, tenant_id: str, object_type: ObjectType) -> Cursor | None:
+        link = self.links.get((tenant_id, object_type))
+        if link is None:
+            return None
+        known = self.stored.get((tenant_id, object_type))
+        return known if known and known.delta_link == link else Cursor(link, datetime.now(UTC))
 
-    async def put(self, tenant_id: str, object_type: ObjectType, delta_link: str) -> None:
+    async def put(
+        self, tenant_id: str, object_type: ObjectType, delta_link: str, scope: str = ""
+    ) -> None:
         self.links[(tenant_id, object_type)] = delta_link
+        self.stored[(tenant_id, object_type)] = Cursor(delta_link, datetime.now(UTC), scope)
 
     async def discard(self, tenant_id: str, object_type: ObjectType) -> None:
         self.discarded.append((tenant_id, object_type))
@@ -139,12 +160,54 @@ class FakePublisher:
 
 
 @dataclass
+class FakeLeases:
+    """Leases by tenant: (run id, state); `held_by` simulates another worker's run."""
+
+    leases: dict[str, tuple[str, str]] = field(default_factory=dict)
+    held_by: dict[str, str] = field(default_factory=dict)
+    renewals: int = 0
+    lose_on_renew: bool = False
+
+    async def acquire(self, tenant_id: str, run_id: str) -> Lease:
+        if tenant_id in self.held_by:
+            raise LeaseHeld(f"run {self.held_by[tenant_id]} holds tenant {tenant_id}")
+        if self.leases.get(tenant_id) == (run_id, "done"):
+            raise RunAlreadyDone(f"run {run_id} already finished")
+        self.leases[tenant_id] = (run_id, "running")
+        return Lease(tenant_id, run_id, 1)
+
+    async def renew(self, lease: Lease) -> Lease:
+        if self.lose_on_renew:
+            raise LeaseLost("taken over")
+        self.renewals += 1
+        return Lease(lease.tenant_id, lease.run_id, lease.revision + 1)
+
+    async def release(self, lease: Lease, *, done: bool) -> None:
+        if done:
+            self.leases[lease.tenant_id] = (lease.run_id, "done")
+        else:
+            self.leases.pop(lease.tenant_id, None)
+
+
+@dataclass
 class Fakes:
     credentials: FakeCredentials = field(default_factory=FakeCredentials)
     tokens: FakeTokens = field(default_factory=FakeTokens)
     graph: FakeGraph = field(default_factory=FakeGraph)
     cursors: FakeCursors = field(default_factory=FakeCursors)
     publisher: FakePublisher = field(default_factory=FakePublisher)
+    leases: FakeLeases = field(default_factory=FakeLeases)
+    options: RunOptions = field(
+        default_factory=lambda: RunOptions(lease_wait=0.2, lease_poll=0.05, lease_renew=0.05)
+    )
 
     def deps(self) -> Deps:
-        return Deps(self.credentials, self.tokens, self.graph, self.cursors, self.publisher)
+        return Deps(
+            self.credentials,
+            self.tokens,
+            self.graph,
+            self.cursors,
+            self.publisher,
+            self.leases,
+            self.options,
+        )

@@ -1,10 +1,10 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from entrasync_shared.messages import ObservedObject, Removal
+from entrasync_shared.messages import ObservationBatch, ObservedObject, Removal
 from entrasync_syncer.domain import (
     SELECTS,
-    PageReader,
+    Cursor,
     RetryPolicy,
     batch_id,
     classify,
@@ -12,6 +12,8 @@ from entrasync_syncer.domain import (
     parse_retry_after,
     plan_type,
 )
+from entrasync_syncer.ids import IdSet, compact_id
+from entrasync_syncer.pages import PageReader, split_batch
 
 
 def user(object_id: str, **attrs: object) -> dict[str, object]:
@@ -153,19 +155,78 @@ def test_a_full_round_selects_the_tracked_attributes() -> None:
     assert "accountEnabled" in SELECTS["user"] and "userType" in SELECTS["user"]
 
 
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+LINK = "https://g.test/v1.0/users/delta?$deltatoken=abc"
+
+
+def plan(mode: str, cursor: Cursor | None, scope: str = "") -> tuple[str, str, str]:
+    found = plan_type(
+        mode,  # type: ignore[arg-type]
+        "schedule",
+        cursor,
+        object_type="user",
+        graph_url="https://g.test",
+        scope=scope,
+        now=NOW,
+    )
+    return found.mode, found.reason, found.url
+
+
 @pytest.mark.parametrize(
-    ("mode", "has_cursor", "expected"),
+    ("mode", "cursor", "expected"),
     [
-        ("full", False, ("full", "schedule")),
-        ("full", True, ("full", "schedule")),
-        ("delta", True, ("delta", "schedule")),
-        ("delta", False, ("full", "resync")),
+        ("full", None, ("full", "schedule")),
+        ("full", Cursor(LINK, NOW), ("full", "schedule")),
+        ("delta", Cursor(LINK, NOW), ("delta", "schedule")),
+        ("delta", None, ("full", "resync")),
     ],
 )
 def test_a_delta_without_cursor_is_a_full_resync(
-    mode: str, has_cursor: bool, expected: tuple[str, str]
+    mode: str, cursor: Cursor | None, expected: tuple[str, str]
 ) -> None:
-    assert plan_type(mode, "schedule", has_cursor) == expected  # type: ignore[arg-type]
+    assert plan(mode, cursor)[:2] == expected
+
+
+def test_a_delta_starts_from_the_stored_link() -> None:
+    assert plan("delta", Cursor(LINK, NOW - timedelta(days=6)))[2] == LINK
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        Cursor(LINK, NOW - timedelta(days=7)),
+        Cursor("https://g.test/v1.0/groups/delta?$deltatoken=abc", NOW),
+        Cursor("https://g.test/v1.0/users?$skiptoken=abc", NOW),
+        Cursor(LINK, NOW, scope="other-filters"),
+    ],
+    ids=["expired", "other resource", "not a delta link", "other filters"],
+)
+def test_an_unusable_link_is_not_even_tried(cursor: Cursor) -> None:
+    mode, reason, url = plan("delta", cursor)
+
+    assert (mode, reason) == ("full", "resync")
+    assert url == full_round_url("https://g.test", "user")
+
+
+@pytest.mark.parametrize("path", ["users/delta()", "users/microsoft.graph.delta()"])
+def test_every_spelling_of_delta_is_a_delta_link(path: str) -> None:
+    link = f"https://g.test/v1.0/{path}?$deltatoken=x"
+
+    assert plan("delta", Cursor(link, NOW))[:2] == ("delta", "schedule")
+
+
+def test_the_filters_the_link_was_read_under_must_match() -> None:
+    assert plan("delta", Cursor(LINK, NOW, scope="s1"), scope="s1")[0] == "delta"
+    assert plan("delta", Cursor(LINK, NOW), scope="s1")[0] == "full"
+
+
+def test_guid_ids_are_remembered_compactly_and_exactly() -> None:
+    guid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+    assert compact_id(guid) == int(guid.replace("-", ""), 16)
+    assert compact_id(guid.upper()) == guid.upper()
+    assert compact_id("not-a-guid") == "not-a-guid"
+    assert compact_id("0f8fad5b_d9cb_469f_a165_70867728950e") != compact_id(guid)
 
 
 def test_batch_ids_are_stable_and_distinct_per_delivery_attempt() -> None:
@@ -233,3 +294,76 @@ def test_without_retry_after_backoff_grows_with_jitter_up_to_its_cap() -> None:
         waits = {policy.delay(attempt, None) for _ in range(20)}
         assert all(ceiling / 2 <= wait <= ceiling for wait in waits)
         assert len(waits) > 1
+
+
+def test_a_request_gives_up_after_its_attempts_or_its_waiting_budget() -> None:
+    policy = RetryPolicy(max_attempts=5, budget_seconds=10)
+
+    assert not policy.gives_up(1, waited=0, wait=2.128)
+    assert policy.gives_up(5, waited=0, wait=1)
+    assert policy.gives_up(2, waited=9, wait=2)
+
+
+# -- batches that fit a NATS message ------------------------------------------------------------
+
+
+def guid(n: int) -> str:
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+def test_a_page_of_big_groups_is_cut_into_batches_below_the_size_limit() -> None:
+    groups = [
+        ObservedObject(
+            id=guid(g),
+            attributes={"displayName": f"Group {g}", "description": "é" * 50},
+            members_added=tuple(guid(1000 * g + m) for m in range(500)),
+        )
+        for g in range(40)
+    ]
+    removals = [Removal(id=guid(9000 + n), reason="deleted") for n in range(10)]
+
+    batches = split_batch(groups, removals, max_bytes=100_000)
+
+    assert len(batches) > 1
+    assert [o for b, _ in batches for o in b] == groups
+    assert [r for _, rs in batches for r in rs] == removals
+    for objects, removed in batches:
+        size = len(ObservationBatch(
+            run_id="r", tenant_id="t", object_type="group", seq=0, mode="full",
+            objects=tuple(objects), removals=tuple(removed),
+        ).model_dump_json().encode())  # fmt: skip
+        assert size <= 100_000
+
+
+def test_a_giant_group_is_cut_into_several_observations_of_the_same_group() -> None:
+    added = tuple(guid(n) for n in range(12_000))
+    removed = tuple(guid(50_000 + n) for n in range(100))
+    giant = ObservedObject(
+        id="g", attributes={"displayName": "All"}, members_added=added, members_removed=removed
+    )
+
+    batches = split_batch([giant], [], max_bytes=512 * 1024, max_members=5000)
+
+    pieces = [o for objects, _ in batches for o in objects]
+    assert len(pieces) == 3 and {p.id for p in pieces} == {"g"}
+    assert all(p.attributes == {"displayName": "All"} for p in pieces)
+    assert sum((p.members_added for p in pieces), ()) == added
+    assert sum((p.members_removed for p in pieces), ()) == removed
+
+
+def test_a_small_page_stays_one_batch() -> None:
+    objects = [ObservedObject(id=guid(n), attributes={"displayName": "x"}) for n in range(200)]
+
+    assert split_batch(objects, [], max_bytes=512 * 1024) == [(objects, [])]
+
+
+def test_an_id_set_is_exact_and_grows() -> None:
+    ids = [guid(n) for n in range(1, 5000)] + ["not-a-guid", guid(0)]
+    seen = IdSet()
+
+    assert all(seen.add(i) for i in ids)
+    assert not any(seen.add(i) for i in ids)
+    assert len(seen) == len(ids) and all(i in seen for i in ids)
+    assert guid(9999) not in seen and "other" not in seen
+    seen.clear()
+    assert len(seen) == 0 and ids[0] not in seen

@@ -6,6 +6,7 @@ from entrasync_syncer.sync import sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")
+STORED = f"{GRAPH}/v1.0/users/delta?$deltatoken=stored"
 GROUPS = full_round_url(GRAPH, "group")
 DEVICES = full_round_url(GRAPH, "device")
 
@@ -50,17 +51,17 @@ async def test_a_full_run_publishes_one_batch_per_page_then_stores_the_delta_lin
 
 
 async def test_a_delta_run_starts_from_the_stored_link(fakes: Fakes) -> None:
-    fakes.cursors.links[("t1", "user")] = "stored"
-    fakes.graph.serve("stored", [{"id": "u1", "@removed": {"reason": "deleted"}}])
+    fakes.cursors.links[("t1", "user")] = STORED
+    fakes.graph.serve(STORED, [{"id": "u1", "@removed": {"reason": "deleted"}}])
 
     finished = await sync_tenant(command("delta"), fakes.deps())
 
-    assert fakes.graph.requested == ["stored"]
+    assert fakes.graph.requested == [STORED]
     (batch,) = fakes.publisher.batches()
     assert batch.mode == "delta" and [r.id for r in batch.removals] == ["u1"]
     assert (finished.results[0].mode, finished.results[0].reason) == ("delta", "schedule")
     assert finished.results[0].total == 0
-    assert fakes.cursors.links[("t1", "user")] == "stored#delta"
+    assert fakes.cursors.links[("t1", "user")] == f"{STORED}#delta"
 
 
 async def test_a_delta_run_without_cursor_does_a_full_round_marked_resync(fakes: Fakes) -> None:
@@ -74,8 +75,8 @@ async def test_a_delta_run_without_cursor_does_a_full_round_marked_resync(fakes:
 
 
 async def test_an_expired_link_is_discarded_and_replaced_by_a_full_round(fakes: Fakes) -> None:
-    fakes.cursors.links[("t1", "user")] = "expired"
-    fakes.graph.pages["expired"] = DeltaLinkExpired("400 syncStateNotFound: gone")
+    fakes.cursors.links[("t1", "user")] = STORED
+    fakes.graph.pages[STORED] = DeltaLinkExpired("400 syncStateNotFound: gone")
     fakes.graph.serve(USERS, [{"id": "u1"}])
 
     finished = await sync_tenant(command("delta"), fakes.deps())
@@ -130,25 +131,26 @@ async def test_a_refused_token_fails_every_type_of_the_run(fakes: Fakes) -> None
     assert "s3cret" not in finished.model_dump_json()
 
 
-async def test_a_tenant_deleted_from_config_ends_the_run_as_failed(fakes: Fakes) -> None:
+async def test_a_tenant_deleted_from_config_ends_the_run_as_cancelled(fakes: Fakes) -> None:
     fakes.credentials.known.clear()
 
     finished = await sync_tenant(command(types=("user", "group")), fakes.deps())
 
     assert [type(m) for m in fakes.publisher.log] == [SyncFinished]
-    assert finished.status == "Failed"
+    assert finished.status == "Cancelled"
+    assert [r.status for r in finished.results] == ["Cancelled", "Cancelled"]
     assert "no longer exists" in (finished.results[0].error or "")
 
 
 async def test_nats_trouble_escapes_and_leaves_the_cursor_alone(fakes: Fakes) -> None:
-    fakes.cursors.links[("t1", "user")] = "old"
-    fakes.graph.serve("old", [{"id": "u1"}])
+    fakes.cursors.links[("t1", "user")] = STORED
+    fakes.graph.serve(STORED, [{"id": "u1"}])
     fakes.publisher.fail_batches = True
 
     with pytest.raises(InfrastructureError):
         await sync_tenant(command("delta"), fakes.deps())
 
-    assert fakes.cursors.links[("t1", "user")] == "old"
+    assert fakes.cursors.links[("t1", "user")] == STORED
     assert not any(isinstance(m, SyncFinished) for m in fakes.publisher.log)
 
 

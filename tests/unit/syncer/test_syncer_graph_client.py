@@ -1,3 +1,5 @@
+import asyncio
+import time
 from collections.abc import Callable
 
 import httpx
@@ -5,7 +7,13 @@ import pytest
 from entrasync_shared.messages import CloudEndpoints
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.domain import RetryPolicy
-from entrasync_syncer.ports import DeltaLinkExpired, DeltaPage, GraphError, TokenError
+from entrasync_syncer.ports import (
+    DeltaLinkExpired,
+    DeltaPage,
+    GraphError,
+    RequestStats,
+    TokenError,
+)
 
 CLOUD = CloudEndpoints(name="lab", authority_host="https://login.test", graph_url="https://g.test")
 URL = "https://g.test/v1.0/users/delta?$select=id"
@@ -146,3 +154,73 @@ async def test_a_permission_error_fails_without_retry() -> None:
 async def test_a_page_without_value_is_an_error() -> None:
     with pytest.raises(GraphError, match="without a value"):
         await read(Script(httpx.Response(200, json={"@odata.deltaLink": "x"})))
+
+
+async def test_a_storm_of_429s_with_fractional_retry_after_is_waited_out_and_counted() -> None:
+    storm = [graph_error(429, "TooManyRequests", **{"Retry-After": "0.128"})] * 5
+    stats = RequestStats()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    connector = HttpxGraphConnector(
+        RetryPolicy(max_attempts=10),
+        5,
+        sleep=sleep,
+        transport=httpx.MockTransport(Script(*storm, httpx.Response(200, json=PAGE))),
+    )
+    async with connector.open(CLOUD) as graph:
+        page = await graph.page(URL, Tokens(), stats)  # type: ignore[arg-type]
+
+    assert page.entries == [{"id": "u1"}]
+    assert waits == [0.128] * 5
+    assert (stats.requests, stats.throttled) == (6, 5)
+
+
+async def test_a_request_gives_up_when_its_waiting_budget_is_spent() -> None:
+    storm = [graph_error(429, "TooManyRequests", **{"Retry-After": "4"})] * 4
+    policy = RetryPolicy(max_attempts=10, retry_after_cap=10, budget_seconds=10)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    connector = HttpxGraphConnector(
+        policy, 5, sleep=sleep, transport=httpx.MockTransport(Script(*storm))
+    )
+    async with connector.open(CLOUD) as graph:
+        with pytest.raises(GraphError, match="429 TooManyRequests.*gave up after 3 attempts"):
+            await graph.page(URL, Tokens())  # type: ignore[arg-type]
+
+    assert waits == [4, 4]
+
+
+async def test_a_retry_after_pauses_every_request_of_the_run() -> None:
+    first = asyncio.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "first" in str(request.url) and not first.is_set():
+            first.set()
+            return graph_error(429, "TooManyRequests", **{"Retry-After": "0.3"})
+        return httpx.Response(200, json=PAGE)
+
+    connector = HttpxGraphConnector(RetryPolicy(), 5, transport=httpx.MockTransport(answer))
+    async with connector.open(CLOUD) as graph:
+        throttled = asyncio.create_task(graph.page(URL + "&first", Tokens()))  # type: ignore[arg-type]
+        await first.wait()
+        started = time.monotonic()
+        await graph.page(URL, Tokens())  # type: ignore[arg-type]
+        waited = time.monotonic() - started
+        await throttled
+
+    assert waited >= 0.25
+
+
+async def test_runs_share_one_pooled_client_per_trust_root() -> None:
+    connector = HttpxGraphConnector(RetryPolicy(), 5, transport=httpx.MockTransport(Script()))
+    other = CLOUD.model_copy(update={"ca_pem": None, "name": "other"})
+
+    async with connector.open(CLOUD) as one, connector.open(other) as two:
+        assert one._client is two._client  # type: ignore[attr-defined]
+    await connector.aclose()

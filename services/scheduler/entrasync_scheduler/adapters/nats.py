@@ -36,6 +36,15 @@ class NatsCommands:
     def __init__(self, broker: NatsBroker, names: Names) -> None:
         self._broker, self._names = broker, names
 
+    async def pending(self, tenant_id: str) -> int:
+        """Commands of the tenant on the work queue: waiting, or running (not yet acked).
+
+        Asked of JetStream itself, so every replica sees commands the others queued."""
+        subject = self._names.sync_command(tenant_id)
+        js = self._broker.connection.jetstream()
+        info = await js.stream_info(self._names.commands_stream, subjects_filter=subject)
+        return int((info.state.subjects or {}).get(subject, 0))
+
     async def start_sync(self, planned: Planned) -> None:
         command = planned.command
         await self._broker.publish(

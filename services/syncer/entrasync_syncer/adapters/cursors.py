@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import nats.errors
 from entrasync_shared.messages import utcnow
@@ -13,6 +13,7 @@ from entrasync_shared.subjects import ObjectType, cursor_key
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from entrasync_syncer.domain import Cursor
 from entrasync_syncer.ports import InfrastructureError
 
 log = logging.getLogger("entrasync.syncer.cursors")
@@ -20,17 +21,30 @@ log = logging.getLogger("entrasync.syncer.cursors")
 _NATS_FAILURES = (nats.errors.Error, TimeoutError)
 
 
-def encode_cursor(delta_link: str, at: datetime) -> bytes:
-    return json.dumps({"delta_link": delta_link, "at": at.isoformat()}).encode()
+def encode_cursor(delta_link: str, at: datetime, scope: str = "") -> bytes:
+    body = {"delta_link": delta_link, "at": at.isoformat()}
+    if scope:
+        body["scope"] = scope
+    return json.dumps(body).encode()
 
 
-def decode_cursor(value: bytes | None) -> str | None:
-    """The stored deltaLink, or None when the value is not one of ours."""
+def decode_cursor(value: bytes | None) -> Cursor | None:
+    """The stored cursor, or None when the value is not one of ours."""
     try:
-        link = json.loads(value or b"").get("delta_link")
+        body = json.loads(value or b"")
+        link = body.get("delta_link")
     except (ValueError, AttributeError):
         return None
-    return link if isinstance(link, str) and link else None
+    if not isinstance(link, str) or not link:
+        return None
+    try:
+        at: datetime | None = datetime.fromisoformat(str(body.get("at")))
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    scope = body.get("scope")
+    return Cursor(link, at, scope if isinstance(scope, str) else "")
 
 
 class KvCursorStore:
@@ -45,7 +59,7 @@ class KvCursorStore:
             self._bucket = await self._open_bucket()
         return self._bucket
 
-    async def get(self, tenant_id: str, object_type: ObjectType) -> str | None:
+    async def get(self, tenant_id: str, object_type: ObjectType) -> Cursor | None:
         key = cursor_key(tenant_id, object_type)
         try:
             entry = await (await self._kv()).get(key)
@@ -53,15 +67,17 @@ class KvCursorStore:
             return None
         except _NATS_FAILURES as exc:
             raise InfrastructureError(f"reading cursor {key}: {exc!r}") from exc
-        link = decode_cursor(entry.value)
-        if link is None:
+        cursor = decode_cursor(entry.value)
+        if cursor is None:
             log.warning("cursor %s holds no usable deltaLink; ignoring it", key)
-        return link
+        return cursor
 
-    async def put(self, tenant_id: str, object_type: ObjectType, delta_link: str) -> None:
+    async def put(
+        self, tenant_id: str, object_type: ObjectType, delta_link: str, scope: str = ""
+    ) -> None:
         key = cursor_key(tenant_id, object_type)
         try:
-            await (await self._kv()).put(key, encode_cursor(delta_link, utcnow()))
+            await (await self._kv()).put(key, encode_cursor(delta_link, utcnow(), scope))
         except _NATS_FAILURES as exc:
             raise InfrastructureError(f"storing cursor {key}: {exc!r}") from exc
 

@@ -1,10 +1,17 @@
-"""Microsoft Graph delta pages over httpx, with throttling retries and one token refresh."""
+"""Microsoft Graph pages over httpx, with throttling retries and one token refresh.
+
+One pooled `httpx.AsyncClient` per trust root lives as long as the process, so runs reuse warm
+TLS connections. Within a run, a `Retry-After` from any request pauses every request of that
+run: Graph's throttling budget is per app and tenant, and the run's object types share it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +24,7 @@ from entrasync_syncer.ports import (
     DeltaLinkExpired,
     DeltaPage,
     GraphError,
+    RequestStats,
     TokenError,
     TokenSupplier,
 )
@@ -25,10 +33,11 @@ log = logging.getLogger("entrasync.syncer.graph")
 
 Sleep = Callable[[float], Awaitable[None]]
 _MAX_MESSAGE = 300
+_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=60)
 
 
 class HttpxGraphConnector:
-    """Opens one httpx client per run, trusting the cloud's own CA when it brings one."""
+    """Hands out readers over a long-lived, pooled client per CA; `aclose()` at shutdown."""
 
     def __init__(
         self,
@@ -42,48 +51,84 @@ class HttpxGraphConnector:
         self._timeout = timeout
         self._sleep = sleep
         self._transport = transport
+        self._clients: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
     async def open(self, cloud: CloudEndpoints) -> AsyncIterator[HttpxGraphReader]:
-        verify: ssl.SSLContext | bool = True
-        if cloud.ca_pem:
-            verify = ssl.create_default_context(cadata=cloud.ca_pem)
-        async with httpx.AsyncClient(
-            verify=verify,
-            timeout=self._timeout,
-            trust_env=False,
-            transport=self._transport,
-            headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
-        ) as client:
-            yield HttpxGraphReader(client, self._policy, self._sleep)
+        yield HttpxGraphReader(self._client(cloud.ca_pem), self._policy, self._sleep)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _client(self, ca_pem: str | None) -> httpx.AsyncClient:
+        key = hashlib.sha256((ca_pem or "").encode()).hexdigest()
+        client = self._clients.get(key)
+        if client is None:
+            verify: ssl.SSLContext | bool = True
+            if ca_pem:
+                verify = ssl.create_default_context(cadata=ca_pem)
+            client = httpx.AsyncClient(
+                verify=verify,
+                timeout=self._timeout,
+                trust_env=False,
+                limits=_LIMITS,
+                transport=self._transport,
+                headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
+            )
+            self._clients[key] = client
+        return client
 
 
 class HttpxGraphReader:
-    """Fetches one delta page, retrying 429/5xx/network errors and refreshing the token once."""
+    """Fetches one page, retrying 429/5xx/network errors and refreshing the token once."""
 
     def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy, sleep: Sleep) -> None:
         self._client = client
         self._policy = policy
         self._sleep = sleep
+        self._resume_at = 0.0  # monotonic time before which no request of this run goes out
 
-    async def page(self, url: str, token: TokenSupplier) -> DeltaPage:
-        attempt = 0
-        refreshed = False
+    async def page(
+        self, url: str, token: TokenSupplier, stats: RequestStats | None = None
+    ) -> DeltaPage:
+        stats = stats if stats is not None else RequestStats()
+        attempt, waited, refreshed = 0, 0.0, False
+        own_pause = 0.0
         while True:
             attempt += 1
-            response = await self._get(url, await token(False), attempt)
-            if response is None:
+            if self._resume_at > own_pause:  # another request of the run was told to wait
+                delay = self._resume_at - time.monotonic()
+                if delay > 0:
+                    await self._sleep(delay)
+            stats.requests += 1
+            try:
+                response = await self._get(url, await token(False))
+            except httpx.TransportError as exc:
+                problem = f"Graph unreachable ({type(exc).__name__})"
+                wait = self._policy.delay(attempt, None)
+                if self._policy.gives_up(attempt, waited, wait):
+                    raise GraphError(f"{problem} after {attempt} attempts") from None
+                log.info("%s on %s; retry in %.2f s", problem, _where(url), wait)
+                waited += wait
+                await self._sleep(wait)
                 continue
             code, message = _error_of(response)
             verdict = classify(response.status_code, code, message)
             if verdict == "ok":
                 return _page_of(response)
             problem = f"{response.status_code} {code or response.reason_phrase}: {message}"
-            if verdict == "retry" and attempt < self._policy.max_attempts:
-                wait = self._policy.delay(
-                    attempt, parse_retry_after(response.headers.get("Retry-After"))
-                )
+            if verdict == "retry":
+                stats.throttled += 1
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                wait = self._policy.delay(attempt, retry_after)
+                if self._policy.gives_up(attempt, waited, wait):
+                    raise GraphError(f"{problem} (gave up after {attempt} attempts)")
                 log.info("Graph %s on %s; retry in %.2f s", problem, _where(url), wait)
+                waited += wait
+                if retry_after is not None:
+                    own_pause = self._resume_at = max(self._resume_at, time.monotonic() + wait)
                 await self._sleep(wait)
                 continue
             if verdict == "reauth" and not refreshed:
@@ -96,22 +141,10 @@ class HttpxGraphReader:
                 continue
             if verdict == "resync":
                 raise DeltaLinkExpired(problem)
-            if verdict == "retry":
-                problem = f"{problem} (gave up after {attempt} attempts)"
             raise GraphError(problem)
 
-    async def _get(self, url: str, bearer: str, attempt: int) -> httpx.Response | None:
-        """The response, or None after a transport error that is worth another attempt."""
-        try:
-            return await self._client.get(url, headers={"Authorization": f"Bearer {bearer}"})
-        except httpx.TransportError as exc:
-            problem = f"Graph unreachable ({type(exc).__name__})"
-            if attempt >= self._policy.max_attempts:
-                raise GraphError(f"{problem} after {attempt} attempts") from None
-            wait = self._policy.delay(attempt, None)
-            log.info("%s on %s; retry in %.2f s", problem, _where(url), wait)
-            await self._sleep(wait)
-            return None
+    async def _get(self, url: str, bearer: str) -> httpx.Response:
+        return await self._client.get(url, headers={"Authorization": f"Bearer {bearer}"})
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

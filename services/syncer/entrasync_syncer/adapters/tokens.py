@@ -38,6 +38,23 @@ class _App:
     session: requests.Session
 
 
+def client_credential(credential: Credential) -> str | dict[str, str]:
+    """What MSAL takes as `client_credential`: the secret, or the certificate's key and
+    thumbprint (MSAL signs the client assertion JWT itself)."""
+    if credential.kind == "certificate":
+        key, thumbprint = credential.private_key_pem, credential.certificate_thumbprint
+        if key is None or not thumbprint:
+            raise TokenError("certificate credential without private key or thumbprint")
+        cred = {"private_key": key.get_secret_value(), "thumbprint": thumbprint.replace(":", "")}
+        if credential.certificate_pem:
+            # Sends x5c, which subject-name/issuer (SNI) app registrations require.
+            cred["public_certificate"] = credential.certificate_pem
+        return cred
+    if credential.client_secret is None:
+        raise TokenError("secret credential without a client secret")
+    return credential.client_secret.get_secret_value()
+
+
 class MsalTokenSource:
     """Implements `TokenSource`; keeps MSAL's in-memory token cache warm across runs."""
 
@@ -71,19 +88,22 @@ class MsalTokenSource:
         authority = f"{credential.cloud.authority_host.rstrip('/')}/{credential.tenant}"
         ca_pem = credential.cloud.ca_pem or ""
         key = (credential.client_id, authority, _digest(ca_pem))
-        secret_digest = _digest(credential.client_secret.get_secret_value())
+        secret = client_credential(credential)
+        secret_digest = _digest(
+            repr(sorted(secret.items())) if isinstance(secret, dict) else secret
+        )
         async with self._lock:
             known = self._apps.get(key)
             if known is not None and known.secret_digest == secret_digest:
                 return known
             if known is not None:
-                known.session.close()  # the secret was rotated: start over
+                known.session.close()  # the secret or certificate was rotated: start over
             session = self._session(ca_pem)
             try:
                 app = await asyncio.to_thread(
                     msal.ConfidentialClientApplication,
                     credential.client_id,
-                    client_credential=credential.client_secret.get_secret_value(),
+                    client_credential=secret,
                     authority=authority,
                     instance_discovery=False,
                     http_client=session,

@@ -1,0 +1,586 @@
+"""entrasync against the raw fetch ceiling and against Microsoft's Graph SDK, in one run.
+
+`make bench` (or `uv run python bench/sync_vs_sdk.py [--scale 0.1]`): starts its own NATS,
+MongoDB and two Graph simulators (a 100k-user tenant and one a tenth of its size), runs
+config, history and syncer as processes, and measures (see bench/README.md):
+
+1. entrasync end to end: a full sync from the command to the history record, then a delta round
+   with 1% of the objects changed (change -> public event latency);
+2. the raw fetch ceiling: httpx reading the same pages and discarding them;
+3. the official SDK baseline: msgraph-sdk iterating the same rounds, one MongoDB write per object;
+4. Graph requests and pages, syncer and history peak RSS, syncer RSS at 10k vs 100k users.
+
+Writes bench/results/<date>.json and bench/results/latest.json; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+from common import OBJECT_TYPES, Target, peak_rss_mb
+from entrasync_devtools.keys import new_encryption_key
+from entrasync_devtools.stack import ServiceStack
+from entrasync_shared.infra import LocalInfra
+from entrasync_shared.messages import (
+    CloudEndpoints,
+    Credential,
+    CredentialProfile,
+    CredentialProfileCreate,
+    Health,
+    StartSync,
+    SyncFinished,
+    SyncRecordedEvent,
+    Tenant,
+    TenantCreate,
+    TenantRef,
+    new_id,
+)
+from entrasync_shared.natsutil import ApiCallError, call, failed, ok
+from entrasync_shared.subjects import Names
+from entrasync_sim.control_client import SimulatorControl
+from entrasync_sim.launcher import SimulatorProcess
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+PREFIX = "bench"
+FULL_SIZE = {"users": 100_000, "groups": 20_000, "devices": 50_000}
+PAGE_SIZE = 200
+TARGETS = {
+    "ratio_vs_ceiling": ">= 0.5",
+    "ratio_vs_sdk": ">= 10",
+    "syncer_peak_rss_mb": "<= 200",
+    "rss_growth_10k_to_100k": "<= 0.15",
+}
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """One entrasync service process started from its console script, with its own log."""
+
+    name: str
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / f"entrasync-{self.name}")],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    async def healthy(self, nc: NatsClient, names: Names) -> None:
+        async def probe() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                health = await call(nc, names.api(self.name, "health"), None, Health, timeout=1)
+            except ApiCallError:
+                return False
+            return health.ok
+
+        await until(probe, f"{self.name} to be healthy", 60)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def until(probe: Callable[[], Awaitable[Any]], what: str, within: float) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        found = await probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def run_json(argv: list[str]) -> dict[str, Any]:
+    """Run a benchmark subprocess; its last stdout line is its JSON result."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[1]} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- entrasync ------------------------------------------------------------------------------
+
+
+def cloud(sim: SimulatorProcess) -> dict[str, str]:
+    return {
+        "authority_host": sim.authority_host,
+        "graph_url": sim.graph_url,
+        "ca_file": sim.ca_file,
+    }
+
+
+async def register(nc: NatsClient, names: Names, sim: SimulatorProcess, cloud_name: str) -> Tenant:
+    app = sim.tenants[0]
+    profile: CredentialProfile = await call(
+        nc,
+        names.api("config", "profile.create"),
+        CredentialProfileCreate(
+            name=f"bench {cloud_name}",
+            client_id=app["client_id"],
+            client_secret=app["client_secret"],
+        ),
+        CredentialProfile,
+    )
+    tenant: Tenant = await call(
+        nc,
+        names.api("config", "tenant.create"),
+        TenantCreate(
+            tenant=app["domain"],
+            cloud=cloud_name,
+            profile_id=profile.id,
+            interval_seconds=7 * 24 * 3600,
+        ),
+        Tenant,
+        timeout=30,
+    )
+    return tenant
+
+
+@dataclass
+class RunTiming:
+    sync_s: float
+    end_to_end_s: float
+    finished: SyncFinished
+    recorded_status: str
+
+
+async def timed_run(
+    nc: NatsClient, names: Names, tenant_id: str, mode: str, *, recorded: bool = True
+) -> RunTiming:
+    """Queue one command; time it to the syncer's `finished` and (unless `recorded` is False:
+    no history runs) to history's record."""
+    command = StartSync(
+        run_id=new_id(),
+        tenant_id=tenant_id,
+        mode=mode,  # type: ignore[arg-type]
+        reason="manual",
+    )
+    finished: asyncio.Future[tuple[float, SyncFinished]] = asyncio.Future()
+    record: asyncio.Future[tuple[float, str]] = asyncio.Future()
+
+    async def on_finished(msg: Msg) -> None:
+        event = SyncFinished.model_validate_json(msg.data)
+        if event.run_id == command.run_id and not finished.done():
+            finished.set_result((time.perf_counter(), event))
+
+    async def on_recorded(msg: Msg) -> None:
+        data = SyncRecordedEvent.model_validate_json(msg.data).data
+        if data.run_id == command.run_id and not record.done():
+            record.set_result((time.perf_counter(), data.status))
+
+    subs = [
+        await nc.subscribe(names.run_event(tenant_id, "finished"), cb=on_finished),
+        await nc.subscribe(names.sync_recorded(tenant_id), cb=on_recorded),
+    ]
+    began = time.perf_counter()
+    await nc.jetstream().publish(
+        names.sync_command(tenant_id),
+        command.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": command.id},
+    )
+    try:
+        finished_at, event = await asyncio.wait_for(finished, 1800)
+        if recorded:
+            recorded_at, status = await asyncio.wait_for(record, 3600)
+        else:
+            recorded_at, status = finished_at, event.status
+    finally:
+        for sub in subs:
+            await sub.unsubscribe()
+    return RunTiming(finished_at - began, recorded_at - began, event, status)
+
+
+def one_percent_changes(control: SimulatorControl, tenant_id: str) -> list[dict[str, Any]]:
+    """Updates to 1% of the users and devices, a new member for 1% of the groups."""
+    rng = random.Random(7)
+    truth = {t: [o["id"] for o in control.truth(tenant_id, t)] for t in OBJECT_TYPES}
+    operations: list[dict[str, Any]] = []
+    for user in rng.sample(truth["user"], max(1, len(truth["user"]) // 100)):
+        operations.append(
+            {"op": "update", "type": "user", "id": user, "attrs": {"jobTitle": "Benchmarker"}}
+        )
+    for device in rng.sample(truth["device"], max(1, len(truth["device"]) // 100)):
+        attrs = {"displayName": f"bench-{device[:8]}"}
+        operations.append({"op": "update", "type": "device", "id": device, "attrs": attrs})
+    for group in rng.sample(truth["group"], max(1, len(truth["group"]) // 100)):
+        member = rng.choice(truth["user"])
+        operations.append({"op": "add_member", "group_id": group, "member_id": member})
+    return operations
+
+
+async def delta_latency(
+    nc: NatsClient, names: Names, control: SimulatorControl, tenant: Tenant, sim_tenant: str
+) -> dict[str, Any]:
+    """Change 1% of the tenant, run a delta round, time each public event from the change."""
+    operations = one_percent_changes(control, sim_tenant)
+    arrivals: list[float] = []
+
+    async def on_event(msg: Msg) -> None:
+        arrivals.append(time.perf_counter())
+
+    sub = await nc.subscribe(names.directory_events, cb=on_event)
+    for start in range(0, len(operations), 1000):
+        control.mutate(sim_tenant, operations[start : start + 1000])
+    changed_at = time.perf_counter()
+    timing = await timed_run(nc, names, tenant.id, "delta")
+    # History publishes a run's change events before its record: all of them are in by now.
+    await sub.unsubscribe()
+    latencies = sorted(at - changed_at for at in arrivals)
+    return {
+        "changed_objects": len(operations),
+        "events": len(arrivals),
+        "sync_s": round(timing.sync_s, 3),
+        "end_to_end_s": round(timing.end_to_end_s, 3),
+        "status": timing.recorded_status,
+        "event_latency_p50_s": round(statistics.median(latencies), 3),
+        "event_latency_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
+    }
+
+
+def run_summary(timing: RunTiming) -> dict[str, Any]:
+    results = timing.finished.results
+    pages = sum(r.pages for r in results)
+    objects = sum(r.total for r in results)
+    return {
+        "objects": objects,
+        "status": timing.recorded_status,
+        "sync_s": round(timing.sync_s, 3),
+        "end_to_end_s": round(timing.end_to_end_s, 3),
+        "sync_objects_per_s": round(objects / timing.sync_s, 1),
+        "end_to_end_objects_per_s": round(objects / timing.end_to_end_s, 1),
+        "pages": pages,
+        "requests": sum(r.requests for r in results),
+    }
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def sizes(scale: float) -> dict[str, int]:
+    return {kind: max(1, int(count * scale)) for kind, count in FULL_SIZE.items()}
+
+
+def simulator(size: dict[str, int], seed: int) -> SimulatorProcess:
+    return SimulatorProcess(
+        **size, page_size=PAGE_SIZE, seed=seed, extra_args=("--throttling", "off")
+    )
+
+
+def target_of(sim: SimulatorProcess) -> Target:
+    app = sim.tenants[0]
+    return Target(
+        sim.graph_url,
+        sim.authority_host,
+        sim.ca_file,
+        app["domain"],
+        app["client_id"],
+        app["client_secret"],
+    )
+
+
+def service_env(infra: LocalInfra, prefix: str, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
+    env.update(
+        ENTRASYNC_NATS_URL=infra.nats_url,
+        ENTRASYNC_MONGODB_URI=infra.mongodb_uri,
+        ENTRASYNC_PREFIX=prefix,
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def credential_of(sim: SimulatorProcess, tenant_id: str) -> Credential:
+    app = sim.tenants[0]
+    return Credential(
+        tenant_id=tenant_id,
+        tenant=app["domain"],
+        client_id=app["client_id"],
+        client_secret=app["client_secret"],
+        cloud=CloudEndpoints(
+            name="bench",
+            authority_host=sim.authority_host,
+            graph_url=sim.graph_url,
+            ca_pem=Path(sim.ca_file).read_text(),
+        ),
+        object_types=OBJECT_TYPES,
+    )
+
+
+async def measure_syncer_alone(
+    infra: LocalInfra, big: SimulatorProcess, small: SimulatorProcess, workdir: Path
+) -> dict[str, Any]:
+    """The syncer on its own (nothing consumes what it publishes; this process plays config):
+    a fresh process per tenant, so each peak RSS belongs to one tenant size."""
+    names = Names(f"{PREFIX}solo")
+    env = service_env(infra, names.prefix, {})
+    known = {"small": credential_of(small, "small"), "big": credential_of(big, "big")}
+    nc = await nats.connect(infra.nats_url)
+
+    async def answer(msg: Msg) -> None:
+        found = known.get(TenantRef.model_validate_json(msg.data).tenant_id)
+        reply = ok(found) if found else failed("not_found", "unknown tenant")
+        await msg.respond(reply.model_dump_json().encode())
+
+    await nc.subscribe(names.api("config", "credential.get"), cb=answer)
+    runs: dict[str, tuple[RunTiming, float]] = {}
+    try:
+        for tenant_id, sim in (("small", small), ("big", big)):
+            syncer = Service("syncer", env, workdir / f"syncer-alone-{tenant_id}.log")
+            try:
+                await syncer.healthy(nc, names)
+                with SimulatorControl(sim.control_url, sim.ca_file) as control:
+                    sim_tenant = sim.tenants[0]["tenant_id"]
+                    # A rule that never fires (`after` is out of reach) but counts what it sees.
+                    counter = control.inject_fault(
+                        "*/delta", status=503, after=10**9, tenant_id=sim_tenant
+                    )
+                    timing = await timed_run(nc, names, tenant_id, "full", recorded=False)
+                    rules = {f["id"]: f for f in control.faults()}
+                    control.remove_fault(counter)
+                runs[tenant_id] = (timing, syncer.peak_rss_mb)
+                if tenant_id == "big":
+                    seen = rules[counter]["seen"]
+            finally:
+                syncer.stop()
+    finally:
+        await nc.drain()
+    big_run, big_rss = runs["big"]
+    small_run, small_rss = runs["small"]
+    return {
+        "full_100k": {**run_summary(big_run), "graph_requests_seen": seen},
+        "full_10k": run_summary(small_run),
+        "syncer_peak_rss_mb_10k": round(small_rss, 1),
+        "syncer_peak_rss_mb_100k": round(big_rss, 1),
+    }
+
+
+async def measure_end_to_end(
+    infra: LocalInfra, big: SimulatorProcess, workdir: Path
+) -> dict[str, Any]:
+    """config, syncer and history as processes: a full sync to the history record, then a
+    delta round with 1% of the objects changed."""
+    names = Names(PREFIX)
+    extra = {
+        "ENTRASYNC_CLOUDS": json.dumps({"bench": cloud(big)}),
+        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
+        "ENTRASYNC_CONFIG_DB": "bench_config",
+        "ENTRASYNC_HISTORY_DB": "bench_history",
+        "ENTRASYNC_HISTORY_FINISH_MAX_WAITS": "3600",
+    }
+    env = service_env(infra, names.prefix, extra)
+    stack = ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, extra, prefix=PREFIX, services=("config",)
+    )
+    started: list[Service] = []
+    async with stack:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            for name in ("history", "syncer"):
+                started.append(Service(name, env, workdir / f"{name}.log"))
+                await started[-1].healthy(nc, names)
+            history, syncer = started
+            tenant = await register(nc, names, big, "bench")
+            full = await timed_run(nc, names, tenant.id, "full")
+            with SimulatorControl(big.control_url, big.ca_file) as control:
+                sim_tenant = big.tenants[0]["tenant_id"]
+                delta = await delta_latency(nc, names, control, tenant, sim_tenant)
+                objects = {t: len(control.truth(sim_tenant, t)) for t in OBJECT_TYPES}
+            rss = {"syncer": syncer.peak_rss_mb, "history": history.peak_rss_mb}
+        finally:
+            for service in started:
+                service.stop()
+            await nc.drain()
+    return {
+        "full_100k": run_summary(full),
+        "delta_1pct": delta,
+        "objects": objects,
+        "syncer_peak_rss_mb": round(rss["syncer"], 1),
+        "history_peak_rss_mb": round(rss["history"], 1),
+    }
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else 0.0
+
+
+def conclude(
+    alone: dict[str, Any], e2e: dict[str, Any], ceiling: dict[str, Any], sdk: dict[str, Any]
+) -> dict[str, Any]:
+    solo, full = alone["full_100k"], e2e["full_100k"]
+    objects = sum(e2e["objects"].values())
+    ceiling_rate = objects / ceiling["wall_s"]
+    sdk_rate = sdk["entries"] / sdk["wall_s"]
+    sdk_wall = sdk["wall_s"] if sdk["complete"] else objects / sdk_rate
+    return {
+        "ratio_vs_ceiling": ratio(solo["sync_objects_per_s"], ceiling_rate),
+        "ratio_vs_sdk": ratio(full["end_to_end_objects_per_s"], sdk_rate),
+        "end_to_end_ratio_vs_ceiling": ratio(full["end_to_end_objects_per_s"], ceiling_rate),
+        "syncer_peak_rss_mb": max(alone["syncer_peak_rss_mb_100k"], e2e["syncer_peak_rss_mb"]),
+        "history_peak_rss_mb": e2e["history_peak_rss_mb"],
+        "rss_growth_10k_to_100k": round(
+            alone["syncer_peak_rss_mb_100k"] / alone["syncer_peak_rss_mb_10k"] - 1, 3
+        ),
+        "requests_per_full_sync": solo["requests"],
+        "pages_per_full_sync": solo["pages"],
+        "requests_minus_pages": solo["requests"] - solo["pages"],
+        "graph_requests_seen": solo["graph_requests_seen"],
+        "delta_event_latency_p50_s": e2e["delta_1pct"]["event_latency_p50_s"],
+        "delta_event_latency_p95_s": e2e["delta_1pct"]["event_latency_p95_s"],
+        "ceiling_objects_per_s": round(ceiling_rate, 1),
+        "sdk_objects_per_s": round(sdk_rate, 1),
+        "sdk_wall_s": round(sdk_wall, 1),
+        "sdk_wall_extrapolated": not sdk["complete"],
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    alone, e2e = result["syncer_alone"], result["end_to_end"]
+    c, s, k = result["ceiling"], result["sdk"], result["summary"]
+    solo, full, delta = alone["full_100k"], e2e["full_100k"], e2e["delta_1pct"]
+    sdk_wall = f"{k['sdk_wall_s']:.0f}" + (" (extrapolated)" if k["sdk_wall_extrapolated"] else "")
+    objects = e2e["objects"]
+    rows = [
+        "| full sync, 100k-user tenant | entrasync | raw httpx ceiling | msgraph-sdk + MongoDB "
+        "| entrasync / ceiling | entrasync / SDK |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| syncer alone: objects/s (wall s) | {solo['sync_objects_per_s']:.0f} "
+        f"({solo['sync_s']:.1f}) | {k['ceiling_objects_per_s']:.0f} ({c['wall_s']:.1f}) | "
+        f"| **{k['ratio_vs_ceiling']:.2f}** | |",
+        f"| end to end into MongoDB: objects/s (wall s) | {full['end_to_end_objects_per_s']:.0f} "
+        f"({full['end_to_end_s']:.1f}) | | {k['sdk_objects_per_s']:.0f} ({sdk_wall}) "
+        f"| {k['end_to_end_ratio_vs_ceiling']:.2f} | **{k['ratio_vs_sdk']:.1f}×** |",
+        f"| peak RSS, MB | syncer {k['syncer_peak_rss_mb']:.0f}, history "
+        f"{k['history_peak_rss_mb']:.0f} | {c['peak_rss_mb']:.0f} | {s['peak_rss_mb']:.0f} "
+        f"| {ratio(k['syncer_peak_rss_mb'], c['peak_rss_mb']):.2f} "
+        f"| {ratio(k['syncer_peak_rss_mb'], s['peak_rss_mb']):.2f} |",
+        f"| Graph requests / pages | {solo['requests']} / {solo['pages']} "
+        f"| {c['pages']} / {c['pages']} | {s['pages']}+ / {s['pages']}+ | | |",
+    ]
+    notes = [
+        "",
+        f"- Tenant: {objects['user']} users, {objects['group']} groups, {objects['device']} "
+        f"devices; page size {PAGE_SIZE}; simulator throttling off; "
+        f"{result['machine']['cpus']} CPUs shared by every process.",
+        f"- Delta round, 1% changed ({delta['changed_objects']} objects, {delta['events']} "
+        f"public events): change → public event p50 {delta['event_latency_p50_s']:.2f} s, "
+        f"p95 {delta['event_latency_p95_s']:.2f} s (run {delta['end_to_end_s']:.1f} s end to "
+        "end).",
+        f"- Syncer peak RSS: {alone['syncer_peak_rss_mb_10k']:.0f} MB at 10k users, "
+        f"{alone['syncer_peak_rss_mb_100k']:.0f} MB at 100k "
+        f"(+{100 * k['rss_growth_10k_to_100k']:.1f}%).",
+        f"- Requests = pages + {k['requests_minus_pages']}; the simulator saw "
+        f"{k['graph_requests_seen']} delta requests.",
+        f"- SDK baseline: {s['entries']} objects in {s['wall_s']:.0f} s"
+        + ("" if s["complete"] else " (time-boxed sample; its wall time is extrapolated)")
+        + ".",
+    ]
+    return "\n".join(rows + notes)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="entrasync-bench-"))
+    big_size = sizes(args.scale)
+    small_size = {kind: max(1, n // 10) for kind, n in big_size.items()}
+    print(f"benchmark: {big_size} (and a tenth of it); logs in {workdir}", file=sys.stderr)
+    with (
+        LocalInfra(workdir=workdir / "infra", use_env=False) as infra,
+        simulator(big_size, seed=1) as big,
+        simulator(small_size, seed=2) as small,
+    ):
+        target = target_of(big).dumps()
+        print("benchmark: raw fetch ceiling ...", file=sys.stderr)
+        ceiling = run_json([sys.executable, str(BENCH / "ceiling.py"), target])
+        print("benchmark: syncer alone ...", file=sys.stderr)
+        alone = await measure_syncer_alone(infra, big, small, workdir)
+        print("benchmark: end to end ...", file=sys.stderr)
+        e2e = await measure_end_to_end(infra, big, workdir)
+        print("benchmark: msgraph-sdk baseline ...", file=sys.stderr)
+        sdk = run_json(
+            [
+                sys.executable,
+                str(BENCH / "sdk_baseline.py"),
+                target,
+                infra.mongodb_uri,
+                "bench_sdk",
+                str(args.sdk_budget),
+            ]
+        )
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": args.scale,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "syncer_alone": alone,
+        "end_to_end": e2e,
+        "ceiling": ceiling,
+        "sdk": sdk,
+    }
+    result["summary"] = conclude(alone, e2e, ceiling, sdk)
+    result["targets"] = TARGETS
+    return result
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k/20k/50k objects")
+    parser.add_argument(
+        "--sdk-budget",
+        type=float,
+        default=180.0,
+        help="seconds the (slow) SDK baseline may run; 0 = to the end",
+    )
+    args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so every process the benchmark started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    result = asyncio.run(main(args))
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(result, indent=2)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(table(result))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,170 @@
+"""Delta pages into observations: merge member slices, drop repeats, cut into batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from entrasync_shared.messages import ObservedObject, Removal
+
+from entrasync_syncer.ids import IdSet
+
+MEMBERS_DELTA: Final = "members@delta"
+
+
+@dataclass
+class _Pending:
+    attributes: dict[str, Any]
+    added: dict[str, None] = field(default_factory=dict)
+    removed: dict[str, None] = field(default_factory=dict)
+    repeat: bool = False
+
+    def apply_members(self, changes: Any) -> None:
+        for change in changes if isinstance(changes, list) else ():
+            member = change.get("id") if isinstance(change, dict) else None
+            if not isinstance(member, str):
+                continue
+            if "@removed" in change:
+                self.added.pop(member, None)
+                self.removed[member] = None
+            else:
+                self.removed.pop(member, None)
+                self.added[member] = None
+
+    def observed(self, object_id: str) -> ObservedObject:
+        return ObservedObject(
+            id=object_id,
+            attributes=self.attributes,
+            members_added=tuple(self.added),
+            members_removed=tuple(self.removed),
+        )
+
+
+@dataclass
+class PageReader:
+    """Turns the pages of one run and type into observations, one page at a time.
+
+    Within a run an object is published once. The exception is a group that comes back on a
+    later page with further `members@delta` slices: it is published again, carrying those
+    slices, so no membership change is lost (consumers merge member lists across batches).
+    Only ids are remembered across pages, never objects.
+    """
+
+    seen: IdSet = field(default_factory=IdSet)
+    removed: IdSet = field(default_factory=IdSet)
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.seen)
+
+    def reset(self) -> None:
+        """Forget everything: a fresh full round follows."""
+        self.seen.clear()
+        self.removed.clear()
+
+    def read(self, entries: list[Any]) -> tuple[list[ObservedObject], list[Removal]]:
+        pending: dict[str, _Pending] = {}
+        removals: list[Removal] = []
+        for entry in entries:
+            object_id = entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(object_id, str) or not object_id:
+                self.skipped += 1
+                continue
+            if "@removed" in entry:
+                if self.removed.add(object_id):
+                    removals.append(Removal(id=object_id, reason=removal_reason(entry)))
+                continue
+            item = pending.get(object_id)
+            if item is None:
+                repeat = object_id in self.seen
+                item = _Pending(attributes=attributes_of(entry), repeat=repeat)
+                pending[object_id] = item
+            else:
+                item.attributes.update(attributes_of(entry))
+            item.apply_members(entry.get(MEMBERS_DELTA))
+        objects = []
+        for object_id, item in pending.items():
+            if item.repeat and not (item.added or item.removed):
+                continue
+            self.seen.add(object_id)
+            objects.append(item.observed(object_id))
+        return objects, removals
+
+
+def split_batch(
+    objects: list[ObservedObject],
+    removals: list[Removal],
+    max_bytes: int,
+    max_members: int = 5000,
+) -> list[tuple[list[ObservedObject], list[Removal]]]:
+    """A page's observations cut into batches that stay below `max_bytes` of JSON (NATS caps
+    a message at 1 MB by default, and a page of big groups' member slices can weigh several).
+
+    A group with more than `max_members` member changes is cut into several observations of
+    the same group, each with a share of them (consumers merge member lists across batches).
+    """
+    pieces = [piece for obj in objects for piece in _pieces(obj, max_members)]
+    batches: list[tuple[list[ObservedObject], list[Removal]]] = []
+    current: list[ObservedObject] = []
+    current_removals: list[Removal] = []
+    size = 0
+    for piece in pieces:
+        weight = _weight(piece)
+        if current and size + weight > max_bytes:
+            batches.append((current, []))
+            current, size = [], 0
+        current.append(piece)
+        size += weight
+    for removal in removals:
+        weight = len(removal.id) + 48
+        if (current or current_removals) and size + weight > max_bytes:
+            batches.append((current, current_removals))
+            current, current_removals, size = [], [], 0
+        current_removals.append(removal)
+        size += weight
+    if current or current_removals:
+        batches.append((current, current_removals))
+    return batches
+
+
+def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
+    changes = [(m, True) for m in obj.members_added] + [(m, False) for m in obj.members_removed]
+    if len(changes) <= max_members:
+        return [obj]
+    return [
+        ObservedObject(
+            id=obj.id,
+            attributes=obj.attributes,
+            members_added=tuple(m for m, added in chunk if added),
+            members_removed=tuple(m for m, added in chunk if not added),
+        )
+        for chunk in (
+            changes[start : start + max_members] for start in range(0, len(changes), max_members)
+        )
+    ]
+
+
+def _weight(obj: ObservedObject) -> int:
+    """A generous estimate of the object's JSON size, cheap enough for every object: four
+    bytes for each character of the attributes' repr (UTF-8 never needs more)."""
+    members = obj.members_added + obj.members_removed
+    return (
+        96
+        + 2 * len(obj.id)
+        + 4 * len(repr(obj.attributes))
+        + sum(map(len, members))
+        + 4 * len(members)
+    )
+
+
+def attributes_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry's properties without `id`, OData annotations and `members@delta`."""
+    return {k: v for k, v in entry.items() if k != "id" and "@" not in k}
+
+
+def removal_reason(entry: dict[str, Any]) -> Literal["changed", "deleted"]:
+    removed = entry.get("@removed")
+    reason = removed.get("reason") if isinstance(removed, dict) else None
+    # Anything but an explicit permanent deletion is reported as the restorable kind.
+    return "deleted" if reason == "deleted" else "changed"

@@ -1,0 +1,169 @@
+"""One object type of a run: walk its delta round page by page and publish each page.
+
+Memory stays bounded whatever the tenant's size: at most two pages are held (the one being
+published and the next one, fetched meanwhile), plus the ids seen so far. A page becomes one
+batch, or several when its member slices would exceed a NATS message. The new deltaLink is
+stored only once every batch of the round has been acknowledged by JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from entrasync_shared.messages import (
+    ObservationBatch,
+    StartSync,
+    SyncMode,
+    SyncReason,
+    TypeResult,
+)
+from entrasync_shared.subjects import ObjectType
+
+from entrasync_syncer.domain import batch_id, full_round_url, plan_type
+from entrasync_syncer.filters import FilterTally, Scope
+from entrasync_syncer.pages import PageReader, split_batch
+from entrasync_syncer.ports import (
+    CursorStore,
+    DeltaLinkExpired,
+    DeltaPage,
+    GraphError,
+    GraphReader,
+    RequestStats,
+    RunPublisher,
+    TokenSupplier,
+)
+
+log = logging.getLogger("entrasync.syncer")
+
+
+@dataclass
+class TypeRun:
+    command: StartSync
+    object_type: ObjectType
+    attempt: int
+    graph: GraphReader
+    token: TokenSupplier
+    cursors: CursorStore
+    publisher: RunPublisher
+    scope: Scope
+    graph_url: str
+    link_lifetime: timedelta
+    max_batch_bytes: int = 512 * 1024
+    reader: PageReader = field(default_factory=PageReader)
+    filtered: FilterTally = field(default_factory=FilterTally)
+    stats: RequestStats = field(default_factory=RequestStats)
+    batches: int = 0
+    pages: int = 0
+    deleted: int = 0
+
+    async def run(self) -> TypeResult:
+        tenant_id = self.command.tenant_id
+        cursor = None
+        if self.command.mode == "delta":
+            cursor = await self.cursors.get(tenant_id, self.object_type)
+        plan = plan_type(
+            self.command.mode,
+            self.command.reason,
+            cursor,
+            object_type=self.object_type,
+            graph_url=self.graph_url,
+            scope=self.scope.digest,
+            link_lifetime=self.link_lifetime,
+        )
+        if plan.note and cursor is not None:
+            log.warning("run %s: %s: %s; full round", self.command.run_id, self._what, plan.note)
+        mode, reason = plan.mode, plan.reason
+        try:
+            try:
+                link = await self._walk(plan.url, mode)
+            except DeltaLinkExpired as exc:
+                run_id = self.command.run_id
+                log.warning("run %s: %s unusable (%s); full round", run_id, self._what, exc)
+                await self.cursors.discard(tenant_id, self.object_type)
+                mode, reason = "full", "resync"
+                self.reader.reset()
+                self.filtered.reset()
+                link = await self._walk(full_round_url(self.graph_url, self.object_type), mode)
+        except GraphError as exc:
+            return self._result(mode, reason, error=str(exc))
+        await self.cursors.put(tenant_id, self.object_type, link, self.scope.digest)
+        if self.reader.skipped:
+            log.warning(
+                "run %s: skipped %d %s entries without an id",
+                self.command.run_id,
+                self.reader.skipped,
+                self.object_type,
+            )
+        return self._result(mode, reason)
+
+    @property
+    def _what(self) -> str:
+        return f"{self.object_type} link of tenant {self.command.tenant_id}"
+
+    async def _walk(self, url: str, mode: SyncMode) -> str:
+        """Follow one round to its end, publishing page by page; return the deltaLink.
+
+        The next page is fetched while the current one is published.
+        """
+        fetch = asyncio.create_task(self._page(url))
+        try:
+            while True:
+                page = await fetch
+                self.pages += 1
+                if page.delta_link:
+                    await self._publish(page, mode)
+                    return page.delta_link
+                if not page.next_link:
+                    raise GraphError("Graph page without @odata.nextLink or @odata.deltaLink")
+                fetch = asyncio.create_task(self._page(page.next_link))
+                await self._publish(page, mode)
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+
+    async def _page(self, url: str) -> DeltaPage:
+        return await self.graph.page(url, self.token, self.stats)
+
+    async def _publish(self, page: DeltaPage, mode: SyncMode) -> None:
+        objects, removals = self.reader.read(page.entries)
+        page.entries.clear()  # the raw entries (member dicts above all) are no longer needed
+        self.deleted += len(removals)
+        objects = self.filtered.apply(self.scope, self.object_type, mode, objects, removals)
+        for kept, removed in split_batch(objects, removals, self.max_batch_bytes):
+            seq = self.batches
+            await self.publisher.batch(
+                ObservationBatch(
+                    id=batch_id(self.command.run_id, self.object_type, seq, self.attempt),
+                    run_id=self.command.run_id,
+                    tenant_id=self.command.tenant_id,
+                    object_type=self.object_type,
+                    seq=seq,
+                    attempt=self.attempt,
+                    mode=mode,
+                    objects=tuple(kept),
+                    removals=tuple(removed),
+                )
+            )
+            self.batches += 1
+
+    def _result(self, mode: SyncMode, reason: SyncReason, error: str | None = None) -> TypeResult:
+        return TypeResult(
+            object_type=self.object_type,
+            mode=mode,
+            reason=reason,
+            status="Failed" if error else "Succeeded",
+            total=self.reader.total - self.filtered.count,
+            filtered=self.filtered.count,
+            batches=self.batches,
+            error=error,
+            deleted=self.deleted,
+            pages=self.pages,
+            requests=self.stats.requests,
+            throttled=self.stats.throttled,
+        )
