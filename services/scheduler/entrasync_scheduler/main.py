@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.natsutil import ensure_streams
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -46,7 +47,13 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    return FastStream(broker, on_startup=[start], after_startup=[launch], on_shutdown=[stop])
+    health = HealthHooks(settings.health_port, {"nats": nats_connected(lambda: broker.connection)})
+    return FastStream(
+        broker,
+        on_startup=[start],
+        after_startup=[launch, health.start],
+        on_shutdown=[health.stop, stop],
+    )
 
 
 def run() -> None:

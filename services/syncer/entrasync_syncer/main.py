@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -69,7 +70,14 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         tokens.close()
         await http.aclose()
 
-    return FastStream(broker, on_startup=[declare], after_startup=[ready], after_shutdown=[close])
+    health = HealthHooks(settings.health_port, {"nats": nats_connected(lambda: broker.connection)})
+    return FastStream(
+        broker,
+        on_startup=[declare],
+        after_startup=[ready, health.start],
+        on_shutdown=[health.stop],
+        after_shutdown=[close],
+    )
 
 
 def run() -> None:
