@@ -30,6 +30,8 @@ FROM build AS build-syncer
 RUN ./scripts/install-service.sh syncer /app/.venv
 FROM build AS build-history
 RUN ./scripts/install-service.sh history /app/.venv
+FROM build AS build-console
+RUN ./scripts/install-service.sh console /app/.venv
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 entrasync \
@@ -59,6 +61,11 @@ ENTRYPOINT ["entrasync-syncer"]
 FROM runtime AS history
 COPY --from=build-history /app/.venv /app/.venv
 ENTRYPOINT ["entrasync-history"]
+
+FROM runtime AS console
+COPY --from=build-console /app/.venv /app/.venv
+EXPOSE 8000
+ENTRYPOINT ["entrasync-console"]
 
 # Stream/bucket declaration Job (runs `entrasync-infra declare` as the NATS admin user).
 FROM runtime AS admin

@@ -18,4 +18,9 @@ apply entrasync-nats-passwords "${pw_args[@]}"
 apply entrasync-nats "${url_args[@]}"
 apply entrasync-mongodb --from-literal=uri="mongodb://mongodb-0.mongodb:27017/?replicaSet=rs0"
 apply entrasync-config-keys --from-literal=current="$(head -c 32 /dev/urandom | base64 | tr '/+' '_-')"
+# Console: the session secret is random; admin accounts and API tokens are hashes you make with
+#   uv run entrasync-console hash-password   /   uv run entrasync-console new-token NAME
+apply entrasync-console --from-literal=session-secret="$(rand)$(rand)" \
+  --from-literal=admins="${ENTRASYNC_CONSOLE_ADMINS:-{\}}" \
+  --from-literal=api-tokens="${ENTRASYNC_CONSOLE_API_TOKENS:-{\}}"
 echo "secrets created in namespace $ns"

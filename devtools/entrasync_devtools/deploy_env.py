@@ -21,6 +21,7 @@ SETTINGS: Final[dict[str, str]] = {
     "scheduler": "entrasync_scheduler.settings",
     "syncer": "entrasync_syncer.settings",
     "history": "entrasync_history.settings",
+    "console": "entrasync_console.settings",
 }
 
 # Settings whose values are secrets: provided by `secretKeyRef`, never in a ConfigMap.
@@ -29,6 +30,9 @@ SECRET_ENV: Final[dict[str, tuple[str, str]]] = {
     "ENTRASYNC_MONGODB_URI": ("entrasync-mongodb", "uri"),
     "ENTRASYNC_CONFIG_ENCRYPTION_KEY": ("entrasync-config-keys", "current"),
     "ENTRASYNC_CONFIG_OLD_ENCRYPTION_KEYS": ("entrasync-config-keys", "previous"),
+    "ENTRASYNC_CONSOLE_ADMINS": ("entrasync-console", "admins"),
+    "ENTRASYNC_CONSOLE_API_TOKENS": ("entrasync-console", "api-tokens"),
+    "ENTRASYNC_CONSOLE_SESSION_SECRET": ("entrasync-console", "session-secret"),
 }
 
 # Values Kubernetes needs that differ from the code's local defaults.
