@@ -257,12 +257,6 @@ async def test_a_syncer_killed_mid_run_is_replaced_and_the_run_converges_exactly
     assert re.search(r"attempt [2-9]", outcome.retried_log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history sweeps a full run by run id, so an object the first attempt saw and the "
-    "directory lost before the retry stays live; needs a sweep by the finishing attempt "
-    "(ObservationBatch.attempt / SyncFinished.attempt)",
-)
 async def test_a_run_retried_after_the_directory_changed_still_converges_exactly(
     infra: LocalInfra, sim: SimulatorProcess, stack: ServiceStack, bus: NatsClient
 ) -> None:

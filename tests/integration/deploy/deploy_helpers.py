@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = ("dev", "prod")
-KEDA_SCHEMAS = ROOT.parent / "shared" / "schemas" / "keda"
+KEDA_SCHEMAS = DEPLOY / "schemas" / "keda"
 KUBECTL_HINT = (
     "kubectl is needed to render deploy/ (kubectl kustomize). Install it: "
     "sudo apt-get install -y kubernetes-client"

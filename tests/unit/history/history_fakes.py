@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from entrasync_history.domain.events import OutgoingEvent
-from entrasync_history.domain.model import StoredObject
+from entrasync_history.domain.model import StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.search import row_search
 from entrasync_shared.messages import (
@@ -196,26 +196,37 @@ class FakeHistoryStore:
         return len(self._live(object_type))
 
     async def unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> list[StoredObject]:
         return [
             o
             for o in self._live(object_type)
-            if o.last_seen_run != run_id and o.last_seen_at < started_at
+            if (o.last_seen_run, o.last_seen_attempt) != (run_id, attempt)
+            and o.last_seen_at < started_at
         ]
 
     async def count_unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> int:
-        return len(await self.unseen(tenant_id, object_type, run_id, started_at))
+        return len(await self.unseen(tenant_id, object_type, run_id, started_at, attempt))
 
     async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str
+        self, tenant_id: str, run_id: str, attempt: int = 1
     ) -> list[StoredObject]:
         return [
             g
             for g in self._live("group")
-            if g.confirmed_run == run_id
+            if g.confirmed_run == confirmation_key(run_id, attempt)
             and g.last_seen_run == run_id
             and not g.members <= g.confirmed_members
         ]

@@ -32,7 +32,7 @@ from entrasync_history.adapters.documents import (
     utc,
 )
 from entrasync_history.adapters.rows import MongoRows
-from entrasync_history.domain.model import StoredObject
+from entrasync_history.domain.model import StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 
 APPLIED_MARKER_TTL = timedelta(days=7)
@@ -302,32 +302,49 @@ class MongoHistoryStore:
         return await self._inventory.count_documents(self._live(tenant_id, object_type))
 
     def _unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int,
     ) -> dict[str, Any]:
+        # Documents written before attempts were recorded count as attempt 1.
+        this_attempt: Any = {"$in": [1, None]} if attempt == 1 else attempt
         return {
             **self._live(tenant_id, object_type),
-            "last_seen_run": {"$ne": run_id},
+            "$nor": [{"last_seen_run": run_id, "last_seen_attempt": this_attempt}],
             "last_seen_at": {"$lt": started_at},
         }
 
     async def count_unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> int:
-        query = self._unseen(tenant_id, object_type, run_id, started_at)
+        query = self._unseen(tenant_id, object_type, run_id, started_at, attempt)
         return await self._inventory.count_documents(query)
 
     async def unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> list[StoredObject]:
-        query = self._unseen(tenant_id, object_type, run_id, started_at)
+        query = self._unseen(tenant_id, object_type, run_id, started_at, attempt)
         return [stored_object(doc) async for doc in self._inventory.find(query)]
 
     async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str
+        self, tenant_id: str, run_id: str, attempt: int = 1
     ) -> list[StoredObject]:
         query = {
             **self._live(tenant_id, "group"),
-            "confirmed_run": run_id,
+            "confirmed_run": confirmation_key(run_id, attempt),
             "last_seen_run": run_id,
             "$expr": {"$not": [{"$setIsSubset": ["$members", "$confirmed_members"]}]},
         }

@@ -37,6 +37,7 @@ class StoredObject:
     first_seen: datetime
     last_seen_run: str
     last_seen_at: datetime
+    last_seen_attempt: int = 1
     attributes: Mapping[str, Any] = field(default_factory=dict)
     members: frozenset[str] = frozenset()
     deleted_at: datetime | None = None
@@ -65,6 +66,11 @@ def content_hash(attributes: Mapping[str, Any], members: Iterable[str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def confirmation_key(run_id: str, attempt: int) -> str:
+    """Which attempt of a run confirmed a group's members (attempt 1 keeps the plain run id)."""
+    return run_id if attempt == 1 else f"{run_id}#a{attempt}"
+
+
 def observe(
     current: StoredObject | None,
     seen: ObservedObject,
@@ -75,6 +81,7 @@ def observe(
     mode: SyncMode,
     seen_at: datetime,
     now: datetime,
+    attempt: int = 1,
 ) -> StoredObject:
     """The object after Graph returned it: sparse attributes merge, member changes apply.
 
@@ -88,11 +95,13 @@ def observe(
         first_seen=now,
         last_seen_run=run_id,
         last_seen_at=seen_at,
+        last_seen_attempt=attempt,
     )
     updated = replace(
         base,
         attributes={**base.attributes, **seen.attributes},
         last_seen_run=run_id,
+        last_seen_attempt=attempt,
         last_seen_at=max(base.last_seen_at, seen_at),
         deleted_at=None,
         deletion=None,
@@ -102,8 +111,10 @@ def observe(
     added, removed = frozenset(seen.members_added), frozenset(seen.members_removed)
     updated = replace(updated, members=(base.members | added) - removed)
     if mode == "full":
-        confirmed = base.confirmed_members if base.confirmed_run == run_id else frozenset()
-        updated = replace(updated, confirmed_run=run_id, confirmed_members=(confirmed | added))
+        # A retried run re-confirms from scratch: only the finishing attempt's members count.
+        key = confirmation_key(run_id, attempt)
+        confirmed = base.confirmed_members if base.confirmed_run == key else frozenset()
+        updated = replace(updated, confirmed_run=key, confirmed_members=(confirmed | added))
     return updated
 
 
@@ -125,12 +136,13 @@ def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
     )
 
 
-def drop_unconfirmed_members(group: StoredObject, run_id: str) -> StoredObject:
+def drop_unconfirmed_members(group: StoredObject, run_id: str, attempt: int = 1) -> StoredObject:
     """The group after a full run: only the members that run confirmed remain.
 
     A group a later run has seen since is left alone: its members are newer than this run's.
     """
-    if group.confirmed_run != run_id or group.last_seen_run != run_id or not group.live:
+    confirmed_by_this_attempt = group.confirmed_run == confirmation_key(run_id, attempt)
+    if not confirmed_by_this_attempt or group.last_seen_run != run_id or not group.live:
         return group
     return replace(group, members=group.members & group.confirmed_members)
 

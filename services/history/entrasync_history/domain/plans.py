@@ -105,6 +105,7 @@ def plan_batch(batch: ObservationBatch, stored: Iterable[StoredObject], now: dat
             mode=batch.mode,
             seen_at=batch.at,
             now=now,
+            attempt=batch.attempt,
         )
     for removal in batch.removals:
         k = (batch.object_type, removal.id)
@@ -121,6 +122,7 @@ def plan_reconciliation(
     now: datetime,
     *,
     drop_members: bool,
+    attempt: int = 1,
 ) -> Plan:
     """A full run's end: unseen objects are hard-deleted, unconfirmed members dropped.
 
@@ -136,7 +138,7 @@ def plan_reconciliation(
     _leave_all_groups(work, frozenset(obj.object_id for obj in gone))
     for k, obj in list(work.items()):
         if drop_members and obj.object_type == "group":
-            work[k] = drop_unconfirmed_members(obj, run_id)
+            work[k] = drop_unconfirmed_members(obj, run_id, attempt)
     return _settle(original, work, run_id)
 
 

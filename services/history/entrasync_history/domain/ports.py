@@ -76,16 +76,27 @@ class HistoryStore(Protocol):
     async def count_live(self, tenant_id: str, object_type: ObjectType) -> int: ...
 
     async def count_unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> int:
-        """Live objects neither seen by `run_id` nor by anything produced since it started."""
+        """Live objects neither seen by this attempt of `run_id` nor by anything produced since
+        it started (a retried run's earlier attempts don't count: the directory may have moved)."""
 
     async def unseen(
-        self, tenant_id: str, object_type: ObjectType, run_id: str, started_at: datetime
+        self,
+        tenant_id: str,
+        object_type: ObjectType,
+        run_id: str,
+        started_at: datetime,
+        attempt: int = 1,
     ) -> list[StoredObject]: ...
 
     async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str
+        self, tenant_id: str, run_id: str, attempt: int = 1
     ) -> list[StoredObject]: ...
 
     async def accumulated(self, run_id: str) -> dict[ObjectType, Tally]: ...

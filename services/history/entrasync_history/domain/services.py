@@ -138,7 +138,7 @@ async def record_finished(
     unseen: list[StoredObject] = []
     for object_type in reconcile:
         unseen += await ctx.store.unseen(
-            finished.tenant_id, object_type, finished.run_id, finished.started_at
+            finished.tenant_id, object_type, finished.run_id, finished.started_at, finished.attempt
         )
     groups: list[StoredObject] = []
     if unseen:
@@ -146,10 +146,15 @@ async def record_finished(
         groups += await ctx.store.groups_containing(finished.tenant_id, gone)
     if "group" in reconcile:
         groups += await ctx.store.groups_with_unconfirmed_members(
-            finished.tenant_id, finished.run_id
+            finished.tenant_id, finished.run_id, finished.attempt
         )
     plan = plan_reconciliation(
-        finished.run_id, unseen, _unique(groups), now, drop_members="group" in reconcile
+        finished.run_id,
+        unseen,
+        _unique(groups),
+        now,
+        drop_members="group" in reconcile,
+        attempt=finished.attempt,
     )
     accumulated = await ctx.store.accumulated(finished.run_id)
     types = final_counts(finished, verdicts, accumulated, plan.tallies, overrides)
@@ -204,7 +209,11 @@ async def _sweepable_types(
             continue
         live = await ctx.store.count_live(finished.tenant_id, result.object_type)
         unseen = await ctx.store.count_unseen(
-            finished.tenant_id, result.object_type, finished.run_id, finished.started_at
+            finished.tenant_id,
+            result.object_type,
+            finished.run_id,
+            finished.started_at,
+            finished.attempt,
         )
         refusal = guardrail_refusal(result.object_type, unseen, live, ctx.guardrail)
         if refusal is not None:
