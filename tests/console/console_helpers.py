@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import nats
+from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import SimulatorCloud
-from entrasync_shared.messages import SyncFinished, SyncStarted, TypeResult
-from entrasync_shared.subjects import OBJECT_TYPES, Names
 from entrasync_sim.launcher import SimulatorProcess
 
 T = TypeVar("T")
@@ -124,64 +120,3 @@ def wait_for_first_sync(api: httpx.Client, tenant_id: str, within: float = 90.0)
         return status if done else None
 
     return eventually(recorded, f"the first sync of tenant {tenant_id}", within)
-
-
-async def _publish_runs(nats_url: str, names: Names, tenant_id: str, runs: int) -> list[str]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    # Recent runs: history hides rows past its retention period.
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=runs + 1)
-    run_ids = []
-    try:
-        for n in range(runs):
-            run_id = uuid.uuid4().hex
-            started = base + timedelta(hours=n)
-            common: dict[str, Any] = {
-                "run_id": run_id,
-                "tenant_id": tenant_id,
-                "mode": "delta",
-                "reason": "schedule",
-            }
-            messages: list[tuple[str, SyncStarted | SyncFinished]] = [
-                ("started", SyncStarted(**common, object_types=OBJECT_TYPES, at=started)),
-                (
-                    "finished",
-                    SyncFinished(
-                        **common,
-                        started_at=started,
-                        finished_at=started + timedelta(seconds=30),
-                        results=tuple(
-                            TypeResult(
-                                object_type=t,
-                                mode="delta",
-                                reason="schedule",
-                                status="Failed" if n % 10 == 9 and t == "device" else "Succeeded",
-                                error="throttled by Graph"
-                                if n % 10 == 9 and t == "device"
-                                else None,
-                                total=n + 1,
-                            )
-                            for t in OBJECT_TYPES
-                        ),
-                    ),
-                ),
-            ]
-            for kind, message in messages:
-                await js.publish(
-                    names.run_event(tenant_id, kind),  # type: ignore[arg-type]
-                    message.model_dump_json().encode(),
-                    stream=names.pipeline_stream,
-                    headers={"Nats-Msg-Id": f"{run_id}:{kind}"},
-                )
-            run_ids.append(run_id)
-    finally:
-        await nc.close()
-    return run_ids
-
-
-def seed_history(nats_url: str, names: Names, tenant_id: str, runs: int) -> list[str]:
-    """Publish `runs` finished runs of the tenant as a syncer would (one row per object type).
-
-    Hourly, ending an hour ago; every tenth run's devices Failed ("throttled by Graph").
-    """
-    return asyncio.run(_publish_runs(nats_url, names, tenant_id, runs))
