@@ -30,6 +30,9 @@ from entrasync_shared.infra import free_port
 from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import ApiCallError, call
 from entrasync_shared.subjects import Names
+from entrasync_sim.launcher import SimulatorProcess
+
+from entrasync_devtools.keys import new_encryption_key
 
 SERVICES = ("config", "history", "syncer", "scheduler", "console")
 NATS_SERVICES = ("config", "history", "syncer", "scheduler")
@@ -95,6 +98,33 @@ class SimulatorCloud:
     def as_setting(self) -> str:
         body = {"authority_host": self.authority_host, "graph_url": self.graph_url}
         return json.dumps({self.name: {**body, "ca_file": self.ca_file}})
+
+
+def simulated_stack_settings(
+    sim: SimulatorProcess,
+    workdir: Path,
+    label: str,
+    *,
+    prefix_label: str | None = None,
+    cloud: str = "simlab",
+    extra: Mapping[str, str] | None = None,
+) -> tuple[dict[str, str], str]:
+    """Settings for a test stack syncing `sim` through custom cloud `cloud`, and its prefix.
+
+    Databases are `<label>_config_<workdir>` / `<label>_history_<workdir>`, so stacks of one
+    session never share state; the prefix isolates their subjects and streams.
+    """
+    settings = SimulatorCloud(cloud, sim.authority_host, sim.graph_url, sim.ca_file)
+    env = {
+        "ENTRASYNC_CLOUDS": settings.as_setting(),
+        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
+        "ENTRASYNC_CONFIG_DB": f"{label}_config_{workdir.name}",
+        "ENTRASYNC_HISTORY_DB": f"{label}_history_{workdir.name}",
+        "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
+        **(extra or {}),
+    }
+    prefix = (prefix_label or label) + workdir.name.replace("_", "").replace("-", "")[-8:]
+    return env, prefix
 
 
 @dataclass

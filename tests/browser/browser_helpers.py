@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
-from entrasync_devtools.keys import new_encryption_key
-from entrasync_devtools.stack import SimulatorCloud
+from entrasync_devtools.stack import simulated_stack_settings
 from entrasync_sim.launcher import SimulatorProcess
 from playwright.async_api import Page
 
@@ -26,17 +25,9 @@ SEEDED_RUNS = 40
 
 
 def stack_environment(sim: SimulatorProcess, workdir: Path) -> tuple[dict[str, str], str]:
-    cloud = SimulatorCloud(CLOUD, sim.authority_host, sim.graph_url, sim.ca_file)
-    env = {
-        "ENTRASYNC_CLOUDS": cloud.as_setting(),
-        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
-        "ENTRASYNC_CONFIG_DB": f"browser_config_{workdir.name}",
-        "ENTRASYNC_HISTORY_DB": f"browser_history_{workdir.name}",
-        "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
-        "ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15",
-    }
-    prefix = "ui" + workdir.name.replace("_", "").replace("-", "")[-8:]
-    return env, prefix
+    """Settings every service of a test stack gets, and the stack's subject prefix."""
+    extra = {"ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15"}
+    return simulated_stack_settings(sim, workdir, "browser", prefix_label="ui", extra=extra)
 
 
 def unique(name: str) -> str:

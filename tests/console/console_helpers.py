@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
-from entrasync_devtools.keys import new_encryption_key
-from entrasync_devtools.stack import SimulatorCloud
+from entrasync_devtools.stack import simulated_stack_settings
 from entrasync_sim.launcher import SimulatorProcess
 
 T = TypeVar("T")
@@ -24,17 +23,8 @@ SEEDED_RUNS = 40
 
 def stack_environment(sim: SimulatorProcess, workdir: Path) -> tuple[dict[str, str], str]:
     """Settings every service of a test stack gets, and the stack's subject prefix."""
-    cloud = SimulatorCloud(CLOUD, sim.authority_host, sim.graph_url, sim.ca_file)
-    env = {
-        "ENTRASYNC_CLOUDS": cloud.as_setting(),
-        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
-        "ENTRASYNC_CONFIG_DB": f"console_config_{workdir.name}",
-        "ENTRASYNC_HISTORY_DB": f"console_history_{workdir.name}",
-        "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
-        "ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15",
-    }
-    prefix = "con" + workdir.name.replace("_", "").replace("-", "")[-8:]
-    return env, prefix
+    extra = {"ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15"}
+    return simulated_stack_settings(sim, workdir, "console", prefix_label="con", extra=extra)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from entrasync_devtools.keys import new_encryption_key
-from entrasync_devtools.stack import ServiceStack, SimulatorCloud
+from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
@@ -42,14 +41,6 @@ def stack(
     infra: LocalInfra, sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceStack]:
     workdir: Path = tmp_path_factory.mktemp("stack")
-    cloud = SimulatorCloud(CLOUD, sim.authority_host, sim.graph_url, sim.ca_file)
-    env = {
-        "ENTRASYNC_CLOUDS": cloud.as_setting(),
-        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
-        "ENTRASYNC_CONFIG_DB": f"e2e_config_{workdir.name}",
-        "ENTRASYNC_HISTORY_DB": f"e2e_history_{workdir.name}",
-        "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
-    }
-    prefix = "e2e" + workdir.name.replace("_", "").replace("-", "")[-8:]
+    env, prefix = simulated_stack_settings(sim, workdir, "e2e", cloud=CLOUD)
     with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
         yield running

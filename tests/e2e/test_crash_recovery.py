@@ -23,8 +23,7 @@ from typing import Any
 import nats
 import pytest
 from e2e_helpers import differences, eventually, live_inventory, read_events
-from entrasync_devtools.keys import new_encryption_key
-from entrasync_devtools.stack import ServiceStack, SimulatorCloud
+from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
     CredentialProfile,
@@ -61,15 +60,7 @@ def stack(
     infra: LocalInfra, sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceStack]:
     workdir: Path = tmp_path_factory.mktemp("crash")
-    cloud = SimulatorCloud(CLOUD, sim.authority_host, sim.graph_url, sim.ca_file)
-    env = {
-        "ENTRASYNC_CLOUDS": cloud.as_setting(),
-        "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
-        "ENTRASYNC_CONFIG_DB": f"e2e_config_{workdir.name}",
-        "ENTRASYNC_HISTORY_DB": f"e2e_history_{workdir.name}",
-        "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
-    }
-    prefix = "crash" + workdir.name.replace("_", "").replace("-", "")[-8:]
+    env, prefix = simulated_stack_settings(sim, workdir, "e2e", prefix_label="crash", cloud=CLOUD)
     services = ("config", "history", "scheduler")
     with ServiceStack(
         infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=services
