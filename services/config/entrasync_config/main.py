@@ -102,6 +102,9 @@ def build_app(settings: ConfigSettings) -> FastStream:
     )
 
     async def ready() -> None:
+        # Once the server has every subscription (flush), "ready" means answering: no caller
+        # started right after us gets "no responders".
+        await broker.connection.flush()
         await health.start()
         log.info(
             "entrasync-config ready: prefix=%r database=%s clouds=%s key=%s",

@@ -59,6 +59,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         await ensure_cursor_bucket(js, names)
 
     async def ready() -> None:
+        await broker.connection.flush()  # subscriptions registered before we say "ready"
         log.info(
             "syncer ready: consumer %s on %s (stream %s)",
             names.consumer("syncer", "commands"),
