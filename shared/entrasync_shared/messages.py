@@ -256,6 +256,12 @@ class TenantFilters(Model):
     exclude_disabled: bool = False
     member_of_groups: tuple[str, ...] = ()
 
+    @field_validator("member_of_groups")
+    @classmethod
+    def _group_ids_lower_cased(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Graph ids compare case-insensitively: keep one lower-cased spelling of each."""
+        return tuple(dict.fromkeys(g.lower() for g in value))
+
 
 class TenantCreate(Request):
     tenant: str = Field(description="Verified domain (contoso.onmicrosoft.com) or tenant GUID")

@@ -23,6 +23,7 @@ from entrasync_sim.graph_common import (
     page_bytes,
     sim_of,
 )
+from entrasync_sim.graph_members import group_members
 from entrasync_sim.graph_reads import domains, get_object, list_objects, not_found, organization
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.schema import Kind, parse_kind
@@ -215,6 +216,7 @@ ROUTES = [
     Route("/v1.0/subscriptions", subscriptions.list_all),
     Route("/v1.0/subscriptions/{id}", subscriptions.one, methods=["GET", "PATCH", "DELETE"]),
     Route("/v1.0/subscriptions/{id}/reauthorize", subscriptions.reauthorize, methods=["POST"]),
+    Route("/v1.0/groups/{id}/members", group_members),
     Route("/v1.0/{kind}", list_objects),
     Route("/v1.0/{kind}/{function}", delta),
     Route("/v1.0/{rest:path}", not_found),

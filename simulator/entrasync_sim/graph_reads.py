@@ -83,11 +83,11 @@ async def domains(request: Request) -> Response:
     return GraphJSON(body, headers=headers)
 
 
-def _encode_cursor(cursor: str) -> str:
+def encode_cursor(cursor: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": cursor}).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str) -> str:
+def decode_cursor(token: str) -> str:
     try:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after = payload["after"]
@@ -129,7 +129,7 @@ async def list_objects(request: Request) -> Response:
                 f"Invalid page size specified: '{raw_top}'. Must be between 1 and 999 inclusive."
             )
         select = parse_select(kind, params.get("$select"))
-        after = _decode_cursor(params["$skiptoken"]) if "$skiptoken" in params else ""
+        after = decode_cursor(params["$skiptoken"]) if "$skiptoken" in params else ""
     except SelectError as exc:
         return graph_error(request, sim.clock, 400, "Request_BadRequest", str(exc), headers=headers)
     top = int(raw_top)
@@ -154,7 +154,7 @@ async def list_objects(request: Request) -> Response:
     if last:
         query = {k: v for k, v in params.items() if k != "$skiptoken"}
         query_text = "&".join(f"{k}={v}" for k, v in query.items())
-        link = f"{base_url(request)}/v1.0/{kind}?{query_text}&$skiptoken={_encode_cursor(last)}"
+        link = f"{base_url(request)}/v1.0/{kind}?{query_text}&$skiptoken={encode_cursor(last)}"
         body["@odata.nextLink"] = link.replace("?&", "?")
     body["value"] = page
     return GraphJSON(body, headers=headers)

@@ -180,7 +180,7 @@ async def read_scope(graph: GraphReader, token: TokenSupplier, credential: Crede
     members: set[int | str] = set()
     graph_url = credential.cloud.graph_url.rstrip("/")
     for group_id in filters.member_of_groups:
-        url: str | None = f"{graph_url}/v1.0/groups/{group_id}/members?$select=id"
+        url: str | None = f"{graph_url}/v1.0/groups/{group_id}/members?$select=id&$top=999"
         while url:
             try:
                 page = await graph.page(url, token, RequestStats())

@@ -187,19 +187,22 @@ def test_tokens_carry_the_apps_permissions_as_roles(
     assert claims["tid"] == tenant["tenant_id"] and claims["appid"] == app["client_id"]
 
 
+_MEMBERS = "/v1.0/groups/{id}/members"
+
+
 @pytest.mark.parametrize(
     ("permissions", "allowed"),
     [
         (["User.Read.All"], {"/v1.0/users/delta"}),
-        (["GroupMember.Read.All"], {"/v1.0/groups/delta"}),
-        (["Group.Read.All"], {"/v1.0/groups/delta"}),
+        (["GroupMember.Read.All"], {"/v1.0/groups/delta", _MEMBERS}),
+        (["Group.Read.All"], {"/v1.0/groups/delta", _MEMBERS}),
         (["Device.Read.All"], {"/v1.0/devices/delta"}),
         (["Organization.Read.All"], {"/v1.0/organization"}),
         (["Domain.Read.All"], {"/v1.0/domains"}),
         (
             ["Directory.Read.All"],
             {"/v1.0/users/delta", "/v1.0/groups/delta", "/v1.0/devices/delta"}
-            | {"/v1.0/organization", "/v1.0/domains"},
+            | {"/v1.0/organization", "/v1.0/domains", _MEMBERS},
         ),
         ([], set()),
     ],
@@ -214,10 +217,14 @@ def test_a_missing_permission_is_403_authorization_request_denied(
     app = control.add_app(tenant["tenant_id"], permissions=permissions, certificate=False)
     token = _token(sim, app, tenant["tenant_id"], app["client_secret"])["access_token"]
     paths = ["/v1.0/users/delta", "/v1.0/groups/delta", "/v1.0/devices/delta"]
-    paths += ["/v1.0/organization", "/v1.0/domains"]
+    paths += ["/v1.0/organization", "/v1.0/domains", _MEMBERS]
+    group_id = control.truth(tenant["tenant_id"], "group")[0]["id"]
 
     with graph_client(sim, token) as graph:
-        statuses = {path: graph.get(path, params={"$select": "id"}) for path in paths}
+        statuses = {
+            path: graph.get(path.replace("{id}", group_id), params={"$select": "id"})
+            for path in paths
+        }
 
     for path, response in statuses.items():
         if path in allowed:

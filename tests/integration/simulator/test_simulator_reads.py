@@ -83,3 +83,82 @@ def test_a_single_object_by_id_and_a_missing_one(
     }
     assert gone.status_code == 404
     assert gone.json()["error"]["code"] == "Request_ResourceNotFound"
+
+
+def test_group_members_page_through_the_live_direct_members(
+    graph: httpx.Client, control: SimulatorControl, tenant: dict[str, Any]
+) -> None:
+    tid = tenant["tenant_id"]
+    group = max(control.truth(tid, "group"), key=lambda g: len(g["members"]))
+    url: str | None = f"/v1.0/groups/{group['id']}/members?$top=3&$select=id"
+    seen: list[str] = []
+    while url:
+        response = graph.get(url)
+        assert response.status_code == 200
+        page = response.json()
+        assert len(page["value"]) <= 3
+        assert all(set(m) == {"@odata.type", "id"} for m in page["value"])
+        seen += [m["id"] for m in page["value"]]
+        url = page.get("@odata.nextLink")
+
+    assert len(group["members"]) > 3
+    assert seen == group["members"]
+
+
+def test_group_members_hide_soft_deleted_members_and_type_each_entry(
+    graph: httpx.Client, control: SimulatorControl, tenant: dict[str, Any]
+) -> None:
+    tid = tenant["tenant_id"]
+    group = control.create(tid, "groups", {"displayName": "Scope"})
+    kept = control.create(tid, "users", {"displayName": "Kept", "userType": "Member"})
+    gone = control.create(tid, "users", {"displayName": "Gone"})
+    device = control.create(tid, "devices", {"displayName": "Laptop"})
+    control.change_members(tid, group["id"], add=[kept["id"], gone["id"], device["id"]])
+    control.delete(tid, "users", gone["id"])
+
+    body = graph.get(
+        f"/v1.0/groups/{group['id']}/members", params={"$select": "displayName,userType"}
+    ).json()
+
+    by_id = {m["id"]: m for m in body["value"]}
+    assert set(by_id) == {kept["id"], device["id"]}
+    assert by_id[kept["id"]] == {
+        "@odata.type": "#microsoft.graph.user",
+        "id": kept["id"],
+        "displayName": "Kept",
+        "userType": "Member",
+    }
+    assert by_id[device["id"]] == {
+        "@odata.type": "#microsoft.graph.device",
+        "id": device["id"],
+        "displayName": "Laptop",
+    }
+    assert "@odata.nextLink" not in body
+
+
+_NOT_FOUND = "Request_ResourceNotFound"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1.0/groups/00000000-0000-0000-0000-000000000001/members", 404, _NOT_FOUND),
+        ("/v1.0/groups/{group}/members?$select=nope", 400, "Request_BadRequest"),
+        ("/v1.0/groups/{group}/members?$top=1000", 400, "Request_BadRequest"),
+        ("/v1.0/groups/{group}/members?$skiptoken=@@", 400, "Request_BadRequest"),
+    ],
+)
+def test_group_members_refuse_what_graph_refuses(
+    graph: httpx.Client,
+    control: SimulatorControl,
+    tenant: dict[str, Any],
+    path: str,
+    status: int,
+    code: str,
+) -> None:
+    group = control.truth(tenant["tenant_id"], "group")[0]
+
+    response = graph.get(path.replace("{group}", group["id"]))
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code

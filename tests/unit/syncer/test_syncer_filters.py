@@ -133,7 +133,7 @@ async def test_the_group_scope_is_read_afresh_and_a_changed_scope_forces_full_ro
     fakes: Fakes,
 ) -> None:
     with_filters(fakes, member_of_groups=(SCOPE_GROUP,))
-    members = f"{GRAPH}/v1.0/groups/{SCOPE_GROUP}/members?$select=id"
+    members = f"{GRAPH}/v1.0/groups/{SCOPE_GROUP}/members?$select=id&$top=999"
     fakes.graph.serve(members, [{"id": IN_SCOPE}], next_url="members-2")
     fakes.graph.pages["members-2"] = {"value": []}
     fakes.graph.serve(USERS, [{"id": IN_SCOPE}, {"id": OUT_OF_SCOPE}])
