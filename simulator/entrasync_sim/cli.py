@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from entrasync_sim.app import build_app
 from entrasync_sim.delta import Quirks
+from entrasync_sim.delta_text import render_memberships
 from entrasync_sim.runtime import SEVEN_DAYS, Settings, Simulator
 from entrasync_sim.seed import seed_tenants
 from entrasync_sim.tenants import TenantRegistry
@@ -109,6 +112,10 @@ async def _serve(args: argparse.Namespace) -> None:
     quirks = Quirks(args.duplicates, args.replays, args.empty_pages, seed=args.seed)
     for tenant in tenants:
         tenant.quirks = quirks
+        render_memberships(tenant.directory, args.member_slice)
+    # Millions of seeded objects live as long as the server: keep the collector from
+    # re-scanning them in every full collection (each took longer than a page to serve).
+    gc.freeze()
     simulator = Simulator(
         TenantRegistry(tenants),
         settings=Settings(
@@ -128,6 +135,9 @@ async def _serve(args: argparse.Namespace) -> None:
         build_app(simulator),
         ssl_certfile=str(tls.cert_file),
         ssl_keyfile=str(tls.key_file),
+        # httptools parses HTTP in C; h11 (uvicorn's pure-Python default) cost more per page
+        # than rendering it.
+        http="httptools",
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -166,4 +176,4 @@ def main(argv: list[str] | None = None) -> None:
     # turn that into a normal exit instead of death-by-signal.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
-    asyncio.run(_serve(args))
+    uvloop.run(_serve(args))

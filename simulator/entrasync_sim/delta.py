@@ -81,7 +81,7 @@ def build_page(
     state = replace(state, hops=0)
     ids = candidates(directory, state, quirks)
     if state.since is None and not quirks.duplicates and not tracks_members(state):
-        return _plain_page(directory, ids, state, limits)
+        return _plain_page(directory, state, limits)
     table = directory.objects[state.kind]
     return paginate(
         ids, state, limits, lambda i: _entries(directory, table[i], state, limits, quirks)
@@ -128,16 +128,17 @@ def plain_names(state: RoundState) -> tuple[str, ...]:
 
 
 def walk_plain(
-    directory: TenantDirectory, ids: list[str], state: RoundState, limits: PagingLimits
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits
 ) -> tuple[list[DirectoryObject], RoundState | None]:
     """The live objects of one full-round page, and where the next page starts."""
-    table = directory.objects[state.kind]
+    ids, objects = directory.sorted_ids[state.kind], directory.sorted_objects[state.kind]
     live = Lifecycle.LIVE
-    found: list[DirectoryObject] = []
     start = bisect.bisect_right(ids, state.cursor)
-    index, end, size = start, min(len(ids), start + limits.scan_budget), limits.page_size
+    end, size = min(len(ids), start + limits.scan_budget), limits.page_size
+    found: list[DirectoryObject] = []
+    index = start
     while index < end and len(found) < size:
-        obj = table[ids[index]]
+        obj = objects[index]
         index += 1
         if obj.lifecycle is live:
             found.append(obj)
@@ -148,10 +149,10 @@ def walk_plain(
 
 
 def _plain_page(
-    directory: TenantDirectory, ids: list[str], state: RoundState, limits: PagingLimits
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits
 ) -> tuple[list[dict[str, Any]], RoundState | None]:
     """The hot path of a full round: one entry per live object, no slices, no quirks."""
-    objects, next_state = walk_plain(directory, ids, state, limits)
+    objects, next_state = walk_plain(directory, state, limits)
     names = plain_names(state)
     return [plain_body(obj, names) for obj in objects], next_state
 

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from typing import Any, NamedTuple
 
-from entrasync_sim.schema import KINDS, PROPERTIES, SOFT_DELETABLE, Kind
+from entrasync_sim.schema import KINDS, ODATA_TYPES, PROPERTIES, SOFT_DELETABLE, Kind
+
+_REF_PREFIX = {kind: '{"@odata.type":"' + ODATA_TYPES[kind] + '","id":"' for kind in KINDS}
 
 
 class DirectoryError(Exception):
@@ -56,8 +58,13 @@ class DirectoryObject:
         self.born_seq = seq
         self.lifecycle = Lifecycle.LIVE
         self.prop_seq: dict[str, int] | None = None
-        # (selected names, changed_seq, JSON text) of its last full-round rendering.
+        # (selected names, changed_seq, JSON) of its last full-round rendering.
         self.fragment: tuple[tuple[str, ...], int, str] | None = None
+
+    @property
+    def ref(self) -> str:
+        """Its `members@delta` reference as JSON."""
+        return _REF_PREFIX[self.kind] + self.id + '"}'
 
     def changed_since(self, since: int) -> list[str]:
         """Names of properties changed after `since` (for sparse delta answers)."""
@@ -122,6 +129,8 @@ class TenantDirectory:
         self.seq = 0
         self.objects: dict[Kind, dict[str, DirectoryObject]] = {k: {} for k in KINDS}
         self.sorted_ids: dict[Kind, list[str]] = {k: [] for k in KINDS}
+        # The objects in `sorted_ids` order: a full round walks them without dict lookups.
+        self.sorted_objects: dict[Kind, list[DirectoryObject]] = {k: [] for k in KINDS}
         self.members: dict[str, dict[str, Kind]] = {}
         self.member_log: dict[str, list[MembershipEvent]] = {}
         self.changes: dict[Kind, _ChangeIndex] = {k: _ChangeIndex() for k in KINDS}
@@ -129,6 +138,9 @@ class TenantDirectory:
         # Bumped by every lifecycle change: cached live-member lists are valid for one epoch.
         self.lifecycle_epoch = 0
         self.member_texts: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+        # The `members@delta` reference of every live object: also the liveness index that
+        # lets a group's live members be listed without visiting each member object.
+        self.live_refs: dict[str, str] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -152,8 +164,7 @@ class TenantDirectory:
         return None
 
     def is_live(self, object_id: str) -> bool:
-        found = self.find_any(object_id)
-        return found is not None and found.lifecycle is Lifecycle.LIVE
+        return object_id.lower() in self.live_refs
 
     def live_members(self, group_id: str) -> list[str]:
         """Sorted ids of the group's live members (soft-deleted ones keep hidden edges)."""
@@ -188,15 +199,19 @@ class TenantDirectory:
         """Add many live objects (and group members) under one sequence number, unlogged."""
         seq = self._next_seq()
         table = self.objects[kind]
+        refs = self.live_refs
         for object_id, props in rows:
-            table[object_id] = DirectoryObject(object_id, kind, props, seq)
+            obj = table[object_id] = DirectoryObject(object_id, kind, props, seq)
+            refs[object_id] = obj.ref
         self.sorted_ids[kind] = sorted(table)
+        self.sorted_objects[kind] = [table[i] for i in self.sorted_ids[kind]]
         if kind == "groups":
             for group_id in table:
                 self.members.setdefault(group_id, {})
                 self.member_log.setdefault(group_id, [])
             for group_id, members in memberships or ():
-                self.members[group_id] = members
+                # Kept in id order, the order every round lists them in.
+                self.members[group_id] = dict(sorted(members.items()))
 
     # -- mutations -----------------------------------------------------------------------
 
@@ -209,7 +224,10 @@ class TenantDirectory:
         seq = self._next_seq()
         obj = DirectoryObject(new_id, kind, dict(props), seq)
         self.objects[kind][new_id] = obj
-        bisect.insort(self.sorted_ids[kind], new_id)
+        self.live_refs[new_id] = obj.ref
+        position = bisect.bisect(self.sorted_ids[kind], new_id)
+        self.sorted_ids[kind].insert(position, new_id)
+        self.sorted_objects[kind].insert(position, obj)
         if kind == "groups":
             self.members[new_id] = {}
             self.member_log[new_id] = []
@@ -245,6 +263,7 @@ class TenantDirectory:
             obj.lifecycle = Lifecycle.HARD_DELETED
         else:
             obj.lifecycle = Lifecycle.SOFT_DELETED
+        self.live_refs.pop(obj.id, None)
         self.lifecycle_epoch += 1
         obj.changed_seq = self._next_seq()
         self._touched(obj, "deleted" if hard else "updated")
@@ -257,6 +276,7 @@ class TenantDirectory:
         self.check_restore(kind, object_id)
         obj = self._require(kind, object_id, Lifecycle.SOFT_DELETED)
         obj.lifecycle = Lifecycle.LIVE
+        self.live_refs[obj.id] = obj.ref
         self.lifecycle_epoch += 1
         obj.changed_seq = obj.born_seq = self._next_seq()
         obj.prop_seq = None

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from entrasync_sim import graph_subscriptions as subscriptions
 from entrasync_sim.delta import PagingLimits, SelectError, build_page, parse_select
-from entrasync_sim.delta_text import ENCODE, page_texts, prerender, prerender_key
+from entrasync_sim.delta_text import encode, page_texts, prerender, prerender_key
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import (
     GRAPH_MEDIA_TYPE,
@@ -197,12 +197,12 @@ def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: Pag
 def _page(
     tenant: Tenant, state: RoundState, limits: PagingLimits
 ) -> tuple[list[str], RoundState | None]:
-    """The page at `state` as JSON texts (pre-rendered when the page is plain)."""
+    """The page at `state` as JSON entries (pre-rendered when the page is plain)."""
     fast = page_texts(tenant.directory, state, limits, tenant.quirks)
     if fast is not None:
         return fast
     entries, next_state = build_page(tenant.directory, state, limits, tenant.quirks)
-    return [ENCODE(entry) for entry in entries], next_state
+    return [encode(entry) for entry in entries], next_state
 
 
 def _stamped(state: RoundState, now: int) -> RoundState:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -43,12 +43,12 @@ class GraphJSON(Response):
     media_type = GRAPH_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        return orjson.dumps(content)
 
 
 def page_bytes(head: dict[str, Any], texts: list[str]) -> bytes:
     """A page whose entries are already JSON texts: `head` plus `"value": [texts...]`."""
-    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    prefix = orjson.dumps(head).decode()[:-1]
     return f'{prefix},"value":[{",".join(texts)}]}}'.encode()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from entrasync_sim.schema import Kind, parse_kind
@@ -57,9 +57,12 @@ class RoundState:
 
 def encode_token(state: RoundState) -> str:
     """Serialise a round state as an opaque URL-safe token."""
-    payload = {"v": TOKEN_VERSION, **asdict(state)}
+    payload = {"v": TOKEN_VERSION, **{name: getattr(state, name) for name in _FIELDS}}
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+_FIELDS = tuple(f.name for f in fields(RoundState))
 
 
 def decode_token(token: str, tenant_id: str) -> RoundState:
