@@ -77,7 +77,8 @@ class PageReader:
                 continue
             item = pending.get(object_id)
             if item is None:
-                repeat = object_id in self.seen
+                # Seen from now on: a repeat is only published again with member changes.
+                repeat = not self.seen.add(object_id)
                 item = _Pending(attributes=attributes_of(entry), repeat=repeat)
                 pending[object_id] = item
             else:
@@ -87,7 +88,6 @@ class PageReader:
         for object_id, item in pending.items():
             if item.repeat and not (item.added or item.removed):
                 continue
-            self.seen.add(object_id)
             objects.append(item.observed(object_id))
         return objects, removals
 

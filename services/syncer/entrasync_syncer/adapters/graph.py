@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 from entrasync_shared.messages import CloudEndpoints
 
 from entrasync_syncer.domain import RetryPolicy, classify, parse_retry_after
@@ -160,8 +161,8 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
 
 def _page_of(response: httpx.Response) -> DeltaPage:
     try:
-        body: Any = response.json()
-    except ValueError:
+        body: Any = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         raise GraphError("Graph returned a page that is not JSON") from None
     entries = body.get("value") if isinstance(body, dict) else None
     if not isinstance(entries, list):
