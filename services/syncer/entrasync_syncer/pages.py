@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+import orjson
 from entrasync_shared.messages import ObservedObject, Removal
 
 from entrasync_syncer.ids import IdSet
@@ -146,13 +147,13 @@ def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
 
 
 def _weight(obj: ObservedObject) -> int:
-    """A generous estimate of the object's JSON size, cheap enough for every object: four
-    bytes for each character of the attributes' repr (UTF-8 never needs more)."""
+    """A generous estimate of the object's JSON size, cheap enough for every object: the
+    attributes' exact JSON (orjson writes the same bytes pydantic does) plus a quarter."""
     members = obj.members_added + obj.members_removed
     return (
         96
         + 2 * len(obj.id)
-        + 4 * len(repr(obj.attributes))
+        + len(orjson.dumps(obj.attributes)) * 5 // 4
         + sum(map(len, members))
         + 4 * len(members)
     )

@@ -335,6 +335,32 @@ def test_a_page_of_big_groups_is_cut_into_batches_below_the_size_limit() -> None
         assert size <= 100_000
 
 
+def test_attribute_heavy_objects_with_escapes_stay_below_the_size_limit() -> None:
+    users = [
+        ObservedObject(
+            id=guid(n),
+            attributes={
+                "displayName": 'Quote " back \\ slash \x01 tab\t ' + "ß😀" * 20,
+                "jobTitle": None,
+                "businessPhones": ["+1 555 0100"] * 5,
+                "accountEnabled": True,
+            },
+        )
+        for n in range(300)
+    ]
+
+    batches = split_batch(users, [], max_bytes=20_000)
+
+    assert len(batches) > 1
+    assert [o for b, _ in batches for o in b] == users
+    for objects, _ in batches:
+        size = len(ObservationBatch(
+            run_id="r", tenant_id="t", object_type="user", seq=0, mode="full",
+            objects=tuple(objects),
+        ).model_dump_json().encode())  # fmt: skip
+        assert size <= 20_000
+
+
 def test_a_giant_group_is_cut_into_several_observations_of_the_same_group() -> None:
     added = tuple(guid(n) for n in range(12_000))
     removed = tuple(guid(50_000 + n) for n in range(100))
