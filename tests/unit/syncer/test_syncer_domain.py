@@ -393,3 +393,15 @@ def test_an_id_set_is_exact_and_grows() -> None:
     assert guid(9999) not in seen and "other" not in seen
     seen.clear()
     assert len(seen) == 0 and ids[0] not in seen
+
+
+def test_garbled_member_references_are_skipped_and_the_rest_kept_in_order() -> None:
+    clean = {"id": "g1", "members@delta": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}
+    garbled = {
+        "id": "g2",
+        "members@delta": [{"id": "a"}, "b", {"id": 7}, {"name": "no id"}, [], {"id": "c"}],
+    }
+
+    objects, _ = PageReader().read([clean, garbled])
+
+    assert [(o.id, o.members_added) for o in objects] == [("g1", ("a", "b")), ("g2", ("a", "c"))]
