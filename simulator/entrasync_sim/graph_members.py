@@ -17,11 +17,10 @@ from entrasync_sim.delta import SelectError
 from entrasync_sim.directory import Lifecycle
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import GraphJSON, admit, base_url, sim_of
-from entrasync_sim.graph_reads import DEFAULT_TOP, MAX_TOP, decode_cursor, encode_cursor
+from entrasync_sim.graph_reads import list_paging, next_link, resource_not_found
 from entrasync_sim.schema import ODATA_TYPES, PROPERTIES
 
 _SELECTABLE = {name.lower(): name for kind in PROPERTIES for name in PROPERTIES[kind]}
-_UNSUPPORTED = ("$filter", "$orderby", "$search", "$expand", "$count", "$skip")
 
 
 def _select(raw: str | None) -> tuple[str, ...] | None:
@@ -41,15 +40,6 @@ def _select(raw: str | None) -> tuple[str, ...] | None:
     return tuple(sorted(chosen))
 
 
-def _top(params: Any) -> int:
-    raw = params.get("$top", str(DEFAULT_TOP))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
-        raise SelectError(
-            f"Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive."
-        )
-    return int(raw)
-
-
 async def group_members(request: Request) -> Response:
     """One page of a group's members."""
     admitted = admit(request, "groups", "list")
@@ -58,24 +48,15 @@ async def group_members(request: Request) -> Response:
     caller, headers = admitted
     sim, params = sim_of(request), request.query_params
     try:
-        unsupported = [name for name in _UNSUPPORTED if name in params]
-        if unsupported:
-            raise SelectError(f"Unsupported query option: {unsupported[0]}.")
-        top, select = _top(params), _select(params.get("$select"))
-        after = decode_cursor(params["$skiptoken"]) if "$skiptoken" in params else ""
+        top, after = list_paging(params)
+        select = _select(params.get("$select"))
     except SelectError as exc:
         return graph_error(request, sim.clock, 400, "Request_BadRequest", str(exc), headers=headers)
     directory = caller.tenant.directory
     group_id = request.path_params["id"]
     group = directory.get("groups", group_id)
     if group is None or group.lifecycle is not Lifecycle.LIVE:
-        message = (
-            f"Resource '{group_id}' does not exist or one of its queried reference-property "
-            "objects are not present."
-        )
-        return graph_error(
-            request, sim.clock, 404, "Request_ResourceNotFound", message, headers=headers
-        )
+        return resource_not_found(request, group_id, headers)
     edges = directory.members.get(group.id, {})
     member_ids = sorted(edges)
     page: list[dict[str, Any]] = []
@@ -99,8 +80,6 @@ async def group_members(request: Request) -> Response:
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#directoryObjects"
     }
     if last:
-        query = "&".join(f"{k}={v}" for k, v in params.items() if k != "$skiptoken")
-        link = f"{base_url(request)}/v1.0/groups/{group.id}/members?{query}"
-        body["@odata.nextLink"] = f"{link}&$skiptoken={encode_cursor(last)}".replace("?&", "?")
+        body["@odata.nextLink"] = next_link(request, f"/v1.0/groups/{group.id}/members", last)
     body["value"] = page
     return GraphJSON(body, headers=headers)

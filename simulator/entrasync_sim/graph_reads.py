@@ -98,6 +98,38 @@ def decode_cursor(token: str) -> str:
     return after
 
 
+def list_paging(params: Any) -> tuple[int, str]:
+    """`$top` and the `$skiptoken` cursor of a list read; SelectError for what Graph refuses."""
+    unsupported = [name for name in _UNSUPPORTED if name in params]
+    if unsupported:
+        raise SelectError(f"Unsupported query option: {unsupported[0]}.")
+    raw_top = params.get("$top", str(DEFAULT_TOP))
+    if not raw_top.isdigit() or not 1 <= int(raw_top) <= MAX_TOP:
+        raise SelectError(
+            f"Invalid page size specified: '{raw_top}'. Must be between 1 and 999 inclusive."
+        )
+    after = decode_cursor(params["$skiptoken"]) if "$skiptoken" in params else ""
+    return int(raw_top), after
+
+
+def resource_not_found(request: Request, object_id: str, headers: dict[str, str]) -> Response:
+    """Graph's 404 for an object that does not exist (or is deleted)."""
+    message = (
+        f"Resource '{object_id}' does not exist or one of its queried reference-property "
+        "objects are not present."
+    )
+    return graph_error(
+        request, sim_of(request).clock, 404, "Request_ResourceNotFound", message, headers=headers
+    )
+
+
+def next_link(request: Request, path: str, last: str) -> str:
+    """The nextLink continuing a list after `last`, keeping the request's other options."""
+    query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "$skiptoken")
+    link = f"{base_url(request)}{path}?{query}&$skiptoken={encode_cursor(last)}"
+    return link.replace("?&", "?")
+
+
 def _render(
     kind: Kind, obj_id: str, props: dict[str, Any], select: tuple[str, ...] | None
 ) -> dict[str, Any]:
@@ -120,19 +152,10 @@ async def list_objects(request: Request) -> Response:
     caller, headers = admitted
     sim, params = sim_of(request), request.query_params
     try:
-        unsupported = [name for name in _UNSUPPORTED if name in params]
-        if unsupported:
-            raise SelectError(f"Unsupported query option: {unsupported[0]}.")
-        raw_top = params.get("$top", str(DEFAULT_TOP))
-        if not raw_top.isdigit() or not 1 <= int(raw_top) <= MAX_TOP:
-            raise SelectError(
-                f"Invalid page size specified: '{raw_top}'. Must be between 1 and 999 inclusive."
-            )
+        top, after = list_paging(params)
         select = parse_select(kind, params.get("$select"))
-        after = decode_cursor(params["$skiptoken"]) if "$skiptoken" in params else ""
     except SelectError as exc:
         return graph_error(request, sim.clock, 400, "Request_BadRequest", str(exc), headers=headers)
-    top = int(raw_top)
     directory = caller.tenant.directory
     page: list[dict[str, Any]] = []
     last = ""
@@ -152,10 +175,7 @@ async def list_objects(request: Request) -> Response:
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#{kind}{selected}"
     }
     if last:
-        query = {k: v for k, v in params.items() if k != "$skiptoken"}
-        query_text = "&".join(f"{k}={v}" for k, v in query.items())
-        link = f"{base_url(request)}/v1.0/{kind}?{query_text}&$skiptoken={encode_cursor(last)}"
-        body["@odata.nextLink"] = link.replace("?&", "?")
+        body["@odata.nextLink"] = next_link(request, f"/v1.0/{kind}", last)
     body["value"] = page
     return GraphJSON(body, headers=headers)
 
@@ -176,13 +196,7 @@ async def get_object(request: Request) -> Response:
         return graph_error(request, sim.clock, 400, "Request_BadRequest", str(exc), headers=headers)
     obj = caller.tenant.directory.get(kind, object_id)
     if obj is None or obj.lifecycle is not Lifecycle.LIVE:
-        message = (
-            f"Resource '{object_id}' does not exist or one of its queried reference-property "
-            "objects are not present."
-        )
-        return graph_error(
-            request, sim.clock, 404, "Request_ResourceNotFound", message, headers=headers
-        )
+        return resource_not_found(request, object_id, headers)
     body = {
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#{kind}/$entity",
         **_render(kind, obj.id, obj.props, select),
