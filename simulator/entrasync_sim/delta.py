@@ -266,14 +266,12 @@ def _all_members(directory: TenantDirectory, group_id: str, upto: int) -> list[d
 
 
 def _live_refs(directory: TenantDirectory, members: dict[str, Kind]) -> list[dict[str, Any]]:
-    tables, live = directory.objects, Lifecycle.LIVE
-    result = []
-    for member_id in sorted(members):
-        kind = members[member_id]
-        member = tables[kind].get(member_id)
-        if member is not None and member.lifecycle is live:
-            result.append({"@odata.type": ODATA_TYPES[kind], "id": member_id})
-    return result
+    live = directory.live_refs
+    return [
+        {"@odata.type": ODATA_TYPES[members[member_id]], "id": member_id}
+        for member_id in sorted(members)
+        if member_id in live
+    ]
 
 
 def _member_changes(

@@ -42,11 +42,11 @@ def page_texts(
     """The page at `state` as one JSON value per entry; None unless it is a plain full round."""
     if state.since is not None or quirks.duplicates or quirks.empty_pages:
         return None
-    ids = candidates(directory, state, quirks)
     names = plain_names(state)
     if not tracks_members(state):
         objects, next_state = walk_plain(directory, state, limits)
         return [_text(obj, names) for obj in objects], next_state
+    ids = candidates(directory, state, quirks)
     groups, live = directory.objects["groups"], Lifecycle.LIVE
 
     def entries_of(group_id: str) -> list[str]:
