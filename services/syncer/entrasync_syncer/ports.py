@@ -57,7 +57,10 @@ class LeaseLost(InfrastructureError):
 
 @dataclass(frozen=True)
 class DeltaPage:
-    """One page of a delta round: entries plus exactly one of the two links."""
+    """One page of a delta round: entries plus exactly one of the two links.
+
+    The entries are the reader's to consume: each page is freshly parsed, and the syncer takes
+    the entries' dicts over as attributes instead of copying them."""
 
     entries: list[Any]
     next_link: str | None

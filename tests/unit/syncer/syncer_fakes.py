@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -97,7 +98,8 @@ class FakeGraph:
         page = self.pages.get(url, GraphError(f"404 no page at {url}"))
         if isinstance(page, Exception):
             raise page
-        return DeltaPage(list(page["value"]), page.get("next"), page.get("delta"))
+        # A fresh copy, as a parsed HTTP response is: the reader consumes the entries.
+        return DeltaPage(copy.deepcopy(page["value"]), page.get("next"), page.get("delta"))
 
     @asynccontextmanager
     async def open(self, cloud: CloudEndpoints) -> AsyncIterator[FakeGraph]:

@@ -13,7 +13,7 @@ from entrasync_syncer.domain import (
     plan_type,
 )
 from entrasync_syncer.ids import IdSet, compact_id
-from entrasync_syncer.pages import PageReader, split_batch
+from entrasync_syncer.pages import PageReader, _page_weight, _weight, split_batch
 
 
 def user(object_id: str, **attrs: object) -> dict[str, object]:
@@ -381,6 +381,35 @@ def test_a_small_page_stays_one_batch() -> None:
     objects = [ObservedObject(id=guid(n), attributes={"displayName": "x"}) for n in range(200)]
 
     assert split_batch(objects, [], max_bytes=512 * 1024) == [(objects, [])]
+
+
+def test_the_page_weight_never_undercuts_the_objects_weights() -> None:
+    # A page whose `_page_weight` fits is published as one batch without weighing each object.
+    objects = [
+        ObservedObject(
+            id=guid(n),
+            attributes={"displayName": 'é"' * n, "n": n, "tags": ["a"] * (n % 7)},
+            members_added=tuple(guid(1000 + m) for m in range(n % 5)),
+            members_removed=tuple(guid(2000 + m) for m in range(n % 3)),
+        )
+        for n in range(50)
+    ]
+    removals = [Removal(id=guid(3000 + n), reason="deleted") for n in range(10)]
+
+    each = sum(_weight(o) for o in objects) + sum(len(r.id) + 48 for r in removals)
+    assert _page_weight(objects, removals) >= each
+    whole = _page_weight(objects, removals)
+    assert split_batch(objects, removals, max_bytes=whole) == [(objects, removals)]
+    assert len(split_batch(objects, removals, max_bytes=whole // 3)) > 1
+
+
+def test_plain_entries_become_their_own_attributes_and_annotated_ones_are_cleaned() -> None:
+    plain = {"id": "u1", "displayName": "Ada"}
+    annotated = {"id": "u2", "@odata.type": "#microsoft.graph.user", "manager@delta": [{}], "x": 1}
+
+    objects, _ = PageReader().read([plain, annotated])
+
+    assert [o.attributes for o in objects] == [{"displayName": "Ada"}, {"x": 1}]
 
 
 def test_an_id_set_is_exact_and_grows() -> None:
