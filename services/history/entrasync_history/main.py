@@ -13,7 +13,7 @@ from typing import Any
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
 from entrasync_shared.natsutil import ensure_streams
-from entrasync_shared.runtime import freeze_startup_heap
+from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats import micro
@@ -85,7 +85,7 @@ def build_app(settings: Settings) -> FastStream:
         # The server has every subscription once a flush returns: ready means answering.
         await (await broker.connect()).flush()
         await health.start()
-        freeze_startup_heap()
+        settle_after_startup()
         log.info(
             "history ready: consuming %s (durable %s), database %s",
             names.pipeline_stream,

@@ -7,7 +7,7 @@ import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
-from entrasync_shared.runtime import freeze_startup_heap
+from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.js.kv import KeyValue
@@ -61,7 +61,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
 
     async def ready() -> None:
         await broker.connection.flush()  # subscriptions registered before we say "ready"
-        freeze_startup_heap()
+        settle_after_startup()
         log.info(
             "syncer ready: consumer %s on %s (stream %s)",
             names.consumer("syncer", "commands"),

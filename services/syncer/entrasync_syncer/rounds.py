@@ -25,7 +25,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain import batch_id, full_round_url, plan_type
 from entrasync_syncer.filters import FilterTally, Scope
-from entrasync_syncer.pages import PageReader, split_batch
+from entrasync_syncer.pages import PageReader, compact_members, split_batch
 from entrasync_syncer.ports import (
     CursorStore,
     DeltaLinkExpired,
@@ -128,7 +128,9 @@ class TypeRun:
                 await fetch
 
     async def _page(self, url: str) -> DeltaPage:
-        return await self.graph.page(url, self.token, self.stats)
+        page = await self.graph.page(url, self.token, self.stats)
+        compact_members(page.entries)  # shrinks the page while it waits for its turn
+        return page
 
     async def _publish(self, page: DeltaPage, mode: SyncMode) -> None:
         objects, removals = self.reader.read(page.entries)

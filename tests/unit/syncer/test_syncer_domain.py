@@ -13,7 +13,13 @@ from entrasync_syncer.domain import (
     plan_type,
 )
 from entrasync_syncer.ids import IdSet, compact_id
-from entrasync_syncer.pages import PageReader, _page_weight, _weight, split_batch
+from entrasync_syncer.pages import (
+    PageReader,
+    _page_weight,
+    _weight,
+    compact_members,
+    split_batch,
+)
 
 
 def user(object_id: str, **attrs: object) -> dict[str, object]:
@@ -410,6 +416,27 @@ def test_plain_entries_become_their_own_attributes_and_annotated_ones_are_cleane
     objects, _ = PageReader().read([plain, annotated])
 
     assert [o.attributes for o in objects] == [{"displayName": "Ada"}, {"x": 1}]
+
+
+def test_compacted_member_slices_read_exactly_like_the_parsed_ones() -> None:
+    def page() -> list[dict[str, object]]:
+        return [
+            group("g1", member("a"), member("b")),
+            group("g2", member("x"), member("y", removed=True)),
+            group("g1", member("a", removed=True), member("c")),
+            group("g1", member("a"), member("d")),
+            {"id": "g3", "members@delta": [{"id": 7}, {"id": "z"}]},
+        ]
+
+    compacted = page()
+    compact_members(compacted)
+
+    assert [type(e["members@delta"]).__name__ for e in compacted] == [
+        "AddedIds", "list", "list", "AddedIds", "list",
+    ]  # fmt: skip
+    assert PageReader().read(compacted) == PageReader().read(page())
+    (g1, _, _), _ = PageReader().read(compacted)
+    assert g1.members_added == ("b", "c", "a", "d") and g1.members_removed == ()
 
 
 def test_an_id_set_is_exact_and_grows() -> None:
