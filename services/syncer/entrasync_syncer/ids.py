@@ -19,9 +19,8 @@ def compact_id(object_id: str) -> int | str:
 
 class IdSet:
     """An exact set of object ids that stays small for a whole tenant: GUIDs live as two 64-bit
-    halves in flat arrays (open addressing filled up to 80%: 16 to 32 bytes an id, where a set of
-    ints needs 86);
-    any other id goes to a plain set."""
+    halves in flat arrays (open addressing filled up to 80%: 20 to 40 bytes an id, where a set of
+    ints needs 86); any other id goes to a plain set."""
 
     __slots__ = ("_hi", "_lo", "_mask", "_count", "_other")
 
