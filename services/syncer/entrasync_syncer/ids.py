@@ -7,7 +7,6 @@ from array import array
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LOW64 = (1 << 64) - 1
-_GUID_MATCH = _GUID.fullmatch
 
 
 def compact_id(object_id: str) -> int | str:
@@ -50,27 +49,14 @@ class IdSet:
         return False
 
     def add(self, object_id: str) -> bool:
-        """Remember `object_id`; False when it was already there (the per-object hot path of a
-        sync run, hence written out in one piece)."""
-        if type(object_id) is str and _GUID_MATCH(object_id):
-            value = int(object_id.replace("-", ""), 16)
-            if value:
-                hi, lo = value >> 64, value & _LOW64
-                his, los, mask = self._hi, self._lo, self._mask
-                slot = hash(value) & mask
-                while his[slot] or los[slot]:
-                    if los[slot] == lo and his[slot] == hi:
-                        return False
-                    slot = (slot + 1) & mask
-                his[slot], los[slot] = hi, lo
-                self._count += 1
-                if self._count * 5 > (mask + 1) * 4:
-                    self._grow()
-                return True
-        if object_id in self._other:
-            return False
-        self._other.add(object_id)
-        return True
+        """Remember `object_id`; False when it was already there."""
+        key = self._key(object_id)
+        if key is None:
+            if object_id in self._other:
+                return False
+            self._other.add(object_id)
+            return True
+        return self._put(*key)
 
     def clear(self) -> None:
         self._other.clear()
