@@ -12,6 +12,7 @@ import time
 
 import httpx
 from common import OBJECT_TYPES, Target, client_credentials_token, report
+from entrasync_syncer.adapters.netstream import AsyncioTransport
 from entrasync_syncer.domain import full_round_url
 
 
@@ -28,9 +29,12 @@ async def walk(client: httpx.AsyncClient, url: str, token: str) -> tuple[int, in
     return pages, entries
 
 
-async def main(target: Target) -> None:
+async def main(target: Target, transport: str) -> None:
+    own = None
+    if transport == "asyncio":
+        own = AsyncioTransport(verify=target.ssl_context(), limits=httpx.Limits())
     async with httpx.AsyncClient(
-        verify=target.ssl_context(), trust_env=False, timeout=60
+        verify=target.ssl_context(), trust_env=False, timeout=60, transport=own
     ) as client:
         token = await client_credentials_token(client, target)
         began = time.perf_counter()
@@ -48,4 +52,4 @@ async def main(target: Target) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Target.loads(sys.argv[1])))
+    asyncio.run(main(Target.loads(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "default"))

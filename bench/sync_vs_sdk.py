@@ -469,9 +469,22 @@ def conclude(
         "delta_event_latency_p50_s": e2e["delta_1pct"]["event_latency_p50_s"],
         "delta_event_latency_p95_s": e2e["delta_1pct"]["event_latency_p95_s"],
         "ceiling_objects_per_s": round(ceiling_rate, 1),
+        **_asyncio_ceiling(solo, objects, ceiling),
         "sdk_objects_per_s": round(sdk_rate, 1),
         "sdk_wall_s": round(sdk_wall, 1),
         "sdk_wall_extrapolated": not sdk["complete"],
+    }
+
+
+def _asyncio_ceiling(solo: dict[str, Any], objects: int, ceiling: dict[str, Any]) -> dict[str, Any]:
+    """The raw fetch over the syncer's own transport, beside the default-httpx ceiling."""
+    own = ceiling.get("asyncio_transport")
+    if not own:
+        return {}
+    rate = objects / own["wall_s"]
+    return {
+        "ceiling_asyncio_transport_objects_per_s": round(rate, 1),
+        "ratio_vs_asyncio_transport_ceiling": ratio(solo["sync_objects_per_s"], rate),
     }
 
 
@@ -510,6 +523,15 @@ def table(result: dict[str, Any]) -> str:
         f"- Syncer peak RSS: {alone['syncer_peak_rss_mb_10k']:.0f} MB at 10k users, "
         f"{alone['syncer_peak_rss_mb_100k']:.0f} MB at 100k "
         f"(+{100 * k['rss_growth_10k_to_100k']:.1f}%).",
+        *(
+            [
+                f"- The same raw fetch over the syncer's own transport (asyncio streams): "
+                f"{k['ceiling_asyncio_transport_objects_per_s']:.0f} objects/s; entrasync / "
+                f"that = {k['ratio_vs_asyncio_transport_ceiling']:.2f}."
+            ]
+            if "ceiling_asyncio_transport_objects_per_s" in k
+            else []
+        ),
         f"- Requests = pages + {k['requests_minus_pages']}; the simulator saw "
         f"{k['graph_requests_seen']} delta requests.",
         f"- SDK baseline: {s['entries']} objects in {s['wall_s']:.0f} s"
@@ -532,6 +554,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         target = target_of(big).dumps()
         print("benchmark: raw fetch ceiling ...", file=sys.stderr)
         ceiling = run_json([sys.executable, str(BENCH / "ceiling.py"), target])
+        ceiling["asyncio_transport"] = run_json(
+            [sys.executable, str(BENCH / "ceiling.py"), target, "asyncio"]
+        )
         print("benchmark: syncer alone ...", file=sys.stderr)
         alone = await measure_syncer_alone(infra, big, small, workdir)
         print("benchmark: end to end ...", file=sys.stderr)

@@ -20,6 +20,7 @@ import httpx
 import orjson
 from entrasync_shared.messages import CloudEndpoints
 
+from entrasync_syncer.adapters.netstream import AsyncioTransport
 from entrasync_syncer.domain import RetryPolicy, classify, parse_retry_after
 from entrasync_syncer.ports import (
     DeltaLinkExpired,
@@ -71,11 +72,9 @@ class HttpxGraphConnector:
             if ca_pem:
                 verify = ssl.create_default_context(cadata=ca_pem)
             client = httpx.AsyncClient(
-                verify=verify,
                 timeout=self._timeout,
                 trust_env=False,
-                limits=_LIMITS,
-                transport=self._transport,
+                transport=self._transport or AsyncioTransport(verify=verify, limits=_LIMITS),
                 headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
             )
             self._clients[key] = client
