@@ -26,7 +26,10 @@ def settle_after_startup() -> None:
     * glibc's mmap threshold is pinned at 128 KiB. By default it rises to the size of the
       largest block freed, so the ~1 MB response bodies and member lists of big groups' pages
       end up on the heap, which then only grows: a 100k-user groups round peaked 10 MB lower
-      with the threshold pinned (same conditions). Other C libraries are left alone.
+      with the threshold pinned (same conditions). The price is page faults on fresh mappings:
+      a full 170k-object run took about 12% more syncer CPU (median of six in-process runs,
+      2.88 s against 2.57 s). The syncer's memory must not grow with the tenant, so it pays.
+      Other C libraries are left alone.
     """
     gc.collect()
     gc.freeze()
