@@ -36,7 +36,7 @@ import nats
 from common import OBJECT_TYPES, Target, peak_rss_mb
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra
+from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
     CloudEndpoints,
     Credential,
@@ -91,6 +91,7 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
 
     async def healthy(self, nc: NatsClient, names: Names) -> None:

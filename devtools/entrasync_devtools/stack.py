@@ -26,7 +26,7 @@ from typing import IO, Self
 
 import httpx
 import nats
-from entrasync_shared.infra import free_port
+from entrasync_shared.infra import die_with_parent, free_port
 from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import ApiCallError, call
 from entrasync_shared.subjects import Names
@@ -205,6 +205,7 @@ class ServiceStack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,  # no service left behind if we are killed
             )
 
     async def _wait_healthy(self, deadline: float) -> None:

@@ -63,7 +63,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """`preexec_fn` for a child that must not outlive this process (Linux: SIGTERM when the
+    forking thread ends, so call `Popen` from a thread that lives as long as the child)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -125,7 +127,7 @@ class _Process:
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -24,7 +24,7 @@ import nats
 import pytest
 from e2e_helpers import differences, eventually, live_inventory, read_events
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
-from entrasync_shared.infra import LocalInfra
+from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -87,6 +87,7 @@ class Syncer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
 
     async def ready(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from entrasync_shared.infra import die_with_parent
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -161,6 +162,7 @@ class ServiceProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
         return self
 
