@@ -32,7 +32,7 @@ async def walk(client: httpx.AsyncClient, url: str, token: str) -> tuple[int, in
 async def main(target: Target, transport: str) -> None:
     own = None
     if transport == "asyncio":
-        own = AsyncioTransport(verify=target.ssl_context(), limits=httpx.Limits())
+        own = AsyncioTransport(ssl_context=target.ssl_context(), limits=httpx.Limits())
     async with httpx.AsyncClient(
         verify=target.ssl_context(), trust_env=False, timeout=60, transport=own
     ) as client:

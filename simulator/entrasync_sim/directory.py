@@ -149,8 +149,7 @@ class TenantDirectory:
 
     def live(self, kind: Kind) -> list[DirectoryObject]:
         """Live objects of `kind`, sorted by id."""
-        table = self.objects[kind]
-        return [table[i] for i in self.sorted_ids[kind] if table[i].lifecycle is Lifecycle.LIVE]
+        return [obj for obj in self.sorted_objects[kind] if obj.lifecycle is Lifecycle.LIVE]
 
     def live_count(self, kind: Kind) -> int:
         return sum(1 for o in self.objects[kind].values() if o.lifecycle is Lifecycle.LIVE)

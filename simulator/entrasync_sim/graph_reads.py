@@ -159,9 +159,9 @@ async def list_objects(request: Request) -> Response:
     directory = caller.tenant.directory
     page: list[dict[str, Any]] = []
     last = ""
-    ids, table = directory.sorted_ids[kind], directory.objects[kind]
+    ids, objects = directory.sorted_ids[kind], directory.sorted_objects[kind]
     for index in range(bisect.bisect_right(ids, after), len(ids)):
-        obj = table[ids[index]]
+        obj = objects[index]
         if obj.lifecycle is not Lifecycle.LIVE:
             continue
         if len(page) == top:

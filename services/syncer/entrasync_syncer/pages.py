@@ -30,13 +30,12 @@ class _Pending:
         added = self.added if self.added is not None else {}
         removed = self.removed if self.removed is not None else {}
         self.added, self.removed = added, removed
-        if type(changes) is not AddedIds:
-            changes = _added_ids(changes) or changes
-        if type(changes) is AddedIds:
+        ids = changes if type(changes) is AddedIds else _added_ids(changes)
+        if ids is not None:
             if removed:
-                for member in changes:
+                for member in ids:
                     removed.pop(member, None)
-            added.update(dict.fromkeys(changes))
+            added.update(dict.fromkeys(ids))
             return
         for change in changes:
             member = change.get("id") if isinstance(change, dict) else None
@@ -172,7 +171,7 @@ def split_batch(
         current.append(piece)
         size += weight
     for removal in removals:
-        weight = len(removal.id) + 48
+        weight = _removal_weight(removal)
         if (current or current_removals) and size + weight > max_bytes:
             batches.append((current, current_removals))
             current, current_removals, size = [], [], 0
@@ -187,8 +186,6 @@ def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
     if len(obj.members_added) + len(obj.members_removed) <= max_members:
         return [obj]
     changes = [(m, True) for m in obj.members_added] + [(m, False) for m in obj.members_removed]
-    if len(changes) <= max_members:
-        return [obj]
     return [
         ObservedObject(
             id=obj.id,
@@ -230,8 +227,12 @@ def _page_weight(objects: list[ObservedObject], removals: list[Removal]) -> int:
         + len(orjson.dumps([o.attributes for o in objects])) * 5 // 4
         + member_chars
         + 4 * members
-        + sum(len(r.id) + 48 for r in removals)
+        + sum(map(_removal_weight, removals))
     )
+
+
+def _removal_weight(removal: Removal) -> int:
+    return len(removal.id) + 48
 
 
 def attributes_of(entry: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ async def bearer(credential: Credential) -> AsyncIterator[str]:
 async def test_a_whole_round_reads_over_one_pooled_tls_connection(
     sim: SimulatorProcess, credential: Credential, bearer: str
 ) -> None:
-    transport = AsyncioTransport(verify=_verify(credential), limits=httpx.Limits())
+    transport = AsyncioTransport(ssl_context=_verify(credential), limits=httpx.Limits())
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
         url: str | None = full_round_url(sim.graph_url, "user")
         pages = entries = 0

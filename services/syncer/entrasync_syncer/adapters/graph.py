@@ -68,13 +68,14 @@ class HttpxGraphConnector:
         key = hashlib.sha256((ca_pem or "").encode()).hexdigest()
         client = self._clients.get(key)
         if client is None:
-            verify: ssl.SSLContext | bool = True
-            if ca_pem:
-                verify = ssl.create_default_context(cadata=ca_pem)
+            # The cloud's own CA when it has one (the simulator), else httpx's default (certifi).
+            context = (
+                ssl.create_default_context(cadata=ca_pem) if ca_pem else httpx.create_ssl_context()
+            )
             client = httpx.AsyncClient(
                 timeout=self._timeout,
                 trust_env=False,
-                transport=self._transport or AsyncioTransport(verify=verify, limits=_LIMITS),
+                transport=self._transport or AsyncioTransport(ssl_context=context, limits=_LIMITS),
                 headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
             )
             self._clients[key] = client

@@ -142,9 +142,8 @@ class AsyncioBackend(AsyncNetworkBackend):
 class AsyncioTransport(httpx.AsyncHTTPTransport):
     """`httpx.AsyncHTTPTransport` (HTTP/1.1, pooled, no proxy) over `AsyncioBackend`."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
-        ssl_context = self._pool._ssl_context
+    def __init__(self, *, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
