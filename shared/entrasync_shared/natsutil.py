@@ -110,6 +110,19 @@ def failed(code: str, message: str, field: str | None = None) -> Reply[Any]:
     return Reply(ok=False, error=ApiError(code=code, message=message, field=field))
 
 
+async def subscriptions_in_place(nc: NatsClient) -> None:
+    """Return once the server holds every subscription `nc` has made so far.
+
+    `nc.flush()` alone does not promise that: nats-py writes its PING straight to the socket,
+    ahead of commands (SUBs) still queued for its flusher task, so the PONG can come back before
+    the server has seen them, and a caller started right after gets "no responders" (seen in CI:
+    config and scheduler tests). The flusher writes the queue during that first round trip, so
+    a second PING follows the SUBs, and its PONG means they are in place.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
 async def call(
     nc: NatsClient,
     subject: str,

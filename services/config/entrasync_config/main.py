@@ -17,7 +17,7 @@ from importlib.metadata import version
 
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
 from entrasync_shared.messages import KeysReencrypted, new_id
-from entrasync_shared.natsutil import ensure_streams
+from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
@@ -104,7 +104,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
     async def ready() -> None:
         # Once the server has every subscription (flush), "ready" means answering: no caller
         # started right after us gets "no responders".
-        await broker.connection.flush()
+        await subscriptions_in_place(broker.connection)
         await health.start()
         log.info(
             "entrasync-config ready: prefix=%r database=%s clouds=%s key=%s",

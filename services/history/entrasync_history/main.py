@@ -12,7 +12,7 @@ from typing import Any
 
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
-from entrasync_shared.natsutil import ensure_streams
+from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -83,7 +83,7 @@ def build_app(settings: Settings) -> FastStream:
     @app.after_startup
     async def announce() -> None:
         # The server has every subscription once a flush returns: ready means answering.
-        await (await broker.connect()).flush()
+        await subscriptions_in_place(await broker.connect())
         await health.start()
         settle_after_startup()
         log.info(

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
-from entrasync_shared.natsutil import ensure_streams
+from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
@@ -38,6 +38,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
         await ensure_streams(broker.connection.jetstream(), names)
 
     async def launch() -> None:
+        await subscriptions_in_place(broker.connection)  # its API answers once it says started
         log.info("entrasync-scheduler started (prefix=%r); asking config", settings.prefix)
         loop.append(asyncio.create_task(scheduler.run_forever(), name="entrasync-scheduler"))
 

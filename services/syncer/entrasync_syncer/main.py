@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
-from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
+from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -60,7 +60,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         await ensure_cursor_bucket(js, names)
 
     async def ready() -> None:
-        await broker.connection.flush()  # subscriptions registered before we say "ready"
+        await subscriptions_in_place(broker.connection)  # before we say "ready"
         settle_after_startup()
         log.info(
             "syncer ready: consumer %s on %s (stream %s)",
