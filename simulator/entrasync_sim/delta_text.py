@@ -64,11 +64,10 @@ def page_texts(
 
 
 def _text(obj: DirectoryObject, names: tuple[str, ...]) -> str:
-    fragment = obj.fragment
-    if fragment is None or fragment[0] is not names or fragment[1] != obj.changed_seq:
-        fragment = (names, obj.changed_seq, encode(plain_body(obj, names)))
-        obj.fragment = fragment
-    return fragment[2]
+    if obj.text_names is not names or obj.text_seq != obj.changed_seq:
+        obj.text = encode(plain_body(obj, names))
+        obj.text_names, obj.text_seq = names, obj.changed_seq
+    return obj.text
 
 
 def _member_slices(directory: TenantDirectory, group_id: str, upto: int, size: int) -> list[str]:
