@@ -141,6 +141,10 @@ async def _serve(args: argparse.Namespace) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        # Nothing stands in front of the simulator: no X-Forwarded-* to honour on every
+        # request; Graph sends no `server` header.
+        proxy_headers=False,
+        server_header=False,
         # A client that keeps an idle TLS connection would otherwise hold up shutdown for the
         # TLS close handshake (tens of seconds).
         timeout_graceful_shutdown=1,

@@ -12,6 +12,7 @@ import bisect
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
@@ -19,6 +20,7 @@ from entrasync_sim.schema import MEMBERS_PROPERTY, ODATA_TYPES, PROPERTIES, Kind
 from entrasync_sim.tokens import RoundState
 
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
+_LIFECYCLE = attrgetter("lifecycle")
 _NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -135,13 +137,16 @@ def walk_plain(
     live = Lifecycle.LIVE
     start = bisect.bisect_right(ids, state.cursor)
     end, size = min(len(ids), start + limits.scan_budget), limits.page_size
-    found: list[DirectoryObject] = []
-    index = start
-    while index < end and len(found) < size:
-        obj = objects[index]
-        index += 1
-        if obj.lifecycle is live:
-            found.append(obj)
+    found = objects[start : min(end, start + size)]
+    index = start + len(found)
+    # Usually every object in the window is live: checked at C speed, no walk needed.
+    if list(map(_LIFECYCLE, found)).count(live) != len(found):
+        found, index = [], start
+        while index < end and len(found) < size:
+            obj = objects[index]
+            index += 1
+            if obj.lifecycle is live:
+                found.append(obj)
     if index < len(ids):
         cursor = ids[index - 1] if index > start else state.cursor
         return found, replace(state, cursor=cursor, slice_index=0)

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from entrasync_sim import graph_subscriptions as subscriptions
 from entrasync_sim.delta import PagingLimits, SelectError, build_page, parse_select
@@ -26,11 +27,17 @@ from entrasync_sim.graph_common import (
 from entrasync_sim.graph_members import group_members
 from entrasync_sim.graph_reads import domains, get_object, list_objects, not_found, organization
 from entrasync_sim.runtime import Simulator
-from entrasync_sim.schema import Kind, parse_kind
+from entrasync_sim.schema import KINDS, Kind, parse_kind
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_token
 
 DELTA_FUNCTIONS = frozenset({"delta", "delta()", "microsoft.graph.delta()"})
+# Every spelling of the three delta paths, with its path parameters.
+DELTA_PATHS = {
+    f"/v1.0/{kind}/{function}": {"kind": kind, "function": function}
+    for kind in KINDS
+    for function in DELTA_FUNCTIONS
+}
 _MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 _MINIMAL = re.compile(r"return\s*=\s*minimal", re.IGNORECASE)
 
@@ -162,10 +169,11 @@ async def delta(request: Request) -> Response:
         return graph_error(
             request, sim.clock, refusal.status, refusal.code, refusal.message, headers=all_headers
         )
-    link_base = f"{base_url(request)}/v1.0/{kind}/delta"
+    base = base_url(request)
+    link_base = f"{base}/v1.0/{kind}/delta"
     selected = f"({','.join(state.select)})" if state.select else ""
     body: dict[str, Any] = {
-        "@odata.context": f"{base_url(request)}/v1.0/$metadata#{kind}{selected}",
+        "@odata.context": f"{base}/v1.0/$metadata#{kind}{selected}",
     }
     if next_state is not None:
         token = encode_token(_stamped(next_state, now))
@@ -179,6 +187,13 @@ async def delta(request: Request) -> Response:
         return Response(page_bytes(body, texts), headers=headers, media_type=GRAPH_MEDIA_TYPE)
     body["value"] = entries
     return GraphJSON(body, headers=headers)
+
+
+async def delta_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """`delta` as a bare ASGI app, for a path in `DELTA_PATHS` (the app's fast path)."""
+    scope["path_params"] = dict(DELTA_PATHS[scope["path"]])
+    response = await delta(Request(scope, receive))
+    await response(scope, receive, send)
 
 
 def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: PagingLimits) -> None:

@@ -67,7 +67,12 @@ def sim_of(request: Request) -> Simulator:
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """`scheme://host[:port]` as the client addressed us (links must name the same place)."""
+    host = request.headers.get("host")
+    if host is None:  # HTTP/1.0
+        return str(request.base_url).rstrip("/")
+    scope = request.scope
+    return f"{scope['scheme']}://{host}{scope.get('root_path', '')}".rstrip("/")
 
 
 def _invalid_token(request: Request, message: str) -> Response:

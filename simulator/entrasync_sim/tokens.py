@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+import orjson
 
 from entrasync_sim.schema import Kind, parse_kind
 
@@ -58,8 +59,7 @@ class RoundState:
 def encode_token(state: RoundState) -> str:
     """Serialise a round state as an opaque URL-safe token."""
     payload = {"v": TOKEN_VERSION, **{name: getattr(state, name) for name in _FIELDS}}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
 
 
 _FIELDS = tuple(f.name for f in fields(RoundState))
@@ -69,7 +69,7 @@ def decode_token(token: str, tenant_id: str) -> RoundState:
     """Parse a token issued in `tenant_id` (for any kind); raise TokenError otherwise."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        payload: dict[str, Any] = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         if payload.pop("v") != TOKEN_VERSION:
             raise TokenError("Badly formed token.")
         token_kind = parse_kind(payload.pop("kind"))
@@ -82,6 +82,7 @@ def decode_token(token: str, tenant_id: str) -> RoundState:
             **payload,
         )
         _check_types(state)
+    # orjson.JSONDecodeError is a ValueError.
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
         raise TokenError("Badly formed token.") from exc
     if state.tenant_id != tenant_id:

@@ -41,6 +41,15 @@ def test_sdk_spellings_of_delta_work(graph: httpx.Client, spelling: str) -> None
     assert "/v1.0/devices/delta?$deltatoken=" in result.delta_link
 
 
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_only_get_reads_a_delta_path(graph: httpx.Client, method: str) -> None:
+    # GETs of delta paths skip the router (the app's fast path); other methods still meet it.
+    response = graph.request(method, "/v1.0/users/delta")
+
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+
+
 def test_prefer_maxpagesize_lowers_the_page_size(graph: httpx.Client) -> None:
     response = graph.get(
         "/v1.0/users/delta", params={"$select": "id"}, headers={"Prefer": "odata.maxpagesize=3"}
