@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -17,7 +18,11 @@ class Clock:
 
     def timestamp(self) -> int:
         """Current simulated time as whole POSIX seconds."""
-        return int(self.now().timestamp())
+        return int(self.seconds())
+
+    def seconds(self) -> float:
+        """Current simulated time as POSIX seconds (no datetime built: every request asks)."""
+        return time.time() + self._offset.total_seconds()
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward (negative values move it back)."""

@@ -21,6 +21,7 @@ from entrasync_sim.tokens import RoundState
 
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
 _LIFECYCLE = attrgetter("lifecycle")
+_BUILDERS: dict[tuple[str, ...], Callable[[DirectoryObject], dict[str, Any]]] = {}
 _NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -158,16 +159,28 @@ def _plain_page(
 ) -> tuple[list[dict[str, Any]], RoundState | None]:
     """The hot path of a full round: one entry per live object, no slices, no quirks."""
     objects, next_state = walk_plain(directory, state, limits)
-    names = plain_names(state)
-    return [plain_body(obj, names) for obj in objects], next_state
+    build = body_builder(plain_names(state))
+    return [build(obj) for obj in objects], next_state
 
 
-def plain_body(obj: DirectoryObject, names: tuple[str, ...]) -> dict[str, Any]:
-    props = obj.props
-    body = {"id": obj.id}
-    for name in names:
-        body[name] = props.get(name)
-    return body
+def body_builder(names: tuple[str, ...]) -> Callable[[DirectoryObject], dict[str, Any]]:
+    """A function giving `id` and the named properties of an object (None for those it
+    lacks), compiled once per list of names to a single dict display.
+
+    Filling a dict name by name cost a fifth more of a round's first rendering, which is
+    mostly this. The names are the schema's (`plain_names` after `parse_select`), never raw
+    request text; anything but identifiers is refused before it reaches the compiler.
+    """
+    builder = _BUILDERS.get(names)
+    if builder is None:
+        if not all(name.isidentifier() for name in names):
+            raise ValueError(f"not property names: {names!r}")
+        fields = "".join(f"{name!r}: get({name!r}), " for name in names)
+        source = f"def build(obj):\n    get = obj.props.get\n    return {{'id': obj.id, {fields}}}"
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)  # the names were checked above
+        builder = _BUILDERS[names] = namespace["build"]
+    return builder
 
 
 def candidates(directory: TenantDirectory, state: RoundState, quirks: Quirks) -> list[str]:

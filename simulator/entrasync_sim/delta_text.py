@@ -18,9 +18,9 @@ import orjson
 from entrasync_sim.delta import (
     PagingLimits,
     Quirks,
+    body_builder,
     candidates,
     paginate,
-    plain_body,
     plain_names,
     tracks_members,
     walk_plain,
@@ -65,7 +65,7 @@ def page_texts(
 
 def _text(obj: DirectoryObject, names: tuple[str, ...]) -> str:
     if obj.text_names is not names or obj.text_seq != obj.changed_seq:
-        obj.text = encode(plain_body(obj, names))
+        obj.text = encode(body_builder(names)(obj))
         obj.text_names, obj.text_seq = names, obj.changed_seq
     return obj.text
 

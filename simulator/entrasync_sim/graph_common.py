@@ -151,9 +151,9 @@ def admit(
             "Authorization_RequestDenied",
             "Insufficient privileges to complete the operation.",
         )
-    cost = request_cost(path_kind, dict(request.query_params))
+    cost = request_cost(path_kind, request.query_params)
     users = len(caller.tenant.directory.objects["users"])
-    now = sim.clock.now().timestamp()
+    now = sim.clock.seconds()
     verdict = sim.throttle.charge(now, caller.tenant.tenant_id, caller.app_id, users, cost)
     if verdict.retry_after is not None:
         headers = {

@@ -7,6 +7,7 @@ still count, as Graph keeps logging usage while a client is throttled.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ def graph_budget(users: int) -> int:
     return 8_000
 
 
-def request_cost(path_kind: str, query: dict[str, str]) -> int:
+def request_cost(path_kind: str, query: Mapping[str, str]) -> int:
     """Resource units a GET costs: `users` lists 2, anything else 1; `$select` and a `$top`
     under 20 save one each; never below 1."""
     cost = 2 if path_kind == "users-list" else 1

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from entrasync_sim.delta import PagingLimits, Quirks, build_page
+from entrasync_sim.delta import PagingLimits, Quirks, body_builder, build_page
 from entrasync_sim.delta_text import page_texts
 from entrasync_sim.directory import TenantDirectory
 from entrasync_sim.tokens import RoundState
@@ -174,3 +174,18 @@ def test_a_big_groups_cached_members_follow_lifecycle_and_membership_changes() -
     assert before == set(ids[:1100])
     assert hidden == before - {ids[0]}
     assert members() == before - {ids[1]}
+
+
+def test_a_compiled_body_has_the_id_and_every_named_property_even_when_absent() -> None:
+    directory, ids = _directory(users=1)
+    user = directory.objects["users"][ids[0]]
+
+    body = body_builder(("displayName", "mail"))(user)
+
+    assert body == {"id": ids[0], "displayName": "U0", "mail": None}
+    assert body_builder(("displayName", "mail")) is body_builder(("displayName", "mail"))
+
+
+def test_only_property_names_are_compiled() -> None:
+    with pytest.raises(ValueError, match="not property names"):
+        body_builder(("displayName", "x'): 1}; import os; {('"))
