@@ -39,28 +39,48 @@ def encode(value: Any) -> str:
 def page_texts(
     directory: TenantDirectory, state: RoundState, limits: PagingLimits, quirks: Quirks
 ) -> tuple[list[str], RoundState | None] | None:
-    """The page at `state` as one JSON value per entry; None unless it is a plain full round."""
+    """The page at `state` as pieces of JSON that, concatenated, are the inside of its `value`
+    array (commas included); None unless it is a plain full round.
+
+    Pieces, not a text per entry: a big group's entry is its head and a slice of members, and
+    a page of groups is about a megabyte; gluing entries, then the page, together copied it
+    twice more than the one join `page_bytes` makes.
+    """
     if state.since is not None or quirks.duplicates or quirks.empty_pages:
         return None
     names = plain_names(state)
     if not tracks_members(state):
         objects, next_state = walk_plain(directory, state, limits)
-        return [_text(obj, names) for obj in objects], next_state
+        return with_commas([_text(obj, names) for obj in objects]), next_state
     ids = candidates(directory, state, quirks)
     groups, live = directory.objects["groups"], Lifecycle.LIVE
 
-    def entries_of(group_id: str) -> list[str]:
+    def entries_of(group_id: str) -> list[tuple[str, ...]]:
         group = groups[group_id]
         if group.lifecycle is not live:
             return []
         head = _text(group, names)
         slices = _member_slices(directory, group_id, state.upto, limits.member_slice)
         if not slices:
-            return [head]
+            return [(head,)]
         open_head = head[:-1] + ',"members@delta":['
-        return [open_head + part + "]}" for part in slices]
+        return [(open_head, part, "]}") for part in slices]
 
-    return paginate(ids, state, limits, entries_of)
+    entries, next_state = paginate(ids, state, limits, entries_of)
+    pieces: list[str] = []
+    for entry in entries:
+        pieces += entry
+        pieces.append(",")
+    return pieces[:-1], next_state
+
+
+def with_commas(texts: list[str]) -> list[str]:
+    """`[a, ",", b, ",", c]`: JSON texts as pieces of an array's inside."""
+    if not texts:
+        return []
+    pieces = [","] * (2 * len(texts) - 1)
+    pieces[::2] = texts
+    return pieces
 
 
 def _text(obj: DirectoryObject, names: tuple[str, ...]) -> str:

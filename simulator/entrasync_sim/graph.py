@@ -14,7 +14,13 @@ from starlette.types import Receive, Scope, Send
 
 from entrasync_sim import graph_subscriptions as subscriptions
 from entrasync_sim.delta import PagingLimits, SelectError, build_page, parse_select
-from entrasync_sim.delta_text import encode, page_texts, prerender, prerender_key
+from entrasync_sim.delta_text import (
+    encode,
+    page_texts,
+    prerender,
+    prerender_key,
+    with_commas,
+)
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import (
     GRAPH_MEDIA_TYPE,
@@ -130,7 +136,7 @@ async def delta(request: Request) -> Response:
     now = sim.clock.timestamp()
     seq = tenant.directory.seq
     entries: list[dict[str, Any]] = []
-    texts: list[str] | None = None
+    pieces: list[str] | None = None
     next_state: RoundState | None = None
     try:
         select = parse_select(kind, params.get("$select"))
@@ -149,7 +155,7 @@ async def delta(request: Request) -> Response:
             # A link of another resource is accepted with an empty result (observed).
             state = _from_token(request, tenant, kind, now) or fresh
             if state is not fresh:
-                texts, next_state = _page(tenant, state, limits)
+                pieces, next_state = _page(tenant, state, limits)
         else:
             state = RoundState(
                 kind,
@@ -160,7 +166,7 @@ async def delta(request: Request) -> Response:
                 issued_at=now,
                 generation=tenant.generations[kind],
             )
-            texts, next_state = _page(tenant, state, limits)
+            pieces, next_state = _page(tenant, state, limits)
             _render_ahead(sim, tenant, state, limits)
     except (TokenError, SelectError) as exc:
         return graph_error(request, sim.clock, 400, "badRequest", str(exc), headers=headers)
@@ -183,8 +189,8 @@ async def delta(request: Request) -> Response:
         body["@odata.deltaLink"] = f"{link_base}?$deltatoken={token}"
     if applied:
         headers["Preference-Applied"] = ", ".join(applied)
-    if texts is not None:
-        return Response(page_bytes(body, texts), headers=headers, media_type=GRAPH_MEDIA_TYPE)
+    if pieces is not None:
+        return Response(page_bytes(body, pieces), headers=headers, media_type=GRAPH_MEDIA_TYPE)
     body["value"] = entries
     return GraphJSON(body, headers=headers)
 
@@ -212,12 +218,13 @@ def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: Pag
 def _page(
     tenant: Tenant, state: RoundState, limits: PagingLimits
 ) -> tuple[list[str], RoundState | None]:
-    """The page at `state` as JSON entries (pre-rendered when the page is plain)."""
+    """The page at `state` as pieces of its `value` array (see `page_texts`), from rendered
+    texts when the page is plain."""
     fast = page_texts(tenant.directory, state, limits, tenant.quirks)
     if fast is not None:
         return fast
     entries, next_state = build_page(tenant.directory, state, limits, tenant.quirks)
-    return [encode(entry) for entry in entries], next_state
+    return with_commas([encode(entry) for entry in entries]), next_state
 
 
 def _stamped(state: RoundState, now: int) -> RoundState:

@@ -46,10 +46,11 @@ class GraphJSON(Response):
         return orjson.dumps(content)
 
 
-def page_bytes(head: dict[str, Any], texts: list[str]) -> bytes:
-    """A page whose entries are already JSON texts: `head` plus `"value": [texts...]`."""
+def page_bytes(head: dict[str, Any], pieces: list[str]) -> bytes:
+    """A page whose entries are already JSON: `head` plus `"value": [...]`, the array's
+    inside being the concatenation of `pieces` (see `delta_text.page_texts`)."""
     prefix = orjson.dumps(head).decode()[:-1]
-    return f'{prefix},"value":[{",".join(texts)}]}}'.encode()
+    return "".join([prefix, ',"value":[', *pieces, "]}"]).encode()
 
 
 @dataclass(frozen=True)

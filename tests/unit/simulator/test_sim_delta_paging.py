@@ -134,8 +134,8 @@ def _text_round(
     while current is not None:
         rendered = page_texts(directory, current, limits, NO_QUIRKS)
         assert rendered is not None
-        texts, current = rendered
-        pages.append([json.loads(text) for text in texts])
+        pieces, current = rendered
+        pages.append(json.loads("[" + "".join(pieces) + "]"))
     return pages
 
 
