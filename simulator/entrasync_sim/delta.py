@@ -9,6 +9,7 @@ reproducible for a given seed.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,7 +22,8 @@ from entrasync_sim.tokens import RoundState
 
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
 _LIFECYCLE = attrgetter("lifecycle")
-_BUILDERS: dict[tuple[str, ...], Callable[[DirectoryObject], dict[str, Any]]] = {}
+BodyBuilder = Callable[[DirectoryObject], dict[str, Any]]
+_BUILDERS: dict[tuple[str, ...], BodyBuilder] = {}
 _NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -54,6 +56,11 @@ def parse_select(kind: Kind, raw: str | None) -> tuple[str, ...] | None:
     """Canonical, sorted `$select` list (case-insensitive names), or None when absent."""
     if raw is None:
         return None
+    return _parse_select(kind, raw)
+
+
+@functools.lru_cache(maxsize=1024)  # every page of a round repeats its `$select`
+def _parse_select(kind: Kind, raw: str) -> tuple[str, ...]:
     known = {name.lower(): name for name in selectable(kind) | {"id"}}
     chosen = set()
     for part in raw.split(","):
@@ -163,7 +170,7 @@ def _plain_page(
     return [build(obj) for obj in objects], next_state
 
 
-def body_builder(names: tuple[str, ...]) -> Callable[[DirectoryObject], dict[str, Any]]:
+def body_builder(names: tuple[str, ...]) -> BodyBuilder:
     """A function giving `id` and the named properties of an object (None for those it
     lacks), compiled once per list of names to a single dict display.
 

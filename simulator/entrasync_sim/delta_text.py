@@ -11,15 +11,16 @@ go through `build_page` instead.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from entrasync_sim.delta import (
+    BodyBuilder,
     PagingLimits,
     Quirks,
     body_builder,
-    candidates,
     paginate,
     plain_names,
     tracks_members,
@@ -28,6 +29,9 @@ from entrasync_sim.delta import (
 from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
 from entrasync_sim.schema import Kind
 from entrasync_sim.tokens import RoundState
+
+# Pages kept per tenant; past this (many page sizes or `$select`s) the cache starts over.
+_MAX_CACHED_PAGES = 20_000
 
 
 def encode(value: Any) -> str:
@@ -48,18 +52,49 @@ def page_texts(
     """
     if state.since is not None or quirks.duplicates or quirks.empty_pages:
         return None
+    if state.upto != directory.seq:  # the round began before the latest change
+        return _render_page(directory, state, limits)
+    # Nothing has changed since the round began: the page is what it was last time.
+    cache = directory.page_texts
+    if cache.seq != directory.seq or len(cache.pages) >= _MAX_CACHED_PAGES:
+        cache.pages.clear()
+        cache.seq = directory.seq
+    key = (state.kind, state.select, state.cursor, state.slice_index, limits)
+    cached = cache.pages.get(key)
+    if cached is None:
+        pieces, next_state = _render_page(directory, state, limits)
+        after = None if next_state is None else (next_state.cursor, next_state.slice_index)
+        cache.pages[key] = (pieces, after)
+        return pieces, next_state
+    pieces, after = cached
+    if after is None:
+        return pieces, None
+    return pieces, replace(state, cursor=after[0], slice_index=after[1])
+
+
+def _render_page(
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits
+) -> tuple[list[str], RoundState | None]:
     names = plain_names(state)
+    build = body_builder(names)
     if not tracks_members(state):
         objects, next_state = walk_plain(directory, state, limits)
-        return with_commas([_text(obj, names) for obj in objects]), next_state
-    ids = candidates(directory, state, quirks)
+        # The check of `_text` inlined: in a repeated round it is all the work per object.
+        texts = [
+            obj.text
+            if obj.text_names is names and obj.text_seq == obj.changed_seq
+            else _text(obj, names, build)
+            for obj in objects
+        ]
+        return with_commas(texts), next_state
+    ids = directory.sorted_ids["groups"]
     groups, live = directory.objects["groups"], Lifecycle.LIVE
 
     def entries_of(group_id: str) -> list[tuple[str, ...]]:
         group = groups[group_id]
         if group.lifecycle is not live:
             return []
-        head = _text(group, names)
+        head = _text(group, names, build)
         slices = _member_slices(directory, group_id, state.upto, limits.member_slice)
         if not slices:
             return [(head,)]
@@ -83,9 +118,9 @@ def with_commas(texts: list[str]) -> list[str]:
     return pieces
 
 
-def _text(obj: DirectoryObject, names: tuple[str, ...]) -> str:
+def _text(obj: DirectoryObject, names: tuple[str, ...], build: BodyBuilder) -> str:
     if obj.text_names is not names or obj.text_seq != obj.changed_seq:
-        obj.text = encode(body_builder(names)(obj))
+        obj.text = orjson.dumps(build(obj)).decode()
         obj.text_names, obj.text_seq = names, obj.changed_seq
     return obj.text
 
@@ -136,12 +171,13 @@ async def prerender(
     of later pages moves into time the server would otherwise sit idle.
     """
     names = plain_names(state)
+    build = body_builder(names)
     live, members = Lifecycle.LIVE, tracks_members(state)
     objects = list(directory.sorted_objects[state.kind])
     for start in range(0, len(objects), chunk):
         for obj in objects[start : start + chunk]:
             if obj.lifecycle is live:
-                _text(obj, names)
+                _text(obj, names, build)
                 if members:
                     _member_slices(directory, obj.id, directory.seq, limits.member_slice)
         await asyncio.sleep(0)

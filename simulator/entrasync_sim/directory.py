@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -127,6 +128,16 @@ class _ChangeIndex:
         self.memo[key] = ids
 
 
+@dataclass
+class PageCache:
+    """Pages of full rounds as JSON pieces, all rendered at directory sequence `seq`."""
+
+    seq: int = -1
+    pages: dict[tuple[Any, ...], tuple[list[str], tuple[str, int] | None]] = field(
+        default_factory=dict
+    )
+
+
 class TenantDirectory:
     """The objects of one tenant; all access happens on the server's single event loop."""
 
@@ -143,6 +154,8 @@ class TenantDirectory:
         # Bumped by every lifecycle change: cached live-member lists are valid for one epoch.
         self.lifecycle_epoch = 0
         self.member_texts: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+        # Rendered full-round pages, valid while `seq` stays what it was when they were made.
+        self.page_texts = PageCache()
         # The `members@delta` reference of every live object: also the liveness index that
         # lets a group's live members be listed without visiting each member object.
         self.live_refs: dict[str, str] = {}

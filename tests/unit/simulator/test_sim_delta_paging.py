@@ -189,3 +189,21 @@ def test_a_compiled_body_has_the_id_and_every_named_property_even_when_absent() 
 def test_only_property_names_are_compiled() -> None:
     with pytest.raises(ValueError, match="not property names"):
         body_builder(("displayName", "x'): 1}; import os; {('"))
+
+
+def test_a_repeated_round_is_served_from_cached_pages_until_anything_changes() -> None:
+    directory, ids = _directory(users=40)
+    limits = PagingLimits(page_size=7, member_slice=20, scan_budget=100)
+    first = _text_round(directory, _full(directory, "users", ("displayName",)), limits)
+    stale = _full(directory, "users", ("displayName",))  # begins before the change below
+
+    directory.update("users", ids[3], {"displayName": "Renamed"})
+    directory.delete("users", ids[4])
+    after = _text_round(directory, _full(directory, "users", ("displayName",)), limits)
+    names = {e["id"]: e["displayName"] for page in after for e in page}
+
+    assert _text_round(directory, _full(directory, "users", ("displayName",)), limits) == after
+    assert [e for page in first for e in page] != [e for page in after for e in page]
+    assert names[ids[3]] == "Renamed" and ids[4] not in names and len(names) == 39
+    # A round that began before a change is rendered afresh, never from the cache.
+    assert {e["id"] for page in _text_round(directory, stale, limits) for e in page} == set(names)
