@@ -1,11 +1,11 @@
 """Full-round pages as JSON, the hot path of every benchmark.
 
-Objects are rendered with orjson and keep the JSON text of their last rendering (per `$select`)
-until they change; a group's `members@delta` slices are joined from the directory's
-per-object reference JSON (`live_refs`, which also says who is live), and a group keeps
-its slices until its membership or any object's lifecycle changes. A repeated full round
-costs little more than joining strings. Delta rounds, and rounds with duplicates or empty pages,
-go through `build_page` instead.
+A page of users or devices is rendered by one orjson call; a group's head is rendered once per
+`$select` and kept until the group changes, and its `members@delta` slices are joined from the
+directory's per-object reference JSON (`live_refs`, which also says who is live) and kept until
+its membership or any object's lifecycle changes. Rendered pages are kept whole while the
+directory stays as it is, so a repeated full round costs one join and one encode a page.
+Delta rounds, and rounds with duplicates or empty pages, go through `build_page` instead.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
 from entrasync_sim.schema import Kind
 from entrasync_sim.tokens import RoundState
 
-# Pages kept per tenant; past this (many page sizes or `$select`s) the cache starts over.
-_MAX_CACHED_PAGES = 20_000
+# Characters of rendered pages kept per tenant (shared member slices counted in each page):
+# room for a 100k-user tenant's three rounds; past it (many page sizes or `$select`s) the
+# cache starts over.
+_MAX_CACHED_CHARS = 256 * 2**20
 
 
 def encode(value: Any) -> str:
@@ -43,8 +45,8 @@ def encode(value: Any) -> str:
 def page_texts(
     directory: TenantDirectory, state: RoundState, limits: PagingLimits, quirks: Quirks
 ) -> tuple[list[str], RoundState | None] | None:
-    """The page at `state` as pieces of JSON that, concatenated, are the inside of its `value`
-    array (commas included); None unless it is a plain full round.
+    """The page at `state` as pieces of JSON that, concatenated, are its `value` array; None
+    unless it is a plain full round.
 
     Pieces, not a text per entry: a big group's entry is its head and a slice of members, and
     a page of groups is about a megabyte; gluing entries, then the page, together copied it
@@ -56,15 +58,16 @@ def page_texts(
         return _render_page(directory, state, limits)
     # Nothing has changed since the round began: the page is what it was last time.
     cache = directory.page_texts
-    if cache.seq != directory.seq or len(cache.pages) >= _MAX_CACHED_PAGES:
+    if cache.seq != directory.seq or cache.chars > _MAX_CACHED_CHARS:
         cache.pages.clear()
-        cache.seq = directory.seq
+        cache.seq, cache.chars = directory.seq, 0
     key = (state.kind, state.select, state.cursor, state.slice_index, limits)
     cached = cache.pages.get(key)
     if cached is None:
         pieces, next_state = _render_page(directory, state, limits)
         after = None if next_state is None else (next_state.cursor, next_state.slice_index)
         cache.pages[key] = (pieces, after)
+        cache.chars += sum(map(len, pieces))
         return pieces, next_state
     pieces, after = cached
     if after is None:
@@ -79,14 +82,9 @@ def _render_page(
     build = body_builder(names)
     if not tracks_members(state):
         objects, next_state = walk_plain(directory, state, limits)
-        # The check of `_text` inlined: in a repeated round it is all the work per object.
-        texts = [
-            obj.text
-            if obj.text_names is names and obj.text_seq == obj.changed_seq
-            else _text(obj, names, build)
-            for obj in objects
-        ]
-        return with_commas(texts), next_state
+        # One orjson call for the page: a call, a decoded text and a cached text per object
+        # cost half as much again, and the page is cached whole anyway.
+        return [orjson.dumps(list(map(build, objects))).decode()], next_state
     ids = directory.sorted_ids["groups"]
     groups, live = directory.objects["groups"], Lifecycle.LIVE
 
@@ -102,19 +100,24 @@ def _render_page(
         return [(open_head, part, "]}") for part in slices]
 
     entries, next_state = paginate(ids, state, limits, entries_of)
-    pieces: list[str] = []
+    pieces = ["["]
     for entry in entries:
         pieces += entry
         pieces.append(",")
-    return pieces[:-1], next_state
+    if entries:
+        pieces[-1] = "]"
+    else:
+        pieces.append("]")
+    return pieces, next_state
 
 
-def with_commas(texts: list[str]) -> list[str]:
-    """`[a, ",", b, ",", c]`: JSON texts as pieces of an array's inside."""
+def array_pieces(texts: list[str]) -> list[str]:
+    """`["[", a, ",", b, "]"]`: JSON texts as the pieces of one array."""
     if not texts:
-        return []
-    pieces = [","] * (2 * len(texts) - 1)
-    pieces[::2] = texts
+        return ["[]"]
+    pieces = [","] * (2 * len(texts) + 1)
+    pieces[1::2] = texts
+    pieces[0], pieces[-1] = "[", "]"
     return pieces
 
 
@@ -158,26 +161,23 @@ def _slices(directory: TenantDirectory, members: dict[str, Kind], size: int) -> 
     return [",".join(refs[i : i + size]) for i in range(0, len(refs), size)]
 
 
-def prerender_key(state: RoundState, limits: PagingLimits) -> tuple[str, tuple[str, ...], int]:
-    return (state.kind, plain_names(state), limits.member_slice if tracks_members(state) else 0)
+def prerender_key(state: RoundState, limits: PagingLimits) -> tuple[Any, ...]:
+    return (state.kind, state.select, limits)
 
 
 async def prerender(
-    directory: TenantDirectory, state: RoundState, limits: PagingLimits, chunk: int = 256
+    directory: TenantDirectory, state: RoundState, limits: PagingLimits, quirks: Quirks
 ) -> None:
-    """Render a full round's objects ahead of the client, a chunk per event-loop turn.
+    """Render a full round's pages ahead of the client into the page cache, a page per
+    event-loop turn, until the round ends or the directory changes.
 
-    A syncer digests each page longer than the simulator takes to serve it, so the rendering
-    of later pages moves into time the server would otherwise sit idle.
+    A syncer digests each page longer than the simulator takes to serve it, so rendering the
+    later pages moves into time the server would otherwise sit idle.
     """
-    names = plain_names(state)
-    build = body_builder(names)
-    live, members = Lifecycle.LIVE, tracks_members(state)
-    objects = list(directory.sorted_objects[state.kind])
-    for start in range(0, len(objects), chunk):
-        for obj in objects[start : start + chunk]:
-            if obj.lifecycle is live:
-                _text(obj, names, build)
-                if members:
-                    _member_slices(directory, obj.id, directory.seq, limits.member_slice)
+    upcoming: RoundState | None = state
+    while upcoming is not None and directory.seq == state.upto:
+        rendered = page_texts(directory, upcoming, limits, quirks)
+        if rendered is None:
+            return
+        upcoming = rendered[1]
         await asyncio.sleep(0)

@@ -61,8 +61,8 @@ class DirectoryObject:
         self.born_seq = seq
         self.lifecycle = Lifecycle.LIVE
         self.prop_seq: dict[str, int] | None = None
-        # JSON of its last full-round rendering, for which names, at which changed_seq (three
-        # slots, not a tuple: a tuple per object would be one more object for the collector).
+        # A group's JSON head in its last full-round rendering, for which names, at which
+        # changed_seq (three slots, not a tuple: one more object for the collector each).
         self.text = ""
         self.text_names: tuple[str, ...] | None = None
         self.text_seq = 0
@@ -133,6 +133,7 @@ class PageCache:
     """Pages of full rounds as JSON pieces, all rendered at directory sequence `seq`."""
 
     seq: int = -1
+    chars: int = 0
     pages: dict[tuple[Any, ...], tuple[list[str], tuple[str, int] | None]] = field(
         default_factory=dict
     )

@@ -15,11 +15,11 @@ from starlette.types import Receive, Scope, Send
 from entrasync_sim import graph_subscriptions as subscriptions
 from entrasync_sim.delta import PagingLimits, SelectError, build_page, parse_select
 from entrasync_sim.delta_text import (
+    array_pieces,
     encode,
     page_texts,
     prerender,
     prerender_key,
-    with_commas,
 )
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import (
@@ -211,7 +211,9 @@ def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: Pag
     running = sim.prerendering.get(key)
     if running is not None and (not running[1].done() or running[0] == tenant.directory.seq):
         return
-    task = asyncio.get_running_loop().create_task(prerender(tenant.directory, state, limits))
+    task = asyncio.get_running_loop().create_task(
+        prerender(tenant.directory, state, limits, tenant.quirks)
+    )
     sim.prerendering[key] = (tenant.directory.seq, task)
 
 
@@ -224,7 +226,7 @@ def _page(
     if fast is not None:
         return fast
     entries, next_state = build_page(tenant.directory, state, limits, tenant.quirks)
-    return with_commas([encode(entry) for entry in entries]), next_state
+    return array_pieces([encode(entry) for entry in entries]), next_state
 
 
 def _stamped(state: RoundState, now: int) -> RoundState:

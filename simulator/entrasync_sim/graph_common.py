@@ -47,10 +47,10 @@ class GraphJSON(Response):
 
 
 def page_bytes(head: dict[str, Any], pieces: list[str]) -> bytes:
-    """A page whose entries are already JSON: `head` plus `"value": [...]`, the array's
-    inside being the concatenation of `pieces` (see `delta_text.page_texts`)."""
+    """A page whose entries are already JSON: `head` plus `"value"`, the array being the
+    concatenation of `pieces` (see `delta_text.page_texts`)."""
     prefix = orjson.dumps(head).decode()[:-1]
-    return "".join([prefix, ',"value":[', *pieces, "]}"]).encode()
+    return "".join([prefix, ',"value":', *pieces, "}"]).encode()
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def _text_round(
         rendered = page_texts(directory, current, limits, NO_QUIRKS)
         assert rendered is not None
         pieces, current = rendered
-        pages.append(json.loads("[" + "".join(pieces) + "]"))
+        pages.append(json.loads("".join(pieces)))
     return pages
 
 
@@ -207,3 +207,13 @@ def test_a_repeated_round_is_served_from_cached_pages_until_anything_changes() -
     assert names[ids[3]] == "Renamed" and ids[4] not in names and len(names) == 39
     # A round that began before a change is rendered afresh, never from the cache.
     assert {e["id"] for page in _text_round(directory, stale, limits) for e in page} == set(names)
+
+
+@pytest.mark.parametrize("kind", ["users", "groups"])
+def test_a_page_with_nothing_live_is_an_empty_array(kind: str) -> None:
+    directory, ids = _directory(users=3, group_members=2)
+    for object_id in list(directory.objects[kind]):
+        directory.delete(kind, object_id, hard=True)  # type: ignore[arg-type]
+    limits = PagingLimits(page_size=5, member_slice=20, scan_budget=100)
+
+    assert _text_round(directory, _full(directory, kind, None), limits) == [[]]
