@@ -300,7 +300,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         token = _token(sim)
         samples = await _first_rounds(sim, token)
         rows = [
-            await served(sim, token, "user", 1, " (again: rendered texts reused)"),
+            await served(sim, token, "user", 1, " (again: rendered pages reused)"),
             await served(sim, token, "user", args.clients, " (concurrent)"),
             await syncer_reader(sim, token, "user"),
         ]
