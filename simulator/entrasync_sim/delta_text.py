@@ -30,11 +30,6 @@ from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
 from entrasync_sim.schema import Kind
 from entrasync_sim.tokens import RoundState
 
-# Characters of rendered pages kept per tenant (shared member slices counted in each page):
-# room for a 100k-user tenant's three rounds; past it (many page sizes or `$select`s) the
-# cache starts over.
-_MAX_CACHED_CHARS = 256 * 2**20
-
 
 def encode(value: Any) -> str:
     """Compact JSON, as Graph writes it, as a right-sized string (orjson's own bytes keep a
@@ -58,7 +53,7 @@ def page_texts(
         return _render_page(directory, state, limits)
     # Nothing has changed since the round began: the page is what it was last time.
     cache = directory.page_texts
-    if cache.seq != directory.seq or cache.chars > _MAX_CACHED_CHARS:
+    if cache.seq != directory.seq or cache.chars > cache.max_chars:
         cache.pages.clear()
         cache.seq, cache.chars = directory.seq, 0
     key = (state.kind, state.select, state.cursor, state.slice_index, limits)

@@ -130,8 +130,14 @@ class _ChangeIndex:
 
 @dataclass
 class PageCache:
-    """Pages of full rounds as JSON pieces, all rendered at directory sequence `seq`."""
+    """Pages of full rounds as JSON pieces, all rendered at directory sequence `seq`.
 
+    Past `max_chars` characters (shared member slices counted in every page that holds them)
+    it starts over: the default leaves room for a 100k-user tenant's three rounds with the
+    syncer's `$select`s about four times over, not for every page size and `$select` at once.
+    """
+
+    max_chars: int = 256 * 2**20
     seq: int = -1
     chars: int = 0
     pages: dict[tuple[Any, ...], tuple[list[str], tuple[str, int] | None]] = field(

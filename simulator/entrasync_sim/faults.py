@@ -67,8 +67,10 @@ class FaultRule:
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def describe(self) -> dict[str, Any]:
-        names = ("id", "endpoint", "status", "count", "probability", "after", "retry_after")
-        names += ("latency", "reset", "tenant_id", "error_code", "seed", "seen", "hits")
+        names: tuple[str, ...] = (
+            *("id", "endpoint", "status", "count", "probability", "after", "retry_after"),
+            *("latency", "reset", "tenant_id", "error_code", "seed", "seen", "hits"),
+        )
         return {name: getattr(self, name) for name in names}
 
     def matches(self, endpoint: str, tenant_id: str | None) -> bool:
@@ -194,6 +196,7 @@ class FaultMiddleware:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        tenant_id: str | None
         if tenant_key is not None:
             tenant = self.simulator.tenants.resolve(tenant_key)
             tenant_id = tenant.tenant_id if tenant else tenant_key

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from entrasync_sim.delta import PagingLimits, Quirks, body_builder, build_page
 from entrasync_sim.delta_text import page_texts
-from entrasync_sim.directory import TenantDirectory
+from entrasync_sim.directory import PageCache, TenantDirectory
 from entrasync_sim.tokens import RoundState
 
 NO_QUIRKS = Quirks()
@@ -217,3 +217,15 @@ def test_a_page_with_nothing_live_is_an_empty_array(kind: str) -> None:
     limits = PagingLimits(page_size=5, member_slice=20, scan_budget=100)
 
     assert _text_round(directory, _full(directory, kind, None), limits) == [[]]
+
+
+def test_the_page_cache_starts_over_past_its_size_and_pages_stay_right() -> None:
+    directory, _ = _directory(users=60)
+    directory.page_texts = PageCache(max_chars=2_000)
+    limits = PagingLimits(page_size=5, member_slice=20, scan_budget=100)
+    state = _full(directory, "users", ("displayName",))
+
+    first = _text_round(directory, state, limits)
+    assert directory.page_texts.chars <= 2_000 + max(len(json.dumps(p)) for p in first)
+    assert _text_round(directory, state, limits) == first
+    assert len(directory.page_texts.pages) < len(first)
