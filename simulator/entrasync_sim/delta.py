@@ -23,7 +23,6 @@ from entrasync_sim.tokens import RoundState
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
 _LIFECYCLE = attrgetter("lifecycle")
 BodyBuilder = Callable[[DirectoryObject], dict[str, Any]]
-_BUILDERS: dict[tuple[str, ...], BodyBuilder] = {}
 _NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -170,6 +169,7 @@ def _plain_page(
     return [build(obj) for obj in objects], next_state
 
 
+@functools.lru_cache(maxsize=256)  # a client could ask for many `$select`s: keep a few
 def body_builder(names: tuple[str, ...]) -> BodyBuilder:
     """A function giving `id` and the named properties of an object (None for those it
     lacks), compiled once per list of names to a single dict display.
@@ -178,15 +178,13 @@ def body_builder(names: tuple[str, ...]) -> BodyBuilder:
     mostly this. The names are the schema's (`plain_names` after `parse_select`), never raw
     request text; anything but identifiers is refused before it reaches the compiler.
     """
-    builder = _BUILDERS.get(names)
-    if builder is None:
-        if not all(name.isidentifier() for name in names):
-            raise ValueError(f"not property names: {names!r}")
-        fields = "".join(f"{name!r}: get({name!r}), " for name in names)
-        source = f"def build(obj):\n    get = obj.props.get\n    return {{'id': obj.id, {fields}}}"
-        namespace: dict[str, Any] = {}
-        exec(source, namespace)  # the names were checked above
-        builder = _BUILDERS[names] = namespace["build"]
+    if not all(name.isidentifier() for name in names):
+        raise ValueError(f"not property names: {names!r}")
+    fields = "".join(f"{name!r}: get({name!r}), " for name in names)
+    source = f"def build(obj):\n    get = obj.props.get\n    return {{'id': obj.id, {fields}}}"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # the names were checked above
+    builder: BodyBuilder = namespace["build"]
     return builder
 
 
