@@ -23,7 +23,9 @@ from entrasync_sim.tokens import RoundState
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
 _LIFECYCLE = attrgetter("lifecycle")
 BodyBuilder = Callable[[DirectoryObject], dict[str, Any]]
+# One tuple per list of names, so a group's cached head is checked by identity.
 _NAME_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_NAME_KEYS = 4096
 T = TypeVar("T")
 
 
@@ -133,6 +135,8 @@ def tracks_members(state: RoundState) -> bool:
 def plain_names(state: RoundState) -> tuple[str, ...]:
     names = _ALL_PROPERTIES[state.kind] if state.select is None else state.select
     key = tuple(name for name in names if name != "id" and name != MEMBERS_PROPERTY)
+    if len(_NAME_KEYS) >= _MAX_NAME_KEYS:  # a client trying every `$select`: start over
+        _NAME_KEYS.clear()  # (a group rendered under a dropped key is rendered again)
     return _NAME_KEYS.setdefault(key, key)
 
 
