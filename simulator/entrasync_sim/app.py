@@ -26,8 +26,8 @@ class _DeltaFastPath:
     """Delta page requests, the hot path of every benchmark, go straight to their handler
     (through the same fault middleware); everything else goes to the Starlette app.
 
-    Starlette's error, exception and routing layers each wrap the request and its `send`, and
-    together cost a third of what serving a cached page does.
+    Starlette's error, exception and routing layers each wrap the request and its `send`:
+    skipping them took a quarter off a repeated page's CPU in-process (0.168 → 0.122 ms).
     """
 
     def __init__(self, app: Starlette, delta: ASGIApp) -> None:

@@ -50,7 +50,7 @@ def page_texts(
     if state.since is not None or quirks.duplicates or quirks.empty_pages:
         return None
     if state.upto != directory.seq:  # the round began before the latest change
-        return _render_page(directory, state, limits)
+        return _render_page(directory, state, limits)[:2]
     # Nothing has changed since the round began: the page is what it was last time.
     cache = directory.page_texts
     if cache.seq != directory.seq or cache.chars > cache.max_chars:
@@ -59,10 +59,10 @@ def page_texts(
     key = (state.kind, state.select, state.cursor, state.slice_index, limits)
     cached = cache.pages.get(key)
     if cached is None:
-        pieces, next_state = _render_page(directory, state, limits)
+        pieces, next_state, chars = _render_page(directory, state, limits)
         after = None if next_state is None else (next_state.cursor, next_state.slice_index)
         cache.pages[key] = (pieces, after)
-        cache.chars += sum(map(len, pieces))
+        cache.chars += chars
         return pieces, next_state
     pieces, after = cached
     if after is None:
@@ -72,14 +72,17 @@ def page_texts(
 
 def _render_page(
     directory: TenantDirectory, state: RoundState, limits: PagingLimits
-) -> tuple[list[str], RoundState | None]:
+) -> tuple[list[str], RoundState | None, int]:
+    """Pieces, the next page's state, and the characters the page holds of its own (member
+    slices belong to the directory's cache and are not counted)."""
     names = plain_names(state)
     build = body_builder(names)
     if not tracks_members(state):
         objects, next_state = walk_plain(directory, state, limits)
         # One orjson call for the page: a call, a decoded text and a cached text per object
         # cost half as much again, and the page is cached whole anyway.
-        return [orjson.dumps(list(map(build, objects))).decode()], next_state
+        text = orjson.dumps(list(map(build, objects))).decode()
+        return [text], next_state, len(text)
     ids = directory.sorted_ids["groups"]
     groups, live = directory.objects["groups"], Lifecycle.LIVE
 
@@ -103,7 +106,7 @@ def _render_page(
         pieces[-1] = "]"
     else:
         pieces.append("]")
-    return pieces, next_state
+    return pieces, next_state, sum(len(entry[0]) for entry in entries)
 
 
 def array_pieces(texts: list[str]) -> list[str]:

@@ -132,9 +132,9 @@ class _ChangeIndex:
 class PageCache:
     """Pages of full rounds as JSON pieces, all rendered at directory sequence `seq`.
 
-    Past `max_chars` characters (shared member slices counted in every page that holds them)
-    it starts over: the default leaves room for a 100k-user tenant's three rounds with the
-    syncer's `$select`s about four times over, not for every page size and `$select` at once.
+    Past `max_chars` characters of their own (member slices are the directory's, not
+    counted) it starts over: a 100k-user tenant's three rounds with the syncer's `$select`s
+    hold about 45 M, so the default keeps several `$select`s or page sizes, not every one.
     """
 
     max_chars: int = 256 * 2**20
