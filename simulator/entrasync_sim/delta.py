@@ -179,8 +179,9 @@ def body_builder(names: tuple[str, ...]) -> BodyBuilder:
     lacks), compiled once per list of names to a single dict display.
 
     Filling a dict name by name made a page's first rendering cost a sixth more (197 against
-    169–175 µs in-process for 200 users). The names are the schema's (`plain_names` after `parse_select`), never raw
-    request text; anything but identifiers is refused before it reaches the compiler.
+    169–175 µs in-process for 200 users). The names are the schema's (`plain_names` after
+    `parse_select`), never raw request text; anything but identifiers is refused before it
+    reaches the compiler.
     """
     if not all(name.isidentifier() for name in names):
         raise ValueError(f"not property names: {names!r}")
