@@ -359,6 +359,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100_000)
@@ -368,13 +378,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument(
         "--first-rounds",
-        type=int,
+        type=_at_least_one,
         default=3,
         metavar="N",
         help="first rounds of each type to time, each in a fresh simulator (pooled)",
     )
     parser.add_argument(
-        "--syncer-runs", type=int, default=2, metavar="N", help="syncer runs per type"
+        "--syncer-runs", type=_at_least_one, default=2, metavar="N", help="syncer runs per type"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     parser.add_argument("--syncer-timeout", type=float, default=120.0, metavar="SECONDS")
