@@ -121,7 +121,7 @@ def array_pieces(texts: list[str]) -> list[str]:
 
 def _text(obj: DirectoryObject, names: tuple[str, ...], build: BodyBuilder) -> str:
     if obj.text_names is not names or obj.text_seq != obj.changed_seq:
-        obj.text = orjson.dumps(build(obj)).decode()
+        obj.text = encode(build(obj))
         obj.text_names, obj.text_seq = names, obj.changed_seq
     return obj.text
 

@@ -102,7 +102,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
     )
 
     async def ready() -> None:
-        # Once the server has every subscription (flush), "ready" means answering: no caller
+        # Once the server holds every subscription, "ready" means answering: no caller
         # started right after us gets "no responders".
         await subscriptions_in_place(broker.connection)
         await health.start()

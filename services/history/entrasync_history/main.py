@@ -82,7 +82,7 @@ def build_app(settings: Settings) -> FastStream:
 
     @app.after_startup
     async def announce() -> None:
-        # The server has every subscription once a flush returns: ready means answering.
+        # Once the server holds every subscription, ready means answering.
         await subscriptions_in_place(await broker.connect())
         await health.start()
         settle_after_startup()
