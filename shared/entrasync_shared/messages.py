@@ -33,8 +33,9 @@ SyncReason = Literal[
 7-day expiry, `periodic` is the optional periodic full scan, `resync` replaces an unusable link."""
 RunStatus = Literal["Running", "Succeeded", "Failed", "Cancelled"]
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Always used with `fullmatch`: `re.match` with `$` accepts a trailing newline.
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 MAX_NAME = 200
 MAX_ID = 64
 MAX_SECRET = 1024
@@ -55,7 +56,7 @@ def display_name(value: str) -> str:
 def tenant_domain_or_guid(value: str) -> str:
     """A tenant as admins type it: a verified DNS domain or the tenant GUID, lower-cased."""
     value = value.strip().lower()
-    if _GUID.match(value) or _DOMAIN.match(value):
+    if _GUID.fullmatch(value) or _DOMAIN.fullmatch(value):
         return value
     raise ValueError("tenant must be a DNS domain (contoso.onmicrosoft.com) or a GUID")
 
@@ -72,14 +73,14 @@ def _strict_filters(value: Any) -> Any:
     if isinstance(groups, list | tuple):
         if len(groups) > MAX_GROUP_FILTERS:
             raise ValueError(f"at most {MAX_GROUP_FILTERS} groups in member_of_groups")
-        if not all(isinstance(g, str) and _GUID.match(g) for g in groups):
+        if not all(isinstance(g, str) and _GUID.fullmatch(g) for g in groups):
             raise ValueError("member_of_groups must hold group object ids (GUIDs)")
         value = {**value, "member_of_groups": tuple(dict.fromkeys(g.lower() for g in groups))}
     return value
 
 
 def _client_id_guid(value: str) -> str:
-    if not _GUID.match(value):
+    if not _GUID.fullmatch(value):
         raise ValueError("client_id must be a GUID (the application id)")
     return value.lower()
 
@@ -152,7 +153,7 @@ class CredentialProfileCreate(Request):
     @field_validator("client_id")
     @classmethod
     def _client_id_is_guid(cls, value: str) -> str:
-        if not _GUID.match(value):
+        if not _GUID.fullmatch(value):
             raise ValueError("client_id must be a GUID (the application id)")
         return value.lower()
 

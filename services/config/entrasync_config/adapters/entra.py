@@ -26,7 +26,7 @@ from entrasync_shared.messages import CloudEndpoints
 from entrasync_config.domain import ClientCredential, ProbeFailure
 
 _TRACE = re.compile(r"\s*(Trace ID|Correlation ID|Timestamp):.*$", re.DOTALL)
-_GUID = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE)
+_GUID = re.compile(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
 
 
 def _first_sentence(text: str) -> str:
@@ -102,7 +102,7 @@ class HttpEntraProbe:
             raise _aad_failure(body, response.status_code)
         issuer = str(body.get("issuer") or body.get("token_endpoint") or "")
         segments = [s for s in urlsplit(issuer).path.split("/") if s]
-        if not segments or not _GUID.match(segments[0]):
+        if not segments or not _GUID.fullmatch(segments[0]):
             raise ProbeFailure("bad_discovery", "the OpenID configuration names no tenant id")
         return segments[0].lower()
 
