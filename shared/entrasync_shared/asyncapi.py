@@ -24,6 +24,18 @@ TENANT, TYPE, SERVICE = "{tenant}", "{type}", "{service}"
 Flow = tuple[str, type[BaseModel] | None, tuple[str, ...], tuple[str, ...], str]
 
 
+CHANGES: Final = {
+    "created": "a user, group or device appeared in the directory (`data.attributes`).",
+    "updated": "attributes of a user, group or device changed (`data.changed` holds the new "
+    "values), or a soft-deleted one was restored (`data.restored`).",
+    "deleted": "a user, group or device was deleted from the directory (`data.soft`: it can "
+    "still be restored in Entra).",
+    "members_changed": "the members of a group changed (`data.added`, `data.removed`: member "
+    "object ids).",
+}
+"""What each directory change event says, in the words of the channel descriptions."""
+
+
 def flows(names: Names) -> dict[str, Flow]:
     n = names
     events: dict[str, Flow] = {
@@ -121,8 +133,8 @@ def flows(names: Names) -> dict[str, Flow]:
         events[f"directory_{kind}"] = (
             n.directory_event(TENANT, TYPE, kind),  # type: ignore[arg-type]
             model, ("history",), ("anyone",),
-            f"CloudEvent: an object was {kind.replace('_', ' ')} in the directory (real changes "
-            "only; id = Nats-Msg-Id, stable across redeliveries).",
+            f"CloudEvent: {CHANGES[kind]} Real changes only; id = Nats-Msg-Id, stable across "
+            "redeliveries; `entratenantid` = the directory's GUID.",
         )  # fmt: skip
     return events
 
@@ -179,7 +191,8 @@ def build(names: Names | None = None) -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Events and commands of entrasync on NATS JetStream. Public events "
             "(directory.*, sync.recorded) are CloudEvents 1.0 JSON on stream ENTRASYNC_EVENTS; "
-            "replay from any point with a consumer using DeliverPolicy by sequence or time.",
+            "replay from any point with a consumer using DeliverPolicy by sequence or time. "
+            "How to consume them (Python, Node.js, Go): docs/consuming-events.md.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

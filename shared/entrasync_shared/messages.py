@@ -548,6 +548,9 @@ class ObservationBatch(Message):
     mode: SyncMode
     objects: tuple[ObservedObject, ...] = ()
     removals: tuple[Removal, ...] = ()
+    entra_tenant_id: str | None = Field(
+        default=None, description="The Entra directory's GUID; null when unknown (older syncers)"
+    )
 
 
 class TypeResult(Model):
@@ -576,6 +579,9 @@ class SyncFinished(Message):
     finished_at: datetime
     results: tuple[TypeResult, ...]
     attempt: int = Field(default=1, ge=1, description="Delivery attempt of the command")
+    entra_tenant_id: str | None = Field(
+        default=None, description="The Entra directory's GUID; null when unknown (older syncers)"
+    )
 
     @property
     def status(self) -> Literal["Succeeded", "Failed", "Cancelled"]:
@@ -665,13 +671,31 @@ class SyncRecorded(Model):
     started_at: datetime
     finished_at: datetime
     types: tuple[TypeCounts, ...]
+    entra_tenant_id: str | None = Field(
+        default=None, description="The Entra directory's GUID; null when unknown (older syncers)"
+    )
 
 
 D = TypeVar("D", bound=BaseModel)
 
 
+_GUID_SCHEMA = "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+
+
+def _guid_string_schema(schema: dict[str, Any]) -> None:
+    """A null is never written (the attribute is left out instead), so show only the string."""
+    schema.pop("anyOf", None)
+    schema.pop("default", None)
+    schema.update(type="string", pattern=_GUID_SCHEMA)
+
+
 class CloudEvent(Model, Generic[D]):
-    """CloudEvents 1.0 structured JSON envelope; `id` is also the `Nats-Msg-Id`."""
+    """CloudEvents 1.0 structured JSON envelope; `id` is also the `Nats-Msg-Id`.
+
+    `entratenantid` is an extension attribute: the Entra directory's GUID (the token's `tid`),
+    so a consumer knows which directory an event is about without asking the API. It is left
+    out, not null, when the producer did not know it (events of runs started by older syncers).
+    """
 
     specversion: Literal["1.0"] = "1.0"
     id: str
@@ -680,6 +704,12 @@ class CloudEvent(Model, Generic[D]):
     subject: str
     time: datetime = Field(default_factory=utcnow)
     datacontenttype: Literal["application/json"] = "application/json"
+    entratenantid: str | None = Field(
+        default=None,
+        description="Extension: the Entra directory (tenant) GUID the event is about",
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_guid_string_schema,
+    )
     data: D
 
 
@@ -958,5 +988,6 @@ def sync_recorded_event(recorded: SyncRecorded) -> SyncRecordedEvent:
         type=event_type(None, "recorded"),
         subject=recorded.run_id,
         time=recorded.finished_at,
+        entratenantid=recorded.entra_tenant_id,
         data=recorded,
     )

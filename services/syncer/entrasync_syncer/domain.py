@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -125,6 +128,35 @@ def _unusable(
     if cursor.scope != scope:
         return "the tenant's filters or group scope changed"
     return ""
+
+
+_GUID: Final = re.compile(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}")
+
+
+def directory_guid(tenant: str, access_token: str) -> str | None:
+    """The Entra directory's GUID: the access token's `tid` claim, else the configured tenant
+    when it is a GUID; None when neither tells (a token that is not a readable JWT).
+
+    The claim is read, not verified: MSAL got the token from the authority over TLS, and the
+    GUID only labels the run's public events (`entratenantid`) for consumers.
+    """
+    tid = _jwt_claims(access_token).get("tid")
+    for candidate in (tid, tenant):
+        if isinstance(candidate, str) and _GUID.fullmatch(candidate.lower()):
+            return candidate.lower()
+    return None
+
+
+def _jwt_claims(token: str) -> dict[str, object]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (binascii.Error, ValueError):  # also JSON and UTF-8 decode errors
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def batch_id(run_id: str, object_type: ObjectType, seq: int, attempt: int = 1) -> str:

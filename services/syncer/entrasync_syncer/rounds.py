@@ -53,6 +53,7 @@ class TypeRun:
     graph_url: str
     link_lifetime: timedelta
     max_batch_bytes: int = 512 * 1024
+    entra_tenant_id: str | None = None
     reader: PageReader = field(default_factory=PageReader)
     filtered: FilterTally = field(default_factory=FilterTally)
     stats: RequestStats = field(default_factory=RequestStats)
@@ -150,6 +151,7 @@ class TypeRun:
                     mode=mode,
                     objects=tuple(kept),
                     removals=tuple(removed),
+                    entra_tenant_id=self.entra_tenant_id,
                 )
             )
             self.batches += 1

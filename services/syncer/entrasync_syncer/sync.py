@@ -24,7 +24,7 @@ from entrasync_shared.messages import (
     utcnow,
 )
 
-from entrasync_syncer.domain import LINK_LIFETIME
+from entrasync_syncer.domain import LINK_LIFETIME, directory_guid
 from entrasync_syncer.filters import Scope, member_ids
 from entrasync_syncer.ids import compact_id
 from entrasync_syncer.ports import (
@@ -131,7 +131,7 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
     )
     token = _RunToken(deps.tokens, credential)
     try:
-        await token(False)
+        directory = directory_guid(credential.tenant, await token(False))
     except TokenError as exc:
         log.warning("run %s: no token for tenant %s: %s", command.run_id, command.tenant_id, exc)
         return await _finish(command, deps, started_at, _all(command, "Failed", str(exc)), attempt)
@@ -154,6 +154,7 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
                 credential.cloud.graph_url,
                 deps.options.link_lifetime,
                 deps.options.max_batch_bytes,
+                entra_tenant_id=directory,
             )
             for object_type in command.object_types
         ]
@@ -163,7 +164,7 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
         except* InfrastructureError as failure:
             raise failure.exceptions[0] from None
         results = tuple([task.result() for task in tasks])
-    return await _finish(command, deps, started_at, results, attempt)
+    return await _finish(command, deps, started_at, results, attempt, directory)
 
 
 async def give_up(command: StartSync, deps: Deps, error: str, attempt: int = 1) -> None:
@@ -210,6 +211,7 @@ async def _finish(
     started_at: datetime,
     results: tuple[TypeResult, ...],
     attempt: int,
+    entra_tenant_id: str | None = None,
 ) -> SyncFinished:
     finished = SyncFinished(
         id=f"{command.run_id}:finished",
@@ -221,6 +223,7 @@ async def _finish(
         finished_at=utcnow(),
         results=results,
         attempt=attempt,
+        entra_tenant_id=entra_tenant_id,
     )
     await deps.publisher.finished(finished)
     log.info(

@@ -51,3 +51,24 @@ def _matches(pattern: list[str], tokens: list[str]) -> bool:
         ):
             return False
     return len(pattern) == len(tokens)
+
+
+def test_directory_channels_say_in_plain_words_what_changed() -> None:
+    channels = json.loads(asyncapi.render())["channels"]
+    texts = {
+        kind: channels[f"directory_{kind}"]["description"]
+        for kind in ("created", "updated", "deleted", "members_changed")
+    }
+    assert "members of a group changed" in texts["members_changed"]
+    assert not [text for text in texts.values() if "was members changed" in text]
+    assert len(set(texts.values())) == len(texts)
+
+
+def test_every_public_event_declares_the_entratenantid_extension() -> None:
+    schemas = json.loads(asyncapi.render())["components"]["schemas"]
+    envelopes = {name: schema for name, schema in schemas.items() if name.startswith("CloudEvent")}
+    assert len(envelopes) == 5  # four directory changes and sync.recorded
+    for name, schema in envelopes.items():
+        extension = schema["properties"]["entratenantid"]
+        assert extension["type"] == "string" and "null" not in json.dumps(extension), name
+        assert "entratenantid" not in schema.get("required", []), name

@@ -70,6 +70,7 @@ def change_event(
     origin: str,
     change: Change,
     now: datetime,
+    entra_tenant_id: str | None = None,
 ) -> OutgoingEvent:
     msg_id = event_id(origin, change.object_id, change.kind)
     envelope: CloudEvent[Any] = CloudEvent[Any](
@@ -78,6 +79,7 @@ def change_event(
         type=event_type(change.object_type, change.kind),
         subject=change.object_id,
         time=now,
+        entratenantid=entra_tenant_id,
         data=change_data(tenant_id, run_id, change),
     )
     subject = names.directory_event(tenant_id, change.object_type, change.kind)

@@ -69,7 +69,15 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
         # converge), but the run's published counts stay as recorded.
         plan = replace(plan, tallies={})
     events = [
-        change_event(ctx.names, batch.tenant_id, batch.run_id, batch.id, change, now)
+        change_event(
+            ctx.names,
+            batch.tenant_id,
+            batch.run_id,
+            batch.id,
+            change,
+            now,
+            batch.entra_tenant_id,
+        )
         for change in plan.changes
     ]
     await ctx.publisher.publish(events)
@@ -167,11 +175,20 @@ async def record_finished(
         started_at=finished.started_at,
         finished_at=finished.finished_at,
         types=types,
+        entra_tenant_id=finished.entra_tenant_id,
     )
     origin = finish_origin(finished.run_id)
     await ctx.publisher.publish(
         [
-            change_event(ctx.names, finished.tenant_id, finished.run_id, origin, change, now)
+            change_event(
+                ctx.names,
+                finished.tenant_id,
+                finished.run_id,
+                origin,
+                change,
+                now,
+                finished.entra_tenant_id,
+            )
             for change in plan.changes
         ]
     )
