@@ -16,6 +16,7 @@ import sys
 from importlib.metadata import version
 
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
+from entrasync_shared.logs import configure_logging
 from entrasync_shared.messages import KeysReencrypted, new_id
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
@@ -183,7 +184,7 @@ def run(argv: list[str] | None = None) -> None:
     if args.command == "genkey":
         print(generate_key())
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)
     try:
         settings = ConfigSettings()
         logging.getLogger().setLevel(settings.log_level.upper())

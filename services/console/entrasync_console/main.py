@@ -23,6 +23,7 @@ from typing import Any
 import nats
 import uvicorn
 from entrasync_shared.health import HealthServer
+from entrasync_shared.logs import configure_logging
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -183,7 +184,7 @@ def run(argv: list[str] | None = None) -> None:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if _print_tools(args.command, args.name):
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)
     try:
         settings = ConsoleSettings()
         logging.getLogger().setLevel(settings.log_level.upper())

@@ -12,6 +12,7 @@ from typing import Any
 
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
+from entrasync_shared.logs import configure_logging
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
@@ -108,8 +109,5 @@ def build_app(settings: Settings) -> FastStream:
 
 def run() -> None:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level.upper())
     asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
+from entrasync_shared.logs import configure_logging
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -58,7 +59,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
 
 
 def run() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)
     try:
         settings = SchedulerSettings()
     except ValidationError as err:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
+from entrasync_shared.logs import configure_logging
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
@@ -86,10 +87,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
 def run() -> None:
     """Console entry point `entrasync-syncer`."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.log_level.upper())
     # httpx logs every request line at INFO, and delta URLs carry opaque state tokens.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))
