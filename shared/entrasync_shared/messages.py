@@ -985,6 +985,10 @@ def sync_recorded_event(recorded: SyncRecorded) -> SyncRecordedEvent:
     return SyncRecordedEvent(
         id=f"recorded:{recorded.run_id}",
         source=tenant_source(recorded.tenant_id),
+    received: int = Field(
+        default=0, description="Objects and removals applied so far (progress of a running row)"
+    )
+    pages: int = Field(default=0, description="Observation batches (Graph pages) applied so far")
         type=event_type(None, "recorded"),
         subject=recorded.run_id,
         time=recorded.finished_at,

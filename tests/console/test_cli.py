@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from console_helpers import CLOUD, SEEDED_RUNS, unique
 from entrasync_devtools.stack import ServiceStack
 from entrasync_sim.launcher import SimulatorProcess
@@ -19,10 +20,16 @@ CLIENT_ID = "99999999-2222-4333-8444-555555555555"
 
 
 def ctl(
-    stack: ServiceStack, *args: str, stdin: str | None = None, timeout: float = 120
+    stack: ServiceStack,
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 120,
+    columns: int = 200,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
-    env.update(ENTRASYNC_NATS_URL=stack.nats_url, ENTRASYNC_PREFIX=stack.prefix, COLUMNS="200")
+    env.update(
+        ENTRASYNC_NATS_URL=stack.nats_url, ENTRASYNC_PREFIX=stack.prefix, COLUMNS=str(columns)
+    )
     command = [str(Path(sys.executable).parent / "entrasync-ctl"), *args]
     return subprocess.run(
         command, input=stdin, capture_output=True, text=True, env=env, timeout=timeout
@@ -73,11 +80,16 @@ def test_tenants_are_added_listed_updated_and_deleted(
         "--disabled", "--name", f"CLI {domain}",
     )  # fmt: skip
     assert added["tenant"] == domain and added["enabled"] is False and added["full_scan_next"]
+    assert added["profile_name"] == sim_profile["name"]
     listed = ctl(console_stack, "tenants", "list")
     assert listed.returncode == 0 and f"CLI {domain}" in listed.stdout
+    assert added["id"] in listed.stdout.split()
     updated = ctl_json(console_stack, "tenants", "update", domain, "--no-full-scan")
     assert updated["full_scan_next"] is False and updated["version"] == 2
-    deleted = ctl(console_stack, "tenants", "delete", added["id"], "--purge-history")
+    unconfirmed = ctl(console_stack, "tenants", "delete", added["id"])
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    assert added["id"] in ctl(console_stack, "tenants", "list").stdout
+    deleted = ctl(console_stack, "tenants", "delete", added["id"], "--purge-history", "--yes")
     assert deleted.returncode == 0 and "deleted tenant" in deleted.stdout
     assert domain not in ctl(console_stack, "tenants", "list").stdout
 
@@ -110,7 +122,8 @@ def test_sync_now_waits_and_shows_progress_per_object_type(
     assert done.returncode == 0, done.stdout + done.stderr
     for object_type in ("user", "group", "device"):
         assert object_type in done.stdout
-    assert "Succeeded" in done.stdout
+    assert done.stdout.count("Succeeded") >= 3 and done.stdout.count(": Succeeded") == 1
+    assert "Objects" in done.stdout and "Pages" in done.stdout
     queued = ctl_json(console_stack, "sync", "now", synced_tenant["name"])
     assert queued["status"] in ("queued", "deferred") and queued["tenant_id"]
 
@@ -129,6 +142,9 @@ def test_history_shows_a_page_or_writes_every_row_to_csv(
     with target.open(encoding="utf-8", newline="") as file:
         rows = list(csv.reader(file))
     assert rows[0][0] == "Start Time" and len(rows) == 1 + SEEDED_RUNS * 3
+    piped = ctl(console_stack, "history", seeded_tenant["id"], "--csv", "-")
+    assert piped.returncode == 0 and f"wrote {SEEDED_RUNS * 3} rows" in piped.stderr
+    assert list(csv.reader(piped.stdout.splitlines())) == rows
     refused = ctl(console_stack, "history", seeded_tenant["id"], "--page-size", "7")
     assert refused.returncode == 2 and "page_size" in refused.stderr
 
@@ -147,8 +163,9 @@ def test_events_tail_prints_change_events_filtered_by_tenant_and_type(
     assert all(e["data"]["tenant_id"] == tenant for e in events)
     assert all(e["type"].startswith("io.entrasync.directory.group.") for e in events)
     pretty = ctl(
-        console_stack, "events", "tail", "--tenant", tenant, "--from-start", "--count", "2"
-    )
+        console_stack, "events", "tail", "--tenant", synced_tenant["tenant"], "--from-start",
+        "--count", "2",
+    )  # fmt: skip
     assert pretty.returncode == 0 and "user.created" in pretty.stdout and tenant in pretty.stdout
 
 
@@ -178,3 +195,19 @@ def test_an_unreachable_nats_is_a_clear_error(args: tuple[str, ...]) -> None:
     done = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "cannot reach NATS" in done.stderr
+
+
+def test_scripts_get_yaml_and_csv_and_tables_fit_80_columns(
+    console_stack: ServiceStack, synced_tenant: dict[str, Any]
+) -> None:
+    as_yaml = yaml.safe_load(ctl(console_stack, "-o", "yaml", "tenants", "list").stdout)
+    assert synced_tenant["id"] in [t["id"] for t in as_yaml]
+    as_csv = list(
+        csv.DictReader(ctl(console_stack, "-o", "csv", "tenants", "list").stdout.splitlines())
+    )
+    assert synced_tenant["id"] in [t["id"] for t in as_csv]
+    env_80 = ctl(console_stack, "tenants", "list", columns=80)
+    assert max(len(line) for line in env_80.stdout.splitlines()) <= 80
+    assert synced_tenant["id"] in env_80.stdout.split()
+    wide = ctl(console_stack, "--wide", "tenants", "list", columns=200)
+    assert synced_tenant["tenant"] in wide.stdout and synced_tenant["id"] in wide.stdout.split()

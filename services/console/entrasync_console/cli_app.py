@@ -1,7 +1,9 @@
 """`entrasync-ctl`: the operators' CLI over NATS (the services' request-reply APIs).
 
 Connection: `--nats-url` (or ENTRASYNC_NATS_URL / NATS_URL) and `--prefix` (or ENTRASYNC_PREFIX).
-Tenants and profiles may be named by id or by name. `--json` prints machine-readable output.
+Tenants may be named by id, name, domain or directory GUID; profiles by id or name. Tables fit
+80 columns (`--wide` shows every column; ids are never cut); `-o json|yaml|csv` (or `--json`)
+prints machine-readable output.
 Exit codes: 0 done, 1 the thing asked for failed (e.g. a failed connection test or run),
 2 refused (the service's error is printed), 3 timeout.
 """
@@ -9,13 +11,18 @@ Exit codes: 0 done, 1 the thing asked for failed (e.g. a failed connection test 
 from __future__ import annotations
 
 import asyncio
+import csv
+import enum
+import io
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import nats
 import typer
-from entrasync_shared.natsutil import ApiCallError
+import yaml
+from entrasync_shared.natsutil import ApiCallError, connect
 from entrasync_shared.settings import ServiceSettings
 from entrasync_shared.subjects import Names
 from pydantic import BaseModel, ValidationError
@@ -32,15 +39,21 @@ err = Console(stderr=True)
 class Context:
     """Options shared by every command."""
 
-    def __init__(self, nats_url: str, prefix: str, timeout: float, as_json: bool) -> None:
+    def __init__(
+        self, nats_url: str, prefix: str, timeout: float, output: Output, wide: bool = False
+    ) -> None:
         self.nats_url, self.names = nats_url, Names(prefix)
-        self.timeout, self.as_json = timeout, as_json
+        self.timeout, self.output, self.wide = timeout, output, wide
+
+    @property
+    def as_json(self) -> bool:
+        return self.output is Output.json
 
     def run(self, work: Callable[[NatsServices, Any], Awaitable[T]]) -> T:
         """Connect, run `work(services, nc)`, and turn service refusals into exit code 2."""
 
         async def main() -> T:
-            nc = await nats.connect(
+            nc = await connect(
                 self.nats_url,
                 name="entrasync-ctl",
                 connect_timeout=5,
@@ -73,15 +86,46 @@ class Context:
             err.print(f"[red]cannot reach NATS at {self.nats_url}[/red]: {error!r}")
             raise typer.Exit(2) from None
 
-    def emit(self, value: Any, render: Callable[[Any], Any]) -> None:
-        if self.as_json:
-            print(json.dumps(plain(value), indent=2, default=str))
+    def emit(self, value: Any, render: Callable[[Any, bool], Any]) -> None:
+        """Print `value` as a table (`render(value, wide)`) or in the chosen machine format."""
+        if self.output is Output.table:
+            out.print(render(value, self.wide))
         else:
-            out.print(render(value))
+            sys.stdout.write(formatted(plain(value), self.output))
+            sys.stdout.flush()
 
 
 async def _quiet(error: Exception) -> None:
     """nats-py prints each failed attempt with a traceback; the CLI reports the outcome once."""
+
+
+class Output(enum.StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
+
+
+def formatted(value: Any, output: Output) -> str:
+    """JSON, YAML or CSV text of plain data (CSV: one row per item, nested values as JSON)."""
+    if output is Output.json:
+        return json.dumps(value, indent=2, default=str) + "\n"
+    if output is Output.yaml:
+        return yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False)
+    items = value.get("items", [value]) if isinstance(value, dict) else value
+    items = items if isinstance(items, list) else [items]
+    rows = [i if isinstance(i, dict) else {"value": i} for i in items]
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, default=str) if isinstance(value, dict | list) else value
 
 
 def plain(value: Any) -> Any:
@@ -111,9 +155,17 @@ def options(
     nats_url: Annotated[str | None, typer.Option(help="NATS server (default from env)")] = None,
     prefix: Annotated[str | None, typer.Option(help="Subject prefix (default from env)")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer")] = 30.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table, or json/yaml/csv for scripts")
+    ] = Output.table,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as -o json")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Tables with every column")] = False,
 ) -> None:
     env = ServiceSettings()
     ctx.obj = Context(
-        nats_url or env.nats_url, env.prefix if prefix is None else prefix, timeout, as_json
+        nats_url or env.nats_url,
+        env.prefix if prefix is None else prefix,
+        timeout,
+        Output.json if as_json else output,
+        wide,
     )

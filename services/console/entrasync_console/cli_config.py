@@ -11,6 +11,7 @@ from entrasync_shared.messages import (
     CredentialProfileCreate,
     ProfileDelete,
     ProfileUpdate,
+    Tenant,
     TenantCreate,
     TenantDelete,
     TenantUpdate,
@@ -18,7 +19,7 @@ from entrasync_shared.messages import (
 
 from entrasync_console import ops
 from entrasync_console.adapters.nats import NatsServices
-from entrasync_console.cli_app import Context, profiles_app, tenants_app
+from entrasync_console.cli_app import Context, err, profiles_app, tenants_app
 from entrasync_console.cli_render import (
     profiles_table,
     tenants_table,
@@ -64,7 +65,7 @@ def profiles_add(
         )
         return await s.create_profile(request)
 
-    c.emit(c.run(work), lambda p: profiles_table([p]))
+    c.emit(c.run(work), lambda p, wide: profiles_table([p], wide))
 
 
 @profiles_app.command("update")
@@ -89,7 +90,7 @@ def profiles_update(
         update = ProfileUpdate(profile_id=current.id, version=current.version, **changes)
         return await s.update_profile(update)
 
-    c.emit(c.run(work), lambda p: profiles_table([p]))
+    c.emit(c.run(work), lambda p, wide: profiles_table([p], wide))
 
 
 @profiles_app.command("delete")
@@ -104,7 +105,7 @@ def profiles_delete(
         return await s.delete_profile(ProfileDelete(profile_id=current.id, version=current.version))
 
     deleted = c.run(work)
-    c.emit(deleted, lambda p: f"deleted credential profile {p.name} ({p.id})")
+    c.emit(deleted, lambda p, _: f"deleted credential profile {p.name} ({p.id})")
 
 
 # -- tenants ----------------------------------------------------------------------------------
@@ -144,9 +145,9 @@ def tenants_add(
             enabled=enabled,
             interval_seconds=interval,
         )
-        return await s.create_tenant(request)
+        return (await tenant_views(s, [await s.create_tenant(request)]))[0]
 
-    c.emit(c.run(work), lambda t: tenants_table([t]))
+    c.emit(c.run(work), lambda t, wide: tenants_table([t], wide))
 
 
 @tenants_app.command("update")
@@ -176,9 +177,9 @@ def tenants_update(
             changes["profile_id"] = (await ops.find_profile(s, profile)).id
         changes = {k: v for k, v in changes.items() if v is not None}
         update = TenantUpdate(tenant_id=current.id, version=current.version, **changes)
-        return await s.update_tenant(update)
+        return (await tenant_views(s, [await s.update_tenant(update)]))[0]
 
-    c.emit(c.run(work), lambda t: tenants_table([t]))
+    c.emit(c.run(work), lambda t, wide: tenants_table([t], wide))
 
 
 @tenants_app.command("delete")
@@ -186,15 +187,34 @@ def tenants_delete(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
     purge_history: Annotated[bool, typer.Option(help="Also erase inventory and history")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
 ) -> None:
-    """Delete a policy (its Sync History stays unless --purge-history)."""
+    """Delete a policy (its Sync History stays unless --purge-history); asks first."""
     c: Context = ctx.obj
 
     async def work(s: NatsServices, _: Any) -> Any:
         current = await ops.find_tenant(s, tenant)
+        if not yes:
+            confirm_delete(current, purge_history)
         request = TenantDelete(
             tenant_id=current.id, version=current.version, purge_history=purge_history
         )
         return await s.delete_tenant(request)
 
-    c.emit(c.run(work), lambda t: f"deleted tenant {t.name} ({t.id})")
+    c.emit(c.run(work), lambda t, _: f"deleted tenant {t.name} ({t.id})")
+
+
+def confirm_delete(tenant: Tenant, purge_history: bool) -> None:
+    """Ask on the terminal; without one (a script), refuse and point at --yes."""
+    kept = (
+        "its inventory and Sync History are erased too"
+        if purge_history
+        else "its Sync History is kept (read-only)"
+    )
+    question = f"Delete tenant {tenant.name} ({tenant.tenant}, {tenant.id})? {kept}."
+    if not sys.stdin.isatty():
+        err.print(f"[red]refused[/red]: {question} Run again with --yes to confirm.")
+        raise typer.Exit(2)
+    if not typer.confirm(question, default=False, err=True):
+        err.print("not deleted")
+        raise typer.Exit(1)

@@ -13,6 +13,7 @@ from entrasync_shared.messages import (
     Page,
     Tenant,
 )
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -25,85 +26,111 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
+def short_when(value: datetime) -> str:
+    return value.strftime("%m-%d %H:%M")
+
+
 def status_text(status: str | None) -> Text:
     return Text(status or "never", style=STATUS_STYLE.get(status or "", "dim"))
 
 
-def profiles_table(profiles: Sequence[CredentialProfile]) -> Table:
-    table = Table("Name", "Id", "Client ID", "Credential", "Expires", title="Credential profiles")
+def _table(title: str) -> Table:
+    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+
+
+def _id_column(table: Table, header: str = "Id") -> None:
+    """Ids are copied into other commands: last, on one line, never cut (32 hex chars)."""
+    table.add_column(header, no_wrap=True, min_width=32, overflow="ignore")
+
+
+def _text_column(table: Table, header: str, **options: Any) -> None:
+    table.add_column(header, overflow="fold", **options)
+
+
+def profiles_table(profiles: Sequence[CredentialProfile], wide: bool = False) -> Table:
+    table = _table("Credential profiles")
+    for header in ("Name", "Credential", "Expires", *(("Client ID",) if wide else ())):
+        _text_column(table, header)
+    _id_column(table)
     for p in profiles:
         expiry = str(p.secret_expires_at or "—")
         if p.expired:
             expiry += " (expired)"
         elif p.expires_soon:
             expiry += " (expires soon)"
-        table.add_row(p.name, p.id, p.client_id, p.kind, expiry)
+        extra = (p.client_id,) if wide else ()
+        table.add_row(p.name, p.kind, expiry, *extra, p.id)
     return table
 
 
-def tenants_table(tenants: Sequence[Tenant]) -> Table:
-    table = Table(
-        "Name",
-        "Id",
-        "Tenant",
-        "Cloud",
-        "Enabled",
-        "Profile",
-        "Last Sync Start",
-        "Last Sync Status",
-        title="Entra ID Sync",
-    )
+def tenants_table(tenants: Sequence[Tenant], wide: bool = False) -> Table:
+    table = _table("Entra ID Sync")
+    headers = ("Name", "Tenant", "Cloud", "Enabled", "Profile") if wide else ("Name", "On")
+    for header in headers:
+        _text_column(table, header)
+    for header in ("Last Sync", "Status"):
+        table.add_column(header, no_wrap=True)
+    _id_column(table)
     for t in tenants:
         last = getattr(t, "last_sync", None)
+        enabled = "✓" if t.enabled else "✗"
         profile = getattr(t, "profile_name", None) or t.profile_id
+        cells = (t.name, t.tenant, t.cloud, enabled, profile) if wide else (t.name, enabled)
         table.add_row(
-            t.name,
-            t.id,
-            t.tenant,
-            t.cloud,
-            "✓" if t.enabled else "✗",
-            profile,
-            when(last.last_sync_started_at) if last else "—",
+            *cells,
+            (when if wide else short_when)(last.last_sync_started_at) if last else "—",
             status_text(last.last_sync_status if last else None),
+            t.id,
         )
     return table
 
 
-def history_table(page: Page[HistoryRow]) -> Table:
+def took(row: HistoryRow) -> str:
+    if row.finished_at is None:
+        return "…"
+    return f"{(row.finished_at - row.started_at).total_seconds():.1f}s"
+
+
+def history_table(page: Page[HistoryRow], wide: bool = False) -> Table:
     last = max(1, -(-page.total // page.page_size))
-    table = Table(
-        "Start Time",
-        "End Time",
-        "Type",
-        "Total",
-        "Changed",
-        "Deleted",
-        "Filtered",
-        "Status",
-        title=f"Sync History — page {page.page} of {last} ({page.total} rows)",
+    table = _table(f"Sync History — page {page.page} of {last} ({page.total} rows)")
+    times = ("Start Time", "End Time") if wide else ("Start Time", "Took")
+    for header in (*times, "Type", "Mode"):
+        table.add_column(header, no_wrap=True)
+    counts = (
+        ("Total", "Changed", "Deleted", "Filtered") if wide else ("Total", "Chg", "Del", "Filt")
     )
+    for header in counts:
+        table.add_column(header, justify="right")
+    table.add_column("Status", no_wrap=True)
+    if wide:
+        _text_column(table, "Error")
+        _id_column(table, "Run Id")
     for r in page.items:
-        table.add_row(
-            when(r.started_at),
-            when(r.finished_at),
-            r.object_type,
-            str(r.total),
-            str(r.changed),
-            str(r.deleted),
-            str(r.filtered),
-            status_text(r.status),
-        )
+        end = when(r.finished_at) if wide else took(r)
+        mode = f"{r.mode}/{r.reason}" if wide else r.mode
+        cells = [when(r.started_at), end, r.object_type, mode, str(r.total), str(r.changed)]
+        cells += [str(r.deleted), str(r.filtered)]
+        extra = (r.error or "", r.run_id) if wide else ()
+        table.add_row(*cells, status_text(r.status), *extra)
     return table
 
 
-def progress_table(progress: RunProgress) -> Table:
+def progress_table(progress: RunProgress, wide: bool = False) -> Table:
     title = f"run {progress.run_id or '(waiting for the run in progress)'}: {progress.status}"
-    table = Table("Type", "Status", "Total", "Changed", "Deleted", "Filtered", title=title)
+    table = _table(title)
+    _text_column(table, "Type")
+    _text_column(table, "Status")
+    for header in ("Objects", "Pages", "Rate/s", "Changed", "Deleted", "Filtered"):
+        table.add_column(header, justify="right")
     for r in progress.rows:
+        objects = r.total if r.finished_at else r.received
         table.add_row(
             r.object_type,
             status_text(r.status),
-            str(r.total),
+            str(objects),
+            str(r.pages),
+            progress.rate(r),
             str(r.changed),
             str(r.deleted),
             str(r.filtered),
@@ -111,7 +138,7 @@ def progress_table(progress: RunProgress) -> Table:
     return table
 
 
-def test_result(result: ConnectionTestResult) -> Table:
+def test_result(result: ConnectionTestResult, wide: bool = False) -> Table:
     verdict = "[green]succeeded[/green]" if result.ok else "[red]failed[/red]"
     table = Table(
         "Step", "Status", "ms", "Message", title=f"Test Connection {verdict}: {result.message}"
@@ -125,7 +152,7 @@ def test_result(result: ConnectionTestResult) -> Table:
     return table
 
 
-def status_table(result: dict[str, Any]) -> Table:
+def status_table(result: dict[str, Any], wide: bool = False) -> Table:
     table = Table(
         "Service",
         "Healthy",

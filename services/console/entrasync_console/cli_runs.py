@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from entrasync_shared.messages import (
@@ -72,7 +74,8 @@ def sync_now(
         accepted = await ops.sync_now(s, found.id)
         if not wait:
             return accepted
-        live = Live(progress_table(ops.RunProgress(accepted.run_id)), console=err)
+        # Transient: the live display is erased at the end and the final table printed once.
+        live = Live(progress_table(ops.RunProgress(accepted.run_id)), console=err, transient=True)
         with live:
             return await ops.follow_run(
                 s, found.id, accepted, lambda p: live.update(progress_table(p)), wait_timeout
@@ -82,12 +85,12 @@ def sync_now(
     if not wait:
         c.emit(
             result,
-            lambda a: f"sync {a.status}: run {a.run_id or '(after ' + str(a.after_run) + ')'}",
+            lambda a, _: f"sync {a.status}: run {a.run_id or '(after ' + str(a.after_run) + ')'}",
         )
         return
     c.emit(
         {"run_id": result.run_id, "status": result.status, "rows": plain(result.rows)},
-        lambda _: progress_table(result),
+        lambda _, wide: progress_table(result, wide),
     )
     raise typer.Exit(0 if result.status == "Succeeded" else 1)
 
@@ -100,7 +103,7 @@ def history(
     page_size: Annotated[int, typer.Option(help="50, 100 or 1000")] = 50,
     search: Annotated[str, typer.Option(help="Keep rows containing this text")] = "",
     csv: Annotated[
-        Path | None, typer.Option(help="Write every matching row to this CSV file")
+        str | None, typer.Option(help="Write every matching row to this CSV file ('-': stdout)")
     ] = None,
 ) -> None:
     """Show a page of Sync History, or write every row to --csv FILE."""
@@ -115,7 +118,7 @@ def history(
         assert csv is not None
         found = await ops.find_tenant(s, tenant)
         rows, after = 0, None
-        with csv.open("w", encoding="utf-8", newline="") as file:
+        with _csv_target(csv) as file:
             while True:
                 request = HistoryExportRequest(tenant_id=found.id, search=search, after=after)
                 chunk = await s.export_chunk(request)
@@ -127,9 +130,10 @@ def history(
 
     if csv is not None:
         written = c.run(export)
-        c.emit(
-            {"file": str(csv), "rows": written}, lambda v: f"wrote {v['rows']} rows to {v['file']}"
-        )
+        if csv != "-":  # on stdout the CSV is the whole output; the count goes to stderr
+            c.emit({"file": csv, "rows": written}, lambda v, _: f"wrote {v['rows']} rows to {csv}")
+        else:
+            err.print(f"wrote {written} rows")
         return
     c.emit(c.run(table), history_table)
 
@@ -140,7 +144,9 @@ def history(
 @events_app.command("tail")
 def events_tail(
     ctx: typer.Context,
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant (id)")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant (id, name, domain or directory GUID)")
+    ] = None,
     object_type: Annotated[
         ObjectType | None, typer.Option("--type", help="Only user, group or device")
     ] = None,
@@ -150,9 +156,10 @@ def events_tail(
     """Print public change events as they arrive."""
     c: Context = ctx.obj
 
-    async def work(_: NatsServices, nc: Any) -> int:
+    async def work(s: NatsServices, nc: Any) -> int:
         seen = 0
-        events = ops.tail_events(nc, c.names, tenant, object_type, from_start)
+        tenant_id = (await ops.find_tenant(s, tenant)).id if tenant else None
+        events = ops.tail_events(nc, c.names, tenant_id, object_type, from_start)
         async with contextlib.aclosing(events):  # unsubscribe before the connection drains
             async for event in events:
                 seen += 1
@@ -168,6 +175,16 @@ def events_tail(
         c.run(work)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+@contextlib.contextmanager
+def _csv_target(target: str) -> Iterator[TextIO]:
+    if target == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with Path(target).open("w", encoding="utf-8", newline="") as file:
+        yield file
 
 
 @app.command("status")

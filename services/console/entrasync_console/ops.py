@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from entrasync_shared.messages import (
@@ -85,6 +86,13 @@ class RunProgress:
         if self.last is not None and self.last.last_run_id == self.run_id:
             return self.last.last_sync_status
         return "Queued"
+
+    def rate(self, row: HistoryRow, now: datetime | None = None) -> str:
+        """Objects per second of one type's row: so far while it runs, overall once done."""
+        end = row.finished_at or now or datetime.now(UTC)
+        seconds = (end - row.started_at).total_seconds()
+        objects = row.total if row.finished_at else row.received
+        return f"{objects / seconds:,.0f}" if seconds > 0 and objects else "—"
 
 
 async def last_sync(services: NatsServices, tenant_id: str) -> TenantSyncStatus | None:

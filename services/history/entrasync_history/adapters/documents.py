@@ -53,6 +53,8 @@ ROW_FIELDS = (
 
 def object_key(tenant_id: str, object_type: ObjectType, object_id: str) -> str:
     return f"{tenant_id}:{object_type}:{object_id}"
+    "received",
+    "pages",
 
 
 def row_key(run_id: str, object_type: ObjectType) -> str:

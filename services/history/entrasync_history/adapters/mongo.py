@@ -48,6 +48,13 @@ def _now() -> datetime:
 
 class MongoHistoryStore:
     def __init__(
+def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int]:
+    """What a batch adds to its own type's progress counts (nothing to other types' rows)."""
+    if object_type != batch.object_type:
+        return {}
+    return {"received": len(batch.objects) + len(batch.removals), "pages": 1}
+
+
         self, client: AsyncMongoClient[dict[str, Any]], database: str, retention_days: int
     ) -> None:
         self._client = client
@@ -144,6 +151,7 @@ class MongoHistoryStore:
                 )  # fmt: skip
             await self._applied.insert_one(
                 {
+                    **_progress(batch, object_type),
                     "_id": batch.id,
                     "tenant_id": batch.tenant_id,
                     "run_id": batch.run_id,

@@ -144,12 +144,14 @@ class MongoRows:
 
     async def add_tallies(
         self, row_id: str, changed: int, deleted: int, on_insert: Mapping[str, Any], *,
-        upsert: bool, session: AsyncClientSession,
+        upsert: bool, session: AsyncClientSession, received: int = 0, pages: int = 0,
     ) -> None:  # fmt: skip
-        """Count a batch's changes into a row (created without a start if none exists yet)."""
+        """Count a batch's changes into a row (created without a start if none exists yet);
+        `received`/`pages` count the batch itself into its own type's row (run progress)."""
+        counts = {"changed": changed, "deleted": deleted, "received": received, "pages": pages}
         await self._rows.update_one(
             {"_id": row_id},
-            {"$inc": {"changed": changed, "deleted": deleted}, "$setOnInsert": dict(on_insert)},
+            {"$inc": counts, "$setOnInsert": dict(on_insert)},
             upsert=upsert,
             session=session,
         )

@@ -24,6 +24,7 @@ from entrasync_history.domain.events import change_event, finish_origin, recorde
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import (
     GuardrailPolicy,
+    Tally,
     TypeVerdict,
     final_counts,
     guardrail_refusal,
@@ -68,6 +69,8 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
         # A straggler of a run already recorded: its changes still apply (the inventory must
         # converge), but the run's published counts stay as recorded.
         plan = replace(plan, tallies={})
+    else:  # the batch's own row always hears of it: its progress counts every batch
+        plan = replace(plan, tallies={batch.object_type: Tally(), **plan.tallies})
     events = [
         change_event(
             ctx.names,
