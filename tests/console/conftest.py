@@ -18,6 +18,7 @@ import httpx
 import pytest
 from console_helpers import (
     CLOUD,
+    PROXY,
     SEEDED_RUNS,
     eventually,
     seed_history,
@@ -44,7 +45,10 @@ def console_stack(
     env, prefix = stack_environment(console_sim, workdir)
     throttle = {
         "ENTRASYNC_CONSOLE_LOGIN_MAX_FAILURES": "3",
+        "ENTRASYNC_CONSOLE_LOGIN_DELAY_SECONDS": "2",
+        "ENTRASYNC_CONSOLE_LOGIN_MAX_DELAY_SECONDS": "8",
         "ENTRASYNC_CONSOLE_LOGIN_WINDOW_SECONDS": "4",
+        "ENTRASYNC_CONSOLE_TRUSTED_PROXIES": PROXY,
     }
     with ServiceStack(
         infra.nats_url,

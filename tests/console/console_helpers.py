@@ -19,6 +19,8 @@ from entrasync_sim.launcher import SimulatorProcess
 T = TypeVar("T")
 CLOUD = "simlab"
 SEEDED_RUNS = 40
+PROXY = "127.0.0.50"
+"""The one address the test stack's console trusts as a reverse proxy."""
 
 
 def stack_environment(sim: SimulatorProcess, workdir: Path) -> tuple[dict[str, str], str]:

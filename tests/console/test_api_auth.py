@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from console_helpers import Session, log_in, login_form, post_login, unique
+from console_helpers import PROXY, Session, log_in, login_form, post_login, unique
 from entrasync_devtools.stack import ConsoleAccess
 
 
@@ -99,27 +99,65 @@ def from_address(access: ConsoleAccess, address: str) -> httpx.Client:
     return httpx.Client(base_url=access.url, transport=transport, follow_redirects=False)
 
 
-def test_failed_logins_are_rate_limited_per_user_and_address(access: ConsoleAccess) -> None:
-    # The test stack allows 3 failures per 4 s window (ENTRASYNC_CONSOLE_LOGIN_*).
+def assert_waits(answer: httpx.Response, at_most: int) -> int:
+    assert answer.status_code == 429, answer.status_code
+    assert "Too many failed logins" in answer.text
+    wait = int(answer.headers["retry-after"])
+    assert 1 <= wait <= at_most
+    return wait
+
+
+def test_failures_from_one_address_never_lock_the_admin_out_elsewhere(
+    access: ConsoleAccess,
+) -> None:
+    # The test stack: 3 free failures, then waits of 2 s, 4 s, 8 s (ENTRASYNC_CONSOLE_LOGIN_*).
+    admin, password = access.admin_user, access.admin_password
+    with (
+        from_address(access, "127.0.0.12") as attacker,
+        from_address(access, "127.0.0.13") as other,
+    ):
+        for _ in range(3):
+            assert post_login(attacker, admin, "guess").status_code == 401
+        # A wait, not a lock: even the right password waits here, but only here.
+        assert_waits(post_login(attacker, admin, password), at_most=2)
+        assert post_login(attacker, unique("other").replace(" ", ""), "x").status_code == 401
+        assert post_login(other, admin, password).status_code == 303
+
+
+def test_each_further_failure_waits_longer(access: ConsoleAccess) -> None:
     intruder = unique("mallory").replace(" ", "")
-    with from_address(access, "127.0.0.2") as attacker, from_address(access, "127.0.0.3") as other:
+    with from_address(access, "127.0.0.14") as attacker:
         for _ in range(3):
             assert post_login(attacker, intruder, "guess").status_code == 401
-        locked = post_login(attacker, intruder, "guess")
-        assert locked.status_code == 429
-        assert int(locked.headers["retry-after"]) >= 1
-        assert "Too many failed logins" in locked.text
-        # The user is locked from anywhere; the address is locked for every user.
-        assert post_login(other, intruder, "guess").status_code == 429
-        assert post_login(attacker, access.admin_user, access.admin_password).status_code == 429
-        assert post_login(other, access.admin_user, access.admin_password).status_code == 303
+        assert_waits(post_login(attacker, intruder, "guess"), at_most=2)
         deadline = time.monotonic() + 10
-        while (
-            done := post_login(attacker, access.admin_user, access.admin_password)
-        ).status_code == 429:
-            assert time.monotonic() < deadline, "the lockout did not end"
-            time.sleep(0.5)
-        assert done.status_code == 303
+        while (again := post_login(attacker, intruder, "guess")).status_code == 429:
+            assert time.monotonic() < deadline, "the wait did not end"
+            time.sleep(0.25)
+        assert again.status_code == 401
+        assert assert_waits(post_login(attacker, intruder, "guess"), at_most=4) > 2
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(access: ConsoleAccess) -> None:
+    intruder = unique("mallory").replace(" ", "")
+    with from_address(access, "127.0.0.15") as attacker:
+        for n in range(3):
+            attacker.headers["x-forwarded-for"] = f"198.51.100.{n}"
+            assert post_login(attacker, intruder, "guess").status_code == 401
+        attacker.headers["x-forwarded-for"] = "198.51.100.99"
+        assert_waits(post_login(attacker, intruder, "guess"), at_most=2)
+
+
+def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(access: ConsoleAccess) -> None:
+    admin, password = access.admin_user, access.admin_password
+    with from_address(access, PROXY) as proxy:
+        # The proxy appends the peer it saw; what the client wrote itself comes first.
+        for n in range(3):
+            proxy.headers["x-forwarded-for"] = f"10.9.9.{n}, 203.0.113.7"
+            assert post_login(proxy, admin, "guess").status_code == 401
+        assert_waits(post_login(proxy, admin, password), at_most=2)
+        proxy.headers["x-forwarded-for"] = "203.0.113.8"
+        assert post_login(proxy, admin, password).status_code == 303
 
 
 def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(access: ConsoleAccess) -> None:

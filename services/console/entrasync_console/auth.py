@@ -13,9 +13,9 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -141,43 +141,89 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class LoginThrottle:
-    """Counts failed logins per user name and per client address in a sliding window.
+@dataclass
+class _Failures:
+    count: int = 0
+    wait_until: float = 0.0
+    forget_at: float = 0.0
 
-    Per process: each replica throttles on its own, which bounds guessing to
-    `replicas × max_failures` tries per window — the console keeps no shared state by design.
+
+class LoginThrottle:
+    """Growing waits between failed logins of one user name from one client address.
+
+    The first `max_failures` failures of an (address, user) pair cost nothing; then each one
+    makes the pair wait `first_delay`, doubled per further failure up to `max_delay`. A success
+    forgets the pair; so does `window` seconds of quiet after its last wait. Keyed on the pair on
+    purpose: strangers failing from elsewhere never stop the right password (no lock-out of the
+    admin by anyone who knows the name), while one address still cannot guess faster than once
+    per `max_delay`. Per process: each replica throttles on its own — the console keeps no shared
+    state for this, which bounds guessing to one try per `max_delay` per replica.
     """
 
-    def __init__(self, max_failures: int, window: float, clock: Callable[[], float]) -> None:
-        self._max, self._window, self._clock = max_failures, window, clock
-        self._failures: dict[str, deque[float]] = {}
+    MAX_PAIRS = 10_000
 
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until these keys may try again; 0 when they may try now."""
+    def __init__(
+        self,
+        max_failures: int,
+        first_delay: float,
+        max_delay: float,
+        window: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._max, self._first, self._cap = max_failures, first_delay, max_delay
+        self._window, self._clock = window, clock
+        self._pairs: dict[tuple[str, str], _Failures] = {}
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds a pair waits after its `failures`-th failure in a row."""
+        if failures < self._max:
+            return 0.0
+        return min(self._first * 2.0 ** min(failures - self._max, 60), self._cap)
+
+    def retry_after(self, address: str, user: str) -> int:
+        """Whole seconds until this pair may try again; 0 when it may try now."""
+        found = self._current(self._key(address, user))
+        wait = found.wait_until - self._clock() if found else 0.0
+        return math.ceil(wait) if wait > 0 else 0
+
+    def failed(self, address: str, user: str) -> float:
+        """Count a failure; the seconds the pair must now wait."""
+        key = self._key(address, user)
+        found = self._current(key) or self._add(key)
+        found.count += 1
+        delay = self.delay_after(found.count)
         now = self._clock()
-        wait = 0.0
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self._max:
-                wait = max(wait, times[0] + self._window - now)
-        return int(wait) + 1 if wait > 0 else 0
+        found.wait_until = now + delay
+        found.forget_at = now + delay + self._window
+        return delay
 
-    def failed(self, *keys: str) -> None:
+    def succeeded(self, address: str, user: str) -> None:
+        self._pairs.pop(self._key(address, user), None)
+
+    @staticmethod
+    def _key(address: str, user: str) -> tuple[str, str]:
+        return address, user.lower()
+
+    def _current(self, key: tuple[str, str]) -> _Failures | None:
+        found = self._pairs.get(key)
+        if found is not None and found.forget_at <= self._clock():
+            del self._pairs[key]
+            return None
+        return found
+
+    def _add(self, key: tuple[str, str]) -> _Failures:
+        if len(self._pairs) >= self.MAX_PAIRS:
+            self._evict()
+        found = self._pairs[key] = _Failures()
+        return found
+
+    def _evict(self) -> None:
+        """Bound memory under a spray of made-up names: drop what imposes no wait first."""
         now = self._clock()
-        for key in keys:
-            self._recent(key, now).append(now)
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self._window:
-            times.popleft()
-        if len(self._failures) > 10_000:  # bound memory under a spray of made-up names
-            for stale in [k for k, v in self._failures.items() if not v and k != key]:
-                del self._failures[stale]
-        return times
+        for key in [k for k, v in self._pairs.items() if v.wait_until <= now]:
+            del self._pairs[key]
+        while len(self._pairs) >= self.MAX_PAIRS:
+            del self._pairs[next(iter(self._pairs))]
 
 
 def wall_clock() -> float:

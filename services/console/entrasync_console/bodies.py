@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrasync_console.errors import Problem, validation_problem
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 256 * 1024
 REF = "#/components/schemas/{model}"
+NOT_JSON = "the body is not valid JSON"
+TOO_DEEP = "the body nests too deeply"
 
 
 class BodySchemas:
@@ -57,14 +59,53 @@ class BodySchemas:
         return document
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is a 413, however it is sent.
+
+    A declared `Content-Length` is refused before anything is read; a streamed (chunked) body
+    is counted as it arrives. The refusal is raised from `receive`, i.e. inside the route that
+    reads the body, so the app's error handlers answer it like any other error (JSON for the
+    API, a page for forms) and a route that never reads its body is not disturbed.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            if declared.isdigit() and int(declared) > self.limit:
+                raise self.too_large()
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise self.too_large()
+            return message
+
+        await self.app(scope, limited, send)
+
+    def too_large(self) -> Problem:
+        return Problem(413, "too_large", f"the body is larger than {self.limit} bytes")
+
+
 async def _raw_json(request: Request) -> Any:
     raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise Problem(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(422, "validation", "the body is not valid JSON") from None
+        return json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise Problem(422, "validation", TOO_DEEP) from None
+    except ValueError:  # UnicodeDecodeError and digit-limit errors are ValueErrors too
+        raise Problem(422, "validation", NOT_JSON) from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -72,6 +113,8 @@ def parse(model: type[M], data: Any) -> M:
         return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as err:
         raise validation_problem(err) from None
+    except RecursionError:  # a nesting json.loads took but the round trip does not
+        raise Problem(422, "validation", TOO_DEEP) from None
 
 
 async def read_body(request: Request, model: type[M], **from_url: Any) -> M:

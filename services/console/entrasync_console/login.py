@@ -1,4 +1,4 @@
-"""Log in and out. Failed logins are throttled per user name and per client address."""
+"""Log in and out. Failed logins make one user name wait longer and longer from one address."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from entrasync_console.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     Console,
+    client_address,
     current_session,
     same_token,
 )
@@ -81,9 +82,8 @@ async def log_in(request: Request) -> Response:
     if not fresh or not same_token(str(form.get(CSRF_FIELD) or ""), str(issued.get("l", ""))):
         message = "The login form expired; please try again."
         return login_page(request, next_path, message, 403, username=username)
-    client = request.client.host if request.client else "unknown"
-    keys = (f"user:{username.lower()}", f"address:{client}")
-    wait = console.throttle.retry_after(*keys)
+    client = client_address(request, console.settings.proxies())
+    wait = console.throttle.retry_after(client, username)
     if wait:
         message = f"Too many failed logins. Try again in {wait} seconds."
         response = login_page(request, next_path, message, 429, username=username)
@@ -93,10 +93,10 @@ async def log_in(request: Request) -> Response:
         missing = "user name" if not username else "password"
         return login_page(request, next_path, f"Enter your {missing}.", 422, username=username)
     if not await run_in_threadpool(console.accounts.check_password, username, password):
-        console.throttle.failed(*keys)
+        console.throttle.failed(client, username)
         message = "Wrong user name or password."
         return login_page(request, next_path, message, 401, username=username)
-    console.throttle.succeeded(keys[0])
+    console.throttle.succeeded(client, username)
     cookie, _ = console.codec.issue(username)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(

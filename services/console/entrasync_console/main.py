@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from entrasync_console import api, login, pages, profile_pages, web
+from entrasync_console import api, bodies, login, pages, profile_pages, web
 from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.auth import (
     Accounts,
@@ -63,7 +63,11 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             settings.session_secret.get_secret_value(), settings.session_hours * 3600, wall_clock
         ),
         throttle=LoginThrottle(
-            settings.login_max_failures, settings.login_window_seconds, wall_clock
+            settings.login_max_failures,
+            settings.login_delay_seconds,
+            settings.login_max_delay_seconds,
+            settings.login_window_seconds,
+            wall_clock,
         ),
     )
     state.extras["templates"] = build_templates()
@@ -112,6 +116,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     add_openapi(app)
     web.add_error_handlers(app)
     web.add_security_headers(app)
+    app.add_middleware(bodies.BodyLimit, limit=settings.max_body_bytes)
     return app
 
 
@@ -203,6 +208,9 @@ def run(argv: list[str] | None = None) -> None:
         ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
         ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
         server_header=False,
+        # The app reads X-Forwarded-For itself, and only from ENTRASYNC_CONSOLE_TRUSTED_PROXIES:
+        # uvicorn's own handling would trust any local peer (FORWARDED_ALLOW_IPS=127.0.0.1).
+        proxy_headers=False,
         log_config=None,
     )
     asyncio.run(uvicorn.Server(config).serve())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from entrasync_console.auth import Accounts, LoginThrottle, Principal, Session, SessionCodec
 from entrasync_console.errors import Problem
-from entrasync_console.settings import ConsoleSettings
+from entrasync_console.settings import ConsoleSettings, IPNetwork
 
 SESSION_COOKIE = "entrasync_session"
 LOGIN_COOKIE = "entrasync_login"
@@ -55,6 +56,33 @@ def console(request: Request) -> Console:
 def current_session(request: Request) -> Session | None:
     found: Console = request.app.state.console
     return found.codec.read(request.cookies.get(SESSION_COOKIE))
+
+
+def client_address(request: Request, proxies: tuple[IPNetwork, ...]) -> str:
+    """Whom failed logins are counted for: the TCP peer, unless that is a trusted proxy.
+
+    Only then is `X-Forwarded-For` read, from the right: each proxy appends the address it saw,
+    so the rightmost hop that is not a trusted proxy is the client; anything left of it was
+    written by the client itself and could be anything.
+    """
+    peer = request.client.host if request.client else "unknown"
+    if not _is_proxy(peer, proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_proxy(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_proxy(address: str, proxies: tuple[IPNetwork, ...]) -> bool:
+    try:
+        found = ip_address(address)
+    except ValueError:
+        return False
+    found = getattr(found, "ipv4_mapped", None) or found  # `::ffff:10.0.0.1` is 10.0.0.1
+    return any(found in network for network in proxies)
 
 
 def same_token(sent: str | None, expected: str) -> bool:

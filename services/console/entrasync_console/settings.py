@@ -9,6 +9,7 @@ session secret the console refuses to start. Generate the values with
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from entrasync_shared.clouds import NATIONAL_CLOUDS, CustomCloud
@@ -22,6 +23,7 @@ TOKENS_VARIABLE = "ENTRASYNC_CONSOLE_API_TOKENS"
 TOKENS_FILE_VARIABLE = "ENTRASYNC_CONSOLE_API_TOKENS_FILE"
 SECRET_VARIABLE = "ENTRASYNC_CONSOLE_SESSION_SECRET"
 MIN_SECRET = 32
+IPNetwork = IPv4Network | IPv6Network
 
 
 def _env(name: str) -> AliasChoices:
@@ -64,13 +66,40 @@ class ConsoleSettings(ServiceSettings):
         description="Send cookies only over HTTPS (browsers exempt http://localhost)",
     )
     login_max_failures: int = Field(
-        5, ge=1, validation_alias=_env("ENTRASYNC_CONSOLE_LOGIN_MAX_FAILURES")
+        5,
+        ge=1,
+        validation_alias=_env("ENTRASYNC_CONSOLE_LOGIN_MAX_FAILURES"),
+        description="Failed logins of one user from one address before each try must wait",
+    )
+    login_delay_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_env("ENTRASYNC_CONSOLE_LOGIN_DELAY_SECONDS"),
+        description="The first wait; it doubles with every further failure",
+    )
+    login_max_delay_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_env("ENTRASYNC_CONSOLE_LOGIN_MAX_DELAY_SECONDS"),
+        description="The longest wait between two tries",
     )
     login_window_seconds: float = Field(
         300.0,
         gt=0,
         validation_alias=_env("ENTRASYNC_CONSOLE_LOGIN_WINDOW_SECONDS"),
-        description="Failed logins of one user or one address within this window lock it out",
+        description="Failures are forgotten this long after the last wait ended",
+    )
+    trusted_proxies: str = Field(
+        "",
+        validation_alias=_env("ENTRASYNC_CONSOLE_TRUSTED_PROXIES"),
+        description="Comma-separated IPs/CIDRs whose X-Forwarded-For names the client",
+    )
+    max_body_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=1024 * 1024,  # more could not travel in one NATS request (1 MiB max_payload)
+        validation_alias=_env("ENTRASYNC_CONSOLE_MAX_BODY_BYTES"),
+        description="Larger request bodies are refused with 413",
     )
     request_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("ENTRASYNC_CONSOLE_REQUEST_TIMEOUT_SECONDS")
@@ -101,6 +130,12 @@ class ConsoleSettings(ServiceSettings):
             raise ValueError(f"must be at least {MIN_SECRET} characters")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
     @model_validator(mode="after")
     def _one_source_each(self) -> ConsoleSettings:
         if self.admins is not None and self.admins_file is not None:
@@ -128,6 +163,20 @@ class ConsoleSettings(ServiceSettings):
 
     def cloud_names(self) -> list[str]:
         return [*NATIONAL_CLOUDS, *sorted(self.clouds)]
+
+    def proxies(self) -> tuple[IPNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
+
+
+def proxy_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, 192.168.1.5` as networks; `ValueError` naming the entry that is none."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
 
 
 def _json_map(text: SecretStr | None, path: Path | None, variable: str) -> dict[str, str]:

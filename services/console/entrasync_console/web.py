@@ -9,11 +9,13 @@ from urllib.parse import quote
 from entrasync_shared.natsutil import ApiCallError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrasync_console import api
 from entrasync_console.errors import Problem, first_problem, http_status
@@ -97,17 +99,32 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def add_security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("x-content-type-options", "nosniff")
-        headers.setdefault("referrer-policy", "same-origin")
-        headers.setdefault("x-frame-options", "DENY")
-        if isinstance(response, HTMLResponse) or headers.get("content-type", "").startswith(
-            "text/html"
-        ):
-            headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
-        if not request.url.path.startswith("/static/"):
-            headers.setdefault("cache-control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """Pure ASGI (not `@app.middleware`): that runs the app in another task, so an error raised
+    while a route reads its body (`bodies.BodyLimit`) would miss the app's error handlers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "same-origin")
+                headers.setdefault("x-frame-options", "DENY")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+                if not static:
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
