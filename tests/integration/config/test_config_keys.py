@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from config_helpers import CLIENT_ID, api, result
-from entrasync_config.adapters.crypto import AesGcmSecretBox, generate_key
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from entrasync_config.adapters.crypto import AesGcmSecretBox, generate_key, parse_key
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
 from entrasync_shared.subjects import Names
@@ -110,3 +111,77 @@ async def test_keys_may_come_from_a_mounted_file_and_the_command_reencrypts(
         credential = await secret_of(nc, names, tenant_id)
     assert credential["result"]["client_secret"] == "file-secret"
     assert "file-secret" not in done.stdout + done.stderr
+
+
+async def test_an_older_secret_copied_back_in_the_database_is_refused(
+    nc: NatsClient, names: Names, config_settings: ConfigSettings, config_db: AsyncDatabase[Any]
+) -> None:
+    async with build_app(config_settings):
+        tenant_id = await register(nc, names, "rolled", "first-secret")
+        [old] = await config_db.profiles.find().to_list()
+        body = {"profile_id": old["_id"], "version": 1, "client_secret": "second-secret"}
+        await result(nc, names, "profile.update", body)
+        await config_db.profiles.update_one(
+            {"_id": old["_id"]}, {"$set": {"sealed_secret": old["sealed_secret"]}}
+        )
+
+        refused = await secret_of(nc, names, tenant_id)
+        health = await result(nc, names, "health", {})
+
+    assert refused["ok"] is False and refused["error"]["code"] == "unavailable"
+    assert "does not belong to its version 2 (secret)" in refused["error"]["message"]
+    assert "put back from an older copy" in refused["error"]["message"]
+    assert "first-secret" not in json.dumps(refused) and health["ok"]
+
+
+async def test_a_secret_switched_to_the_other_kind_in_the_database_is_refused(
+    nc: NatsClient, names: Names, config_settings: ConfigSettings, config_db: AsyncDatabase[Any]
+) -> None:
+    async with build_app(config_settings):
+        tenant_id = await register(nc, names, "switched", "a-client-secret")
+        await config_db.profiles.update_one({}, {"$set": {"kind": "certificate"}})
+
+        refused = await secret_of(nc, names, tenant_id)
+
+    assert refused["error"]["code"] == "unavailable"
+    assert "does not belong to its version 1 (certificate)" in refused["error"]["message"]
+    assert "a-client-secret" not in json.dumps(refused)
+
+
+def id_only_blob(key: str, plaintext: str, profile_id: str) -> bytes:
+    """A secret as config sealed it before bindings carried version and kind (format 2)."""
+    raw, nonce = parse_key(key), os.urandom(12)
+    sealed = AESGCM(raw).encrypt(nonce, plaintext.encode(), profile_id.encode())
+    return b"\x02" + bytes.fromhex(AesGcmSecretBox([raw]).key_id) + nonce + sealed
+
+
+async def test_old_blobs_stay_readable_and_reencrypt_upgrades_them_by_their_inner_key_id(
+    nc: NatsClient, names: Names, config_settings: ConfigSettings, config_db: AsyncDatabase[Any]
+) -> None:
+    old, new = generate_key(), generate_key()
+    new_id = AesGcmSecretBox.from_setting(new).key_id
+    async with build_app(with_keys(config_settings, old)):
+        legacy = await register(nc, names, "legacy", "legacy-secret")
+        lying = await register(nc, names, "lying", "lying-secret")
+    for name, secret in (("legacy", "legacy-secret"), ("lying", "lying-secret")):
+        doc = await config_db.profiles.find_one({"name": name})
+        assert doc is not None
+        # "lying" claims, in the field beside the blob, to be sealed with the new key already.
+        key_id = new_id if name == "lying" else doc["key_id"]
+        blob = id_only_blob(old, secret, doc["_id"])
+        await config_db.profiles.update_one(
+            {"_id": doc["_id"]}, {"$set": {"sealed_secret": blob, "key_id": key_id}}
+        )
+
+    async with build_app(with_keys(config_settings, f"{new},{old}")):
+        readable = await secret_of(nc, names, legacy)
+        moved = await result(nc, names, "keys.reencrypt", {})
+        after = await result(nc, names, "health", {})
+
+    assert readable["result"]["client_secret"] == "legacy-secret"
+    assert (moved["total"], moved["reencrypted"], moved["unreadable"]) == (2, 2, [])
+    assert after["details"]["secrets_on_old_keys"] == "0"
+    assert {bytes(d["sealed_secret"])[:1] async for d in config_db.profiles.find()} == {b"\x03"}
+    async with build_app(with_keys(config_settings, new)):
+        for tenant_id, secret in ((legacy, "legacy-secret"), (lying, "lying-secret")):
+            assert (await secret_of(nc, names, tenant_id))["result"]["client_secret"] == secret

@@ -85,7 +85,7 @@ async def test_secrets_are_sealed_at_rest_with_the_key_id(
     [stored] = await config_db.profiles.find().to_list()
 
     assert SECRET.encode() not in bson.encode(stored)
-    assert stored["key_id"] and stored["sealed_secret"][:1] == b"\x02"
+    assert stored["key_id"] and stored["sealed_secret"][:1] == b"\x03"
     assert stored["_id"] == created["id"]
 
 

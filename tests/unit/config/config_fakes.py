@@ -166,18 +166,17 @@ class FakeProfiles:
         self.outbox.put(event)
         return []
 
-    async def sealed_secrets(self) -> list[tuple[str, bytes, str | None]]:
-        return [(pid, s.sealed, s.key_id) for pid, s in self.rows.items()]
+    async def sealed_secrets(self) -> list[StoredProfile]:
+        return list(self.rows.values())
 
-    async def reseal(self, profile_id: str, old: bytes, new: bytes, key_id: str) -> bool:
-        stored = self.rows[profile_id]
-        if stored.sealed != old:
+    async def reseal(self, stored: StoredProfile, new: bytes, key_id: str) -> bool:
+        current = self.rows[stored.profile.id]
+        if (current.sealed, current.profile.version) != (stored.sealed, stored.profile.version):
             return False
-        self.rows[profile_id] = StoredProfile(stored.profile, new, key_id, stored.certificate_pem)
+        self.rows[stored.profile.id] = StoredProfile(
+            current.profile, new, key_id, current.certificate_pem
+        )
         return True
-
-    async def count_sealed_without(self, key_id: str) -> int:
-        return sum(1 for s in self.rows.values() if s.key_id != key_id)
 
 
 @dataclass

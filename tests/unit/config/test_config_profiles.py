@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from config_fakes import CLIENT_ID, NOW, World, certificate_pair, make_world
 from entrasync_config import domain
-from entrasync_config.domain import Conflict, InUse, Invalid
+from entrasync_config.domain import Conflict, InUse, Invalid, SecretBinding
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -39,7 +39,7 @@ async def test_a_secret_profile_is_sealed_and_announced_without_the_secret(world
     stored = world.profiles.rows[profile.id]
     assert (profile.kind, profile.version, profile.certificate_thumbprint) == ("secret", 1, None)
     assert b"hush" not in stored.sealed
-    assert world.deps.box.open(stored.sealed, context=profile.id) == "hush"
+    assert world.deps.box.open(stored.sealed, SecretBinding.of(stored.profile)) == "hush"
     assert world.outbox.published == [
         ProfileCreated(id=f"profile.{profile.id}.v1", at=NOW, profile=profile)
     ]
@@ -61,7 +61,7 @@ async def test_a_certificate_profile_gets_its_thumbprint_and_expiry_from_the_cer
     assert profile.expires_soon and not profile.expired
     stored = world.profiles.rows[profile.id]
     assert stored.certificate_pem == certificate
-    assert world.deps.box.open(stored.sealed, context=profile.id) == key
+    assert world.deps.box.open(stored.sealed, SecretBinding.of(stored.profile)) == key
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,9 @@ async def test_an_update_changes_only_what_is_given_and_bumps_the_version(world:
 
     assert (renamed.name, renamed.version, renamed.client_id) == ("renamed", 2, CLIENT_ID)
     assert renamed.secret_expires_at == date(2028, 1, 1)
-    assert world.profiles.rows[profile.id].sealed == sealed
+    stored = world.profiles.rows[profile.id]
+    assert stored.sealed != sealed  # the same secret, resealed for version 2
+    assert world.deps.box.open(stored.sealed, SecretBinding.of(stored.profile)) == "hush"
     assert isinstance(world.outbox.published[-1], ProfileUpdated)
     assert world.outbox.published[-1].id == f"profile.{profile.id}.v2"
 
@@ -159,7 +161,7 @@ async def test_a_new_secret_replaces_the_old_one_and_its_expiry(world: World) ->
     )
 
     stored = world.profiles.rows[profile.id]
-    assert world.deps.box.open(stored.sealed, context=profile.id) == "fresh"
+    assert world.deps.box.open(stored.sealed, SecretBinding.of(stored.profile)) == "fresh"
     assert updated.secret_expires_at is None and not updated.expires_soon
     assert "fresh" not in world.outbox.published[-1].model_dump_json()
 

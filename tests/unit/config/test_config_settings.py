@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from entrasync_config.adapters.crypto import generate_key
+from entrasync_config.domain import SecretBinding
 from entrasync_config.main import build_app, secret_box
 from entrasync_config.settings import ConfigSettings
 from pydantic import ValidationError
@@ -13,6 +14,9 @@ from pydantic import ValidationError
 def no_entrasync_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("ENTRASYNC_CONFIG_ENCRYPTION_KEY", "ENTRASYNC_CONFIG_ENCRYPTION_KEY_FILE"):
         monkeypatch.delenv(variable, raising=False)
+
+
+OWNER = SecretBinding("p", 1, "secret")
 
 
 def test_a_key_is_required() -> None:
@@ -45,7 +49,7 @@ def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
     settings = ConfigSettings()
 
     assert settings.encryption_key_file is None
-    assert secret_box(settings).open(secret_box(settings).seal("s", "p"), "p") == "s"
+    assert secret_box(settings).open(secret_box(settings).seal("s", OWNER), OWNER) == "s"
 
 
 def test_keys_from_a_file_are_newest_first(tmp_path: Path) -> None:
@@ -56,4 +60,4 @@ def test_keys_from_a_file_are_newest_first(tmp_path: Path) -> None:
     box = secret_box(ConfigSettings(encryption_key_file=tmp_path / "keys"))
 
     assert box.key_id == only_new.key_id
-    assert box.open(secret_box(ConfigSettings(encryption_key=old)).seal("s", "p"), "p") == "s"
+    assert box.open(secret_box(ConfigSettings(encryption_key=old)).seal("s", OWNER), OWNER) == "s"

@@ -116,19 +116,16 @@ class MongoProfiles(Transactions):
 
         return await self.run(work)
 
-    async def sealed_secrets(self) -> list[tuple[str, bytes, str | None]]:
-        cursor = self._db.profiles.find({}, {"sealed_secret": True, "key_id": True})
-        return [(d["_id"], bytes(d["sealed_secret"]), d.get("key_id")) async for d in cursor]
+    async def sealed_secrets(self) -> list[StoredProfile]:
+        return [_stored(doc) async for doc in self._db.profiles.find({})]
 
-    async def reseal(self, profile_id: str, old: bytes, new: bytes, key_id: str) -> bool:
+    async def reseal(self, stored: StoredProfile, new: bytes, key_id: str) -> bool:
+        profile = stored.profile
         done = await self._db.profiles.update_one(
-            {"_id": profile_id, "sealed_secret": old},
+            {"_id": profile.id, "version": profile.version, "sealed_secret": stored.sealed},
             {"$set": {"sealed_secret": new, "key_id": key_id}},
         )
         return done.modified_count == 1
-
-    async def count_sealed_without(self, key_id: str) -> int:
-        return await self._db.profiles.count_documents({"key_id": {"$ne": key_id}})
 
 
 # -- tenants --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from entrasync_config.domain.ports import (
     Deps,
     EntraProbe,
     ProbeFailure,
+    SecretBinding,
     StoredProfile,
 )
 from entrasync_config.domain.profiles import (
@@ -55,6 +56,7 @@ __all__ = [
     "NotFound",
     "ProbeFailure",
     "ProfileMissing",
+    "SecretBinding",
     "SecretUnreadable",
     "StoredProfile",
     "Unavailable",

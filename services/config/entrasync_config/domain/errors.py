@@ -50,4 +50,9 @@ class ProfileMissing(Invalid):
 
 
 class SecretUnreadable(Exception):
-    """A sealed secret does not open with any configured key (wrong key or tampered data)."""
+    """A sealed secret does not open: its key is not configured (`key_known` False), or the key
+    is there but the secret is not this profile's (copied, rolled back or altered)."""
+
+    def __init__(self, message: str, key_known: bool = False) -> None:
+        super().__init__(message)
+        self.key_known = key_known

@@ -10,7 +10,8 @@ from entrasync_config.domain.ports import Deps
 async def check_health(deps: Deps) -> Health:
     try:
         await deps.tenants.ping()
-        stale = await deps.profiles.count_sealed_without(deps.box.key_id)
+        stored = await deps.profiles.sealed_secrets()
+        stale = sum(1 for s in stored if not deps.box.is_current(s.sealed))
     except Exception as err:
         return Health(service="config", ok=False, details={"database": type(err).__name__})
     details = {"database": "ok", "key_id": deps.box.key_id, "secrets_on_old_keys": str(stale)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from entrasync_shared.clouds import CloudRegistry
 from entrasync_shared.messages import (
@@ -26,6 +26,24 @@ ConfigEvent = (
 
 
 @dataclass(frozen=True)
+class SecretBinding:
+    """What a sealed secret belongs to: it opens only for the same profile, version and kind.
+
+    The version is the profile's public `version`, so a profile update reseals an unchanged
+    secret too: putting an older secret back then also needs an older version, which every
+    client holding the newer one (and the published `ProfileUpdated` events) would notice.
+    """
+
+    profile_id: str
+    version: int
+    kind: Literal["secret", "certificate"]
+
+    @classmethod
+    def of(cls, profile: CredentialProfile) -> SecretBinding:
+        return cls(profile.id, profile.version, profile.kind)
+
+
+@dataclass(frozen=True)
 class StoredProfile:
     """A profile as stored: its public view plus the sealed secret (or private key)."""
 
@@ -42,10 +60,13 @@ class SecretBox(Protocol):
     def key_id(self) -> str:
         """Id of the newest key, the one `seal` uses."""
 
-    def seal(self, plaintext: str, context: str) -> bytes: ...
+    def seal(self, plaintext: str, binding: SecretBinding) -> bytes: ...
 
-    def open(self, sealed: bytes, context: str) -> str:
-        """Raises `SecretUnreadable` when no configured key opens `sealed`."""
+    def open(self, sealed: bytes, binding: SecretBinding) -> str:
+        """Raises `SecretUnreadable` when `sealed` does not open for `binding`."""
+
+    def is_current(self, sealed: bytes) -> bool:
+        """True when `sealed` uses the newest format and key (judged by the blob alone)."""
 
 
 class ProfileStore(Protocol):
@@ -68,14 +89,11 @@ class ProfileStore(Protocol):
     ) -> list[Tenant]:
         """Delete unless tenants use it: returns those tenants (nothing deleted) or []."""
 
-    async def sealed_secrets(self) -> list[tuple[str, bytes, str | None]]:
-        """(profile id, sealed secret, key id) of every profile, for re-encryption."""
+    async def sealed_secrets(self) -> list[StoredProfile]:
+        """Every profile with its sealed secret, for re-encryption and health."""
 
-    async def reseal(self, profile_id: str, old: bytes, new: bytes, key_id: str) -> bool:
-        """Replace `old` by `new` if it is still the stored value."""
-
-    async def count_sealed_without(self, key_id: str) -> int:
-        """How many secrets are not sealed with `key_id` (still need re-encryption)."""
+    async def reseal(self, stored: StoredProfile, new: bytes, key_id: str) -> bool:
+        """Replace `stored.sealed` by `new` if the profile still holds it at the same version."""
 
 
 class TenantStore(Protocol):

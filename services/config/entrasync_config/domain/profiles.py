@@ -33,7 +33,7 @@ from entrasync_config.domain.errors import (
     Unavailable,
 )
 from entrasync_config.domain.events import announce
-from entrasync_config.domain.ports import Deps, StoredProfile
+from entrasync_config.domain.ports import Deps, SecretBinding, StoredProfile
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -116,12 +116,7 @@ async def create_profile(request: CredentialProfileCreate, deps: Deps) -> Creden
         created_at=now,
         updated_at=now,
     )
-    stored = StoredProfile(
-        profile=profile,
-        sealed=deps.box.seal(material.plaintext, context=profile.id),
-        key_id=deps.box.key_id,
-        certificate_pem=material.certificate_pem,
-    )
+    stored = seal(profile, material.plaintext, material.certificate_pem, deps)
     shown = present(profile, now.date())
     event = ProfileCreated(id=profile_event_id(profile), at=now, profile=shown)
     await deps.profiles.add(stored, event)
@@ -136,13 +131,28 @@ async def stored_profile(profile_id: str, deps: Deps) -> StoredProfile:
     return stored
 
 
+def seal(
+    profile: CredentialProfile, plaintext: str, certificate_pem: str | None, deps: Deps
+) -> StoredProfile:
+    """The profile with `plaintext` sealed for exactly this profile, version and kind."""
+    sealed = deps.box.seal(plaintext, SecretBinding.of(profile))
+    return StoredProfile(profile, sealed, deps.box.key_id, certificate_pem)
+
+
 def open_secret(stored: StoredProfile, deps: Deps) -> str:
     """The profile's secret (or private key) in clear, for a syncer or a connection test."""
+    profile = stored.profile
     try:
-        return deps.box.open(stored.sealed, context=stored.profile.id)
-    except SecretUnreadable:
+        return deps.box.open(stored.sealed, SecretBinding.of(profile))
+    except SecretUnreadable as err:
+        if err.key_known:
+            raise Unavailable(
+                f"the stored secret of credential profile {profile.name!r} does not belong to "
+                f"its version {profile.version} ({profile.kind}): it was altered or put back "
+                "from an older copy in the database; set the secret again"
+            ) from None
         raise Unavailable(
-            f"the secret of credential profile {stored.profile.name!r} opens with none of the "
+            f"the secret of credential profile {profile.name!r} opens with none of the "
             "configured encryption keys: was a key removed before `entrasync-config reencrypt`?"
         ) from None
 
@@ -192,14 +202,10 @@ async def update_profile(request: ProfileUpdate, deps: Deps) -> CredentialProfil
         return present(old, now.date())
     profile = old.model_copy(update={**changes, "version": old.version + 1, "updated_at": now})
     if material is not None:
-        stored = StoredProfile(
-            profile=profile,
-            sealed=deps.box.seal(material.plaintext, context=profile.id),
-            key_id=deps.box.key_id,
-            certificate_pem=material.certificate_pem,
-        )
+        stored = seal(profile, material.plaintext, material.certificate_pem, deps)
     else:
-        stored = StoredProfile(profile, stored.sealed, stored.key_id, stored.certificate_pem)
+        # The secret is bound to the version: an unchanged one is resealed for the new version.
+        stored = seal(profile, open_secret(stored, deps), stored.certificate_pem, deps)
     shown = present(profile, now.date())
     event = ProfileUpdated(id=profile_event_id(profile), at=now, profile=shown)
     await deps.profiles.replace(stored, request.version, event)
@@ -229,22 +235,26 @@ async def delete_profile(request: ProfileDelete, deps: Deps) -> CredentialProfil
 
 
 async def reencrypt_secrets(deps: Deps) -> KeysReencrypted:
-    """Seal every secret with the newest key (the rotation command); idempotent."""
+    """Seal every secret with the newest key and format (the rotation command); idempotent.
+
+    Whether a secret needs it is read from the blob itself (format and key id inside), never
+    from the `key_id` stored beside it, which a database writer could set to anything.
+    """
     total = done = 0
     unreadable: list[str] = []
-    current = deps.box.key_id
-    for profile_id, sealed, key_id in await deps.profiles.sealed_secrets():
+    for stored in await deps.profiles.sealed_secrets():
         total += 1
-        if key_id == current:
+        if deps.box.is_current(stored.sealed):
             continue
+        binding = SecretBinding.of(stored.profile)
         try:
-            plaintext = deps.box.open(sealed, context=profile_id)
+            plaintext = deps.box.open(stored.sealed, binding)
         except SecretUnreadable:
-            unreadable.append(profile_id)
+            unreadable.append(stored.profile.id)
             continue
-        new = deps.box.seal(plaintext, context=profile_id)
-        if await deps.profiles.reseal(profile_id, sealed, new, current):
+        new = deps.box.seal(plaintext, binding)
+        if await deps.profiles.reseal(stored, new, deps.box.key_id):
             done += 1
     return KeysReencrypted(
-        key_id=current, total=total, reencrypted=done, unreadable=tuple(unreadable)
+        key_id=deps.box.key_id, total=total, reencrypted=done, unreadable=tuple(unreadable)
     )
