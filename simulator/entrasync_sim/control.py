@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -11,9 +14,13 @@ from starlette.routing import Route
 from entrasync_sim import control_ops as ops
 from entrasync_sim.clock import isoformat
 from entrasync_sim.control_common import BadRequest, guarded, json_body, sim_of, tenant_of
+from entrasync_sim.delta_text import render_memberships
 from entrasync_sim.directory import DirectoryObject, TenantDirectory
 from entrasync_sim.mutations import BatchError, apply_batch, kind_of
+from entrasync_sim.runtime import Simulator
 from entrasync_sim.schema import KINDS, Kind
+from entrasync_sim.seed import seed_tenant
+from entrasync_sim.tenants import Tenant
 
 
 def render(directory: TenantDirectory, obj: DirectoryObject) -> dict[str, Any]:
@@ -32,8 +39,47 @@ def _kind(value: str) -> Kind:
 
 
 async def tenants(request: Request) -> Response:
-    """All tenants, as in the ready line."""
-    return JSONResponse([t.describe() for t in sim_of(request).tenants])
+    """GET: all tenants, as in the ready line; POST: add a freshly seeded tenant."""
+    simulator = sim_of(request)
+    if request.method == "POST":
+        counts = _seed_counts(await json_body(request))
+        tenant = await asyncio.to_thread(_new_tenant, simulator, counts)
+        simulator.add_tenant(tenant)
+        return JSONResponse(tenant.describe(), status_code=201)
+    return JSONResponse([t.describe() for t in simulator.tenants])
+
+
+_SEED_DEFAULTS = {"users": 100, "groups": 10, "devices": 20}
+
+
+def _seed_counts(body: dict[str, Any]) -> dict[str, int]:
+    unknown = set(body) - set(_SEED_DEFAULTS)
+    if unknown:
+        raise BadRequest(400, "badRequest", f"Unknown field {sorted(unknown)[0]}.")
+    counts = {**_SEED_DEFAULTS, **body}
+    for name, value in counts.items():
+        # bool is an int subclass: refuse it explicitly.
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
+            raise BadRequest(400, "badRequest", f"{name} must be an integer from 0 to 100000.")
+    return counts
+
+
+def _new_tenant(simulator: Simulator, counts: dict[str, int]) -> Tenant:
+    """Seed a tenant off the event loop (its RSA key and directory take a moment); it is
+    registered on the loop, so requests never see it half-built."""
+    registry = simulator.tenants
+    tenant = seed_tenant(
+        random.Random(secrets.randbits(64)),
+        len(registry),
+        taken=lambda domain: registry.resolve(domain) is not None,
+        **counts,
+    )
+    # Added tenants share the process's delta quirks (`--duplicates` and friends).
+    first = next(iter(registry), None)
+    if first is not None:
+        tenant.quirks = first.quirks
+    render_memberships(tenant.directory, simulator.settings.member_slice)
+    return tenant
 
 
 async def truth(request: Request) -> Response:
@@ -127,7 +173,7 @@ _PREFIX = "/_control/tenants"
 
 
 ROUTES = [
-    Route("/_control/tenants", guarded(tenants)),
+    Route("/_control/tenants", guarded(tenants), methods=["GET", "POST"]),
     Route("/_control/faults", guarded(ops.faults), methods=["GET", "POST", "DELETE"]),
     Route("/_control/faults/{id}", guarded(ops.fault), methods=["DELETE"]),
     Route("/_control/clock", guarded(ops.clock), methods=["GET", "POST"]),

@@ -62,6 +62,15 @@ class SimulatorControl:
         result: list[dict[str, Any]] = self._call("GET", "/tenants")
         return result
 
+    def add_tenant(
+        self, *, users: int = 100, groups: int = 10, devices: int = 20
+    ) -> dict[str, Any]:
+        """Seed and serve one more tenant (random GUIDs, app and certificate); returns its entry,
+        keys as in the ready line."""
+        body = {"users": users, "groups": groups, "devices": devices}
+        result: dict[str, Any] = self._call("POST", "/tenants", json=body)
+        return result
+
     def truth(self, tenant_id: str, type: str) -> list[dict[str, Any]]:
         """Live objects of one type (`user|group|device`) with all properties; groups carry
         `members`, the sorted ids of their live members."""

@@ -10,7 +10,7 @@ from typing import Any
 from entrasync_sim.clock import Clock
 from entrasync_sim.faults import FaultBook
 from entrasync_sim.notifications import Notifier
-from entrasync_sim.tenants import TenantRegistry
+from entrasync_sim.tenants import Tenant, TenantRegistry
 from entrasync_sim.throttle import Throttle
 
 SEVEN_DAYS = 7 * 24 * 3600
@@ -52,6 +52,11 @@ class Simulator:
             self.notifier = Notifier(self.clock, self.notifier_ca_file)
         for tenant in self.tenants:
             self.notifier.attach(tenant)
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        """Serve one more tenant from now on (the control API's `POST /tenants`)."""
+        self.tenants.add(tenant)
+        self.notifications.attach(tenant)
 
     @property
     def notifications(self) -> Notifier:

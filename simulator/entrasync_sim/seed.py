@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import string
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,27 +96,40 @@ def seed_tenants(
     App certificates are derived from the seed too (RSA primes drawn from a seeded RNG).
     """
     rng = random.Random(seed)
-    tenants = []
-    for index in range(count):
-        name = _ORG_NAMES[index % len(_ORG_NAMES)] + (str(index) if index >= 7 else "")
-        app = AppRegistration(
-            client_id=_guid(rng),
-            client_secret="".join(rng.choice(_SECRET_ALPHABET) for _ in range(40)),
-        )
+    return [seed_tenant(rng, index, users, groups, devices, certificates) for index in range(count)]
+
+
+def seed_tenant(
+    rng: random.Random,
+    index: int,
+    users: int,
+    groups: int,
+    devices: int,
+    certificates: bool = True,
+    taken: Callable[[str], bool] = lambda _domain: False,
+) -> Tenant:
+    """The `index`-th tenant drawn from `rng`; its domain number is drawn again while `taken`
+    says another tenant holds it (tenants added to a running simulator)."""
+    name = _ORG_NAMES[index % len(_ORG_NAMES)] + (str(index) if index >= 7 else "")
+    app = AppRegistration(
+        client_id=_guid(rng),
+        client_secret="".join(rng.choice(_SECRET_ALPHABET) for _ in range(40)),
+    )
+    number = rng.randrange(100, 1000)
+    while taken(f"{name}{number}.onmicrosoft.com"):
         number = rng.randrange(100, 1000)
-        tenant = Tenant(
-            tenant_id=_guid(rng),
-            domain=f"{name}{number}.onmicrosoft.com",
-            extra_domains=[f"{name}{number}.example.com"],
-            display_name=f"{name.capitalize()} Ltd",
-            apps={app.client_id: app},
-        )
-        key_rng = random.Random(rng.getrandbits(64))
-        if certificates:
-            app.certificate = make_certificate(f"entrasync-sim {tenant.domain}", key_rng)
-        _seed_directory(tenant.directory, tenant.domain, rng, users, groups, devices)
-        tenants.append(tenant)
-    return tenants
+    tenant = Tenant(
+        tenant_id=_guid(rng),
+        domain=f"{name}{number}.onmicrosoft.com",
+        extra_domains=[f"{name}{number}.example.com"],
+        display_name=f"{name.capitalize()} Ltd",
+        apps={app.client_id: app},
+    )
+    key_rng = random.Random(rng.getrandbits(64))
+    if certificates:
+        app.certificate = make_certificate(f"entrasync-sim {tenant.domain}", key_rng)
+    _seed_directory(tenant.directory, tenant.domain, rng, users, groups, devices)
+    return tenant
 
 
 def _seed_directory(

@@ -83,6 +83,18 @@ class TenantRegistry:
             for domain in tenant.domains:
                 self._by_key[domain.lower()] = tenant
 
+    def add(self, tenant: Tenant) -> None:
+        """Register one more tenant; ValueError if its GUID or a domain is already known."""
+        keys = [tenant.tenant_id.lower(), *(domain.lower() for domain in tenant.domains)]
+        clash = [key for key in keys if key in self._by_key]
+        if clash:
+            raise ValueError(f"tenant {clash[0]} already exists")
+        self._ordered.append(tenant)
+        self._by_key.update(dict.fromkeys(keys, tenant))
+
+    def __len__(self) -> int:
+        return len(self._ordered)
+
     def __iter__(self) -> Iterator[Tenant]:
         return iter(self._ordered)
 
