@@ -11,13 +11,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import nats
 from entrasync_shared.messages import SyncFinished, SyncStarted, TypeResult
+from entrasync_shared.natsutil import connect
 from entrasync_shared.subjects import OBJECT_TYPES, Names
 
 
 async def _publish_runs(nats_url: str, names: Names, tenant_id: str, runs: int) -> list[str]:
-    nc = await nats.connect(nats_url)
+    nc = await connect(nats_url)
     js = nc.jetstream()
     # Recent runs: history hides rows past its retention period.
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=runs + 1)

@@ -25,10 +25,9 @@ from types import TracebackType
 from typing import IO, Self
 
 import httpx
-import nats
 from entrasync_shared.infra import die_with_parent, free_port
 from entrasync_shared.messages import Health
-from entrasync_shared.natsutil import ApiCallError, call
+from entrasync_shared.natsutil import ApiCallError, call, connect
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess
 
@@ -209,7 +208,7 @@ class ServiceStack:
             )
 
     async def _wait_healthy(self, deadline: float) -> None:
-        nc = await nats.connect(self.nats_url)
+        nc = await connect(self.nats_url)
         http = httpx.AsyncClient(timeout=1, trust_env=False)
         try:
             pending = set(self.services)

@@ -15,17 +15,15 @@ import os
 import signal
 import sys
 
-import nats
-
 from entrasync_shared.infra import InfraError, LocalInfra, find_mongod, find_nats_server
-from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
+from entrasync_shared.natsutil import connect, ensure_cursor_bucket, ensure_streams
 from entrasync_shared.permissions import render_nats_config_with_env_passwords
 from entrasync_shared.subjects import Names
 
 
 async def declare(nats_url: str, names: Names) -> None:
     """Declare every stream and the cursor bucket; meant for an admin NATS user (a Job)."""
-    nc = await nats.connect(nats_url)
+    nc = await connect(nats_url)
     try:
         js = nc.jetstream()
         await ensure_streams(js, names)

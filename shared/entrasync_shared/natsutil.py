@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -29,9 +30,16 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_json
 
 from entrasync_shared.messages import ApiError, Reply
-from entrasync_shared.subjects import Names, StreamSpec
+from entrasync_shared.settings import user_in_url
+from entrasync_shared.subjects import Names, StreamSpec, inbox_prefix
 
 T = TypeVar("T")
+
+
+async def connect(url: str, **options: Any) -> NatsClient:
+    """`nats.connect(url, **options)` with the inbox prefix of the user `url` names: the server
+    lets a user read replies only below its own prefix (`subjects.inbox_prefix`)."""
+    return await nats.connect(url, inbox_prefix=inbox_prefix(user_in_url(url)), **options)
 
 
 def stream_config(spec: StreamSpec) -> StreamConfig:

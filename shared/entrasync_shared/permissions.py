@@ -1,12 +1,22 @@
 """Least-privilege NATS users, one per service, derived from the subjects module.
 
-`nats_accounts(names, passwords)` returns the `authorization` block of a nats-server config in
-which every service may publish and subscribe to exactly what its flows need — only config may
-publish config events and answer `credential.get`, only syncers may ask for credentials, only
-history may publish public change events — plus an `admin` user (stream declaration, ops
+`nats_authorization(names, passwords)` returns the `authorization` block of a nats-server config
+in which every service may publish and subscribe to exactly what its flows need — only config
+may publish config events and answer `credential.get`, only syncers may ask for credentials,
+only history may publish public change events — plus an `admin` user (stream declaration, ops
 tooling) and a read-only `reader` for other services that consume public events. The same
 function feeds the local tooling (`LocalInfra(secure=True)`) and deploy/'s NATS config, so tests
 prove the permissions production runs with.
+
+Two fences keep users apart on the wire:
+
+- Inboxes: each user receives replies only below its own prefix (`subjects.inbox_prefix`, which
+  every connection passes to nats-py/FastStream), so nobody reads the answers sent to another
+  (the syncer's `credential.get` replies carry client secrets). Services answer whatever inbox
+  a caller names through `allow_responses`.
+- JetStream: a service may create, inspect, pull from and ack only its own durable consumers
+  (`subjects.DURABLES`), by name, and delete none; ordered consumers are created on the legacy
+  ephemeral subject, where the server refuses durable names. Only `admin` creates streams.
 """
 
 from __future__ import annotations
@@ -14,21 +24,35 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from entrasync_shared.subjects import API_VERBS, Names
+from entrasync_shared.subjects import API_VERBS, Names, inbox_prefix
 
 SERVICE_USERS: Final = ("config", "scheduler", "syncer", "history", "console")
 ALL_USERS: Final = (*SERVICE_USERS, "reader", "admin")
 
 
-def _js_consume(names: Names, stream: str) -> list[str]:
-    """JetStream API subjects to create/inspect consumers on `stream` and pull/ack from it."""
-    return [
-        f"$JS.API.CONSUMER.*.{stream}",
-        f"$JS.API.CONSUMER.*.{stream}.>",
-        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
-        f"$JS.ACK.{stream}.>",
-        f"$JS.FC.{stream}.>",
-    ]
+def _js_durables(names: Names, service: str) -> list[str]:
+    """JetStream API subjects to create, inspect, pull from and ack `service`'s own durable
+    consumers, by name: not to delete them, nor to touch anyone else's."""
+    allowed: list[str] = []
+    for durable, stream in names.durables(service).items():
+        allowed += [
+            f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+            # nats-py creates a pull consumer under its name (server 2.9+), with its filter
+            # subject as further tokens; the legacy subject names the durable too.
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return allowed
+
+
+def _js_ephemeral(stream: str) -> list[str]:
+    """Ordered (ephemeral push, no acks) consumers on `stream`. The server refuses a durable
+    name on this subject, and the consumer's server-chosen name is needed for nothing else but
+    flow control replies."""
+    return [f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>"]
 
 
 def _api(names: Names, service: str) -> str:
@@ -40,14 +64,13 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
     n = names
     # Reading stream metadata lets every service verify the declared streams at start-up.
     common_pub = ["$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
-    common_sub = ["_INBOX.>"]
-    services_sub = [*common_sub, "$SRV.>"]  # the NATS micro protocol: PING, INFO, STATS
+    services_sub = ["$SRV.>"]  # the NATS micro protocol: PING, INFO, STATS
     config = {
         "publish": [
             *common_pub,
             n.config_events,
             n.dead_letter("config"),
-            *_js_consume(n, n.events_stream),
+            *_js_durables(n, "config"),
         ],
         "subscribe": [*services_sub, _api(n, "config")],
     }
@@ -57,8 +80,8 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             n.sync_commands,
             n.dead_letter("scheduler"),
             n.api("config", "tenant.list"),
-            *_js_consume(n, n.config_stream),
-            *_js_consume(n, n.events_stream),
+            *_js_ephemeral(n.config_stream),
+            *_js_ephemeral(n.events_stream),
         ],
         "subscribe": [*services_sub, _api(n, "scheduler")],
     }
@@ -72,7 +95,7 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             f"$KV.{n.cursor_bucket}.>",
             f"$JS.API.STREAM.MSG.GET.KV_{n.cursor_bucket}",
             f"$JS.API.DIRECT.GET.KV_{n.cursor_bucket}.>",
-            *_js_consume(n, n.commands_stream),
+            *_js_durables(n, "syncer"),
         ],
         "subscribe": [*services_sub, _api(n, "syncer")],
     }
@@ -82,8 +105,7 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             n.directory_events,
             n.sync_recorded_all,
             n.dead_letter("history"),
-            *_js_consume(n, n.pipeline_stream),
-            *_js_consume(n, n.config_stream),  # tenant.deleted: purge or keep history
+            *_js_durables(n, "history"),  # the pipeline; tenant.deleted: purge or keep
         ],
         "subscribe": [*services_sub, _api(n, "history")],
     }
@@ -100,11 +122,11 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             _api(n, "scheduler"),
             _api(n, "syncer"),
         ],
-        "subscribe": [*common_sub],
+        "subscribe": [],
     }
     reader = {
-        "publish": [*common_pub, *_js_consume(n, n.events_stream)],
-        "subscribe": [*common_sub],
+        "publish": [*common_pub, *_js_ephemeral(n.events_stream)],
+        "subscribe": [],
     }
     blocks = {
         "config": config,
@@ -116,9 +138,12 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
     }
     result: dict[str, dict[str, Any]] = {}
     for user, block in blocks.items():
+        # Replies (API answers, JetStream acks, pushed messages) reach a user only below its
+        # own inbox prefix, which all its connections use.
+        subscribe = [f"{inbox_prefix(user)}.>", *block["subscribe"]]
         result[user] = {
             "publish": {"allow": block["publish"]},
-            "subscribe": {"allow": block["subscribe"]},
+            "subscribe": {"allow": subscribe},
         }
         if user in ("config", "scheduler", "syncer", "history"):
             # Services answer request-reply APIs on callers' inboxes.

@@ -8,6 +8,7 @@ subjects and `T123_ENTRASYNC_*` streams.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal
@@ -50,6 +51,37 @@ API_VERBS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+DEFAULT_INBOX: Final = "_INBOX"
+_USER_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def inbox_prefix(user: str | None) -> str:
+    """The inbox prefix of NATS user `user`: `_INBOX_<user>`; nats-py's `_INBOX` without a user.
+
+    Every connection of `user` passes it to nats-py (`connect(inbox_prefix=...)`) or FastStream
+    (`NatsBroker(inbox_prefix=...)`), and the generated server config lets `user` subscribe only
+    below it — so no user can read the replies (credentials included) sent to another. Raises
+    `ValueError` for a user name that cannot be one subject token as it is (mapping it would let
+    two users share an inbox).
+    """
+    if user is None:
+        return DEFAULT_INBOX
+    if not _USER_NAME.fullmatch(user):
+        raise ValueError(
+            f"NATS user name {user!r} cannot name an inbox: use letters, digits, '_' and '-'"
+        )
+    return f"{DEFAULT_INBOX}_{user}"
+
+
+# Every durable consumer: service -> purpose -> the stream it reads (events, config, commands,
+# pipeline). Each service's NATS user may create, read, pull and ack exactly its own.
+DURABLES: Final[dict[str, dict[str, str]]] = {
+    "config": {"sync-recorded": "events"},
+    "syncer": {"commands": "commands"},
+    "history": {"pipeline": "pipeline", "tenant-deleted": "config"},
+}
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """One JetStream stream: its name, subjects, retention and duplicate window."""
@@ -63,9 +95,14 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class Names:
-    """Subject, stream, consumer and bucket names under an optional isolation prefix."""
+    """Subject, stream, consumer and bucket names under an optional isolation prefix.
+
+    `inbox` is the inbox prefix of the NATS user these names serve (see `inbox_prefix`): pull
+    consumers take their reply inbox from it (`pull_inbox`).
+    """
 
     prefix: str = ""
+    inbox: str = DEFAULT_INBOX
 
     # -- helpers --------------------------------------------------------------------------------
     def _s(self, subject: str) -> str:
@@ -213,7 +250,29 @@ class Names:
 
     # -- consumers ----------------------------------------------------------------------------
     def consumer(self, service: str, purpose: str) -> str:
+        """A durable consumer's name; every durable is listed in `durables()`."""
+        if purpose not in DURABLES.get(service, ()):
+            raise ValueError(f"unknown durable consumer {service}-{purpose}")
         return self._n(f"{service}-{purpose}").replace(".", "_")
+
+    def durables(self, service: str) -> dict[str, str]:
+        """`service`'s durable consumers: stream name by consumer name (its NATS permissions
+        allow exactly these)."""
+        streams = {
+            "config": self.config_stream,
+            "commands": self.commands_stream,
+            "pipeline": self.pipeline_stream,
+            "events": self.events_stream,
+        }
+        return {
+            self.consumer(service, purpose): streams[stream]
+            for purpose, stream in DURABLES.get(service, {}).items()
+        }
+
+    @property
+    def pull_inbox(self) -> bytes:
+        """`inbox_prefix` for FastStream pull subscribers (its default is nats-py's `_INBOX.`)."""
+        return f"{self.inbox}.".encode()
 
 
 def cursor_key(tenant_id: str, object_type: ObjectType) -> str:

@@ -63,7 +63,9 @@ def build_app(settings: ConfigSettings) -> FastStream:
     box = secret_box(settings)
     clouds = settings.cloud_registry()
     names = settings.names
-    broker = NatsBroker(settings.nats_url, name="entrasync-config")
+    broker = NatsBroker(
+        settings.nats_url, name="entrasync-config", inbox_prefix=settings.inbox_prefix
+    )
     runtime = _Runtime()
     micro = MicroService(
         version=version("entrasync-config"),

@@ -77,6 +77,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         nc = await nats.connect(
             settings.nats_url,
             name="entrasync-console",
+            inbox_prefix=settings.inbox_prefix,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
         )

@@ -178,6 +178,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         deliver_policy=DeliverPolicy.ALL,
         # One message at a time, in stream order: FastStream runs a fetched batch concurrently.
         pull_sub=PullSub(batch_size=1, timeout=5.0),
+        inbox_prefix=names.pull_inbox,
         ack_policy=AckPolicy.MANUAL,
         config=ConsumerConfig(ack_wait=120, max_deliver=-1),
         title="history/pipeline",
@@ -191,6 +192,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         durable=names.consumer("history", "tenant-deleted"),
         deliver_policy=DeliverPolicy.ALL,
         pull_sub=PullSub(batch_size=1, timeout=5.0),
+        inbox_prefix=names.pull_inbox,
         ack_policy=AckPolicy.MANUAL,
         config=ConsumerConfig(ack_wait=300, max_deliver=-1),
         title="history/tenant-deleted",

@@ -35,7 +35,7 @@ MICRO_VERSION = "0.1.0"
 
 def build_app(settings: Settings) -> FastStream:
     names = settings.names
-    broker = NatsBroker(settings.nats_url, logger=log)
+    broker = NatsBroker(settings.nats_url, logger=log, inbox_prefix=settings.inbox_prefix)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     store = MongoHistoryStore(mongo, settings.history_db, settings.retention_days)
     ctx = Context(

@@ -24,7 +24,9 @@ log = logging.getLogger("entrasync.scheduler")
 def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> FastStream:
     """The scheduler app; tests pass their own `clock` to move time on."""
     names = settings.names
-    broker = NatsBroker(settings.nats_url, name="entrasync-scheduler")
+    broker = NatsBroker(
+        settings.nats_url, name="entrasync-scheduler", inbox_prefix=settings.inbox_prefix
+    )
     scheduler = Scheduler(
         source=NatsConfigApi(broker, names, settings.config_timeout_seconds),
         sink=NatsCommands(broker, names),

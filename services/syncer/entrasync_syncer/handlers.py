@@ -36,6 +36,7 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
         durable=names.consumer("syncer", "commands"),
         deliver_policy=DeliverPolicy.ALL,
         pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout),
+        inbox_prefix=names.pull_inbox,
         ack_policy=AckPolicy.MANUAL,
         config=ConsumerConfig(ack_wait=settings.ack_wait, max_deliver=settings.max_deliver),
         title="syncer/commands",

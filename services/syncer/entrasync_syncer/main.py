@@ -33,7 +33,7 @@ log = logging.getLogger("entrasync.syncer")
 def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> FastStream:
     """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
     names = settings.names
-    broker = NatsBroker(settings.nats_url)
+    broker = NatsBroker(settings.nats_url, inbox_prefix=settings.inbox_prefix)
     tokens = MsalTokenSource()
 
     async def cursor_bucket() -> KeyValue:

@@ -1,5 +1,7 @@
 """Per-service NATS users: each service's real flows work with its own credentials, and what a
-service has no business doing is refused by the server."""
+service has no business doing is refused by the server — reading another user's replies
+included (each user has its own inbox prefix). Real nats-server with the generated config,
+real services, MongoDB and the Graph simulator."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
 import pytest
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
@@ -20,15 +21,23 @@ from entrasync_shared.messages import (
     TenantCreate,
     TenantRef,
 )
-from entrasync_shared.natsutil import ApiCallError, call, ensure_cursor_bucket, ensure_streams
+from entrasync_shared.natsutil import (
+    ApiCallError,
+    call,
+    connect,
+    ensure_cursor_bucket,
+    ensure_streams,
+)
 from entrasync_shared.permissions import (
     ALL_USERS,
     password_variable,
     render_nats_config_with_env_passwords,
 )
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import Names, inbox_prefix
 from entrasync_sim.launcher import SimulatorProcess
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats_probe import names_refused, refused
 
 pytestmark = pytest.mark.timeout(180)
 NAMES = Names("perm")
@@ -48,7 +57,7 @@ async def violations(url: str, action: str) -> list[str]:
     async def on_error(err: Exception) -> None:
         errors.append(str(err))
 
-    nc = await nats.connect(url, error_cb=on_error, max_reconnect_attempts=0)
+    nc = await connect(url, error_cb=on_error, max_reconnect_attempts=0)
     try:
         if action == "publish-config-event":
             await nc.publish(NAMES.tenant_event("created"), b"{}")
@@ -95,13 +104,81 @@ async def test_the_console_may_not_read_credentials(secure_nats: LocalInfra) -> 
     assert any("permissions violation" in e.lower() for e in errors), errors
 
 
+OTHER_USERS = ("config", "scheduler", "history", "console", "reader")
+EAVESDROP = ("_INBOX.>", f"{inbox_prefix('syncer')}.>")  # every inbox; the syncer's own
+
+
+async def eavesdrop(url: str, received: list[Msg]) -> tuple[object, list[str]]:
+    """Connect as `url`'s user and try to read every inbox and the syncer's; returns the
+    connection and the server's errors (its refusals)."""
+    errors: list[str] = []
+
+    async def on_error(err: Exception) -> None:
+        errors.append(str(err))
+
+    async def on_msg(msg: Msg) -> None:
+        received.append(msg)
+
+    nc = await connect(url, error_cb=on_error, max_reconnect_attempts=0)
+    for subject in EAVESDROP:
+        await nc.subscribe(subject, cb=on_msg)
+    await nc.flush()
+    return nc, errors
+
+
+async def test_a_user_may_read_no_inbox_but_its_own(secure_nats: LocalInfra) -> None:
+    for user in OTHER_USERS:
+        errors = await refused(secure_nats.user_url(user), subscribe=EAVESDROP)
+        assert names_refused(errors, EAVESDROP) == list(EAVESDROP), (user, errors)
+    own = [f"{inbox_prefix('syncer')}.x.>"]
+    assert await refused(secure_nats.user_url("syncer"), subscribe=own) == []
+
+
+async def test_no_other_user_reads_the_credentials_a_syncer_is_sent(
+    secure_nats: LocalInfra,
+) -> None:
+    secret = b'{"ok": true, "result": {"client_secret": "canary-secret"}}'
+    admin = await connect(secure_nats.user_url("admin"))
+    syncer = await connect(secure_nats.user_url("syncer"))
+    received: list[Msg] = []
+    eavesdroppers = [await eavesdrop(secure_nats.user_url(u), received) for u in OTHER_USERS]
+    try:
+
+        async def answer_like_config(msg: Msg) -> None:
+            await msg.respond(secret)
+
+        # Stands in for config (admin may do anything): answers credential.get like it does.
+        await admin.subscribe(NAMES.api("config", "credential.get"), cb=answer_like_config)
+        await admin.flush()
+        answer = await syncer.request(NAMES.api("config", "credential.get"), b"{}", timeout=5)
+        assert answer.data == secret
+        for nc, _ in eavesdroppers:
+            await nc.flush()  # whatever the server routed to it before the answer has arrived
+        assert [m.data for m in received] == []
+        for (_, errors), user in zip(eavesdroppers, OTHER_USERS, strict=True):
+            assert names_refused(errors, EAVESDROP) == list(EAVESDROP), (user, errors)
+    finally:
+        for nc, _ in eavesdroppers:
+            await nc.close()  # type: ignore[attr-defined]
+        await syncer.close()
+        await admin.close()
+
+
+def violations_since(log: Path, offset: int) -> list[str]:
+    return [line for line in log.read_text()[offset:].splitlines() if "Violation" in line]
+
+
 async def test_every_service_runs_its_real_flows_with_its_own_user(
     secure_nats: LocalInfra, infra: LocalInfra, tmp_path: Path
 ) -> None:
-    admin = await nats.connect(secure_nats.user_url("admin"))
+    admin = await connect(secure_nats.user_url("admin"))
     await ensure_streams(admin.jetstream(), NAMES)
     await ensure_cursor_bucket(admin.jetstream(), NAMES)
     await admin.close()
+    server_log = secure_nats.workdir / "nats-server.log"
+    log_offset = len(server_log.read_text())
+    received: list[Msg] = []
+    spy, _ = await eavesdrop(secure_nats.user_url("console"), received)
     with SimulatorProcess(users=20, groups=3, devices=4, page_size=10) as sim:
         cloud = SimulatorCloud("lab", sim.authority_host, sim.graph_url, sim.ca_file)
         env = {
@@ -125,7 +202,7 @@ async def test_every_service_runs_its_real_flows_with_its_own_user(
             service_env=per_service,
         ):
             app = sim.tenants[0]
-            console = await nats.connect(console_url)
+            console = await connect(console_url)
             profile = await call(
                 console,
                 NAMES.api("config", "profile.create"),
@@ -141,22 +218,22 @@ async def test_every_service_runs_its_real_flows_with_its_own_user(
                 Tenant,
             )
             await console.close()
-            reader = await nats.connect(secure_nats.user_url("reader"))
+            reader = await connect(secure_nats.user_url("reader"))
             sub = await reader.jetstream().subscribe(
                 NAMES.sync_recorded(tenant.id),
                 stream=NAMES.events_stream,
+                ordered_consumer=True,
                 config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
             )
             recorded = json.loads((await sub.next_msg(timeout=60)).data)["data"]
             await reader.close()
+    await spy.flush()
+    await spy.close()
     assert (recorded["mode"], recorded["status"]) == ("full", "Succeeded")
-    log = (secure_nats.workdir / "nats-server.log").read_text().splitlines()
-    provoked = (
-        'User "syncer", Subject "perm.entrasync.config.tenant.created"',
-        'User "console", Subject "perm.entrasync.api.config.credential.get"',
-    )
-    unexpected = [line for line in log if "Violation" in line and not line.endswith(provoked)]
-    assert unexpected == []
+    assert [m.data for m in received] == []  # the syncer's credential.get answers included
+    spied = tuple(f'User "console", Subject "{subject}"' for subject in EAVESDROP)
+    unexpected = [v for v in violations_since(server_log, log_offset) if spied[0] not in v]
+    assert [v for v in unexpected if spied[1] not in v] == []
 
 
 async def test_the_committed_style_config_reads_passwords_from_the_environment(
@@ -184,7 +261,7 @@ async def test_the_committed_style_config_reads_passwords_from_the_environment(
                 probe.close()
                 await probe.wait_closed()
                 break
-        nc = await nats.connect(f"nats://config:pw-config@127.0.0.1:{port}")
+        nc = await connect(f"nats://config:pw-config@127.0.0.1:{port}")
         assert nc.is_connected
         await nc.close()
     finally:
