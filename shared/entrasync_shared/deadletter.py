@@ -1,29 +1,73 @@
-"""Parking messages a service cannot read: invariant 6, "never silently dropped".
+"""Parking messages a service cannot handle: invariant 6, "never silently dropped".
 
 Every service parks an unreadable message on `names.dead_letter(<service>)` (stream
 ENTRASYNC_DEADLETTER) with the raw payload and two headers saying where it came from and why.
+
+The same place decides what a durable consumer does when handling a message raised
+(`settle_failure`): an outage that ends by itself (MongoDB or NATS unreachable, a timeout) is
+retried without limit, anything else at most `limit` deliveries, after which the message is
+parked with its error as the reason. JetStream's own `max_deliver` is no substitute: when it
+runs out the server stops delivering the message and nobody is told.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Iterator
+from typing import Final, Literal, Protocol
 
-from faststream.nats import NatsBroker
+import nats.errors
+import nats.js.errors
+from faststream.nats import NatsBroker, NatsMessage
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
 from entrasync_shared.subjects import Names
 
 SUBJECT_HEADER: Final = "Entrasync-Subject"
 REASON_HEADER: Final = "Entrasync-Reason"
 
+TRANSIENT_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    # MongoDB unreachable, stepping down or slow (ServerSelectionTimeout, AutoReconnect, ...).
+    ConnectionFailure,
+    ExecutionTimeout,
+    WTimeoutError,
+    # NATS unreachable, reconnecting, or JetStream without a leader for a while.
+    nats.errors.TimeoutError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.NoServersError,
+    nats.errors.NoRespondersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.FlushTimeoutError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NoStreamResponseError,
+    TimeoutError,
+    ConnectionError,
+)
+"""Errors of an outage: a redelivery succeeds once it is over, however long it lasts."""
+
+# MongoDB labels the errors a retry of the whole operation may cure (e.g. a write conflict).
+_TRANSIENT_LABELS: Final = ("TransientTransactionError", "RetryableWriteError")
+
 log = logging.getLogger("entrasync.deadletter")
+
+Verdict = Literal["retry", "park"]
+
+
+class Parking(Protocol):
+    """Where a message is parked (`DeadLetters`, or a service's adapter around it)."""
+
+    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None: ...
 
 
 class DeadLetters:
     """Publishes unreadable messages to one service's dead-letter subject and waits for the ack.
 
     `msg_id` should be stable for the original message (e.g. stream + sequence) so that a
-    redelivered copy — or the copies of several replicas — is parked only once.
+    redelivered copy — or the copies of several replicas — is parked only once. `parked`
+    counts the messages this process parked.
     """
 
     def __init__(
@@ -33,10 +77,11 @@ class DeadLetters:
         self._names = names
         self._subject = names.dead_letter(service)
         self._timeout = timeout
+        self.parked = 0
 
     async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None:
         """Store `payload` with its origin and `reason`; raises what the broker raises."""
-        reason = reason[:1000].replace("\n", " ")
+        reason = one_line(reason[:1000])
         log.warning("dead-lettering a message from %s: %s", subject, reason)
         await self._broker.publish(
             payload,
@@ -45,3 +90,83 @@ class DeadLetters:
             stream=self._names.dead_letter_stream,
             timeout=self._timeout,
         )
+        self.parked += 1
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (`\\n`, `\\x00`): one log line, one header."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def is_transient(error: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
+    """True when `error` (or what it was raised from) is an outage that ends by itself:
+    `TRANSIENT_ERRORS`, a MongoDB error labelled retryable, or one of the caller's own `also`
+    (e.g. a service's `Unavailable`)."""
+    for cause in _causes(error):
+        if isinstance(cause, TRANSIENT_ERRORS + also):
+            return True
+        if isinstance(cause, PyMongoError) and any(map(cause.has_error_label, _TRANSIENT_LABELS)):
+            return True
+    return False
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    # Only explicit `raise ... from` links: an error raised while handling a timeout is not
+    # itself a timeout.
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__
+
+
+def after_failure(
+    error: BaseException,
+    deliveries: int,
+    limit: int,
+    also: tuple[type[BaseException], ...] = (),
+) -> Verdict:
+    """What to do with a message whose handling raised `error` on its `deliveries`-th
+    delivery: "retry" an outage forever and anything else until `limit` deliveries, then
+    "park" it."""
+    if is_transient(error, also) or deliveries < limit:
+        return "retry"
+    return "park"
+
+
+async def settle_failure(
+    msg: NatsMessage,
+    error: Exception,
+    parking: Parking,
+    *,
+    limit: int,
+    delay: float,
+    msg_id: str,
+    also: tuple[type[BaseException], ...] = (),
+) -> Verdict:
+    """Nak `msg` for a later try, or park it and ack, as `after_failure` decides.
+
+    Logs one line per failed delivery and the traceback once, when the message is parked.
+    Should parking fail (NATS down), the message is nak'ed and parked on a later delivery.
+    """
+    raw = msg.raw_message
+    deliveries = raw.metadata.num_delivered or 1
+    verdict = after_failure(error, deliveries, limit, also)
+    if verdict == "retry":
+        kind = "unavailable" if is_transient(error, also) else f"delivery {deliveries}/{limit}"
+        log.warning("%s not handled (%s), retrying: %r", raw.subject, kind, error)
+        await msg.nack(delay=delay)
+        return verdict
+    reason = one_line(f"failed {deliveries} deliveries: {type(error).__name__}: {error}")
+    log.error("parking a message from %s: %s", raw.subject, reason, exc_info=error)
+    try:
+        await parking.park(raw.data, raw.subject, reason, msg_id)
+    except Exception as park_error:
+        log.warning("could not park %s, retrying later: %r", msg_id, park_error)
+        await msg.nack(delay=delay)
+        return "retry"
+    await msg.ack()
+    return verdict

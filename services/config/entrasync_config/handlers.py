@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from entrasync_shared.deadletter import DeadLetters
+from entrasync_shared.deadletter import DeadLetters, settle_failure
 from entrasync_shared.messages import (
     ConnectionTest,
     CredentialProfileCreate,
@@ -47,7 +47,6 @@ RequestT = TypeVar("RequestT", bound=BaseModel)
 UseCase = Callable[[Any, Deps], Awaitable[Any]]
 QUEUE = "entrasync-config"
 RETRY_DELAY = 2.0
-MAX_DELIVER = 50
 MAX_REQUEST_BYTES = 64 * 1024
 TEST_WORKERS = 8
 
@@ -114,9 +113,18 @@ SLOW = {"tenant.test", "connection.test"}
 
 
 def register(
-    broker: NatsBroker, names: Names, deps: Callable[[], Deps], micro: MicroService
+    broker: NatsBroker,
+    names: Names,
+    deps: Callable[[], Deps],
+    micro: MicroService,
+    *,
+    fetch_timeout: float = 1.0,
+    max_failed_deliveries: int = 5,
 ) -> None:
-    """Attach every subscriber; `deps()` yields the adapters once the app has started."""
+    """Attach every subscriber; `deps()` yields the adapters once the app has started.
+
+    `fetch_timeout` bounds one pull of the `sync.recorded` consumer; a message failing for
+    another reason than an outage is parked after `max_failed_deliveries` deliveries."""
     for verb, (request_type, use_case) in API.items():
         subject = names.api("config", verb)
         micro.endpoint(verb, subject, QUEUE)
@@ -127,7 +135,7 @@ def register(
             max_workers=TEST_WORKERS if verb in SLOW else 1,
         )
         subscriber(_api_handler(verb, request_type, use_case, deps, micro))
-    _register_sync_recorded(broker, names, deps)
+    _register_sync_recorded(broker, names, deps, fetch_timeout, max_failed_deliveries)
 
 
 def _api_handler(
@@ -151,7 +159,13 @@ def _api_handler(
     return on_request
 
 
-def _register_sync_recorded(broker: NatsBroker, names: Names, deps: Callable[[], Deps]) -> None:
+def _register_sync_recorded(
+    broker: NatsBroker,
+    names: Names,
+    deps: Callable[[], Deps],
+    fetch_timeout: float,
+    max_failed_deliveries: int,
+) -> None:
     dead_letters = DeadLetters(broker, names, "config")
 
     @broker.subscriber(
@@ -159,9 +173,16 @@ def _register_sync_recorded(broker: NatsBroker, names: Names, deps: Callable[[],
         stream=JStream(names.events_stream, declare=False),
         durable=names.consumer("config", "sync-recorded"),
         deliver_policy=DeliverPolicy.NEW,
-        pull_sub=PullSub(batch_size=16, timeout=1.0),
+        # One message per pull: nats-py (2.16) ends an idle pull of several messages with a
+        # bare asyncio.TimeoutError now and then, which FastStream (0.7) does not take for the
+        # usual "nothing to fetch" and logs as an ERROR with a traceback. A pull of one ends
+        # with nats' own TimeoutError, which FastStream expects. Runs are few: one at a time is
+        # plenty.
+        pull_sub=PullSub(batch_size=1, timeout=fetch_timeout),
         inbox_prefix=names.pull_inbox,
-        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=30),
+        # Unlimited: an outage is retried until it is over; other failures are parked by
+        # `settle_failure` (the server's own limit would drop a message without a word).
+        config=ConsumerConfig(max_deliver=-1, ack_wait=30),
         ack_policy=AckPolicy.MANUAL,
         title="config.sync_recorded",
     )
@@ -178,13 +199,16 @@ def _register_sync_recorded(broker: NatsBroker, names: Names, deps: Callable[[],
             return
         try:
             tenant = await domain.record_sync(recorded, deps())
-        except (Unavailable, PyMongoError) as err:
-            log.warning("run %s not applied yet, will retry: %r", recorded.run_id, err)
-            await msg.nack(delay=RETRY_DELAY)
-            return
-        except Exception:
-            log.exception("run %s not applied because of a bug, will retry", recorded.run_id)
-            await msg.nack(delay=10 * RETRY_DELAY)
+        except Exception as err:
+            await settle_failure(
+                msg,
+                err,
+                dead_letters,
+                limit=max_failed_deliveries,
+                delay=RETRY_DELAY,
+                msg_id=f"config:events:{raw.metadata.sequence.stream}",
+                also=(Unavailable,),
+            )
             return
         if tenant is not None:
             log.info("full scan done for tenant %s (run %s)", tenant.id, recorded.run_id)

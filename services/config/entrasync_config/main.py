@@ -71,7 +71,14 @@ def build_app(settings: ConfigSettings) -> FastStream:
         version=version("entrasync-config"),
         metadata={"prefix": settings.prefix, "key_id": box.key_id},
     )
-    handlers.register(broker, names, runtime.get, micro)
+    handlers.register(
+        broker,
+        names,
+        runtime.get,
+        micro,
+        fetch_timeout=settings.fetch_timeout_seconds,
+        max_failed_deliveries=settings.max_failed_deliveries,
+    )
     register_discovery(broker, micro)
 
     async def start() -> None:

@@ -54,6 +54,13 @@ class ConfigSettings(ServiceSettings, MongoSettingsMixin):
         validation_alias=AliasChoices("ENTRASYNC_CONFIG_OUTBOX_INTERVAL_SECONDS"),
         description="How often events that could not be published at once are retried",
     )
+    fetch_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("ENTRASYNC_CONFIG_FETCH_TIMEOUT_SECONDS"),
+        description="Longest wait of one pull of the sync.recorded consumer",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> ConfigSettings:

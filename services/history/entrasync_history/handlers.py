@@ -1,8 +1,10 @@
 """Subscribers: translate a message, call one use case, decide the ack.
 
-Ack mapping on the pipeline consumer: applied (or already applied) → ack; malformed → parked on
-the dead-letter subject, then ack; finish waiting for its batches → nak with a short delay;
-MongoDB/NATS trouble or any unexpected error → nak with a delay, so nothing is ever dropped.
+Ack mapping on the pipeline consumer: applied (or already applied) → ack; malformed (including
+values MongoDB cannot store) → parked on the dead-letter subject, then ack; finish waiting for
+its batches → nak with a short delay; MongoDB/NATS unavailable → nak with a delay, without limit;
+any other error → nak with a delay until `max_failed_deliveries`, then parked (`settle_failure`),
+so nothing is ever dropped and nothing is retried forever.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
+from entrasync_shared.deadletter import one_line, settle_failure
 from entrasync_shared.messages import (
     Health,
     ObservationBatch,
@@ -22,6 +25,7 @@ from entrasync_shared.messages import (
     TenantDeleted,
 )
 from entrasync_shared.natsutil import ok
+from entrasync_shared.storable import unstorable
 from entrasync_shared.subjects import OBJECT_TYPES, Names
 from faststream import AckPolicy
 from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
@@ -35,6 +39,7 @@ from entrasync_history.domain.ports import DeadLetters, HistoryQueries, HistoryS
 log = logging.getLogger(__name__)
 
 PipelineMessage: TypeAlias = ObservationBatch | SyncStarted | SyncFinished
+MessageT = TypeVar("MessageT", bound=PipelineMessage)
 API_QUEUE = "entrasync-history"
 
 
@@ -61,6 +66,7 @@ class Deps:
     dead_letters: DeadLetters
     retry_delay: float
     finish_wait: float
+    max_failed_deliveries: int = 5
     stats: Stats = field(default_factory=Stats)
 
 
@@ -74,16 +80,31 @@ def parse_pipeline(names: Names, subject: str, payload: bytes) -> PipelineMessag
                 batch = ObservationBatch.model_validate_json(payload)
                 if (batch.tenant_id, batch.object_type) != (tenant_id, object_type):
                     raise Malformed(f"batch for {batch.tenant_id}/{batch.object_type} on {subject}")
-                return batch
+                return _storable(batch)
             case ["run", tenant_id, "started"]:
                 started = SyncStarted.model_validate_json(payload)
-                return _check_tenant(started, tenant_id, subject)
+                return _storable(_check_tenant(started, tenant_id, subject))
             case ["run", tenant_id, "finished"]:
                 finished = SyncFinished.model_validate_json(payload)
-                return _check_tenant(finished, tenant_id, subject)
+                return _storable(_check_tenant(finished, tenant_id, subject))
     except ValidationError as error:
         raise Malformed(f"invalid payload: {error}") from error
     raise Malformed(f"unexpected subject {subject}")
+
+
+def _storable(message: MessageT) -> MessageT:
+    """`message` unless it holds something MongoDB refuses: such a write would fail the same
+    way on every delivery (and a batch's change events would go out before it failed)."""
+    problem = unstorable(message.model_dump(mode="json", exclude={"objects"}))
+    if problem is None and isinstance(message, ObservationBatch):
+        for observed in message.objects:
+            problem = unstorable(observed.attributes)
+            if problem is not None:
+                problem = f"object {observed.id!r}: attributes {problem}"
+                break
+    if problem is not None:
+        raise Malformed(f"cannot be stored: {problem}")
+    return message
 
 
 def _check_tenant(
@@ -98,17 +119,33 @@ async def _park(deps: Deps, msg: NatsMessage, error: Malformed, dedupe_prefix: s
     """Dead-letter an unreadable message, then ack it (nak if parking fails)."""
     raw = msg.raw_message
     sequence = raw.metadata.sequence.stream
-    log.error("dead-lettering message #%s on %s: %s", sequence, raw.subject, error)
+    reason = one_line(str(error))
+    log.error("dead-lettering message #%s on %s: %s", sequence, raw.subject, reason)
     try:
-        await deps.dead_letters.park(
-            raw.data, raw.subject, str(error), dedupe_prefix + str(sequence)
-        )
-    except Exception:
-        log.exception("could not dead-letter message #%s; retrying later", sequence)
+        await deps.dead_letters.park(raw.data, raw.subject, reason, dedupe_prefix + str(sequence))
+    except Exception as park_error:
+        log.warning("could not dead-letter message #%s, retrying later: %r", sequence, park_error)
         await msg.nack(delay=deps.retry_delay)
         return
     deps.stats.dead_lettered += 1
     await msg.ack()
+
+
+async def _settle(deps: Deps, msg: NatsMessage, error: Exception, dedupe_prefix: str) -> None:
+    """A failed message: retried (an outage: without limit), or parked after too many tries."""
+    sequence = msg.raw_message.metadata.sequence.stream
+    verdict = await settle_failure(
+        msg,
+        error,
+        deps.dead_letters,
+        limit=deps.max_failed_deliveries,
+        delay=deps.retry_delay,
+        msg_id=dedupe_prefix + str(sequence),
+    )
+    if verdict == "park":
+        deps.stats.dead_lettered += 1
+    else:
+        deps.stats.retried += 1
 
 
 async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
@@ -132,10 +169,8 @@ async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
                     await msg.nack(delay=deps.finish_wait)
                     return
                 deps.stats.recorded += 1
-    except Exception:
-        log.exception("could not process %s %s; retrying later", raw.subject, message.id)
-        deps.stats.retried += 1
-        await msg.nack(delay=deps.retry_delay)
+    except Exception as error:
+        await _settle(deps, msg, error, "history:")
         return
     await msg.ack()
 
@@ -149,10 +184,8 @@ async def handle_tenant_deleted(deps: Deps, msg: NatsMessage) -> None:
         return
     try:
         await services.forget_tenant(deps.ctx, deleted)
-    except Exception:
-        log.exception("could not forget tenant %s; retrying later", deleted.tenant_id)
-        deps.stats.retried += 1
-        await msg.nack(delay=deps.retry_delay)
+    except Exception as error:
+        await _settle(deps, msg, error, "history:config:")
         return
     await msg.ack()
 
@@ -212,6 +245,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         "objects.counts": api.count_objects,
         "tenants.status": api.tenants_status,
         "guardrail.override": api.override_guardrail,
+        "tenants.deleted": api.deleted_tenants,
     }
     for verb, respond in answers.items():
         _register_api(broker, deps, verb, respond)

@@ -56,6 +56,7 @@ def build_app(settings: Settings) -> FastStream:
         dead_letters=DeadLetters(broker, names, "history"),
         retry_delay=settings.retry_delay_seconds,
         finish_wait=settings.finish_wait_seconds,
+        max_failed_deliveries=settings.max_failed_deliveries,
     )
     register(broker, deps)
     app = FastStream(broker, logger=log)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from entrasync_shared.deadletter import after_failure
 from entrasync_shared.messages import Health, Reply, StartSync
 from entrasync_shared.natsutil import ok
 from faststream import AckPolicy
@@ -42,22 +43,26 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
         title="syncer/commands",
         description="StartSync commands: read one tenant's Graph delta now.",
     )
+    async def park(msg: NatsMessage, reason: str) -> None:
+        """Dead-letter the command and ack it; nak instead when parking fails (NATS down)."""
+        metadata = msg.raw_message.metadata
+        log.error("parking command #%s: %s", metadata.sequence.stream, reason)
+        msg_id = f"syncer:{metadata.stream}:{metadata.sequence.stream}"
+        try:
+            await dead_letters.park(msg.body, msg.raw_message.subject, reason, msg_id)
+        except InfrastructureError as park_failure:
+            log.warning("could not park it: %s", park_failure)
+            await msg.nack(delay=_redelivery_delay(settings, metadata.num_delivered or 1))
+            return
+        await msg.ack()
+
     async def on_start_sync(msg: NatsMessage) -> None:
         metadata = msg.raw_message.metadata
         attempt = metadata.num_delivered or 1
         try:
             command = StartSync.model_validate_json(msg.body)
         except ValidationError as exc:
-            reason = f"not a StartSync: {exc.error_count()} validation errors"
-            log.error("parking command #%s: %s", metadata.sequence.stream, reason)
-            msg_id = f"syncer:{metadata.stream}:{metadata.sequence.stream}"
-            try:
-                await dead_letters.park(msg.body, msg.raw_message.subject, reason, msg_id)
-            except InfrastructureError as park_failure:
-                log.warning("could not park it: %s", park_failure)
-                await msg.nack(delay=_redelivery_delay(settings, attempt))
-                return
-            await msg.ack()
+            await park(msg, f"not a StartSync: {exc.error_count()} validation errors")
             return
         log.info(
             "run %s of tenant %s: %s (%s), attempt %d",
@@ -84,10 +89,19 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
             log.warning("run %s: %s; retry in %.0f s", command.run_id, exc, delay)
             await msg.nack(delay=delay)
             return
-        except Exception:
-            # A bug or an unforeseen failure: let a later delivery try (bounded by max_deliver).
-            log.exception("run %s failed unexpectedly", command.run_id)
-            await msg.nack(delay=_redelivery_delay(settings, attempt))
+        except Exception as exc:
+            # A bug or an unforeseen failure: a few more deliveries may try, then the command is
+            # parked and its run recorded as failed (the server's max_deliver would drop it
+            # without a word).
+            limit = min(settings.max_failed_deliveries, settings.max_deliver)
+            if attempt < settings.max_deliver and after_failure(exc, attempt, limit) == "retry":
+                log.warning("run %s failed unexpectedly, retrying: %r", command.run_id, exc)
+                await msg.nack(delay=_redelivery_delay(settings, attempt))
+                return
+            log.error("run %s failed %d times", command.run_id, attempt, exc_info=exc)
+            why = f"failed {attempt} times: {type(exc).__name__}"
+            await give_up(command, deps, why, attempt)
+            await park(msg, f"{why}: {exc}")
             return
         await msg.ack()
 

@@ -16,11 +16,13 @@ from datetime import timedelta
 
 from entrasync_shared.messages import (
     ObservationBatch,
+    ObservedObject,
     StartSync,
     SyncMode,
     SyncReason,
     TypeResult,
 )
+from entrasync_shared.storable import unstorable
 from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain import batch_id, full_round_url, plan_type
@@ -138,6 +140,7 @@ class TypeRun:
         page.entries.clear()  # the raw entries (member dicts above all) are no longer needed
         self.deleted += len(removals)
         objects = self.filtered.apply(self.scope, self.object_type, mode, objects, removals)
+        self._refuse_unstorable(objects)
         for kept, removed in split_batch(objects, removals, self.max_batch_bytes):
             seq = self.batches
             await self.publisher.batch(
@@ -155,6 +158,19 @@ class TypeRun:
                 )
             )
             self.batches += 1
+
+    def _refuse_unstorable(self, objects: list[ObservedObject]) -> None:
+        """Fail the round on an object MongoDB cannot store (a NUL in a key, a number beyond 64
+        bits, ...). Not dropped: a full round would then report the object deleted, and a delta
+        round would lose its change for good; failing keeps the inventory exact (the deltaLink
+        is not advanced) and says why in Sync History."""
+        for obj in objects:
+            problem = unstorable(obj.attributes)
+            if problem is not None:
+                raise GraphError(
+                    f"Graph returned {self.object_type} {obj.id!r} with attributes that cannot "
+                    f"be stored ({problem})"
+                )
 
     def _result(self, mode: SyncMode, reason: SyncReason, error: str | None = None) -> TypeResult:
         return TypeResult(

@@ -140,3 +140,69 @@ async def test_an_unreadable_tenant_deletion_is_parked() -> None:
 
 def started_payload() -> bytes:
     return started("r1").model_dump_json().encode()
+
+
+class BrokenStore(FakeHistoryStore):
+    """A store whose writes fail the same way every time (as an unforeseen bug would)."""
+
+    async def is_applied(self, batch_id: str) -> bool:
+        raise KeyError("attributes")
+
+
+def make_deps_with(store: FakeHistoryStore, publisher: FakeEventPublisher | None = None) -> Deps:
+    ctx = Context(store, publisher or FakeEventPublisher(), NAMES, GuardrailPolicy(), 2)
+    return Deps(
+        NAMES,
+        ctx,
+        store,
+        FakeHistoryQueries(),
+        FakeDeadLetters(),
+        retry_delay=2.0,
+        finish_wait=0.5,
+        max_failed_deliveries=3,
+    )
+
+
+async def test_a_batch_mongodb_cannot_store_is_parked_at_once_and_publishes_nothing() -> None:
+    publisher = FakeEventPublisher()
+    deps = make_deps_with(FakeHistoryStore(), publisher)
+    poison = batch("r1", "user", 0, [obj("u1", **{"a\x00b": 1})])
+    msg = FakeJsMessage(NAMES.observed(TENANT, "user"), poison.model_dump_json().encode())
+
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+
+    assert msg.decision == ("ack", None) and deps.stats.dead_lettered == 1
+    assert isinstance(deps.dead_letters, FakeDeadLetters)
+    [(_, _, reason, _)] = deps.dead_letters.parked
+    assert reason == "cannot be stored: object 'u1': attributes key 'a\\x00b' holds a NUL character"
+    assert publisher.events == []
+
+
+def test_a_run_event_with_a_number_beyond_64_bits_is_malformed() -> None:
+    payload = finished("r1", {"user": 1}, totals={"user": 2**64}).model_dump_json().encode()
+    with pytest.raises(Exception, match="cannot be stored: at results.0.total: integer"):
+        parse_pipeline(NAMES, NAMES.run_event(TENANT, "finished"), payload)
+
+
+async def test_a_message_failing_for_another_reason_is_parked_after_the_limit() -> None:
+    deps = make_deps_with(BrokenStore())
+    decisions = []
+    for deliveries in (1, 2, 3):
+        msg = observed_message(deliveries)
+        await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+        decisions.append(msg.decision)
+
+    assert decisions == [("nack", 2.0), ("nack", 2.0), ("ack", None)]
+    assert isinstance(deps.dead_letters, FakeDeadLetters)
+    [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
+    assert (reason, dedupe_id) == ("failed 3 deliveries: KeyError: 'attributes'", "history:7")
+    assert (deps.stats.retried, deps.stats.dead_lettered) == (2, 1)
+
+
+async def test_an_outage_is_retried_without_limit() -> None:
+    deps = make_deps_with(FakeHistoryStore(), BrokenPublisher())
+    msg = observed_message(deliveries=1000)
+
+    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+
+    assert msg.decision == ("nack", 2.0) and deps.stats.dead_lettered == 0
