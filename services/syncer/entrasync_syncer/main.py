@@ -34,7 +34,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
     """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
     names = settings.names
     broker = NatsBroker(settings.nats_url, inbox_prefix=settings.inbox_prefix)
-    tokens = MsalTokenSource()
+    tokens = MsalTokenSource(settings.retry_policy)
 
     async def cursor_bucket() -> KeyValue:
         return await ensure_cursor_bucket(broker.config.connection_state.stream, names)

@@ -6,6 +6,7 @@ sentence says what is wrong *and* what the admin should do about it.
 
 from __future__ import annotations
 
+from entrasync_shared.aadsts import TOKEN_ADVICE, token_advice
 from entrasync_shared.subjects import ObjectType
 
 PERMISSIONS: dict[ObjectType | None, str] = {
@@ -13,27 +14,6 @@ PERMISSIONS: dict[ObjectType | None, str] = {
     "group": "GroupMember.Read.All (or Group.Read.All)",
     "device": "Device.Read.All",
     None: "Organization.Read.All",
-}
-
-_TOKEN_CODES = {
-    "AADSTS7000215": "The client secret is wrong: paste the secret's Value (not its Secret ID) "
-    "into the credential profile.",
-    "AADSTS7000222": "The client secret has expired: create a new client secret for the app "
-    "registration and update the credential profile.",
-    "AADSTS700016": "Application (client) id {client_id} was not found in tenant {tenant}: check "
-    "the client id, and that the app is registered in (or consented to by) this tenant.",
-    "AADSTS90002": "Tenant {tenant} was not found in the {cloud} cloud: check the tenant's domain "
-    "or GUID and the Azure cloud.",
-    "AADSTS700027": "The certificate was not accepted: upload this certificate to the app "
-    "registration (Certificates & secrets), or replace an expired one.",
-    "AADSTS700024": "The signed client assertion is outside its validity window: check this "
-    "host's clock.",
-    "AADSTS7000112": "The application is disabled in tenant {tenant}: ask its admin to enable it.",
-    "AADSTS7000218": "No client secret or certificate was sent: the credential profile is "
-    "incomplete.",
-    "AADSTS500011": "Microsoft Graph of the {cloud} cloud is unknown to tenant {tenant}: check "
-    "the Azure cloud.",
-    "AADSTS900023": "The tenant {tenant} is not a valid tenant name: use its domain or GUID.",
 }
 
 
@@ -52,7 +32,7 @@ def _network(code: str, host: str, timeout: float) -> str | None:
 
 def explain_discovery(code: str, tenant: str, cloud: str, host: str, timeout: float) -> str:
     if code in ("AADSTS90002", "invalid_tenant"):
-        return _TOKEN_CODES["AADSTS90002"].format(tenant=tenant, cloud=cloud)
+        return TOKEN_ADVICE["AADSTS90002"].format(tenant=tenant, cloud=cloud)
     return _network(code, host, timeout) or (
         f"The OpenID configuration of tenant {tenant} could not be read ({code}): check the "
         "tenant and the Azure cloud."
@@ -62,9 +42,9 @@ def explain_discovery(code: str, tenant: str, cloud: str, host: str, timeout: fl
 def explain_token(
     code: str, tenant: str, cloud: str, client_id: str, host: str, timeout: float
 ) -> str:
-    known = _TOKEN_CODES.get(code)
+    known = token_advice(code, tenant=tenant, cloud=cloud, client_id=client_id)
     if known is not None:
-        return known.format(tenant=tenant, cloud=cloud, client_id=client_id)
+        return known
     return _network(code, host, timeout) or (
         f"Entra ID refused the token request ({code}): see the detail, then check the "
         "credential profile."

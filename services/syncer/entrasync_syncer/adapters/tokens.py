@@ -1,6 +1,8 @@
 """App-only access tokens from MSAL (client credentials), one application per app and tenant.
 
-MSAL is synchronous, so every call runs in a worker thread. Its HTTP goes through a
+MSAL is synchronous, so every call runs in a worker thread. A token endpoint that answers 5xx or
+429, or cannot be reached, is retried with the same backoff budget as Graph calls (MSAL raises for
+those); a refusal (4xx with an AADSTS code) is final and explained. Its HTTP goes through a
 `requests.Session` that ignores the environment (`REQUESTS_CA_BUNDLE` would otherwise override
 `verify`) and trusts either the cloud's own CA, written to a private file, or certifi's bundle.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,13 +21,18 @@ from typing import Any
 
 import msal
 import requests
+from entrasync_shared.aadsts import aadsts_code, token_advice
 from entrasync_shared.messages import Credential
 
+from entrasync_syncer.domain import RetryPolicy, parse_retry_after
 from entrasync_syncer.ports import TokenError
 
 log = logging.getLogger("entrasync.syncer.tokens")
 
 _MAX_DESCRIPTION = 300
+_MSAL_STATUS = re.compile(r"HTTP Error: (\d{3})")
+_MSAL_THROTTLE = 5.0
+"""MSAL replays a 429/5xx answer without asking again for its Retry-After, or 5 s without one."""
 
 
 def _digest(text: str) -> str:
@@ -55,28 +63,47 @@ def client_credential(credential: Credential) -> str | dict[str, str]:
     return credential.client_secret.get_secret_value()
 
 
+@dataclass(frozen=True)
+class _Outage:
+    """A token request that failed without an answer from Entra ID worth believing."""
+
+    problem: str
+    retry_after: float | None = None
+
+
 class MsalTokenSource:
     """Implements `TokenSource`; keeps MSAL's in-memory token cache warm across runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: RetryPolicy | None = None, sleep: Any = asyncio.sleep) -> None:
         self._apps: dict[tuple[str, str, str], _App] = {}
         self._lock = asyncio.Lock()
         self._ca_dir = Path(tempfile.mkdtemp(prefix="entrasync-syncer-ca-"))
+        self._policy = policy or RetryPolicy()
+        self._sleep = sleep
 
     async def token(self, credential: Credential, *, fresh: bool = False) -> str:
         app = await self._app(credential)
         scopes = [f"{credential.cloud.graph_url.rstrip('/')}/.default"]
-        try:
-            result = await asyncio.to_thread(_acquire, app.app, scopes, fresh)
-        except Exception as exc:  # MSAL raises for 5xx and network errors, with no common base
-            raise TokenError(f"token request failed: {type(exc).__name__}") from None
-        token = result.get("access_token")
-        if isinstance(token, str):
-            return token
-        description = str(result.get("error_description", "")).splitlines()[0:1]
-        raise TokenError(
-            f"{result.get('error', 'unknown_error')}: {''.join(description)[:_MAX_DESCRIPTION]}"
-        )
+        attempt, waited = 0, 0.0
+        while True:
+            attempt += 1
+            try:
+                result = await asyncio.to_thread(_acquire, app.app, scopes, fresh)
+            except Exception as exc:  # MSAL raises for 5xx and network errors, no common base
+                outage = _outage(exc)
+                wait = self._policy.delay(attempt, outage.retry_after)
+                if outage.retry_after is None:  # sooner, MSAL would only replay the failure
+                    wait = max(wait, _MSAL_THROTTLE)
+                if self._policy.gives_up(attempt, waited, wait):
+                    raise TokenError(_gave_up(credential, outage, attempt, waited)) from None
+                log.info("token %s; retry in %.1f s", outage.problem, wait)
+                waited += wait
+                await self._sleep(wait)
+                continue
+            token = result.get("access_token")
+            if isinstance(token, str):
+                return token
+            raise TokenError(_refusal(credential, result))
 
     def close(self) -> None:
         for app in self._apps.values():
@@ -130,6 +157,46 @@ def _acquire(app: msal.ConfidentialClientApplication, scopes: list[str], fresh: 
     if fresh:
         app.remove_tokens_for_client()
     return app.acquire_token_for_client(scopes)
+
+
+def _outage(exc: Exception) -> _Outage:
+    """What went wrong, from MSAL's exception: an HTTP status (with Retry-After) or no answer."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        headers = getattr(response, "headers", None) or {}
+        return _Outage(
+            f"endpoint answered HTTP {status}", parse_retry_after(headers.get("Retry-After"))
+        )
+    said = _MSAL_STATUS.search(str(exc))  # MSAL's own replay of a 429/5xx: "HTTP Error: 503"
+    if said:
+        return _Outage(f"endpoint answered HTTP {said.group(1)}")
+    return _Outage(f"endpoint unreachable ({type(exc).__name__})")
+
+
+def _gave_up(credential: Credential, outage: _Outage, attempts: int, waited: float) -> str:
+    host = credential.cloud.authority_host
+    return (
+        f"token {outage.problem} after {attempts} attempts over {waited:.0f} s: check that "
+        f"{host} is reachable from the syncer (network, proxy, firewall) and Entra ID's service "
+        "health; the next run tries again"
+    )
+
+
+def _refusal(credential: Credential, result: dict[str, Any]) -> str:
+    """`<error> <AADSTS code>: <what to do>` (or Entra's own first line when the code is new)."""
+    description = "".join(str(result.get("error_description", "")).splitlines()[0:1])
+    codes = result.get("error_codes")
+    code = aadsts_code(description) or (f"AADSTS{codes[0]}" if codes else None)
+    advice = token_advice(
+        code,
+        tenant=credential.tenant,
+        cloud=credential.cloud.name,
+        client_id=credential.client_id,
+    )
+    error = str(result.get("error", "unknown_error"))
+    what = f"{error} {code}" if code else error
+    return f"token refused ({what}): {(advice or description)[:_MAX_DESCRIPTION]}"
 
 
 def _short(exc: Exception) -> str:
