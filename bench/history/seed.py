@@ -75,7 +75,7 @@ async def seed(
     store = MongoHistoryStore(client, database, retention_days)
     await store.ensure_indexes()
     db = client[database]
-    cells: Counter[tuple[str, str, datetime, str, str]] = Counter()
+    cells: Counter[tuple[str, str, datetime, str, str, bool]] = Counter()
     rows = rows_for(count, retention_days, tenant_id)
     while docs := list(islice(rows, 20_000)):
         cells.update(cell for doc in docs if (cell := count_cell(doc)) is not None)
@@ -88,10 +88,11 @@ async def seed(
                 "day": day,
                 "object_type": object_type,
                 "status": status,
+                "changes": changes,
                 "n": n,
                 "expire_at": expiry(day, retention_days),
             }
-            for (cell_id, tenant, day, object_type, status), n in cells.items()
+            for (cell_id, tenant, day, object_type, status, changes), n in cells.items()
         ]
     )
     return time.perf_counter() - began

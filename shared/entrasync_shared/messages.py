@@ -777,13 +777,19 @@ def search_text(value: str) -> str:
 class HistoryRunsQuery(Request):
     """`history.runs.list`: a tenant's Sync History rows, newest first, with the total.
 
-    `search` keeps the rows whose type, status or error text contains it (case-insensitive).
+    `search` keeps the rows whose type, status or error text contains it (case-insensitive),
+    whose Start Time begins with it as the console shows it ("2025-03-10 01:0"), or one of whose
+    counts equals it. `changes_only` keeps the rows of runs that changed or deleted something,
+    failed, were cancelled or are still running.
     """
 
     tenant_id: str = Field(min_length=1, max_length=MAX_ID)
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, description="Rows per page: 50, 100 or 1000")
     search: str = Field(default="", max_length=MAX_SEARCH)
+    changes_only: bool = Field(
+        default=False, description="Only runs with changes or errors (and running ones)"
+    )
 
     @field_validator("page_size")
     @classmethod
@@ -809,6 +815,9 @@ class HistoryExportRequest(Request):
     search: str = Field(default="", max_length=MAX_SEARCH)
     after: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     max_rows: int = Field(default=1000, ge=1, le=5000)
+    changes_only: bool = Field(
+        default=False, description="Only runs with changes or errors (and running ones)"
+    )
 
     @field_validator("search")
     @classmethod
@@ -892,6 +901,29 @@ class TenantsSyncStatus(Model):
     items: tuple[TenantSyncStatus, ...]
 
 
+class DeletedTenantsQuery(Request):
+    """`history.tenants.deleted`: tenants deleted with their Sync History kept (newest first).
+
+    With `tenant_id`, only that tenant (an empty list when it is not one of them).
+    """
+
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+
+
+class DeletedTenant(Model):
+    """A tenant deleted without erasing its history: what history remembers of it."""
+
+    tenant_id: str
+    name: str = Field(description="The tenant's display name when it was deleted")
+    tenant: str = Field(default="", description="Its domain or directory GUID")
+    cloud: str = ""
+    deleted_at: datetime
+
+
+class DeletedTenants(Model):
+    items: tuple[DeletedTenant, ...]
+
+
 class GuardrailOverrideGrant(Request):
     """`history.guardrail.override`: let the next full run delete past the safe-delete guardrail.
 
@@ -953,6 +985,10 @@ class HistoryRow(Model):
     filtered: int = 0
     error: str | None = None
     guardrail_override: str | None = None
+    received: int = Field(
+        default=0, description="Objects and removals applied so far (progress of a running row)"
+    )
+    pages: int = Field(default=0, description="Observation batches (Graph pages) applied so far")
 
 
 class InventoryItem(Model):
@@ -985,10 +1021,6 @@ def sync_recorded_event(recorded: SyncRecorded) -> SyncRecordedEvent:
     return SyncRecordedEvent(
         id=f"recorded:{recorded.run_id}",
         source=tenant_source(recorded.tenant_id),
-    received: int = Field(
-        default=0, description="Objects and removals applied so far (progress of a running row)"
-    )
-    pages: int = Field(default=0, description="Observation batches (Graph pages) applied so far")
         type=event_type(None, "recorded"),
         subject=recorded.run_id,
         time=recorded.finished_at,

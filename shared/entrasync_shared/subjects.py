@@ -45,6 +45,7 @@ API_VERBS: Final[dict[str, tuple[str, ...]]] = {
         "objects.counts",
         "tenants.status",
         "guardrail.override",
+        "tenants.deleted",
     ),
     "scheduler": ("health", "sync_now"),
     "syncer": ("health",),

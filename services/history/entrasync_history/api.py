@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from entrasync_shared.messages import (
+    DeletedTenants,
+    DeletedTenantsQuery,
     GuardrailOverrideGrant,
     GuardrailOverrides,
     HistoryCountsQuery,
@@ -136,3 +138,10 @@ async def override_guardrail(queries: HistoryQueries, payload: bytes) -> Reply[A
         return GuardrailOverrides(items=tuple(granted))
 
     return await answer(GuardrailOverrideGrant, payload, work)
+
+
+async def deleted_tenants(queries: HistoryQueries, payload: bytes) -> Reply[Any]:
+    async def work(query: DeletedTenantsQuery) -> DeletedTenants:
+        return DeletedTenants(items=tuple(await queries.deleted_tenants(query)))
+
+    return await answer(DeletedTenantsQuery, payload, work)

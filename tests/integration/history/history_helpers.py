@@ -245,6 +245,8 @@ class PastRun:
     status: RunStatus | None = None
     tenant_id: str = TENANT
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    changed: int = 1
+    total: int = 10
 
 
 async def seed_runs(store: MongoHistoryStore, runs: Iterable[PastRun], parallel: int = 16) -> None:
@@ -266,8 +268,8 @@ async def seed_runs(store: MongoHistoryStore, runs: Iterable[PastRun], parallel:
                 mode="delta",
                 reason="schedule",
                 status="Failed" if t in run.errors else "Succeeded",
-                total=10,
-                changed=1,
+                total=run.total,
+                changed=run.changed,
                 error=run.errors.get(t),
             )
             for t in OBJECT_TYPES

@@ -13,6 +13,8 @@ from entrasync_history.domain.model import StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.search import row_search
 from entrasync_shared.messages import (
+    DeletedTenant,
+    DeletedTenantsQuery,
     GuardrailOverride,
     GuardrailOverrideGrant,
     HistoryExportRequest,
@@ -29,6 +31,7 @@ from entrasync_shared.messages import (
     SyncMode,
     SyncRecorded,
     SyncStarted,
+    TenantDeleted,
     TenantsStatusQuery,
     TenantSyncStatus,
     TypeResult,
@@ -116,6 +119,7 @@ class FakeHistoryStore:
         self.started: dict[str, SyncStarted] = {}
         self.cancelled: dict[str, str] = {}
         self.overrides: dict[ObjectType, GuardrailOverride] = {}
+        self.deleted_tenants: dict[str, TenantDeleted] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -175,6 +179,9 @@ class FakeHistoryStore:
         ]
         self.cancelled.update(dict.fromkeys(running, error))
         return running
+
+    async def remember_deleted(self, deleted: TenantDeleted) -> None:
+        self.deleted_tenants[deleted.tenant_id] = deleted
 
     async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
         removed = {"inventory": len(self.objects), "runs": len(self.runs)}
@@ -275,7 +282,7 @@ class FakeHistoryQueries:
         search = row_search(text)
         if search is None:
             return list(self.rows)
-        return [r for r in self.rows if search.matches(r.object_type, r.status, r.error)]
+        return [r for r in self.rows if search.matches_row(r)]
 
     async def history_rows(
         self, query: HistoryRunsQuery, now: datetime
@@ -292,6 +299,9 @@ class FakeHistoryQueries:
         chunk = found[start : start + request.max_rows]
         after = start + len(chunk)
         return chunk, (str(after) if after < len(found) else None)
+
+    async def deleted_tenants(self, query: DeletedTenantsQuery) -> list[DeletedTenant]:
+        return []
 
     async def inventory(self, query: HistoryObjectsQuery) -> tuple[list[InventoryItem], int]:
         return [], 0

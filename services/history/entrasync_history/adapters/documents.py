@@ -6,7 +6,10 @@ Collections (one database, `ENTRASYNC_HISTORY_DB`):
   Live objects have `deleted: false`; `members` holds a group's member ids (sorted).
 - `history`: one row per (run, type), `_id` = "<run>:<type>". Once its start is known a row has
   `order` (the sort key, newest last: start time, run id, type), `kind` ("<type>|<status>")
-  and `expire_at` (TTL); `error` exists only on rows that have one.
+  and `expire_at` (TTL); `error` exists only on rows that have one. `has_changes` is the run's:
+  something changed or was deleted, a type failed or was cancelled, or it is still running;
+  `numbers` holds the row's distinct counts (number search).
+- `deleted_tenants`: tenants deleted with their history kept (name, domain, cloud, when).
 - `history_counts`: how many rows a tenant has per UTC day, type and status (exact paging).
 - `runs`: one document per run, `_id` = run id; `recorded` is the SyncRecorded once recorded.
 - `tenants`: the last sync start/status per tenant, `_id` = tenant id.
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from entrasync_shared.messages import (
+    DeletedTenant,
     GuardrailOverride,
     HistoryRow,
     InventoryItem,
@@ -32,6 +36,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.paging import day_of, expiry
+from entrasync_history.domain.search import run_has_changes
 
 ROW_FIELDS = (
     "tenant_id",
@@ -48,13 +53,13 @@ ROW_FIELDS = (
     "filtered",
     "error",
     "guardrail_override",
+    "received",
+    "pages",
 )
 
 
 def object_key(tenant_id: str, object_type: ObjectType, object_id: str) -> str:
     return f"{tenant_id}:{object_type}:{object_id}"
-    "received",
-    "pages",
 
 
 def row_key(run_id: str, object_type: ObjectType) -> str:
@@ -140,30 +145,53 @@ def row_kind(object_type: str, status: str) -> str:
     return f"{object_type}|{status}"
 
 
+COUNT_FIELDS = ("total", "changed", "deleted", "filtered")
+
+
+def row_numbers(fields: Mapping[str, Any]) -> list[int] | None:
+    """The distinct counts a number search finds a row by, or None unless all four are known."""
+    if not all(name in fields for name in COUNT_FIELDS):
+        return None
+    return sorted({int(fields[name]) for name in COUNT_FIELDS})
+
+
 def placed(fields: dict[str, Any], retention_days: int) -> dict[str, Any]:
-    """A complete row's fields plus its sort key, expiry and kind."""
+    """A complete row's fields plus its sort key, expiry and kind (and `has_changes`, which
+    rows written without it count as: shown by the "changes or errors" filter)."""
     started_at = fields["started_at"]
+    numbers = row_numbers(fields)
     return {
+        "has_changes": True,
         **fields,
         "order": row_order(started_at, fields["run_id"], fields["object_type"]),
         "expire_at": expiry(started_at, retention_days),
         "kind": row_kind(fields["object_type"], fields["status"]),
+        **({"numbers": numbers} if numbers is not None else {}),
     }
 
 
-def count_cell(row: Mapping[str, Any] | None) -> tuple[str, str, datetime, str, str] | None:
-    """Which per-day count a row adds to: (cell id, tenant, day, type, status), or None while
-    its start is unknown."""
+Cell = tuple[str, str, datetime, str, str, bool]
+
+
+def count_cell(row: Mapping[str, Any] | None) -> Cell | None:
+    """Which per-day count a row adds to: (cell id, tenant, day, type, status, has changes), or
+    None while its start is unknown.
+
+    Rows of runs with changes or errors keep the cell ids written before the flag existed (a row
+    without `has_changes` counts as having changes), so those cells stay exact.
+    """
     if not row or not all(row.get(k) for k in ("started_at", "status", "tenant_id", "object_type")):
         return None
     day = day_of(row["started_at"])
     tenant_id, object_type, status = row["tenant_id"], row["object_type"], row["status"]
-    cell_id = f"{tenant_id}|{day:%Y-%m-%d}|{object_type}|{status}"
-    return cell_id, tenant_id, day, object_type, status
+    changes = row.get("has_changes", True) is not False
+    cell_id = f"{tenant_id}|{day:%Y-%m-%d}|{object_type}|{status}" + ("" if changes else "|quiet")
+    return cell_id, tenant_id, day, object_type, status, changes
 
 
 def final_row(recorded: SyncRecorded, counts: TypeCounts) -> dict[str, Any]:
     return {
+        "has_changes": run_has_changes(recorded.types),
         "tenant_id": recorded.tenant_id,
         "run_id": recorded.run_id,
         "object_type": counts.object_type,
@@ -221,4 +249,14 @@ def tenant_status(doc: Mapping[str, Any]) -> TenantSyncStatus:
         last_sync_status=doc["last_sync_status"],
         last_sync_finished_at=utc(finished) if finished else None,
         last_error=doc.get("last_error"),
+    )
+
+
+def deleted_tenant(doc: Mapping[str, Any]) -> DeletedTenant:
+    return DeletedTenant(
+        tenant_id=doc["_id"],
+        name=doc["name"],
+        tenant=doc.get("tenant") or "",
+        cloud=doc.get("cloud") or "",
+        deleted_at=utc(doc["deleted_at"]),
     )

@@ -15,6 +15,7 @@ from entrasync_shared.messages import (
     ObservationBatch,
     SyncRecorded,
     SyncStarted,
+    TenantDeleted,
 )
 from entrasync_shared.subjects import ObjectType
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
@@ -34,6 +35,7 @@ from entrasync_history.adapters.documents import (
 from entrasync_history.adapters.rows import MongoRows
 from entrasync_history.domain.model import StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.search import run_has_changes
 
 APPLIED_MARKER_TTL = timedelta(days=7)
 """Longer than the pipeline stream keeps messages, so no redelivery outlives its marker."""
@@ -46,8 +48,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class MongoHistoryStore:
-    def __init__(
 def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int]:
     """What a batch adds to its own type's progress counts (nothing to other types' rows)."""
     if object_type != batch.object_type:
@@ -55,6 +55,8 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
     return {"received": len(batch.objects) + len(batch.removals), "pages": 1}
 
 
+class MongoHistoryStore:
+    def __init__(
         self, client: AsyncMongoClient[dict[str, Any]], database: str, retention_days: int
     ) -> None:
         self._client = client
@@ -65,6 +67,7 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
         self._tenants = db["tenants"]
         self._applied = db["applied_batches"]
         self._overrides = db["guardrail_overrides"]
+        self._deleted_tenants = db["deleted_tenants"]
 
     async def ensure_indexes(self) -> None:
         await self._inventory.create_indexes(
@@ -148,10 +151,10 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
                      "object_type": object_type},
                     upsert=object_type == batch.object_type,
                     session=session,
+                    **_progress(batch, object_type),
                 )  # fmt: skip
             await self._applied.insert_one(
                 {
-                    **_progress(batch, object_type),
                     "_id": batch.id,
                     "tenant_id": batch.tenant_id,
                     "run_id": batch.run_id,
@@ -193,6 +196,7 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
                         "object_types": list(started.object_types),
                         "started_at": started.at,
                         "status": "Running",
+                        "has_changes": True,
                     }
                 },
                 upsert=True,
@@ -207,6 +211,8 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
                     "reason": started.reason,
                     "status": "Running",
                     "started_at": started.at,
+                    # Shown by the "changes or errors" filter until its finish says otherwise.
+                    "has_changes": True,
                 }
                 key = row_key(started.run_id, object_type)
                 await self.rows.put(key, object_type, fields, session, on_insert=NEW_ROW)
@@ -241,12 +247,12 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
                 cancelled.append(run["_id"])
                 await self._runs.update_one(
                     {"_id": run["_id"]},
-                    {"$set": {"status": "Cancelled", "error": error}},
+                    {"$set": {"status": "Cancelled", "error": error, "has_changes": True}},
                     session=session,
                 )
                 for object_type in run.get("object_types") or ():
                     key = row_key(run["_id"], object_type)
-                    cancelled_row = {"status": "Cancelled", "error": error}
+                    cancelled_row = {"status": "Cancelled", "error": error, "has_changes": True}
                     await self.rows.put(key, object_type, cancelled_row, session)
                 await self._tenants.update_one(
                     {"_id": tenant_id, "last_run_id": run["_id"]},
@@ -256,6 +262,22 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
 
         await self._transaction(write)
         return cancelled
+
+    async def remember_deleted(self, deleted: TenantDeleted) -> None:
+        """Keep a deleted tenant's name, domain and cloud beside its kept history."""
+        tenant = deleted.tenant
+        await self._deleted_tenants.update_one(
+            {"_id": deleted.tenant_id},
+            {
+                "$set": {
+                    "name": tenant.name if tenant else deleted.tenant_id,
+                    "tenant": tenant.tenant if tenant else "",
+                    "cloud": tenant.cloud if tenant else "",
+                    "deleted_at": deleted.at,
+                }
+            },
+            upsert=True,
+        )
 
     async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
         # Not one transaction: a big tenant exceeds its limits. A redelivery finishes the job.
@@ -270,6 +292,7 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
         ):
             removed[name] = (await collection.delete_many({"tenant_id": tenant_id})).deleted_count
         removed["tenants"] = (await self._tenants.delete_one({"_id": tenant_id})).deleted_count
+        await self._deleted_tenants.delete_one({"_id": tenant_id})
         return removed
 
     async def _set_tenant(
@@ -402,6 +425,7 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
                         "started_at": recorded.started_at,
                         "finished_at": recorded.finished_at,
                         "status": recorded.status,
+                        "has_changes": run_has_changes(recorded.types),
                         "recorded": recorded_document(recorded),
                     },
                     "$unset": {"error": ""},

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from entrasync_shared.messages import (
+    DeletedTenant,
+    DeletedTenantsQuery,
     GuardrailOverride,
     GuardrailOverrideGrant,
     HistoryExportRequest,
@@ -24,9 +26,10 @@ from entrasync_shared.messages import (
     TypeInventoryCount,
 )
 from entrasync_shared.subjects import OBJECT_TYPES
-from pymongo import ASCENDING, AsyncMongoClient, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReplaceOne
 
 from entrasync_history.adapters.documents import (
+    deleted_tenant,
     inventory_item,
     object_key,
     override_document,
@@ -37,6 +40,7 @@ from entrasync_history.domain.search import literal_pattern
 
 SEARCHED_ATTRIBUTES = ("displayName", "userPrincipalName", "mail")
 STATUS_LIMIT = 1000
+DELETED_LIMIT = 1000
 
 
 class MongoHistoryQueries:
@@ -49,6 +53,7 @@ class MongoHistoryQueries:
         self._inventory = db["inventory"]
         self._tenants = db["tenants"]
         self._overrides = db["guardrail_overrides"]
+        self._deleted_tenants = db["deleted_tenants"]
 
     async def history_rows(
         self, query: HistoryRunsQuery, now: datetime
@@ -116,6 +121,13 @@ class MongoHistoryQueries:
             match["_id"] = {"$in": list(query.tenant_ids)}
         cursor = self._tenants.find(match).sort("_id", ASCENDING).limit(STATUS_LIMIT)
         return [tenant_status(doc) async for doc in cursor]
+
+    async def deleted_tenants(self, query: DeletedTenantsQuery) -> list[DeletedTenant]:
+        match = {} if query.tenant_id is None else {"_id": query.tenant_id}
+        cursor = (
+            self._deleted_tenants.find(match).sort("deleted_at", DESCENDING).limit(DELETED_LIMIT)
+        )
+        return [deleted_tenant(doc) async for doc in cursor]
 
     async def grant_override(
         self, grant: GuardrailOverrideGrant, now: datetime

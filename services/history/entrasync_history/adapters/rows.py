@@ -9,13 +9,20 @@ the counts stay exact while the TTL monitor catches up.
 A search reads row keys from two indexes, each named explicitly (no query planning, so no
 trial runs over a tenant's rows): `kind` ("<type>|<status>") for the types and statuses the text
 names, and the failed-rows index for the error text (a literal, escaped regex on index keys).
-The two ordered key lists are merged here; then only the page's rows are fetched.
+The two ordered key lists are merged here; then only the page's rows are fetched. A number
+search adds a third list, from the rows' `numbers`; a date search ("2025-03-10 01:0") is a range
+of the sort key itself.
+
+The "changes or errors" filter (`changes_only`) keeps it that way: every row carries its run's
+`has_changes`, the day counts are split by it, and the filtered queries read indexes that start
+with (or hold) it.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,24 +36,28 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from entrasync_history.adapters.documents import (
     ROW_FIELDS,
+    Cell,
     count_cell,
     history_row,
     order_bound,
     placed,
     row_kind,
+    row_numbers,
 )
 from entrasync_history.domain.paging import DAY, expiry, locate, window_start
 from entrasync_history.domain.search import RUN_STATUSES, RowSearch, row_search
 
-CELL_FIELDS = ("tenant_id", "object_type", "status", "started_at")
+CELL_FIELDS = ("tenant_id", "object_type", "status", "started_at", "has_changes")
 OPTIONAL_FIELDS = ("error", "guardrail_override")
 BY_ORDER = "tenant_order"
 BY_KIND = "tenant_kind_order"
 FAILED_ROWS = "tenant_failed_rows"
+CHANGES_BY_ORDER = "tenant_changes_order"
+CHANGES_BY_KIND = "tenant_changes_kind_order"
+BY_NUMBER = "tenant_number_changes_order"
 EXPORT_CHUNK_BYTES = 512 * 1024
 """A chunk stops growing past this size, well inside NATS's default 1 MB payload limit."""
 
-Cell = tuple[str, str, datetime, str, str]
 SHOWN = {"_id": 0, "order": 1, **dict.fromkeys(ROW_FIELDS, 1)}
 
 
@@ -73,16 +84,39 @@ class MongoRows:
                 IndexModel([("tenant_id", ASCENDING), ("order", DESCENDING), ("error", ASCENDING),
                             ("kind", ASCENDING)],
                            name=FAILED_ROWS, partialFilterExpression={"error": {"$exists": True}}),
+                IndexModel([("tenant_id", ASCENDING), ("has_changes", ASCENDING),
+                            ("order", DESCENDING)], name=CHANGES_BY_ORDER),
+                IndexModel([("tenant_id", ASCENDING), ("has_changes", ASCENDING),
+                            ("kind", ASCENDING), ("order", DESCENDING)], name=CHANGES_BY_KIND),
+                IndexModel([("tenant_id", ASCENDING), ("numbers", ASCENDING),
+                            ("has_changes", ASCENDING), ("order", DESCENDING)], name=BY_NUMBER),
                 IndexModel([("run_id", ASCENDING)]),
                 IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0),
             ]
         )  # fmt: skip
+        await self._complete_older_rows()
         await self._cells.create_indexes(
             [
                 IndexModel([("tenant_id", ASCENDING), ("day", DESCENDING)]),
                 IndexModel([("expire_at", ASCENDING)], expireAfterSeconds=0),
             ]
         )
+
+    async def _complete_older_rows(self) -> None:
+        """Give rows written before `has_changes`/`numbers` existed both (once; idempotent).
+
+        Such rows count as having changes, which is also what their day cells already say.
+        """
+        counts = [f"${name}" for name in ("total", "changed", "deleted", "filtered")]
+        await self._rows.update_many(
+            {"has_changes": {"$exists": False}, "order": {"$exists": True}},
+            {"$set": {"has_changes": True}},
+        )
+        await self._rows.update_many(
+            {"numbers": {"$exists": False}, "order": {"$exists": True}, "total": {"$exists": True}},
+            [{"$set": {"numbers": {"$setUnion": [counts]}}}],
+        )
+        await self._cells.update_many({"changes": {"$exists": False}}, {"$set": {"changes": True}})
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -106,7 +140,10 @@ class MongoRows:
         if cleared:
             update["$unset"] = dict.fromkeys(cleared, "")
         if on_insert:
-            update["$setOnInsert"] = {k: v for k, v in on_insert.items() if k not in values}
+            inserted = {**on_insert, "numbers": row_numbers(on_insert)}
+            update["$setOnInsert"] = {
+                k: v for k, v in inserted.items() if k not in values and v is not None
+            }
         before = await self._rows.find_one_and_update(
             {"_id": row_id},
             update,
@@ -125,7 +162,7 @@ class MongoRows:
         if old is not None:
             await self._cells.update_one({"_id": old[0]}, {"$inc": {"n": -1}}, session=session)
         if new is not None:
-            cell_id, tenant_id, day, object_type, status = new
+            cell_id, tenant_id, day, object_type, status, changes = new
             await self._cells.update_one(
                 {"_id": cell_id},
                 {
@@ -136,6 +173,7 @@ class MongoRows:
                         "day": day,
                         "object_type": object_type,
                         "status": status,
+                        "changes": changes,
                     },
                 },
                 upsert=True,
@@ -166,63 +204,56 @@ class MongoRows:
     ) -> tuple[list[HistoryRow], int]:
         search = row_search(query.search)
         first_day = window_start(now, self.retention_days)
-        days = await self._day_counts(query.tenant_id, first_day, search, session)
+        scope = Scope(query.tenant_id, query.changes_only, first_day, search)
+        days = await self._day_counts(scope, session)
         total = sum(n for _, n in days)
         start = locate(days, (query.page - 1) * query.page_size)
         if start is None:
             return [], total
-        order = {"$gte": order_bound(first_day), "$lt": order_bound(start.day + DAY)}
-        if search is None:
+        order = scope.order(upper=order_bound(start.day + DAY))
+        if search is None or search.started is not None:
             cursor = (
-                self._rows.find(
-                    {"tenant_id": query.tenant_id, "order": order}, SHOWN, session=session
-                )
+                self._rows.find(scope.rows({"order": order}), SHOWN, session=session)
                 .sort("order", DESCENDING)
-                .hint(BY_ORDER)
+                .hint(scope.by_order)
                 .skip(start.skip)
                 .limit(query.page_size)
                 .batch_size(query.page_size)
             )
             return [history_row(doc) async for doc in cursor], total
         limit = start.skip + query.page_size
-        keys = await self._matching_keys(query.tenant_id, order, search, limit, session)
+        keys = await self._matching_keys(scope, search, order, limit, session)
         docs = await self._fetch(query.tenant_id, keys[start.skip :], session)
         return [history_row(doc) for doc in docs], total
 
     async def _matching_keys(
         self,
-        tenant_id: str,
-        order: dict[str, str],
+        scope: Scope,
         search: RowSearch,
+        order: dict[str, str],
         limit: int,
         session: AsyncClientSession | None = None,
     ) -> list[str]:
         """The first `limit` `order` keys (newest first) of rows matching the search."""
         pattern = {"$regex": search.error_pattern, "$options": "i"}
-        by_error = (
-            self._rows.find(
-                {"tenant_id": tenant_id, "order": order, "error": pattern},
-                {"_id": 0, "order": 1},
-                session=session,
-            )
-            .sort("order", DESCENDING)
-            .hint(FAILED_ROWS)
-            .limit(limit)
-        )
-        lists = [[doc["order"] async for doc in by_error]]
+        # Every row with an error belongs to a run the changes filter keeps (see `has_changes`).
+        by_error = {"tenant_id": scope.tenant_id, "order": order, "error": pattern}
+        lists = [await self._keys(by_error, FAILED_ROWS, limit, session)]
         kinds = _kinds(search)
         if kinds:
-            by_kind = (
-                self._rows.find(
-                    {"tenant_id": tenant_id, "kind": {"$in": kinds}, "order": order},
-                    {"_id": 0, "order": 1},
-                    session=session,
-                )
-                .sort("order", DESCENDING)
-                .hint(BY_KIND)
-                .limit(limit)
-            )
-            lists.append([doc["order"] async for doc in by_kind])
+            by_kind = {"tenant_id": scope.tenant_id, "kind": {"$in": kinds}, "order": order}
+            if scope.changes_only:
+                lists.append(await self._keys(scope.rows(by_kind), CHANGES_BY_KIND, limit, session))
+            else:
+                lists.append(await self._keys(by_kind, BY_KIND, limit, session))
+        if search.number is not None:
+            by_number = {
+                "tenant_id": scope.tenant_id,
+                "numbers": search.number,
+                "has_changes": scope.flags,
+                "order": order,
+            }
+            lists.append(await self._keys(by_number, BY_NUMBER, limit, session))
         merged = heapq.merge(*lists, reverse=True)
         unique: list[str] = []
         for key in merged:
@@ -231,6 +262,21 @@ class MongoRows:
             if len(unique) == limit:
                 break
         return unique
+
+    async def _keys(
+        self,
+        match: dict[str, Any],
+        index: str,
+        limit: int,
+        session: AsyncClientSession | None,
+    ) -> list[str]:
+        cursor = (
+            self._rows.find(match, {"_id": 0, "order": 1}, session=session)
+            .sort("order", DESCENDING)
+            .hint(index)
+            .limit(limit)
+        )
+        return [doc["order"] async for doc in cursor]
 
     async def _fetch(
         self, tenant_id: str, keys: list[str], session: AsyncClientSession | None = None
@@ -248,64 +294,105 @@ class MongoRows:
         return await cursor.to_list()
 
     async def _day_counts(
-        self,
-        tenant_id: str,
-        first_day: datetime,
-        search: RowSearch | None,
-        session: AsyncClientSession,
+        self, scope: Scope, session: AsyncClientSession
     ) -> list[tuple[datetime, int]]:
         """Matching rows per day, newest day first: from the counts, plus (when searching) the
-        rows that only match by their error text, counted on the failed-rows index."""
+        rows that only match by their error text or a number, counted on their indexes."""
+        search = scope.search
         per_day: dict[datetime, int] = {}
-        cells: dict[str, Any] = {"tenant_id": tenant_id, "day": {"$gte": first_day}}
-        if search is not None:
-            cells["$or"] = [
-                {"object_type": {"$in": list(search.types)}},
-                {"status": {"$in": list(search.statuses)}},
-            ]
-        if search is None or _kinds(search):
+
+        def add(day: datetime, n: int) -> None:
+            per_day[day] = per_day.get(day, 0) + n
+
+        if search is not None and search.started is not None and len(search.started) > 10:
+            # Part of one day: count that day's rows in the key range (at most one day's rows).
+            for day, n in await self._count_by_day(
+                scope.rows({"order": scope.order()}), scope.by_order, session
+            ):
+                add(day, n)
+        elif search is None or search.started is not None or _kinds(search):
+            cells = {"tenant_id": scope.tenant_id, "day": {"$gte": scope.first_day}}
+            if scope.changes_only:
+                cells["changes"] = True
+            if search is not None and search.started is None:
+                cells["$or"] = [
+                    {"object_type": {"$in": list(search.types)}},
+                    {"status": {"$in": list(search.statuses)}},
+                ]
             pipeline: list[dict[str, Any]] = [
                 {"$match": cells},
                 {"$group": {"_id": "$day", "n": {"$sum": "$n"}}},
             ]
             async for doc in await self._cells.aggregate(pipeline, session=session):
-                per_day[doc["_id"]] = per_day.get(doc["_id"], 0) + doc["n"]
-        if search is not None:
-            only_error = {
-                "tenant_id": tenant_id,
-                "order": {"$gte": order_bound(first_day)},
-                "error": {"$regex": search.error_pattern, "$options": "i"},
-                "kind": {"$nin": _kinds(search)},
-            }
-            pipeline = [
-                {"$match": only_error},
-                {"$group": {"_id": {"$substrBytes": ["$order", 0, 10]}, "n": {"$sum": 1}}},
-            ]
-            found = await self._rows.aggregate(pipeline, session=session, hint=FAILED_ROWS)
-            async for doc in found:
-                day = datetime.strptime(doc["_id"], "%Y-%m-%d").replace(tzinfo=UTC)
-                per_day[day] = per_day.get(day, 0) + doc["n"]
+                if search is None or f"{doc['_id']:%Y-%m-%d}".startswith(search.started or ""):
+                    add(doc["_id"], doc["n"])
+        if search is not None and search.started is None:
+            await self._count_text_matches(scope, search, add, session)
         return sorted(((d, n) for d, n in per_day.items() if n > 0), reverse=True)
+
+    async def _count_text_matches(
+        self,
+        scope: Scope,
+        search: RowSearch,
+        add: Callable[[datetime, int], None],
+        session: AsyncClientSession,
+    ) -> None:
+        """Add the rows the cells do not count: matched by a number, or only by error text."""
+        kinds = _kinds(search)
+        since = {"$gte": order_bound(scope.first_day)}
+        if search.number is not None:
+            by_number = {
+                "tenant_id": scope.tenant_id,
+                "numbers": search.number,
+                "has_changes": scope.flags,
+                "order": since,
+                "kind": {"$nin": kinds},
+            }
+            for day, n in await self._count_by_day(by_number, BY_NUMBER, session):
+                add(day, n)
+        only_error: dict[str, Any] = {
+            "tenant_id": scope.tenant_id,
+            "order": since,
+            "error": {"$regex": search.error_pattern, "$options": "i"},
+            "kind": {"$nin": kinds},
+        }
+        if search.number is not None:
+            only_error["numbers"] = {"$ne": search.number}
+        for day, n in await self._count_by_day(only_error, FAILED_ROWS, session):
+            add(day, n)
+
+    async def _count_by_day(
+        self, match: dict[str, Any], index: str, session: AsyncClientSession | None
+    ) -> list[tuple[datetime, int]]:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$group": {"_id": {"$substrBytes": ["$order", 0, 10]}, "n": {"$sum": 1}}},
+        ]
+        found = await self._rows.aggregate(pipeline, session=session, hint=index)
+        return [
+            (datetime.strptime(doc["_id"], "%Y-%m-%d").replace(tzinfo=UTC), doc["n"])
+            async for doc in found
+        ]
 
     async def export_chunk(
         self, request: HistoryExportRequest, now: datetime
     ) -> tuple[list[HistoryRow], str | None]:
         """Up to `max_rows` rows older than the `after` key, and the key to continue after."""
-        order = {"$gte": order_bound(window_start(now, self.retention_days))}
-        if request.after is not None:
-            order["$lt"] = request.after
         search = row_search(request.search)
-        if search is None:
+        first_day = window_start(now, self.retention_days)
+        scope = Scope(request.tenant_id, request.changes_only, first_day, search)
+        order = scope.order(upper=request.after)
+        if search is None or search.started is not None:
             cursor = (
-                self._rows.find({"tenant_id": request.tenant_id, "order": order}, SHOWN)
+                self._rows.find(scope.rows({"order": order}), SHOWN)
                 .sort("order", DESCENDING)
-                .hint(BY_ORDER)
+                .hint(scope.by_order)
                 .limit(request.max_rows)
                 .batch_size(request.max_rows)
             )
             docs = await cursor.to_list()
         else:
-            keys = await self._matching_keys(request.tenant_id, order, search, request.max_rows)
+            keys = await self._matching_keys(scope, search, order, request.max_rows)
             docs = await self._fetch(request.tenant_id, keys)
         rows: list[HistoryRow] = []
         size = 0
@@ -316,6 +403,51 @@ class MongoRows:
                 break
         done = len(rows) < request.max_rows and len(rows) == len(docs)
         return rows, None if done or not rows else docs[len(rows) - 1]["order"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one list or export looks at: a tenant's rows inside the retention window, maybe
+    only those of runs with changes or errors, maybe only those a date search names."""
+
+    tenant_id: str
+    changes_only: bool
+    first_day: datetime
+    search: RowSearch | None
+
+    @property
+    def flags(self) -> Any:
+        """The `has_changes` values kept (both as two index points, so the sort stays indexed)."""
+        return True if self.changes_only else {"$in": [False, True]}
+
+    @property
+    def by_order(self) -> str:
+        return CHANGES_BY_ORDER if self.changes_only else BY_ORDER
+
+    def rows(self, match: dict[str, Any]) -> dict[str, Any]:
+        """`match` on this tenant's rows, narrowed to runs with changes when asked."""
+        narrowed = {"tenant_id": self.tenant_id, **match}
+        if self.changes_only:
+            narrowed["has_changes"] = True
+        return narrowed
+
+    def order(self, upper: str | None = None) -> dict[str, str]:
+        """The sort-key range: the window, below `upper`, inside a date search's prefix."""
+        lower = order_bound(self.first_day)
+        bounds = [upper] if upper is not None else []
+        started = self.search.started if self.search is not None else None
+        if started is not None:
+            lower = max(lower, started)
+            bounds.append(_after_prefix(started))
+        order = {"$gte": lower}
+        if bounds:
+            order["$lt"] = min(bounds)
+        return order
+
+
+def _after_prefix(prefix: str) -> str:
+    """The smallest string above every string that starts with `prefix` (ASCII keys)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _kinds(search: RowSearch) -> list[str]:

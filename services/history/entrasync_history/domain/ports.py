@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Protocol
 
 from entrasync_shared.messages import (
+    DeletedTenant,
+    DeletedTenantsQuery,
     GuardrailOverride,
     GuardrailOverrideGrant,
     HistoryExportRequest,
@@ -19,6 +21,7 @@ from entrasync_shared.messages import (
     ObservationBatch,
     SyncRecorded,
     SyncStarted,
+    TenantDeleted,
     TenantsStatusQuery,
     TenantSyncStatus,
 )
@@ -69,6 +72,9 @@ class HistoryStore(Protocol):
     async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
         """Erase everything history holds about a tenant; returns documents removed per
         collection."""
+
+    async def remember_deleted(self, deleted: TenantDeleted) -> None:
+        """Record a tenant deleted with its history kept (name, domain, cloud, when)."""
 
     async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
         """How many batches of the run were applied, per (object type, attempt)."""
@@ -138,6 +144,8 @@ class HistoryQueries(Protocol):
     async def grant_override(
         self, grant: GuardrailOverrideGrant, now: datetime
     ) -> list[GuardrailOverride]: ...
+
+    async def deleted_tenants(self, query: DeletedTenantsQuery) -> list[DeletedTenant]: ...
 
 
 class EventPublisher(Protocol):

@@ -122,6 +122,7 @@ async def forget_tenant(ctx: Context, deleted: TenantDeleted) -> None:
         removed = await ctx.store.purge_tenant(deleted.tenant_id)
         log.warning("tenant %s deleted and purged: %s", deleted.tenant_id, removed)
         return
+    await ctx.store.remember_deleted(deleted)
     cancelled = await ctx.store.cancel_running(deleted.tenant_id, TENANT_DELETED)
     log.info("tenant %s deleted; history kept, runs cancelled: %s", deleted.tenant_id, cancelled)
 
