@@ -46,13 +46,6 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("ENTRASYNC_HEALTH_PORT"),
         description="Port of the HTTP /livez and /readyz endpoints; 0 turns them off",
     )
-    max_failed_deliveries: int = Field(
-        5,
-        ge=1,
-        validation_alias=AliasChoices("ENTRASYNC_MAX_FAILED_DELIVERIES"),
-        description="Deliveries of a message failing for a reason other than an outage before "
-        "it is parked on the dead-letter subject (outages are retried without limit)",
-    )
 
     @property
     def inbox_prefix(self) -> str:
@@ -64,6 +57,18 @@ class ServiceSettings(BaseSettings):
     @property
     def names(self) -> Names:
         return Names(self.prefix, inbox=self.inbox_prefix)
+
+
+class ConsumerSettingsMixin(BaseSettings):
+    """Adds the redelivery bound of a service with durable JetStream consumers."""
+
+    max_failed_deliveries: int = Field(
+        5,
+        ge=1,
+        validation_alias=AliasChoices("ENTRASYNC_MAX_FAILED_DELIVERIES"),
+        description="Deliveries of a message failing for a reason other than an outage before "
+        "it is parked on the dead-letter subject (outages are retried without limit)",
+    )
 
 
 class MongoSettingsMixin(BaseSettings):

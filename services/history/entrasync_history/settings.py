@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from entrasync_shared.settings import MongoSettingsMixin, ServiceSettings
+from entrasync_shared.settings import ConsumerSettingsMixin, MongoSettingsMixin, ServiceSettings
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
-class Settings(ServiceSettings, MongoSettingsMixin):
+class Settings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     history_db: str = Field(

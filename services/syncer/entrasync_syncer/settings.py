@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from entrasync_shared.settings import ServiceSettings
+from entrasync_shared.settings import ConsumerSettingsMixin, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -12,7 +12,7 @@ from entrasync_syncer.domain import RetryPolicy
 from entrasync_syncer.sync import RunOptions
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, ConsumerSettingsMixin):
     model_config = SettingsConfigDict(env_prefix="ENTRASYNC_SYNCER_", frozen=True, extra="ignore")
 
     http_timeout: float = Field(30.0, gt=0, description="Seconds per Graph request")
