@@ -3,7 +3,9 @@ not answer as 503, and serves its health endpoints on ENTRASYNC_HEALTH_PORT too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,10 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from console_helpers import eventually
 from entrasync_console.main import build_app
 from entrasync_console.settings import ConsoleSettings
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra, free_port
+from entrasync_shared.infra import LocalInfra, find_nats_server, free_port
 
 SECRET = "ENTRASYNC_CONSOLE_SESSION_SECRET"
 
@@ -102,3 +105,51 @@ def test_health_is_served_on_the_health_port_too(lonely_console: tuple[ServiceSt
         assert httpx.get(f"{base}/livez").json() == {"status": "alive"}
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"nats": True}
+
+
+def _private_nats(port: int, store: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    eventually(lambda: _listening(port), "the private nats-server", within=15)
+    return server
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+def test_a_nats_restart_is_one_warning_per_attempt_and_one_line_when_back(
+    infra: LocalInfra, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = _private_nats(port, tmp_path / "js")
+    try:
+        with ServiceStack(
+            f"nats://127.0.0.1:{port}",
+            infra.mongodb_uri,
+            tmp_path / "stack",
+            prefix="recon" + uuid.uuid4().hex[:6],
+            services=("console",),
+        ) as stack:
+            log = tmp_path / "stack" / "console.log"
+            server.terminate()
+            server.wait(10)
+            eventually(lambda: "attempt 3 failed" in log.read_text(), "3 attempts", within=30)
+            server = _private_nats(port, tmp_path / "js")
+            eventually(lambda: "connection back" in log.read_text(), "reconnect", within=30)
+            assert stack.console is not None
+            assert httpx.get(f"{stack.console.url}/readyz").status_code == 200
+            text = log.read_text()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert "Traceback" not in text and " ERROR " not in text, text
+    lines = text.splitlines()
+    attempts = [line for line in lines if "reconnect attempt" in line]
+    assert len(attempts) >= 3 and all("WARNING" in line for line in attempts)
+    assert len([line for line in lines if "connection back" in line]) == 1

@@ -24,6 +24,7 @@ import nats
 import uvicorn
 from entrasync_shared.health import HealthServer
 from entrasync_shared.logs import configure_logging
+from entrasync_shared.reconnects import ReconnectLog
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -90,6 +91,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             await health.start()
         log.info("entrasync-console ready: prefix=%r port=%d", settings.prefix, settings.port)
         try:
+            **ReconnectLog(log).callbacks(),
             yield
         finally:
             if health is not None:
