@@ -1,4 +1,5 @@
-"""Sync History over the API: pages of 50/100/1000 rows, search, and the CSV export."""
+"""Sync History over the API: pages of 50/100/1000 rows, search, the CSV export, the
+"changes or errors" filter and the kept history of deleted tenants."""
 
 from __future__ import annotations
 
@@ -7,9 +8,33 @@ import io
 from typing import Any
 
 import httpx
-from console_helpers import SEEDED_RUNS
+from console_helpers import CLOUD, SEEDED_RUNS, eventually, seed_history, unique
+from entrasync_devtools.stack import ServiceStack
 
 ROWS = SEEDED_RUNS * 3
+
+
+def make_seeded(
+    api: httpx.Client, stack: ServiceStack, profile: dict[str, Any], runs: int
+) -> dict[str, Any]:
+    """A disabled tenant with `runs` seeded runs (three rows each) in its Sync History."""
+    body = {
+        "tenant": f"kept{unique('x')[-8:]}.example.com",
+        "cloud": CLOUD,
+        "profile_id": profile["id"],
+        "enabled": False,
+        "name": unique("Kept"),
+    }
+    created = api.post("/api/v1/tenants", json=body)
+    assert created.status_code == 201, created.text
+    tenant = dict(created.json())
+    seed_history(stack.nats_url, stack.names, tenant["id"], runs)
+
+    def all_rows() -> bool:
+        return history(api, tenant).json()["total"] == runs * 3
+
+    eventually(all_rows, "the seeded runs' history rows")
+    return tenant
 
 
 def history(api: httpx.Client, tenant: dict[str, Any], **params: Any) -> httpx.Response:
@@ -100,3 +125,73 @@ def test_the_csv_export_holds_every_matching_row(
         f"/api/v1/tenants/{seeded_tenant['id']}/history.csv", params={"search": "\x07"}
     )
     assert refused.status_code == 422 and refused.json()["field"] == "search"
+
+
+def test_changes_only_keeps_the_runs_with_changes_or_errors(
+    api: httpx.Client, seeded_tenant: dict[str, Any]
+) -> None:
+    # The seeded runs changed nothing; every tenth run's devices failed.
+    everything = history(api, seeded_tenant, page_size=1000).json()
+    assert everything["total"] == ROWS
+    kept = history(api, seeded_tenant, page_size=1000, changes_only="true").json()
+    failed_runs = {row["run_id"] for row in everything["items"] if row["status"] == "Failed"}
+    assert kept["total"] == 3 * len(failed_runs) == 3 * (SEEDED_RUNS // 10)
+    assert {row["run_id"] for row in kept["items"]} == failed_runs
+    assert {row["mode"] + "/" + row["reason"] for row in kept["items"]} == {"delta/schedule"}
+    exported = api.get(
+        f"/api/v1/tenants/{seeded_tenant['id']}/history.csv", params={"changes_only": "true"}
+    )
+    csv_rows = list(csv.reader(io.StringIO(exported.text)))
+    assert csv_rows[0][8:10] == ["Mode", "Reason"]
+    assert len(csv_rows) == 1 + kept["total"]
+    assert {tuple(row[8:10]) for row in csv_rows[1:]} == {("delta", "schedule")}
+
+
+def test_history_search_finds_dates_as_shown_and_numbers(
+    api: httpx.Client, seeded_tenant: dict[str, Any]
+) -> None:
+    rows = history(api, seeded_tenant, page_size=1000).json()["items"]
+    newest = rows[0]
+    # The console shows "2025-03-10 01:00:00 UTC": a run's minute finds its three rows.
+    minute = newest["started_at"][:16].replace("T", " ")
+    found = history(api, seeded_tenant, search=minute).json()
+    assert found["total"] == 3
+    assert {row["run_id"] for row in found["items"]} == {newest["run_id"]}
+    day = minute[:10]
+    same_day = [row for row in rows if row["started_at"].startswith(day)]
+    assert history(api, seeded_tenant, search=day, page_size=1000).json()["total"] == len(same_day)
+    # Totals are the run number (1..40): "7" is run 7's three rows.
+    seven = history(api, seeded_tenant, search="7").json()
+    assert seven["total"] == 3 and {row["total"] for row in seven["items"]} == {7}
+
+
+def test_a_deleted_tenants_kept_history_stays_readable_and_exportable(
+    api: httpx.Client, console_stack: ServiceStack, sim_profile: dict[str, Any]
+) -> None:
+    kept, erased = (make_seeded(api, console_stack, sim_profile, runs=2) for _ in range(2))
+    assert api.delete(f"/api/v1/tenants/{kept['id']}").status_code == 204
+    purge = api.delete(f"/api/v1/tenants/{erased['id']}", params={"purge_history": "true"})
+    assert purge.status_code == 204
+    assert history(api, kept).status_code == 404
+
+    def listed() -> list[dict[str, Any]] | None:
+        items = api.get("/api/v1/deleted-tenants").json()["items"]
+        return [item for item in items if item["tenant_id"] == kept["id"]] or None
+
+    (item,) = eventually(listed, "the deleted tenant in the list")
+    assert (item["name"], item["tenant"], item["cloud"]) == (kept["name"], kept["tenant"], CLOUD)
+    page = api.get(f"/api/v1/deleted-tenants/{kept['id']}/history").json()
+    assert page["total"] == 6 and {row["tenant_id"] for row in page["items"]} == {kept["id"]}
+    exported = api.get(f"/api/v1/deleted-tenants/{kept['id']}/history.csv")
+    assert exported.status_code == 200
+    assert len(list(csv.reader(io.StringIO(exported.text)))) == 1 + 6
+    assert kept["tenant"] in exported.headers["content-disposition"]
+
+    def gone() -> bool:
+        answer = api.get(f"/api/v1/deleted-tenants/{erased['id']}/history")
+        return answer.status_code == 404
+
+    eventually(gone, "the purged tenant to have no kept history")
+    ids = {item["tenant_id"] for item in api.get("/api/v1/deleted-tenants").json()["items"]}
+    assert erased["id"] not in ids
+    assert api.get("/api/v1/deleted-tenants/0123456789abcdef/history").status_code == 404

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from entrasync_console import api, bodies, login, pages, profile_pages, web
+from entrasync_console import api, bodies, history_pages, login, pages, profile_pages, web
 from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.auth import (
     Accounts,
@@ -113,6 +113,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(history_pages.router)
     app.include_router(profile_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     add_health(app, nats_connected)

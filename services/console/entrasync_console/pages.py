@@ -10,7 +10,6 @@ from typing import Any
 
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
-    HistoryRunsQuery,
     TenantCreate,
     TenantDelete,
     TenantRef,
@@ -21,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from entrasync_console import views
+from entrasync_console import history_pages, views
 from entrasync_console.errors import Problem
 from entrasync_console.rendering import (
     check_form_csrf,
@@ -124,20 +123,6 @@ async def tenant_details(request: Request, tenant_id: str) -> HTMLResponse:
     return await tenant_page(request, tenant_id, tab)
 
 
-def history_params(request: Request) -> tuple[int, int, str]:
-    params = request.query_params
-    try:
-        page = max(1, min(int(params.get("page", "1")), 1_000_000))
-    except ValueError:
-        page = 1
-    try:
-        size = int(params.get("page_size", "50"))
-    except ValueError:
-        size = 50
-    size = size if size in HISTORY_PAGE_SIZES else 50
-    return page, size, params.get("search", "")
-
-
 async def tenant_page(
     request: Request,
     tenant_id: str,
@@ -166,21 +151,8 @@ async def tenant_page(
         "toasts": toasts or [],
     }
     if tab == "history":
-        context.update(await history_context(request, tenant_id))
+        context.update(await history_pages.tenant_history(request, tenant.id, tenant.name))
     return await render(request, state, "tenant.html", status_code, **context)
-
-
-async def history_context(request: Request, tenant_id: str) -> dict[str, Any]:
-    page, size, search = history_params(request)
-    context: dict[str, Any] = {"page": page, "page_size": size, "search": search}
-    try:
-        query = HistoryRunsQuery(tenant_id=tenant_id, page=page, page_size=size, search=search)
-    except ValidationError as err:
-        errors, _ = form_errors(err)
-        return {**context, "rows": [], "total": 0, "last_page": 1, "search_error": errors}
-    result = await console(request).services.history(query)
-    last_page = max(1, -(-result.total // size))
-    return {**context, "rows": result.items, "total": result.total, "last_page": last_page}
 
 
 @router.post("/tenants/{tenant_id}", response_class=HTMLResponse)

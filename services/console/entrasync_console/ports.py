@@ -13,6 +13,8 @@ from entrasync_shared.messages import (
     ConnectionTestResult,
     CredentialProfile,
     CredentialProfileCreate,
+    DeletedTenants,
+    DeletedTenantsQuery,
     Health,
     HistoryExportChunk,
     HistoryExportRequest,
@@ -74,5 +76,7 @@ class Services(Protocol):
     async def objects(self, request: HistoryObjectsQuery) -> Page[InventoryItem]: ...
 
     async def sync_status(self, request: TenantsStatusQuery) -> TenantsSyncStatus: ...
+
+    async def deleted_tenants(self, request: DeletedTenantsQuery) -> DeletedTenants: ...
 
     async def health(self, service: str) -> Health: ...

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from entrasync_shared.messages import (
+    DeletedTenant,
+    DeletedTenantsQuery,
     HistoryExportRequest,
     HistoryRow,
     HistoryRunsQuery,
@@ -20,6 +24,7 @@ from entrasync_shared.messages import (
 from entrasync_shared.natsutil import ApiCallError
 from pydantic import Field
 
+from entrasync_console.errors import Problem
 from entrasync_console.ports import Services
 
 log = logging.getLogger("entrasync.console")
@@ -92,17 +97,16 @@ async def tenant_status(services: Services, tenant_id: str) -> TenantStatus:
 
 
 async def csv_chunks(
-    services: Services, tenant_id: str, search: str
+    services: Services, tenant_id: str, search: str, changes_only: bool = False
 ) -> tuple[str, AsyncIterator[str]]:
     """The first CSV chunk now (so errors become HTTP errors) and an iterator over the rest."""
-    first = await services.export_chunk(HistoryExportRequest(tenant_id=tenant_id, search=search))
+    asked = {"tenant_id": tenant_id, "search": search, "changes_only": changes_only}
+    first = await services.export_chunk(HistoryExportRequest(**asked))
 
     async def rest(after: str | None) -> AsyncIterator[str]:
         while after is not None:
             try:
-                chunk = await services.export_chunk(
-                    HistoryExportRequest(tenant_id=tenant_id, search=search, after=after)
-                )
+                chunk = await services.export_chunk(HistoryExportRequest(**asked, after=after))
             except ApiCallError as err:
                 # Headers are gone: all the client can see is a truncated file; say why in the log.
                 log.error("CSV export of tenant %s stopped: %s", tenant_id, err)
@@ -111,3 +115,78 @@ async def csv_chunks(
             after = chunk.next
 
     return first.csv, rest(first.next)
+
+
+async def deleted_tenant(services: Services, tenant_id: str) -> DeletedTenant:
+    """A tenant deleted with its history kept; 404 unless history remembers it as one."""
+    found = await services.deleted_tenants(DeletedTenantsQuery(tenant_id=tenant_id[:64]))
+    if not found.items:
+        raise Problem(
+            404, "not_found", f"There is no deleted tenant {tenant_id!r} with kept history."
+        )
+    return found.items[0]
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """One run on the Sync History table: its rows, and what its one summary line shows."""
+
+    run_id: str
+    rows: tuple[HistoryRow, ...]
+
+    @property
+    def first(self) -> HistoryRow:
+        return self.rows[0]
+
+    @property
+    def started_at(self) -> datetime:
+        return self.first.started_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        ends = [row.finished_at for row in self.rows]
+        return None if None in ends else max(e for e in ends if e is not None)
+
+    @property
+    def types(self) -> str:
+        return ", ".join(row.object_type for row in self.rows)
+
+    def sum(self, count: str) -> int:
+        return sum(int(getattr(row, count)) for row in self.rows)
+
+    @property
+    def status(self) -> str:
+        statuses = {row.status for row in self.rows}
+        for worst in ("Running", "Failed", "Cancelled"):
+            if worst in statuses:
+                return worst
+        return "Succeeded"
+
+    @property
+    def error(self) -> str | None:
+        return next((row.error for row in self.rows if row.error), None)
+
+    @property
+    def mode(self) -> str:
+        """`full (flag)`; types of one run may differ (a type resynced in full alone)."""
+        modes = dict.fromkeys(mode_label(row) for row in self.rows)
+        return ", ".join(modes)
+
+
+def mode_label(row: HistoryRow) -> str:
+    return f"{row.mode} ({row.reason})"
+
+
+def run_groups(rows: Sequence[HistoryRow]) -> list[RunGroup]:
+    """The page's rows, one group per run, in order (a run's rows are next to each other).
+
+    A page holds `page_size` type rows, so a page boundary may cut a run: its rows then show on
+    both pages.
+    """
+    groups: list[RunGroup] = []
+    for row in rows:
+        if groups and groups[-1].run_id == row.run_id:
+            groups[-1] = RunGroup(row.run_id, (*groups[-1].rows, row))
+        else:
+            groups.append(RunGroup(row.run_id, (row,)))
+    return groups

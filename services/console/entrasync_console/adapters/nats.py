@@ -10,6 +10,8 @@ from entrasync_shared.messages import (
     ConnectionTestResult,
     CredentialProfile,
     CredentialProfileCreate,
+    DeletedTenants,
+    DeletedTenantsQuery,
     Health,
     HistoryExportChunk,
     HistoryExportRequest,
@@ -135,6 +137,9 @@ class NatsServices:
 
     async def sync_status(self, request: TenantsStatusQuery) -> TenantsSyncStatus:
         return await self._call("history", "tenants.status", request, TenantsSyncStatus)
+
+    async def deleted_tenants(self, request: DeletedTenantsQuery) -> DeletedTenants:
+        return await self._call("history", "tenants.deleted", request, DeletedTenants)
 
     # -- every service ----------------------------------------------------------------------
     async def health(self, service: str) -> Health:

@@ -1,4 +1,7 @@
-"""Sync History (JSON pages and CSV) and the synced objects of a tenant."""
+"""Sync History (JSON pages and CSV) and the synced objects of a tenant.
+
+Tenants deleted without erasing their history keep it readable under `/deleted-tenants`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from typing import Annotated, Any
 
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
+    DeletedTenant,
+    DeletedTenants,
+    DeletedTenantsQuery,
     HistoryObjectsQuery,
     HistoryRow,
     HistoryRunsQuery,
@@ -21,6 +27,15 @@ from entrasync_console import views
 from entrasync_console.api.common import Id, Search, build, router, services
 
 PAGE_SIZE_DOC = {"enum": list(HISTORY_PAGE_SIZES)}
+ChangesOnly = Annotated[
+    bool,
+    Query(
+        description="Only runs that changed or deleted something, failed, were cancelled or "
+        "are still running (the console's default view hides all-zero rounds)"
+    ),
+]
+Page_ = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(json_schema_extra=PAGE_SIZE_DOC)]
 
 
 @router.get(
@@ -33,12 +48,18 @@ PAGE_SIZE_DOC = {"enum": list(HISTORY_PAGE_SIZES)}
 async def history(
     request: Request,
     tenant_id: Id,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(json_schema_extra=PAGE_SIZE_DOC)] = 50,
+    page: Page_ = 1,
+    page_size: PageSize = 50,
     search: Search = "",
+    changes_only: ChangesOnly = False,
 ) -> Page[HistoryRow]:
     query = build(
-        HistoryRunsQuery, tenant_id=tenant_id, page=page, page_size=page_size, search=search
+        HistoryRunsQuery,
+        tenant_id=tenant_id,
+        page=page,
+        page_size=page_size,
+        search=search,
+        changes_only=changes_only,
     )
     backend = services(request)
     await backend.tenant(TenantRef(tenant_id=tenant_id))
@@ -53,23 +74,92 @@ async def history(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     operation_id="exportHistoryCsv",
 )
-async def history_csv(request: Request, tenant_id: Id, search: Search = "") -> StreamingResponse:
+async def history_csv(
+    request: Request, tenant_id: Id, search: Search = "", changes_only: ChangesOnly = False
+) -> StreamingResponse:
     build(HistoryRunsQuery, tenant_id=tenant_id, search=search)
     backend = services(request)
     tenant = await backend.tenant(TenantRef(tenant_id=tenant_id))
-    first, rest = await views.csv_chunks(backend, tenant_id, search)
+    return await csv_response(request, tenant_id, tenant.tenant, search, changes_only)
+
+
+async def csv_response(
+    request: Request, tenant_id: str, label: str, search: str, changes_only: bool
+) -> StreamingResponse:
+    first, rest = await views.csv_chunks(services(request), tenant_id, search, changes_only)
 
     async def body() -> Any:
         yield first
         async for chunk in rest:
             yield chunk
 
-    filename = f"sync-history-{tenant.tenant}.csv"
+    filename = f"sync-history-{label or tenant_id}.csv"
     return StreamingResponse(
         body(),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get(
+    "/deleted-tenants",
+    response_model=DeletedTenants,
+    tags=["history"],
+    summary="Tenants deleted with their Sync History kept, newest deletion first",
+    operation_id="listDeletedTenants",
+)
+async def deleted_tenants(request: Request) -> DeletedTenants:
+    result: DeletedTenants = await services(request).deleted_tenants(DeletedTenantsQuery())
+    return result
+
+
+async def deleted_tenant(request: Request, tenant_id: str) -> DeletedTenant:
+    """The deleted tenant whose kept history is asked for, or 404."""
+    return await views.deleted_tenant(services(request), tenant_id)
+
+
+@router.get(
+    "/deleted-tenants/{tenant_id}/history",
+    response_model=Page[HistoryRow],
+    tags=["history"],
+    summary="The kept Sync History of a deleted tenant (read-only)",
+    operation_id="listDeletedTenantHistory",
+)
+async def deleted_history(
+    request: Request,
+    tenant_id: Id,
+    page: Page_ = 1,
+    page_size: PageSize = 50,
+    search: Search = "",
+    changes_only: ChangesOnly = False,
+) -> Page[HistoryRow]:
+    query = build(
+        HistoryRunsQuery,
+        tenant_id=tenant_id,
+        page=page,
+        page_size=page_size,
+        search=search,
+        changes_only=changes_only,
+    )
+    await deleted_tenant(request, tenant_id)
+    result: Page[HistoryRow] = await services(request).history(query)
+    return result
+
+
+@router.get(
+    "/deleted-tenants/{tenant_id}/history.csv",
+    response_class=StreamingResponse,
+    tags=["history"],
+    summary="Export a deleted tenant's kept Sync History to CSV",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    operation_id="exportDeletedTenantHistoryCsv",
+)
+async def deleted_history_csv(
+    request: Request, tenant_id: Id, search: Search = "", changes_only: ChangesOnly = False
+) -> StreamingResponse:
+    build(HistoryRunsQuery, tenant_id=tenant_id, search=search)
+    deleted = await deleted_tenant(request, tenant_id)
+    return await csv_response(request, tenant_id, deleted.tenant, search, changes_only)
 
 
 @router.get(
@@ -83,7 +173,7 @@ async def objects(
     request: Request,
     tenant_id: Id,
     object_type: Annotated[ObjectType, Query(alias="type")],
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Page_ = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     search: Search = "",
     include_deleted: bool = True,

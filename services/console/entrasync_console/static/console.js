@@ -219,3 +219,30 @@ for (const button of document.querySelectorAll("[data-sync-now]")) {
     }
   });
 }
+
+// -- Sync History: runs expand to their type rows; the changes-only toggle is remembered --------
+// Delegated, so a table replaced by a live refresh keeps working.
+const CHANGES_COOKIE = "entrasync_history_changes";
+
+document.addEventListener("click", (event) => {
+  const expander = event.target.closest("[data-expand-run]");
+  if (!expander) return;
+  const open = expander.getAttribute("aria-expanded") !== "true";
+  expander.setAttribute("aria-expanded", String(open));
+  for (const row of expander.closest("tbody").querySelectorAll("tr.type-row")) row.hidden = !open;
+});
+
+document.addEventListener("change", (event) => {
+  const toggle = event.target.closest("[data-changes-toggle]");
+  if (toggle) {
+    // A year, path-wide: the choice holds for every tenant's history, after reloads too.
+    document.cookie = `${CHANGES_COOKIE}=${toggle.checked ? "1" : "0"}; path=/; max-age=31536000; samesite=strict`;
+    toggle.form.submit();
+  }
+  const purge = event.target.closest("#purge_history");
+  if (purge) {
+    for (const note of purge.form.querySelectorAll("[data-purge-shows]")) {
+      note.hidden = (note.dataset.purgeShows === "on") !== purge.checked;
+    }
+  }
+});
