@@ -31,18 +31,6 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
     async def on_health() -> Reply[Any]:
         return ok(Health(service="syncer", ok=broker.connection is not None))
 
-    @broker.subscriber(
-        names.sync_commands,
-        stream=JStream(names.commands_stream, declare=False),
-        durable=names.consumer("syncer", "commands"),
-        deliver_policy=DeliverPolicy.ALL,
-        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout),
-        inbox_prefix=names.pull_inbox,
-        ack_policy=AckPolicy.MANUAL,
-        config=ConsumerConfig(ack_wait=settings.ack_wait, max_deliver=settings.max_deliver),
-        title="syncer/commands",
-        description="StartSync commands: read one tenant's Graph delta now.",
-    )
     async def park(msg: NatsMessage, reason: str) -> None:
         """Dead-letter the command and ack it; nak instead when parking fails (NATS down)."""
         metadata = msg.raw_message.metadata
@@ -56,6 +44,18 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
             return
         await msg.ack()
 
+    @broker.subscriber(
+        names.sync_commands,
+        stream=JStream(names.commands_stream, declare=False),
+        durable=names.consumer("syncer", "commands"),
+        deliver_policy=DeliverPolicy.ALL,
+        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout),
+        inbox_prefix=names.pull_inbox,
+        ack_policy=AckPolicy.MANUAL,
+        config=ConsumerConfig(ack_wait=settings.ack_wait, max_deliver=settings.max_deliver),
+        title="syncer/commands",
+        description="StartSync commands: read one tenant's Graph delta now.",
+    )
     async def on_start_sync(msg: NatsMessage) -> None:
         metadata = msg.raw_message.metadata
         attempt = metadata.num_delivered or 1
