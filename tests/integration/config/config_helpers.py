@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 LAB_CA = "-----BEGIN CERTIFICATE-----\nMIIBlabcafortests\n-----END CERTIFICATE-----\n"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-COLLECTIONS = ("profiles", "tenants", "tenants_deleted", "outbox")
+COLLECTIONS = ("profiles", "tenants", "tenants_deleted", "outbox", "directories")
 
 
 async def request(

@@ -22,6 +22,7 @@ from entrasync_shared.subjects import Names
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 CLOUD = "simlab"
 ALL = ("User.Read.All", "GroupMember.Read.All", "Device.Read.All")
@@ -308,3 +309,68 @@ async def test_an_untrusted_certificate_is_reported_as_such(
     assert outcome["ok"] is False and outcome["error_code"] == "tls_error"
     assert outcome["steps"][0]["status"] == "failed"
     assert "is not trusted" in outcome["message"]
+
+
+async def test_one_directory_is_one_tenant_by_whichever_name_it_is_added(
+    nc: NatsClient, names: Names, home: dict[str, Any], config_db: AsyncDatabase[Any]
+) -> None:
+    profile_id = await profile_for(nc, names, home)
+    body = {"tenant": home["domain"], "cloud": CLOUD, "profile_id": profile_id}
+    first = await result(nc, names, "tenant.create", body)
+
+    refusals = [
+        await api(nc, names, "tenant.create", {**body, "tenant": other})
+        for other in (home["domains"][1], home["tenant_id"].upper())
+    ]
+    elsewhere = await api(nc, names, "tenant.create", {**body, "cloud": "simlab-no-ca"})
+
+    for refused in refusals:
+        assert refused["ok"] is False, refused
+        assert (refused["error"]["code"], refused["error"]["field"]) == ("conflict", "tenant")
+        message = refused["error"]["message"]
+        assert home["tenant_id"] in message and first["id"] in message
+        assert f"({home['domain']}, cloud {CLOUD}" in message
+    assert elsewhere["ok"], elsewhere  # another cloud is another directory
+    assert await config_db.tenants.count_documents({"cloud": CLOUD}) == 1
+
+
+async def test_testing_a_second_name_of_a_tenant_says_saving_would_be_refused(
+    nc: NatsClient, names: Names, home: dict[str, Any]
+) -> None:
+    profile_id = await profile_for(nc, names, home)
+    body = {"tenant": home["domain"], "cloud": CLOUD, "profile_id": profile_id}
+    first = await result(nc, names, "tenant.create", body)
+
+    outcome = await try_unsaved(nc, names, home["domains"][1], profile_id)
+
+    assert (outcome["ok"], outcome["error_code"]) == (False, "conflict")
+    assert outcome["tenant_guid"] == home["tenant_id"]
+    assert first["id"] in outcome["message"] and "would be refused" in outcome["message"]
+
+
+async def test_duplicates_from_before_the_check_are_reported_not_merged(
+    nc: NatsClient, names: Names, home: dict[str, Any], config_db: AsyncDatabase[Any]
+) -> None:
+    profile_id = await profile_for(nc, names, home)
+    body = {"tenant": home["domain"], "cloud": CLOUD, "profile_id": profile_id}
+    first = await result(nc, names, "tenant.create", body)
+    # A second tenant for the same directory, as an earlier release stored it (no GUID).
+    old = await config_db.tenants.find_one({"_id": first["id"]})
+    assert old is not None and old["entra_tenant_id"] == home["tenant_id"]
+    del old["entra_tenant_id"]
+    await config_db.tenants.insert_one(
+        {**old, "_id": "older-duplicate", "tenant": home["domains"][1], "name": "Old copy"}
+    )
+    before = await result(nc, names, "health", {})
+
+    outcome = await result(nc, names, "tenant.test", {"tenant_id": "older-duplicate"})
+    after = await result(nc, names, "health", {})
+
+    assert "warning" not in before["details"]
+    assert outcome["ok"] is True and first["id"] in outcome["message"]
+    assert after["ok"] is True and after["details"]["duplicate_directories"] == "1"
+    assert (
+        "'Old copy'" in after["details"]["warning"] and first["id"] in after["details"]["warning"]
+    )
+    tenants = await result(nc, names, "tenant.list", {})
+    assert {t["id"] for t in tenants} == {first["id"], "older-duplicate"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +56,7 @@ class FakeTenants:
         self.rows: dict[str, Tenant] = {}
         self.deleted: dict[str, Tenant] = {}
         self.cleared_by: dict[str, str] = {}
+        self.directories: dict[str, str] = {}  # tenant id -> directory GUID
         self.outbox = outbox
         self.profiles: FakeProfiles | None = None
 
@@ -63,12 +65,44 @@ class FakeTenants:
         if profile_id not in self.profiles.rows:
             raise ProfileMissing(profile_id)
 
-    async def add(self, tenant: Tenant, event: ConfigEvent) -> None:
+    async def add(self, tenant: Tenant, event: ConfigEvent, directory: str | None) -> None:
         self._profile_exists(tenant.profile_id)
         if any((t.tenant, t.cloud) == (tenant.tenant, tenant.cloud) for t in self.rows.values()):
             raise Conflict("taken", field="tenant")
+        if directory is not None and await self.holding_directory(directory, tenant.cloud):
+            raise Conflict("directory taken", field="tenant")
         self.rows[tenant.id] = tenant
+        if directory is not None:
+            self.directories[tenant.id] = directory
         self.outbox.put(event)
+
+    def _same_directory(self, directory: str, cloud: str) -> list[Tenant]:
+        return [
+            t
+            for t in self.rows.values()
+            if self.directories.get(t.id) == directory and t.cloud == cloud
+        ]
+
+    async def holding_directory(self, directory: str, cloud: str) -> Tenant | None:
+        return next(iter(self._same_directory(directory, cloud)), None)
+
+    async def record_directory(self, tenant_id: str, directory: str) -> Tenant | None:
+        tenant = self.rows.get(tenant_id)
+        if tenant is None:
+            return None
+        self.directories.setdefault(tenant_id, directory)
+        if self.directories[tenant_id] != directory:
+            return None
+        others = [t for t in self._same_directory(directory, tenant.cloud) if t.id != tenant_id]
+        return next(iter(others), None)
+
+    async def duplicate_directories(self) -> list[list[Tenant]]:
+        groups: dict[tuple[str, str], list[Tenant]] = {}
+        for tenant in self.rows.values():
+            if tenant.id in self.directories:
+                key = (self.directories[tenant.id], tenant.cloud)
+                groups.setdefault(key, []).append(tenant)
+        return [group for _, group in sorted(groups.items()) if len(group) > 1]
 
     async def get(self, tenant_id: str) -> Tenant | None:
         return self.rows.get(tenant_id)
@@ -95,6 +129,7 @@ class FakeTenants:
     async def delete(self, tenant: Tenant, event: ConfigEvent, now: datetime) -> None:
         self._check(tenant.id, tenant.version)
         self.deleted[tenant.id] = self.rows.pop(tenant.id)
+        self.directories.pop(tenant.id, None)
         self.outbox.put(event)
 
     async def clear_full_scan(
@@ -185,6 +220,10 @@ class FakeProbe:
 
     failures: dict[str, ProbeFailure] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)
+    # Directory names -> GUID; other names are directories of their own (a GUID from the name).
+    directories: dict[str, str] = field(
+        default_factory=lambda: {"contoso.onmicrosoft.com": TENANT_GUID}
+    )
     calls: list[str] = field(default_factory=list)
     credentials: list[ClientCredential] = field(default_factory=list)
 
@@ -197,7 +236,7 @@ class FakeProbe:
 
     async def discover(self, cloud: CloudEndpoints, tenant: str, timeout: float) -> str:
         await self._step("discovery")
-        return TENANT_GUID
+        return self.directories.get(tenant) or str(uuid.uuid5(uuid.NAMESPACE_DNS, tenant))
 
     async def token(
         self, cloud: CloudEndpoints, tenant: str, credential: ClientCredential, timeout: float

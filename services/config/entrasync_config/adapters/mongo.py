@@ -43,6 +43,10 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("tenant", ASCENDING), ("cloud", ASCENDING)], unique=True, name="tenant_cloud_unique"
     )
     await db.tenants.create_index([("profile_id", ASCENDING)], name="profile_id")
+    await db.tenants.create_index(
+        [("entra_tenant_id", ASCENDING), ("cloud", ASCENDING)], name="directory"
+    )
+    await db.directories.create_index([("tenant_id", ASCENDING)], name="tenant_id")
     await db.tenants.create_index([("created_at", ASCENDING)], name="created_at")
     await db.outbox.create_index(
         [("published", ASCENDING), ("order", ASCENDING)], name="pending_in_order"

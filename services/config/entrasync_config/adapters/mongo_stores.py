@@ -139,26 +139,84 @@ def _tenant(doc: Document) -> Tenant:
     return Tenant.model_validate({**doc, "id": doc["_id"]})
 
 
+def _claim_id(directory: str, cloud: str) -> str:
+    return f"{cloud}/{directory}"
+
+
 class MongoTenants(Transactions):
-    """Implements `TenantStore`; deleted policies are kept in `tenants_deleted` for audit."""
+    """Implements `TenantStore`; deleted policies are kept in `tenants_deleted` for audit.
+
+    A tenant's directory GUID is stored beside the policy (`entra_tenant_id`, not part of the
+    `Tenant` message) and claimed in `directories` (`_id` = cloud/GUID): the unique `_id` makes
+    two concurrent creates for one directory conflict, which a read-then-insert would not.
+    """
 
     async def ping(self) -> None:
         await self._db.command("ping")
 
-    async def add(self, tenant: Tenant, event: ConfigEvent) -> None:
+    async def add(self, tenant: Tenant, event: ConfigEvent, directory: str | None) -> None:
         async def work(session: AsyncClientSession) -> None:
             await self.touch_profile(tenant.profile_id, session)
             try:
                 doc = {"_id": tenant.id, **_tenant_doc(tenant)}
+                if directory is not None:
+                    doc["entra_tenant_id"] = directory
                 await self._db.tenants.insert_one(doc, session=session)
             except DuplicateKeyError as err:
                 raise Conflict(
                     f"tenant {tenant.tenant!r} is already registered in cloud {tenant.cloud!r}",
                     field="tenant",
                 ) from err
+            if directory is not None:
+                await self._claim(tenant, directory, session)
             await self.outbox(event, session)
 
         await self.run(work)
+
+    async def _claim(self, tenant: Tenant, directory: str, session: AsyncClientSession) -> None:
+        claim = {"_id": _claim_id(directory, tenant.cloud), "tenant_id": tenant.id}
+        try:
+            await self._db.directories.insert_one(claim, session=session)
+        except DuplicateKeyError as err:
+            raise Conflict(
+                f"this directory ({directory}) was added as another tenant meanwhile",
+                field="tenant",
+            ) from err
+
+    async def holding_directory(self, directory: str, cloud: str) -> Tenant | None:
+        query = {"entra_tenant_id": directory, "cloud": cloud}
+        doc = await self._db.tenants.find_one(query, sort=[("created_at", 1)])
+        return _tenant(doc) if doc else None
+
+    async def record_directory(self, tenant_id: str, directory: str) -> Tenant | None:
+        doc = await self._db.tenants.find_one_and_update(
+            {"_id": tenant_id, "entra_tenant_id": None},
+            {"$set": {"entra_tenant_id": directory}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            claim = {"_id": _claim_id(directory, doc["cloud"]), "tenant_id": tenant_id}
+            try:
+                await self._db.directories.insert_one(claim)
+            except DuplicateKeyError:
+                pass  # a duplicate found late: reported by health, never merged
+        doc = doc or await self._db.tenants.find_one({"_id": tenant_id})
+        if doc is None or doc.get("entra_tenant_id") != directory:
+            return None
+        query = {"entra_tenant_id": directory, "cloud": doc["cloud"], "_id": {"$ne": tenant_id}}
+        other = await self._db.tenants.find_one(query, sort=[("created_at", 1)])
+        return _tenant(other) if other else None
+
+    async def duplicate_directories(self) -> list[list[Tenant]]:
+        pipeline: list[Document] = [
+            {"$match": {"entra_tenant_id": {"$type": "string"}}},
+            {"$sort": {"created_at": 1}},
+            {"$group": {"_id": ["$entra_tenant_id", "$cloud"], "docs": {"$push": "$$ROOT"}}},
+            {"$match": {"docs.1": {"$exists": True}}},
+            {"$sort": {"_id": 1}},
+        ]
+        cursor = await self._db.tenants.aggregate(pipeline)
+        return [[_tenant(d) for d in group["docs"]] async for group in cursor]
 
     async def get(self, tenant_id: str) -> Tenant | None:
         doc = await self._db.tenants.find_one({"_id": tenant_id})
@@ -199,6 +257,7 @@ class MongoTenants(Transactions):
                 raise await self._why_not(tenant.id, session)
             tombstone = {"_id": tenant.id, **_tenant_doc(tenant), "deleted_at": now}
             await self._db.tenants_deleted.insert_one(tombstone, session=session)
+            await self._db.directories.delete_many({"tenant_id": tenant.id}, session=session)
             await self.outbox(event, session)
 
         await self.run(work)

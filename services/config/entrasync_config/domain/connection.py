@@ -17,6 +17,11 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import GRAPH_PATHS, ObjectType
 
+from entrasync_config.domain.directories import (
+    flag_saved_duplicate,
+    flag_unsaved_duplicate,
+    record_directory,
+)
 from entrasync_config.domain.errors import Invalid, NotFound
 from entrasync_config.domain.explain import explain_discovery, explain_graph, explain_token
 from entrasync_config.domain.ports import ClientCredential, Deps, EntraProbe
@@ -39,7 +44,9 @@ async def run_tenant_test(request: TenantTest, deps: Deps) -> ConnectionTestResu
         request.timeout_seconds,
         deps,
     )
-    return await probe_connection(target, deps.probe, deps.now())
+    result = await probe_connection(target, deps.probe, deps.now())
+    other = await record_directory(tenant.id, result.tenant_guid, deps)
+    return flag_saved_duplicate(result, other)
 
 
 async def run_unsaved_test(request: ConnectionTest, deps: Deps) -> ConnectionTestResult:
@@ -55,7 +62,8 @@ async def run_unsaved_test(request: ConnectionTest, deps: Deps) -> ConnectionTes
         )
     except NotFound as err:
         raise Invalid(err.message, field=err.field) from None
-    return await probe_connection(target, deps.probe, deps.now())
+    result = await probe_connection(target, deps.probe, deps.now())
+    return await flag_unsaved_duplicate(result, request.cloud, deps)
 
 
 async def _target(

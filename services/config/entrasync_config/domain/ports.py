@@ -99,8 +99,19 @@ class ProfileStore(Protocol):
 class TenantStore(Protocol):
     """Tenant policies. Every write stores its event in the same transaction (outbox)."""
 
-    async def add(self, tenant: Tenant, event: ConfigEvent) -> None:
-        """Raises `Conflict` when (tenant, cloud) is taken, `ProfileMissing` without profile."""
+    async def add(self, tenant: Tenant, event: ConfigEvent, directory: str | None) -> None:
+        """Raises `Conflict` when (tenant, cloud) or (directory GUID, cloud) is taken,
+        `ProfileMissing` without profile."""
+
+    async def holding_directory(self, directory: str, cloud: str) -> Tenant | None:
+        """The (oldest) tenant known to be the directory with GUID `directory` in `cloud`."""
+
+    async def record_directory(self, tenant_id: str, directory: str) -> Tenant | None:
+        """Store the GUID of a tenant that has none yet; return another tenant of the same
+        directory (a duplicate, left as it is) or None."""
+
+    async def duplicate_directories(self) -> list[list[Tenant]]:
+        """Groups of two or more tenants that are the same directory in the same cloud."""
 
     async def get(self, tenant_id: str) -> Tenant | None: ...
 

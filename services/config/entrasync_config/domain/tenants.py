@@ -21,6 +21,11 @@ from entrasync_shared.messages import (
 )
 from pydantic import SecretStr
 
+from entrasync_config.domain.directories import (
+    record_directory,
+    refuse_a_second_tenant,
+    resolve_directory,
+)
 from entrasync_config.domain.errors import Invalid, NotFound, Unavailable
 from entrasync_config.domain.events import announce
 from entrasync_config.domain.ports import Deps
@@ -89,12 +94,22 @@ def resolve_cloud(cloud: str, deps: Deps) -> CloudEndpoints:
         raise Unavailable(f"the CA file of cloud {cloud!r} is unreadable: {err}") from err
 
 
+def endpoints_or_none(cloud: str, deps: Deps) -> CloudEndpoints | None:
+    try:
+        return resolve_cloud(cloud, deps)
+    except Unavailable:
+        return None
+
+
 async def create_tenant(request: TenantCreate, deps: Deps) -> Tenant:
     check_cloud(request.cloud, deps)
     await check_profile(request.profile_id, deps)
+    endpoints = endpoints_or_none(request.cloud, deps)
+    directory = await resolve_directory(request.tenant, endpoints, deps)
+    await refuse_a_second_tenant(directory, request.cloud, deps)
     tenant = new_tenant(request, deps.new_id(), deps.now())
     event = TenantCreated(id=tenant_event_id(tenant), at=tenant.updated_at, tenant=tenant)
-    await deps.tenants.add(tenant, event)
+    await deps.tenants.add(tenant, event, directory)
     await announce(deps)
     return tenant
 
@@ -200,7 +215,11 @@ async def get_credential(ref: TenantRef, deps: Deps) -> Credential:
 
 
 async def record_sync(recorded: SyncRecorded, deps: Deps) -> Tenant | None:
-    """Clear the full-scan flag after a successful full run; returns the updated tenant."""
+    """Clear the full-scan flag after a successful full run; returns the updated tenant.
+
+    A run also tells which directory the tenant is (the token's `tid`): recorded if unknown.
+    """
+    await record_directory(recorded.tenant_id, recorded.entra_tenant_id, deps)
     if not is_full_success(recorded):
         return None
 

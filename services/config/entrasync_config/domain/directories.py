@@ -1,0 +1,113 @@
+"""One Entra directory, one tenant: a directory is known by its GUID, whatever name it was given.
+
+An admin may add a directory by its initial domain, a verified custom domain or its GUID; all
+three are the same directory. `tenant.create` resolves the GUID (the OpenID configuration's
+issuer names it) and refuses a second tenant for the same GUID and cloud.
+
+When the GUID cannot be resolved at create time (the login host is unreachable from config, or
+Entra does not know the name yet), the tenant is still created: refusing would block setting
+up entrasync whenever config's network is down, and a name Entra does not know cannot be a
+second name of a directory already added. The GUID is recorded later, from the first Test
+Connection or the first sync (the syncer reports the token's `tid`); a duplicate found then is
+not merged or stopped, since both tenants may already have history, but reported by `health`
+and in the log, like duplicates created before this check existed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from entrasync_shared.messages import CloudEndpoints, ConnectionTestResult, Tenant
+
+from entrasync_config.domain.errors import Conflict
+from entrasync_config.domain.ports import Deps, ProbeFailure
+
+RESOLVE_TIMEOUT = 10.0
+_GUID = re.compile(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}")
+
+
+def is_guid(value: str | None) -> bool:
+    return value is not None and _GUID.fullmatch(value) is not None
+
+
+def described(tenant: Tenant) -> str:
+    return f"{tenant.name!r} ({tenant.tenant}, cloud {tenant.cloud}, id {tenant.id})"
+
+
+async def resolve_directory(
+    tenant: str, endpoints: CloudEndpoints | None, deps: Deps
+) -> str | None:
+    """The directory's GUID, or None when it cannot be resolved now (see the module doc)."""
+    if is_guid(tenant):
+        return tenant
+    if endpoints is None:
+        return None
+    timeout = min(RESOLVE_TIMEOUT, deps.test_timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            guid = await deps.probe.discover(endpoints, tenant, timeout)
+    except (ProbeFailure, TimeoutError, OSError):  # OSError: DNS, TLS, an unusable CA file
+        return None
+    return guid.lower() if is_guid(guid.lower()) else None
+
+
+async def refuse_a_second_tenant(guid: str | None, cloud: str, deps: Deps) -> None:
+    if guid is None:
+        return
+    holder = await deps.tenants.holding_directory(guid, cloud)
+    if holder is not None:
+        raise Conflict(
+            f"this directory ({guid}) is already added as tenant {described(holder)}: "
+            "one directory is synced by one tenant; change that tenant instead",
+            field="tenant",
+        )
+
+
+async def record_directory(tenant_id: str, guid: str | None, deps: Deps) -> Tenant | None:
+    """Store a GUID learnt after creation; returns another tenant of the same directory."""
+    if not is_guid(guid):
+        return None
+    assert guid is not None
+    return await deps.tenants.record_directory(tenant_id, guid.lower())
+
+
+async def flag_unsaved_duplicate(
+    result: ConnectionTestResult, cloud: str, deps: Deps
+) -> ConnectionTestResult:
+    """An unsaved form naming a directory that is already a tenant by another name: saving it
+    would be refused. The same name is that tenant itself (its own page tests its form, with
+    tenant and cloud read-only), so it is not flagged."""
+    if not is_guid(result.tenant_guid):
+        return result
+    assert result.tenant_guid is not None
+    holder = await deps.tenants.holding_directory(result.tenant_guid.lower(), cloud)
+    if holder is None or holder.tenant == result.tenant:
+        return result
+    message = (
+        f"This directory ({result.tenant_guid}) is already added as tenant {described(holder)}; "
+        "saving another tenant for it would be refused."
+    )
+    return result.model_copy(update={"ok": False, "error_code": "conflict", "message": message})
+
+
+def flag_saved_duplicate(
+    result: ConnectionTestResult, other: Tenant | None
+) -> ConnectionTestResult:
+    """A saved tenant that shares its directory with another one: warn, change nothing."""
+    if other is None:
+        return result
+    warning = (
+        f"Warning: tenant {described(other)} is the same directory ({result.tenant_guid}); "
+        "delete one of the two so that the directory is synced once."
+    )
+    return result.model_copy(update={"message": f"{result.message} {warning}"})
+
+
+def duplicates_warning(groups: list[list[Tenant]]) -> str:
+    """One health line naming every directory added more than once."""
+    parts = []
+    for tenants in groups:
+        names = ", ".join(described(t) for t in tenants)
+        parts.append(f"{len(tenants)} tenants for one directory: {names}")
+    return "; ".join(parts) + "; delete all but one of each"
