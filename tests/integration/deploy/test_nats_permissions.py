@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
+from entrasync_shared.admin import declare
 from entrasync_shared.infra import LocalInfra, find_nats_server, free_port
 from entrasync_shared.messages import (
     CredentialProfile,
@@ -25,8 +26,6 @@ from entrasync_shared.natsutil import (
     ApiCallError,
     call,
     connect,
-    ensure_cursor_bucket,
-    ensure_streams,
 )
 from entrasync_shared.permissions import (
     ALL_USERS,
@@ -171,10 +170,7 @@ def violations_since(log: Path, offset: int) -> list[str]:
 async def test_every_service_runs_its_real_flows_with_its_own_user(
     secure_nats: LocalInfra, infra: LocalInfra, tmp_path: Path
 ) -> None:
-    admin = await connect(secure_nats.user_url("admin"))
-    await ensure_streams(admin.jetstream(), NAMES)
-    await ensure_cursor_bucket(admin.jetstream(), NAMES)
-    await admin.close()
+    await declare(secure_nats.user_url("admin"), NAMES)  # as the deploy's Job does
     server_log = secure_nats.workdir / "nats-server.log"
     log_offset = len(server_log.read_text())
     received: list[Msg] = []
