@@ -13,8 +13,10 @@ help:
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
 
+# DEMO_ARGS: e.g. --tenants 3 --keep (see `uv run entrasync-demo --help`).
+DEMO_ARGS ?=
 demo:
-	@UV=$$(ENTRASYNC_SKIP_BROWSER=1 scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo
+	@UV=$$(ENTRASYNC_SKIP_BROWSER=1 scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo $(DEMO_ARGS)
 
 test:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . \
