@@ -114,7 +114,30 @@ async def test_errors_are_shown_next_to_their_field(
     await screenshots.take(page, "add-field-error")
     await tenant.fill("")
     await dialog.get_by_role("button", name="Test Connection").click()
-    await expect(page.locator("#tenant-error")).to_contain_text("DNS domain")
+    await expect(page.locator("#tenant-error")).to_contain_text("Enter the tenant")
+    # A form check is not a failed connection.
+    await expect(toast(page, "Check the form: Tenant is missing")).to_be_visible()
+    await expect(toast(page, "Connection failed")).to_have_count(0)
+
+
+async def test_an_empty_form_names_every_missing_field_at_once(
+    admin: Page, screenshots: Screenshots
+) -> None:
+    page = admin
+    await page.get_by_role("link", name="Add New Integration").click()
+    dialog = page.get_by_role("dialog", name="Add New Integration")
+    await expect(dialog).to_contain_text("(e.g. contoso.onmicrosoft.com)")
+    await dialog.get_by_role("button", name="Test Connection").click()
+    await expect(toast(page, "Tenant and Credential Profile are missing")).to_be_visible()
+    await expect(toast(page, "Connection failed")).to_have_count(0)
+    await expect(page.locator("#tenant-error")).to_contain_text("Enter the tenant")
+    await expect(page.locator("#profile_id-error")).to_contain_text("Select a credential profile")
+    await dialog.get_by_role("button", name="Add").click()
+    dialog = page.get_by_role("dialog", name="Add New Integration")
+    for field, text in (("tenant", "Enter the tenant"), ("profile_id", "Select a credential")):
+        await expect(page.locator(f"#{field}-error")).to_contain_text(text)
+        await expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    await screenshots.take(page, "add-empty-form")
 
 
 async def test_the_console_is_usable_with_the_keyboard_alone(

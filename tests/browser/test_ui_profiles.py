@@ -44,3 +44,17 @@ async def test_adding_and_editing_a_credential_profile(
     await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
     await expect(page.locator("main")).not_to_contain_text("Expired")
     assert "s3cret" not in await page.content()
+
+
+async def test_an_empty_profile_form_names_every_missing_field_at_once(
+    admin: Page, screenshots: Screenshots
+) -> None:
+    page = admin
+    await page.goto("/credential-profiles/new")
+    dialog = page.get_by_role("dialog", name="Add Credential Profile")
+    await dialog.get_by_role("button", name="Add").click()
+    dialog = page.get_by_role("dialog", name="Add Credential Profile")
+    for field in ("name", "client_id", "client_secret"):
+        await expect(page.locator(f"#{field}-error")).to_be_visible()
+        await expect(dialog.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    await screenshots.take(page, "profile-empty-form")

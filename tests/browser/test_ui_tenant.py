@@ -123,7 +123,7 @@ async def test_deleting_asks_for_confirmation(
     page = admin
     await page.goto(f"/tenants/{tenant['id']}")
     await page.get_by_role("button", name="Delete").click()
-    confirm = page.get_by_role("dialog", name="Delete Domain")
+    confirm = page.get_by_role("dialog", name="Delete Tenant")
     await expect(confirm).to_be_visible()
     await expect(confirm).to_contain_text(tenant["name"])
     await screenshots.take(page, "delete-confirmation")

@@ -31,7 +31,16 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from entrasync_console import api, bodies, history_pages, login, pages, profile_pages, web
+from entrasync_console import (
+    api,
+    api_docs,
+    bodies,
+    history_pages,
+    login,
+    pages,
+    profile_pages,
+    web,
+)
 from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.auth import (
     Accounts,
@@ -81,6 +90,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             inbox_prefix=settings.inbox_prefix,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            **ReconnectLog(log).callbacks(),
         )
         state.services = NatsServices(
             nc, settings.names, settings.request_timeout_seconds, settings.test_timeout_seconds
@@ -91,7 +101,6 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             await health.start()
         log.info("entrasync-console ready: prefix=%r port=%d", settings.prefix, settings.port)
         try:
-            **ReconnectLog(log).callbacks(),
             yield
         finally:
             if health is not None:
@@ -115,6 +124,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(history_pages.router)
     app.include_router(profile_pages.router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     add_health(app, nats_connected)
     add_openapi(app)

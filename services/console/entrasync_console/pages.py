@@ -10,6 +10,7 @@ from typing import Any
 
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
+    Tenant,
     TenantCreate,
     TenantDelete,
     TenantRef,
@@ -20,11 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from entrasync_console import history_pages, views
+from entrasync_console import conflicts, history_pages, views
 from entrasync_console.errors import Problem
 from entrasync_console.rendering import (
     check_form_csrf,
     form_errors,
+    missing_fields,
     redirect,
     render,
     session_or_login,
@@ -32,6 +34,10 @@ from entrasync_console.rendering import (
 from entrasync_console.security import console
 
 ENTRA_ID_SYNC = "entra-id-sync"
+REQUIRED_TENANT_FIELDS = {
+    "tenant": "Enter the tenant: a verified domain or the tenant ID.",
+    "profile_id": "Select a credential profile.",
+}
 router = APIRouter(include_in_schema=False)
 
 
@@ -52,7 +58,7 @@ async def integrations_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     toasts: list[dict[str, str]] | None = None,
-) -> HTMLResponse:
+) -> Response:
     state = console(request)
     session_or_login(request)
     tenants = await state.services.tenants()
@@ -75,12 +81,12 @@ async def integrations_page(
 
 
 @router.get("/integrations", response_class=HTMLResponse)
-async def integrations(request: Request) -> HTMLResponse:
+async def integrations(request: Request) -> Response:
     return await integrations_page(request, adding=False)
 
 
 @router.get("/integrations/new", response_class=HTMLResponse)
-async def new_integration(request: Request) -> HTMLResponse:
+async def new_integration(request: Request) -> Response:
     return await integrations_page(request, adding=True)
 
 
@@ -99,24 +105,27 @@ async def add_integration(request: Request) -> Response:
     if values["type"] != ENTRA_ID_SYNC:
         errors = {"type": "Choose the Entra ID Sync type."}
         return await integrations_page(request, True, values, errors, 422)
+    missing = missing_fields(values, REQUIRED_TENANT_FIELDS)
     try:
-        tenant = await console(request).services.create_tenant(
-            TenantCreate(
-                tenant=values["tenant"],
-                cloud=values["cloud"],
-                profile_id=values["profile_id"],
-                enabled=values["enabled"],
-            )
+        create = TenantCreate(
+            tenant=values["tenant"],
+            cloud=values["cloud"],
+            profile_id=values["profile_id"],
+            enabled=values["enabled"],
         )
+        if missing:
+            return await integrations_page(request, True, values, missing, 422)
+        tenant = await console(request).services.create_tenant(create)
     except (ValidationError, ApiCallError) as err:
         errors, general = form_errors(err)
         toasts = [{"kind": "error", "text": general}] if general else []
+        errors = {**errors, **missing}
         return await integrations_page(request, True, values, errors, 422, toasts)
     return redirect("/integrations", request, ("success", f"Added {tenant.name}."))
 
 
 @router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
-async def tenant_details(request: Request, tenant_id: str) -> HTMLResponse:
+async def tenant_details(request: Request, tenant_id: str) -> Response:
     session_or_login(request)
     params = request.query_params
     tab = "history" if params.get("tab") == "history" else "configuration"
@@ -131,7 +140,8 @@ async def tenant_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     toasts: list[dict[str, str]] | None = None,
-) -> HTMLResponse:
+    conflict: conflicts.Conflict | None = None,
+) -> Response:
     state = console(request)
     try:
         tenant = await state.services.tenant(TenantRef(tenant_id=tenant_id[:64]))
@@ -149,6 +159,7 @@ async def tenant_page(
         "errors": errors or {},
         "page_sizes": HISTORY_PAGE_SIZES,
         "toasts": toasts or [],
+        "conflict": conflict,
     }
     if tab == "history":
         context.update(await history_pages.tenant_history(request, tenant.id, tenant.name))
@@ -165,6 +176,7 @@ async def save_tenant(request: Request, tenant_id: str) -> Response:
         "enabled": checked(form, "enabled"),
         "full_scan_next": checked(form, "full_scan_next"),
     }
+    base = conflicts.base_values(form)
     try:
         version = int(str(form.get("version") or ""))
         update = TenantUpdate(tenant_id=tenant_id[:64], version=version, **values)
@@ -175,11 +187,27 @@ async def save_tenant(request: Request, tenant_id: str) -> Response:
         errors, general = form_errors(err)
         return await tenant_error(request, tenant_id, values, errors, general)
     except ApiCallError as err:
+        current = await console(request).services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+        if err.error.code == "conflict" and current.version != version:
+            return await tenant_conflict(request, current, conflicts.edits(values, base), base)
         errors, general = form_errors(err)
-        if err.error.code == "conflict":
-            general = f"{err.error.message} Reload the page to see the current settings."
         return await tenant_error(request, tenant_id, values, errors, general)
     return redirect(f"/tenants/{tenant.id}", request, ("success", f"Saved {tenant.name}."))
+
+
+async def tenant_conflict(
+    request: Request, current: Tenant, mine: dict[str, Any], base: dict[str, Any] | None
+) -> Response:
+    """The stored settings with the user's edits on top, and what changed meanwhile."""
+    stored = current.model_dump()
+    profiles = {p.id: p.name for p in await console(request).services.profiles()}
+    conflict = conflicts.describe(base, stored, mine, profiles)
+    text = "Not saved: this tenant was changed while you were editing it. Review and save again."
+    toasts = [{"kind": "error", "text": text}]
+    values = {**stored, **mine}
+    return await tenant_page(
+        request, current.id, "configuration", values, {}, 409, toasts, conflict=conflict
+    )
 
 
 async def tenant_error(
@@ -188,7 +216,7 @@ async def tenant_error(
     values: dict[str, Any],
     errors: dict[str, str],
     general: str | None,
-) -> HTMLResponse:
+) -> Response:
     current = await console(request).services.tenant(TenantRef(tenant_id=tenant_id[:64]))
     shown = {**current.model_dump(), **values}
     toasts = [{"kind": "error", "text": general}] if general else []

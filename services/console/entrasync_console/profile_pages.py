@@ -21,6 +21,7 @@ from entrasync_console.errors import Problem
 from entrasync_console.rendering import (
     check_form_csrf,
     form_errors,
+    missing_fields,
     redirect,
     render,
     session_or_login,
@@ -30,6 +31,11 @@ from entrasync_console.security import console
 router = APIRouter(include_in_schema=False)
 FIELDS = ("name", "client_id", "secret_expires_at")
 SECRETS = ("client_secret", "private_key_pem", "certificate_pem")
+REQUIRED = {
+    "name": "Enter a name for the profile.",
+    "client_id": "Enter the application (client) ID.",
+    "client_secret": "Enter the client secret, or give a certificate below.",
+}
 
 
 def profile_values(form: FormData) -> dict[str, Any]:
@@ -43,6 +49,13 @@ def profile_values(form: FormData) -> dict[str, Any]:
     return values
 
 
+def missing_profile_fields(values: dict[str, Any]) -> dict[str, str]:
+    required = dict(REQUIRED)
+    if any(name in values for name in SECRETS):
+        del required["client_secret"]  # a certificate instead; config checks the pair
+    return missing_fields(values, required)
+
+
 async def profiles_page(
     request: Request,
     adding: bool,
@@ -50,7 +63,7 @@ async def profiles_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     toasts: list[dict[str, str]] | None = None,
-) -> HTMLResponse:
+) -> Response:
     state = console(request)
     session_or_login(request)
     profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
@@ -73,12 +86,12 @@ async def profiles_page(
 
 
 @router.get("/credential-profiles", response_class=HTMLResponse)
-async def list_profiles(request: Request) -> HTMLResponse:
+async def list_profiles(request: Request) -> Response:
     return await profiles_page(request, adding=False)
 
 
 @router.get("/credential-profiles/new", response_class=HTMLResponse)
-async def new_profile(request: Request) -> HTMLResponse:
+async def new_profile(request: Request) -> Response:
     return await profiles_page(request, adding=True)
 
 
@@ -88,13 +101,17 @@ async def add_profile(request: Request) -> Response:
     form = await request.form()
     check_form_csrf(form, session.csrf)
     values = profile_values(form)
+    shown = {k: v for k, v in values.items() if k not in SECRETS}
+    missing = missing_profile_fields(values)
     try:
-        profile = await console(request).services.create_profile(CredentialProfileCreate(**values))
+        create = CredentialProfileCreate(**values)
+        if missing:
+            return await profiles_page(request, True, shown, missing, 422)
+        profile = await console(request).services.create_profile(create)
     except (ValidationError, ApiCallError) as err:
         errors, general = form_errors(err)
         toasts = [{"kind": "error", "text": general}] if general else []
-        shown = {k: v for k, v in values.items() if k not in SECRETS}
-        return await profiles_page(request, True, shown, errors, 422, toasts)
+        return await profiles_page(request, True, shown, {**errors, **missing}, 422, toasts)
     return redirect("/credential-profiles", request, ("success", f"Added {profile.name}."))
 
 
@@ -105,7 +122,7 @@ async def profile_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     toasts: list[dict[str, str]] | None = None,
-) -> HTMLResponse:
+) -> Response:
     state = console(request)
     session_or_login(request)
     try:
@@ -127,7 +144,7 @@ async def profile_page(
 
 
 @router.get("/credential-profiles/{profile_id}", response_class=HTMLResponse)
-async def show_profile(request: Request, profile_id: str) -> HTMLResponse:
+async def show_profile(request: Request, profile_id: str) -> Response:
     return await profile_page(request, profile_id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -10,8 +12,9 @@ from urllib.parse import quote
 
 from entrasync_shared.natsutil import ApiCallError
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -26,6 +29,9 @@ from entrasync_console.security import (
 
 HERE = Path(__file__).parent
 FLASH_SECONDS = 60
+LIVE_HEADER = "x-live-refresh"
+"""Sent by the page's own script when it re-reads the page to refresh its live parts."""
+BREAK_AFTER = re.compile(r"([.\-@_])")
 
 
 class LoginRequired(Exception):
@@ -44,9 +50,15 @@ def when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+def breakable(value: object) -> Markup:
+    """A domain or name that may wrap after its dots, never inside a label (`<wbr>` hints)."""
+    return Markup(BREAK_AFTER.sub(r"\1<wbr>", str(escape(value))))
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["when"] = when
+    templates.env.filters["breakable"] = breakable
     templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
     return templates
 
@@ -90,14 +102,44 @@ def read_flash(request: Request) -> dict[str, str] | None:
 
 
 def form_errors(err: ValidationError | ApiCallError) -> tuple[dict[str, str], str | None]:
-    """Errors per form field, and the message of an error that names no field."""
-    if isinstance(err, ValidationError):
-        found = first_problem(err.errors(include_url=False, include_input=False))
+    """Errors per form field (every field at once), and the message of one naming no field."""
+    if isinstance(err, ApiCallError):
+        found = [err.error]
     else:
-        found = err.error
-    if found.field:
-        return {found.field.split(".")[0]: found.message}, None
-    return {}, found.message
+        found = [
+            first_problem([problem])
+            for problem in err.errors(include_url=False, include_input=False)
+        ]
+    fields: dict[str, str] = {}
+    general = None
+    for problem in found:
+        if problem.field:
+            fields.setdefault(problem.field.split(".")[0], problem.message)
+        else:
+            general = general or problem.message
+    return fields, general
+
+
+def missing_fields(values: dict[str, object], required: dict[str, str]) -> dict[str, str]:
+    """What each empty required field says, so an empty form lists all of them at once."""
+    return {name: message for name, message in required.items() if not values.get(name)}
+
+
+def is_live(request: Request) -> bool:
+    return request.headers.get(LIVE_HEADER) == "1"
+
+
+def with_etag(request: Request, response: HTMLResponse) -> Response:
+    """A rendered page with an ETag of its content; 304 when the client already has it.
+
+    The tag is a hash of what was rendered, so every console replica gives the same one for the
+    same stored state, and a page that re-reads itself every few seconds costs a few bytes.
+    """
+    etag = f'W/"{hashlib.sha256(bytes(response.body)).hexdigest()[:32]}"'
+    if response.status_code == 200 and request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"etag": etag})
+    response.headers["etag"] = etag
+    return response
 
 
 async def render(
@@ -106,7 +148,7 @@ async def render(
     template: str,
     status_code: int = 200,
     **context: Any,
-) -> HTMLResponse:
+) -> Response:
     """A page with the navigation pane's tenants, the user, the CSRF token and any toast."""
     session = session_or_login(request)
     nav_error = None
@@ -114,7 +156,8 @@ async def render(
         nav_tenants = sorted(await console.services.tenants(), key=lambda t: t.name.lower())
     except ApiCallError as err:
         nav_tenants, nav_error = [], err.error.message
-    flash = read_flash(request)
+    # A live refresh must not eat a toast meant for the page load it races with.
+    flash = None if is_live(request) else read_flash(request)
     toasts = [flash] if flash else []
     toasts += context.pop("toasts", [])
     response = console.extras["templates"].TemplateResponse(
@@ -132,4 +175,4 @@ async def render(
     )
     if flash:
         response.delete_cookie(FLASH_COOKIE)
-    return response
+    return with_etag(request, response)
