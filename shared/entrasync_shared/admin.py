@@ -2,7 +2,7 @@
 
 entrasync-infra check         where nats-server and mongod are (installing nats-server if needed)
 entrasync-infra up            run nats-server + mongod until Ctrl-C; prints their URLs as JSON
-entrasync-infra declare       create/update every stream and the cursor bucket (admin user)
+entrasync-infra declare       create/update every stream and KV bucket (admin user)
 entrasync-infra nats-config   print the nats-server config with one user per service
 """
 
@@ -16,18 +16,24 @@ import signal
 import sys
 
 from entrasync_shared.infra import InfraError, LocalInfra, find_mongod, find_nats_server
-from entrasync_shared.natsutil import connect, ensure_cursor_bucket, ensure_streams
+from entrasync_shared.natsutil import (
+    connect,
+    ensure_cursor_bucket,
+    ensure_session_bucket,
+    ensure_streams,
+)
 from entrasync_shared.permissions import render_nats_config_with_env_passwords
 from entrasync_shared.subjects import Names
 
 
 async def declare(nats_url: str, names: Names) -> None:
-    """Declare every stream and the cursor bucket; meant for an admin NATS user (a Job)."""
+    """Declare every stream and KV bucket; meant for an admin NATS user (a Job)."""
     nc = await connect(nats_url)
     try:
         js = nc.jetstream()
         await ensure_streams(js, names)
         await ensure_cursor_bucket(js, names)
+        await ensure_session_bucket(js, names)
     finally:
         await nc.close()
 
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 2
             asyncio.run(declare(url, names))
-            print(f"declared {len(names.streams())} streams and bucket {names.cursor_bucket}")
+            buckets = f"{names.cursor_bucket}, {names.session_bucket}"
+            print(f"declared {len(names.streams())} streams and buckets {buckets}")
         else:
             print(
                 render_nats_config_with_env_passwords(

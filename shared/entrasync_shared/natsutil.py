@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import nats
@@ -100,6 +101,28 @@ async def ensure_cursor_bucket(js: JetStreamContext, names: Names) -> KeyValue:
         return await js.create_key_value(
             KeyValueConfig(bucket=names.cursor_bucket, history=5, storage=StorageType.FILE)
         )
+
+
+SESSION_BUCKET_MAX_AGE = timedelta(days=30)
+"""The longest console session (`ENTRASYNC_CONSOLE_SESSION_HOURS` is at most 720)."""
+
+
+async def ensure_session_bucket(js: JetStreamContext, names: Names) -> KeyValue:
+    """The console's session bucket (key: session id, value: admin name), created on first use.
+
+    A session is live while its key is there: logging out deletes it on every replica at once.
+    Keys expire with the longest session, so the bucket never outgrows the sessions in use.
+    """
+    try:
+        return await js.key_value(names.session_bucket)
+    except BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=names.session_bucket,
+            history=1,
+            ttl=SESSION_BUCKET_MAX_AGE.total_seconds(),
+            storage=StorageType.FILE,
+        )
+        return await js.create_key_value(config)
 
 
 class ApiCallError(Exception):

@@ -121,6 +121,10 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             _api(n, "history"),
             _api(n, "scheduler"),
             _api(n, "syncer"),
+            # Login sessions: put, get, delete keys of its own bucket (declared by admin).
+            f"$KV.{n.session_bucket}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{n.session_bucket}",
+            f"$JS.API.DIRECT.GET.KV_{n.session_bucket}.>",
         ],
         "subscribe": [],
     }

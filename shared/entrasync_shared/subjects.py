@@ -137,6 +137,11 @@ class Names:
     def cursor_bucket(self) -> str:
         return self._n("entrasync_cursors")
 
+    @property
+    def session_bucket(self) -> str:
+        """The console's live login sessions (see `natsutil.ensure_session_bucket`)."""
+        return self._n("entrasync_console_sessions")
+
     def streams(self) -> tuple[StreamSpec, ...]:
         """Every stream with its retention policy."""
         return (

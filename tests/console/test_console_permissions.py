@@ -1,6 +1,7 @@
-"""The console's REST API works end to end while the console runs as the least-privileged
-`console` NATS user, without a single permission violation by that user. (The other services run
-as their own users too, except history as admin: its users' rights are its own tests' business.)"""
+"""The console's REST API and login sessions work end to end while the console runs as the
+least-privileged `console` NATS user, without a single permission violation by that user. (The
+other services run as their own users too, except history as admin: its users' rights are its own
+tests' business.)"""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
-from console_helpers import CLOUD, stack_environment, unique, wait_for_first_sync
+from console_helpers import CLOUD, log_in, stack_environment, unique, wait_for_first_sync
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
-from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams
+from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_session_bucket, ensure_streams
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess
 
@@ -28,6 +29,7 @@ async def declare(admin_url: str) -> None:
     try:
         await ensure_streams(admin.jetstream(), NAMES)
         await ensure_cursor_bucket(admin.jetstream(), NAMES)
+        await ensure_session_bucket(admin.jetstream(), NAMES)
     finally:
         await admin.close()
 
@@ -58,6 +60,13 @@ def test_every_api_flow_works_as_the_console_user(
 ) -> None:
     stack, server_log = secure_stack
     assert stack.console is not None
+    console = stack.console
+    session = log_in(console.url, console.admin_user, console.admin_password)  # KV: put, get
+    with httpx.Client(base_url=console.url) as browser:
+        assert browser.get("/api/v1/me", headers=session.headers(csrf=False)).status_code == 200
+        logout = {"csrf_token": session.csrf}
+        browser.post("/logout", data=logout, headers=session.headers(csrf=False))  # KV: delete
+        assert browser.get("/api/v1/me", headers=session.headers(csrf=False)).status_code == 401
     simulated = console_sim.tenants[0]
     headers = {"authorization": f"Bearer {stack.console.api_token}"}
     with httpx.Client(base_url=stack.console.url, headers=headers, timeout=60) as api:

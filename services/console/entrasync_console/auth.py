@@ -1,9 +1,20 @@
-"""Who may use the console: admin accounts, API tokens, signed session cookies, login throttling.
+"""Who may use the console: admin accounts, API tokens, sessions, login throttling.
 
-The console keeps no state, so a session is a signed, expiring cookie (HMAC-SHA256 with the
-session secret, shared by every replica) that also carries the session's CSRF token. Passwords
-are argon2 hashes; API tokens are random and stored as SHA-256 digests (like a password
-manager's, fast to check on every request and useless if leaked).
+A session is a signed, expiring cookie (HMAC-SHA256 with the session secret, shared by every
+replica) carrying the session's id, its CSRF token and its admin's generation. Signing alone
+cannot end a session before it expires, so two checks run on every request:
+
+- the admin still exists with the same password hash (`Accounts.generation`): admins live in
+  the console's settings (a Secret every replica mounts), so removing an admin or changing a
+  password ends their sessions on each replica as it reads the new Secret, with no other state;
+- the session id is still in the `SessionStore`, a NATS KV bucket every replica shares (the
+  console keeps no state of its own and may run several replicas; NATS is the one store they
+  all reach, and KV answers a key lookup in well under a millisecond). Logging out deletes the
+  key, which ends the session everywhere at once.
+
+Passwords are argon2 hashes; API tokens are random and stored as SHA-256 digests (like a
+password manager's, fast to check on every request and useless if leaked); neither involves
+sessions.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -71,6 +82,13 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
+    def generation(self, user: str) -> str | None:
+        """Changes when the admin's password does; None once the admin is removed."""
+        stored = self._admins.get(user)
+        if stored is None:
+            return None
+        return hashlib.sha256(b"entrasync-admin-generation:" + stored.encode()).hexdigest()[:16]
+
     def token_owner(self, token: str) -> str | None:
         digest = token_digest(token)
         for known, name in self._tokens.items():
@@ -84,6 +102,22 @@ class Session:
     user: str
     csrf: str
     expires: float
+    sid: str
+    generation: str
+
+
+class StoreUnavailable(Exception):
+    """The session store cannot be reached (NATS down): nobody can be let in or out."""
+
+
+class SessionStore(Protocol):
+    """The sessions that are live: logging out removes one for every replica."""
+
+    async def add(self, sid: str, user: str) -> None: ...
+
+    async def holds(self, sid: str, user: str) -> bool: ...
+
+    async def remove(self, sid: str) -> None: ...
 
 
 class SessionCodec:
@@ -98,9 +132,21 @@ class SessionCodec:
     def lifetime(self) -> int:
         return int(self._lifetime)
 
-    def issue(self, user: str) -> tuple[str, Session]:
-        session = Session(user, secrets.token_urlsafe(24), self._clock() + self._lifetime)
-        body = {"u": session.user, "c": session.csrf, "e": int(session.expires)}
+    def issue(self, user: str, generation: str) -> tuple[str, Session]:
+        session = Session(
+            user,
+            secrets.token_urlsafe(24),
+            self._clock() + self._lifetime,
+            secrets.token_hex(16),
+            generation,
+        )
+        body = {
+            "u": session.user,
+            "c": session.csrf,
+            "e": int(session.expires),
+            "s": session.sid,
+            "g": session.generation,
+        }
         return self.sign(body), session
 
     def read(self, cookie: str | None) -> Session | None:
@@ -108,7 +154,9 @@ class SessionCodec:
         if body is None:
             return None
         try:
-            session = Session(str(body["u"]), str(body["c"]), float(body["e"]))
+            session = Session(
+                str(body["u"]), str(body["c"]), float(body["e"]), str(body["s"]), str(body["g"])
+            )
         except (KeyError, TypeError, ValueError):
             return None
         return session if session.expires > self._clock() else None

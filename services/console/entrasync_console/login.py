@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from entrasync_console.auth import StoreUnavailable
+from entrasync_console.errors import Problem
 from entrasync_console.rendering import check_form_csrf, redirect
 from entrasync_console.security import (
     CSRF_FIELD,
@@ -97,7 +99,10 @@ async def log_in(request: Request) -> Response:
         message = "Wrong user name or password."
         return login_page(request, next_path, message, 401, username=username)
     console.throttle.succeeded(client, username)
-    cookie, _ = console.codec.issue(username)
+    cookie = await _start_session(console, username)
+    if cookie is None:
+        message = "Cannot start a session right now; please try again in a moment."
+        return login_page(request, next_path, message, 503, username=username)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -111,11 +116,29 @@ async def log_in(request: Request) -> Response:
     return response
 
 
+async def _start_session(console: Console, user: str) -> str | None:
+    """A new session's cookie, once the shared store holds it; None when it cannot."""
+    generation = console.accounts.generation(user)
+    if generation is None or console.sessions is None:
+        return None
+    cookie, session = console.codec.issue(user, generation)
+    try:
+        await console.sessions.add(session.sid, user)
+    except StoreUnavailable:
+        return None
+    return cookie
+
+
 @router.post("/logout")
 async def log_out(request: Request) -> Response:
+    console = _state(request)
     session = current_session(request)
-    if session is not None:
+    if session is not None and console.sessions is not None:
         check_form_csrf(await request.form(), session.csrf)
+        try:
+            await console.sessions.remove(session.sid)
+        except StoreUnavailable:
+            raise Problem(503, "unavailable", "cannot log out right now; try again") from None
     response = redirect("/login", request)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -41,6 +41,7 @@ from entrasync_console import (
     profile_pages,
     web,
 )
+from entrasync_console.adapters.kv_sessions import open_session_store
 from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.auth import (
     Accounts,
@@ -51,7 +52,7 @@ from entrasync_console.auth import (
 )
 from entrasync_console.auth import SessionCodec as Codec
 from entrasync_console.rendering import HERE, build_templates
-from entrasync_console.security import Console, api_principal
+from entrasync_console.security import Console, SessionGate, api_principal
 from entrasync_console.settings import ConsoleSettings
 
 log = logging.getLogger("entrasync.console")
@@ -95,6 +96,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         state.services = NatsServices(
             nc, settings.names, settings.request_timeout_seconds, settings.test_timeout_seconds
         )
+        state.sessions = await open_session_store(nc, settings.names)
         health = None
         if settings.health_port:
             health = HealthServer(settings.health_port, {"nats": nats_connected})
@@ -130,6 +132,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     add_openapi(app)
     web.add_error_handlers(app)
     web.add_security_headers(app)
+    app.add_middleware(SessionGate, console=state)
     app.add_middleware(bodies.BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -8,16 +8,29 @@ Token requests need no CSRF token: a browser never adds an Authorization header 
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from entrasync_console.auth import Accounts, LoginThrottle, Principal, Session, SessionCodec
+from entrasync_console.auth import (
+    Accounts,
+    LoginThrottle,
+    Principal,
+    Session,
+    SessionCodec,
+    SessionStore,
+    StoreUnavailable,
+)
 from entrasync_console.errors import Problem
 from entrasync_console.settings import ConsoleSettings, IPNetwork
+
+log = logging.getLogger("entrasync.console")
 
 SESSION_COOKIE = "entrasync_session"
 LOGIN_COOKIE = "entrasync_login"
@@ -36,13 +49,15 @@ session_cookie = APIKeyCookie(
 
 @dataclass
 class Console:
-    """Everything a request handler needs; `services` exists once the app has started."""
+    """Everything a request handler needs; `services` and `sessions` exist once the app has
+    started."""
 
     settings: ConsoleSettings
     accounts: Accounts
     codec: SessionCodec
     throttle: LoginThrottle
     services: Any = None
+    sessions: SessionStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,8 +69,44 @@ def console(request: Request) -> Console:
 
 
 def current_session(request: Request) -> Session | None:
-    found: Console = request.app.state.console
-    return found.codec.read(request.cookies.get(SESSION_COOKIE))
+    """The request's live session (`SessionGate` looked it up), or None."""
+    found: Session | None = request.scope.get("state", {}).get("session")
+    return found
+
+
+async def live_session(console: Console, cookie: str | None) -> Session | None:
+    """The cookie's session if it is signed, unexpired, of an admin who still exists with the
+    same password, and not logged out (see `auth`); None otherwise, also when unsure."""
+    session = console.codec.read(cookie)
+    if session is None or console.accounts.generation(session.user) != session.generation:
+        return None
+    if console.sessions is None:
+        return None
+    try:
+        return session if await console.sessions.holds(session.sid, session.user) else None
+    except StoreUnavailable as err:
+        log.warning("treating a session as logged out: %s", err)
+        return None
+
+
+class SessionGate:
+    """ASGI middleware: looks the session cookie up once per request, for every route.
+
+    Routes read the result with `current_session` (pages and the login form synchronously), so
+    the asynchronous store lookup happens here. Static files need no session.
+    """
+
+    def __init__(self, app: ASGIApp, console: Console) -> None:
+        self.app, self.console = app, console
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            session = None
+            if not scope["path"].startswith("/static/"):
+                cookie = HTTPConnection(scope).cookies.get(SESSION_COOKIE)
+                session = await live_session(self.console, cookie) if cookie else None
+            scope.setdefault("state", {})["session"] = session
+        await self.app(scope, receive, send)
 
 
 def client_address(request: Request, proxies: tuple[IPNetwork, ...]) -> str:
@@ -106,7 +157,8 @@ async def api_principal(
                 headers={"www-authenticate": "Bearer"},
             )
         return Principal(name, "token")
-    session = found.codec.read(cookie)
+    del cookie  # declared for the OpenAPI document; `SessionGate` has read it
+    session = current_session(request)
     if session is None:
         raise Problem(
             401,
