@@ -47,11 +47,15 @@ class EscapeControlChars(logging.Filter):
 
 
 def configure_logging(level: int | str = logging.INFO, fmt: str = FORMAT) -> None:
-    """`logging.basicConfig(level, fmt)`, then escape control characters on every root handler.
+    """`logging.basicConfig(level, fmt)`, then escape control characters on every handler.
 
-    Call it once at process start, where a service used to call `basicConfig`.
+    Call it once at process start, where a service used to call `basicConfig`. Besides the
+    root's, the handlers libraries already attached to their own loggers get the filter too
+    (FastStream logs through its own `faststream` handler, which does not propagate).
     """
     logging.basicConfig(level=level, format=fmt)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, EscapeControlChars) for f in handler.filters):
-            handler.addFilter(EscapeControlChars())
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if not any(isinstance(f, EscapeControlChars) for f in handler.filters):
+                handler.addFilter(EscapeControlChars())

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from entrasync_shared.logs import FORMAT, EscapeControlChars, safe
+from entrasync_shared.logs import FORMAT, EscapeControlChars, configure_logging, safe
 
 
 @pytest.fixture
@@ -57,3 +57,14 @@ def test_a_record_whose_arguments_do_not_fit_is_left_to_the_formatter() -> None:
 
     assert EscapeControlChars().filter(record) is True
     assert (record.msg, record.args) == ("%s %s", ("one",))
+
+
+def test_configure_logging_covers_the_handlers_libraries_attach_to_their_own_loggers() -> None:
+    import faststream  # noqa: F401, PLC0415 - attaches its own `faststream` handler on import
+
+    configure_logging()
+
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("faststream").handlers]
+    assert handlers and all(
+        any(isinstance(f, EscapeControlChars) for f in handler.filters) for handler in handlers
+    )
