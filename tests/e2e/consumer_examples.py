@@ -3,6 +3,9 @@
 Node.js packages come from `package-lock.json` through `npm ci`, once per lock file, into a cache
 directory outside the tree (`ENTRASYNC_EXAMPLES_CACHE`, default ~/.cache/entrasync/examples).
 A missing toolchain is a failure with the command that installs it, never a skip.
+
+The Go example runs only when `ENTRASYNC_TEST_GO=1` (it needs Go and nats.go, which `make test`
+does not install): it is built in GOPATH mode against Debian's nats.go, offline.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import tempfile
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+GO_HINT = "sudo apt-get install -y golang-go golang-github-nats-io-go-nats-dev"
+DEBIAN_GOPATH = Path("/usr/share/gocode")
 INSTALL_HINT = (
     "install Node.js 18+ with npm (Debian: `sudo apt-get install nodejs npm`), "
     "or run scripts/bootstrap.sh, which does"
@@ -66,3 +71,45 @@ def _npm_ci(npm: str, source: Path, home: Path) -> None:
         staging.rename(home)
     except OSError:  # another run installed it first
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def go_requested() -> bool:
+    return os.environ.get("ENTRASYNC_TEST_GO") == "1"
+
+
+def go_command() -> list[str]:
+    """The Go example, built once per version of its source, with Debian's nats.go."""
+    go = shutil.which("go")
+    if go is None or not (DEBIAN_GOPATH / "src/github.com/nats-io/nats.go").is_dir():
+        raise AssertionError(f"ENTRASYNC_TEST_GO=1 needs Go and nats.go: {GO_HINT}")
+    source = (EXAMPLES / "go" / "main.go").read_bytes()
+    binary = cache_root() / f"go-{hashlib.sha256(source).hexdigest()[:16]}" / "consume"
+    if not binary.exists():
+        _go_build(go, source, binary)
+    return [str(binary)]
+
+
+def _go_build(go: str, source: bytes, binary: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="go-") as work:
+        package = Path(work) / "src" / "consume"
+        package.mkdir(parents=True)
+        (package / "main.go").write_bytes(source)
+        env = {
+            **os.environ,
+            "GO111MODULE": "off",  # Debian ships Go libraries as GOPATH sources, not modules
+            "GOPATH": f"{work}:{DEBIAN_GOPATH}",
+            "GOCACHE": str(Path(work) / "cache"),
+        }
+        out = Path(work) / "consume"
+        done = subprocess.run(
+            [go, "build", "-o", str(out), "."],
+            cwd=package,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"building docs/examples/go failed:\n{done.stderr[-3000:]}")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(out, binary)

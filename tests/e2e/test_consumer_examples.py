@@ -14,7 +14,7 @@ from typing import Any
 
 import nats
 import pytest
-from consumer_examples import EXAMPLES, node_command, python_command
+from consumer_examples import EXAMPLES, go_command, go_requested, node_command, python_command
 from e2e_helpers import eventually
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
@@ -207,6 +207,14 @@ async def test_the_nodejs_example_reads_each_event_once_resumes_and_replays(
     system: System,
 ) -> None:
     await check_example(example(node_command(), system.stack), "node-app", system)
+
+
+if go_requested():  # opt-in: `make test` installs no Go toolchain (docs/consuming-events.md)
+
+    async def test_the_go_example_reads_each_event_once_resumes_and_replays(
+        system: System,
+    ) -> None:
+        await check_example(example(go_command(), system.stack), "go-app", system)
 
 
 def test_the_python_example_pins_the_nats_py_it_is_tested_with() -> None:
