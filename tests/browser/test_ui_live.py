@@ -4,10 +4,12 @@ settings changed underneath are kept, shown against what changed, and saved in o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
-from browser_helpers import CLOUD, Screenshots, unique, until
+from browser_helpers import CLOUD, Screenshots, seed_history, unique, until
+from entrasync_devtools.stack import ServiceStack
 from playwright.async_api import Page, expect
 
 LIVE_WAIT = 20_000  # ms: the page re-reads itself every 5 s
@@ -153,3 +155,34 @@ async def test_a_conflicting_save_names_the_changes_and_applies_the_edits_on_top
     await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
     stored = (await rest.get(f"/api/v1/tenants/{tenant['id']}")).json()
     assert stored["enabled"] is True and stored["full_scan_next"] is False
+
+
+async def test_the_sync_history_shows_new_runs_and_keeps_expanded_ones_open(
+    admin: Page,
+    rest: httpx.AsyncClient,
+    good_profile: dict[str, Any],
+    ui_stack: ServiceStack,
+    screenshots: Screenshots,
+) -> None:
+    tenant = await new_tenant(rest, good_profile)
+    page = admin
+    await page.goto(f"/tenants/{tenant['id']}?tab=history&changes=0")
+    await mark_page(page)
+    runs = page.locator("#history-table tbody.run")
+    await expect(runs).to_have_count(0)
+
+    async def seed(count: int) -> None:
+        names = ui_stack.names
+        await asyncio.to_thread(seed_history, ui_stack.nats_url, names, tenant["id"], count)
+
+    await seed(1)
+    await expect(runs).to_have_count(1, timeout=LIVE_WAIT)
+    await runs.first.locator("[data-expand-run]").click()
+    await expect(runs.first.locator("tr.type-row").first).to_be_visible()
+    await seed(1)
+    await expect(runs).to_have_count(2, timeout=LIVE_WAIT)
+    expanded = page.locator('#history-table [data-expand-run][aria-expanded="true"]')
+    await expect(expanded).to_have_count(1)
+    await expect(page.locator("#page-info")).to_contain_text("of 6")
+    assert await not_reloaded(page)
+    await screenshots.take(page, "live-sync-history")

@@ -375,6 +375,16 @@ function rebaseForm(form, next) {
 for (const part of document.querySelectorAll("[data-live][id]")) {
   if (part.querySelector("form[data-save-when-changed]")) liveUpdaters.set(part.id, offerRebase);
 }
+// The Sync History keeps the runs the user expanded open when new runs arrive.
+liveUpdaters.set("history-rows", (current, fresh) => {
+  const expanded = '[data-expand-run][aria-expanded="true"]';
+  const open = new Set([...current.querySelectorAll(expanded)].map((button) => button.closest("tbody").dataset.run));
+  swapRegion(current, fresh);
+  for (const run of document.querySelectorAll("#history-rows tbody[data-run]")) {
+    if (open.has(run.dataset.run)) run.querySelector("[data-expand-run]")?.click();
+  }
+  return true;
+});
 document.addEventListener("entrasync:live", (event) => {
   event.detail.region.querySelectorAll("form[data-save-when-changed]").forEach(watchForm);
 });
