@@ -70,7 +70,9 @@ async def published(
     tenant = await call(
         bus,
         stack.names.api("config", "tenant.create"),
-        TenantCreate(tenant=app["domain"], cloud="simlab", profile_id=profile.id),
+        TenantCreate(
+            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=10
+        ),
         Tenant,
     )
     directory = str(app["tenant_id"]).lower()
