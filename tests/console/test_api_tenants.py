@@ -201,6 +201,9 @@ def test_the_openapi_document_describes_every_resource(api: httpx.Client) -> Non
         "/api/v1/tenants/{tenant_id}/history": {"get"},
         "/api/v1/tenants/{tenant_id}/history.csv": {"get"},
         "/api/v1/tenants/{tenant_id}/objects": {"get"},
+        "/api/v1/deleted-tenants": {"get"},
+        "/api/v1/deleted-tenants/{tenant_id}/history": {"get"},
+        "/api/v1/deleted-tenants/{tenant_id}/history.csv": {"get"},
     }.items():
         assert methods <= set(paths[path]), path
     schemas = document["components"]["schemas"]
