@@ -31,7 +31,7 @@ from entrasync_shared.infra import die_with_parent
 
 # How long the worker may take to stop in order (services, simulator, mongod, nats-server)
 # before the supervisor kills what is left: the whole stop must fit in 5 seconds.
-GRACE_SECONDS = 3.0
+GRACE_SECONDS = 2.5
 REAP_SECONDS = 1.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

@@ -102,10 +102,11 @@ class Demo:
         stack: ServiceStack,
         infra: LocalInfra,
         users: NatsUsers,
+        started: datetime,
     ) -> None:
         self.args, self.sim, self.stack, self.infra, self.users = args, sim, stack, infra, users
         self.workdir = Path(args.workdir)
-        self.started = datetime.now(UTC)
+        self.started = started
         self.stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -291,6 +292,7 @@ def hints(ready: dict[str, Any], directory: dict[str, Any]) -> list[str]:
 def run(args: Any) -> int:
     """Start everything, run the demo until SIGTERM, stop everything in order."""
     workdir = Path(args.workdir)
+    started = datetime.now(UTC)
     # Until the event loop takes over, a stop request unwinds the `with` blocks below.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -321,7 +323,7 @@ def run(args: Any) -> int:
                 env,
                 service_env=users.service_env(),
             ) as stack:
-                asyncio.run(Demo(args, sim, stack, infra, users).run())
+                asyncio.run(Demo(args, sim, stack, infra, users, started).run())
                 # Stopping from here on: a second SIGTERM must not cut the orderly stop short
                 # (the supervisor kills the whole group if it takes too long).
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
