@@ -116,3 +116,17 @@ def test_a_form_over_the_limit_is_a_413_page(anonymous: httpx.Client) -> None:
     assert refused.status_code == 413
     assert refused.headers["content-type"].startswith("text/html")
     assert "larger than" in refused.text
+
+
+@pytest.mark.usefixtures("console_log")
+def test_malformed_forms_are_4xx_pages(anonymous: httpx.Client) -> None:
+    cases = [
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\ngarbage without headers"),
+        ("multipart/form-data", b"no boundary at all"),
+        ("application/x-www-form-urlencoded", b"username=%zz%ff&password=\xff\xfe&=&&x"),
+        ("application/x-www-form-urlencoded", b"a=" + b"[" * 1200),
+    ]
+    for content_type, body in cases:
+        answer = anonymous.post("/login", content=body, headers={"content-type": content_type})
+        assert 400 <= answer.status_code < 500, (content_type, body[:30], answer.status_code)
+        assert answer.headers["content-type"].startswith("text/html")
