@@ -313,6 +313,11 @@ class Tenant(Model):
     version: int = 1
     created_at: datetime
     updated_at: datetime
+    entra_tenant_id: str | None = Field(
+        default=None,
+        description="The Entra directory's GUID once resolved (at create, Test Connection or "
+        "the first sync); read-only",
+    )
 
 
 class TenantRef(Request):

@@ -197,6 +197,15 @@ def test_an_unreachable_nats_is_a_clear_error(args: tuple[str, ...]) -> None:
     assert "cannot reach NATS" in done.stderr
 
 
+def test_a_tenant_is_found_by_its_directory_guid(
+    console_stack: ServiceStack, console_sim: SimulatorProcess, synced_tenant: dict[str, Any]
+) -> None:
+    guid = console_sim.tenants[0]["tenant_id"]
+    assert synced_tenant["entra_tenant_id"] == guid
+    page = ctl_json(console_stack, "history", guid.upper())
+    assert page["items"] and {r["tenant_id"] for r in page["items"]} == {synced_tenant["id"]}
+
+
 def test_scripts_get_yaml_and_csv_and_tables_fit_80_columns(
     console_stack: ServiceStack, synced_tenant: dict[str, Any]
 ) -> None:

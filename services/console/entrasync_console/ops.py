@@ -37,13 +37,16 @@ def not_found(what: str, ref: str) -> ApiCallError:
 
 
 async def find_tenant(services: NatsServices, ref: str) -> Tenant:
-    """A tenant by id, name or tenant domain/GUID (case-insensitive)."""
+    """A tenant by id, name, the domain/GUID it was added by, or its resolved directory GUID
+    (case-insensitive)."""
     tenants = await services.tenants()
     for tenant in tenants:
         if tenant.id == ref:
             return tenant
     wanted = ref.strip().lower()
-    matches = [t for t in tenants if wanted in (t.name.lower(), t.tenant.lower())]
+    matches = [
+        t for t in tenants if wanted in (t.name.lower(), t.tenant.lower(), t.entra_tenant_id)
+    ]
     if len(matches) > 1:
         ids = ", ".join(t.id for t in matches)
         error = ApiError(code="conflict", message=f"{ref!r} names several tenants: {ids}")

@@ -132,7 +132,7 @@ class MongoProfiles(Transactions):
 
 
 def _tenant_doc(tenant: Tenant) -> Document:
-    return tenant.model_dump(mode="python", exclude={"id"})
+    return tenant.model_dump(mode="python", exclude={"id", "entra_tenant_id"})
 
 
 def _tenant(doc: Document) -> Tenant:

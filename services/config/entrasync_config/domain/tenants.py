@@ -108,6 +108,7 @@ async def create_tenant(request: TenantCreate, deps: Deps) -> Tenant:
     directory = await resolve_directory(request.tenant, endpoints, deps)
     await refuse_a_second_tenant(directory, request.cloud, deps)
     tenant = new_tenant(request, deps.new_id(), deps.now())
+    tenant = tenant.model_copy(update={"entra_tenant_id": directory})
     event = TenantCreated(id=tenant_event_id(tenant), at=tenant.updated_at, tenant=tenant)
     await deps.tenants.add(tenant, event, directory)
     await announce(deps)
