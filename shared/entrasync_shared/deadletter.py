@@ -103,7 +103,9 @@ def one_line(text: str) -> str:
 def is_transient(error: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
     """True when `error` (or what it was raised from) is an outage that ends by itself:
     `TRANSIENT_ERRORS`, a MongoDB error labelled retryable, or one of the caller's own `also`
-    (e.g. a service's `Unavailable`)."""
+    (e.g. a service's `Unavailable`). A group of errors is an outage when each of them is."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(is_transient(inner, also) for inner in error.exceptions)
     for cause in _causes(error):
         if isinstance(cause, TRANSIENT_ERRORS + also):
             return True

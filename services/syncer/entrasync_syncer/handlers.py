@@ -99,11 +99,19 @@ def register(broker: NatsBroker, settings: Settings, deps: Deps, dead_letters: D
                 await msg.nack(delay=_redelivery_delay(settings, attempt))
                 return
             log.error("run %s failed %d times", command.run_id, attempt, exc_info=exc)
-            why = f"failed {attempt} times: {type(exc).__name__}"
+            cause = _single(exc)
+            why = f"failed {attempt} times: {type(cause).__name__}"
             await give_up(command, deps, why, attempt)
-            await park(msg, f"{why}: {exc}")
+            await park(msg, f"{why}: {cause}")
             return
         await msg.ack()
+
+
+def _single(error: BaseException) -> BaseException:
+    """The one error inside a task group's group (the types run in one), to name it."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def _redelivery_delay(settings: Settings, attempt: int) -> float:

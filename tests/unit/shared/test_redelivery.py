@@ -47,6 +47,7 @@ OUTAGES = [
     TimeoutError(),
     ConnectionRefusedError(),
     wrapped(nats.errors.TimeoutError()),
+    ExceptionGroup("task group", [TimeoutError(), AutoReconnect("reset")]),
 ]
 POISON = [
     InvalidDocument("Key names must not contain the NULL byte"),
@@ -55,6 +56,7 @@ POISON = [
     OperationFailure("Document exceeds maximum nesting depth of 180", 15),
     KeyError("attributes"),
     ValueError("bug"),
+    ExceptionGroup("task group", [TimeoutError(), ValueError("bug")]),
 ]
 
 
