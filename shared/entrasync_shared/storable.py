@@ -59,6 +59,8 @@ def _problem(value: Any, depth: int) -> tuple[list[str], str] | None:
     if _LEAVES.issuperset(map(type, values)):
         return None
     for key, item in items:
+        if type(item) in _LEAVES:
+            continue
         why = _item_problem(item, depth)
         if why is None:
             continue
@@ -71,8 +73,6 @@ def _problem(value: Any, depth: int) -> tuple[list[str], str] | None:
 
 def _item_problem(item: Any, depth: int) -> str | tuple[list[str], str] | None:
     kind = type(item)
-    if kind in _LEAVES:
-        return None
     if kind is int:
         return None if INT64_MIN <= item <= INT64_MAX else f"integer {item} exceeds 64 bits"
     if isinstance(item, _CONTAINERS):
