@@ -285,7 +285,8 @@ async function refreshLive() {
       toast("error", "This page no longer exists: it was deleted elsewhere.");
       return;
     }
-    if (response.status === 200 && !response.redirected) {
+    if (response.redirected) return; // the session ended: the next click goes to the login page
+    if (response.status === 200) {
       liveTag = response.headers.get("etag");
       // A part held back (an open dialog, unsaved edits) is offered again on the next round.
       if (applyLivePage(await response.text())) liveTag = null;
