@@ -100,6 +100,8 @@ def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
             f"$JS.API.STREAM.MSG.GET.KV_{n.cursor_bucket}",
             f"$JS.API.DIRECT.GET.KV_{n.cursor_bucket}.>",
             *_js_durables(n, "syncer"),
+            # tenant.deleted, read by each replica: a deleted tenant's run stops at once.
+            *_js_ephemeral(n.config_stream),
         ],
         "subscribe": [*services_sub, _api(n, "syncer")],
     }

@@ -22,6 +22,7 @@ from entrasync_syncer.adapters.cursors import KvCursorStore
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.adapters.lease import KvRunLeases
 from entrasync_syncer.adapters.tokens import MsalTokenSource
+from entrasync_syncer.deletions import DeletedTenants, register_deletions
 from entrasync_syncer.handlers import register
 from entrasync_syncer.ports import GraphConnector
 from entrasync_syncer.settings import Settings
@@ -40,6 +41,7 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         return await ensure_cursor_bucket(broker.config.connection_state.stream, names)
 
     http = HttpxGraphConnector(settings.retry_policy, settings.http_timeout)
+    deleted = DeletedTenants()
     deps = Deps(
         credentials=NatsCredentialSource(
             lambda: broker.connection, names, timeout=settings.credential_timeout
@@ -49,9 +51,11 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         cursors=KvCursorStore(cursor_bucket),
         publisher=JetStreamRunPublisher(broker, names, timeout=settings.publish_timeout),
         leases=KvRunLeases(cursor_bucket, settings.lease_seconds),
+        deletions=deleted,
         options=settings.run_options,
     )
     register(broker, settings, deps, JetStreamDeadLetters(broker, names, "syncer"))
+    register_deletions(broker, names, deleted)
 
     async def declare() -> None:
         # Streams and the bucket must exist before the pull consumer is created.

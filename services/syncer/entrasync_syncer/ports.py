@@ -23,6 +23,10 @@ class TenantGone(Exception):
     """Config no longer knows the tenant (deleted since the command was issued)."""
 
 
+class TenantDeletedMidRun(Exception):
+    """Config deleted the tenant while its run was going on: stop reading and publishing."""
+
+
 class CredentialRefused(Exception):
     """Config answered, but refused to hand out a credential (a business error)."""
 
@@ -90,6 +94,12 @@ class Lease:
 
 class CredentialSource(Protocol):
     async def credential(self, tenant_id: str) -> Credential: ...
+
+
+class DeletionWatch(Protocol):
+    """Which tenants config has deleted, as announced by its `tenant.deleted` events."""
+
+    def deleted(self, tenant_id: str) -> bool: ...
 
 
 class TokenSource(Protocol):

@@ -30,12 +30,14 @@ from entrasync_syncer.filters import FilterTally, Scope
 from entrasync_syncer.pages import PageReader, compact_members, split_batch
 from entrasync_syncer.ports import (
     CursorStore,
+    DeletionWatch,
     DeltaLinkExpired,
     DeltaPage,
     GraphError,
     GraphReader,
     RequestStats,
     RunPublisher,
+    TenantDeletedMidRun,
     TokenSupplier,
 )
 
@@ -56,6 +58,7 @@ class TypeRun:
     link_lifetime: timedelta
     max_batch_bytes: int = 512 * 1024
     entra_tenant_id: str | None = None
+    deletions: DeletionWatch | None = None
     reader: PageReader = field(default_factory=PageReader)
     filtered: FilterTally = field(default_factory=FilterTally)
     stats: RequestStats = field(default_factory=RequestStats)
@@ -130,12 +133,21 @@ class TypeRun:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await fetch
 
+    def _stop_if_deleted(self) -> None:
+        """Before each page is read and before each is published: a tenant deleted meanwhile
+        gets no further Graph request and no further batch."""
+        tenant_id = self.command.tenant_id
+        if self.deletions is not None and self.deletions.deleted(tenant_id):
+            raise TenantDeletedMidRun(f"tenant {tenant_id} was deleted during the run")
+
     async def _page(self, url: str) -> DeltaPage:
+        self._stop_if_deleted()
         page = await self.graph.page(url, self.token, self.stats)
         compact_members(page.entries)  # shrinks the page while it waits for its turn
         return page
 
     async def _publish(self, page: DeltaPage, mode: SyncMode) -> None:
+        self._stop_if_deleted()
         objects, removals = self.reader.read(page.entries)
         page.entries.clear()  # the raw entries (member dicts above all) are no longer needed
         self.deleted += len(removals)

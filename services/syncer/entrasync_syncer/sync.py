@@ -31,6 +31,7 @@ from entrasync_syncer.ports import (
     CredentialRefused,
     CredentialSource,
     CursorStore,
+    DeletionWatch,
     GraphConnector,
     GraphError,
     GraphReader,
@@ -40,6 +41,7 @@ from entrasync_syncer.ports import (
     RequestStats,
     RunLeases,
     RunPublisher,
+    TenantDeletedMidRun,
     TenantGone,
     TokenError,
     TokenSource,
@@ -48,6 +50,8 @@ from entrasync_syncer.ports import (
 from entrasync_syncer.rounds import TypeRun
 
 log = logging.getLogger("entrasync.syncer")
+
+TENANT_DELETED = "cancelled: the tenant was deleted while this run was in progress"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Deps:
     cursors: CursorStore
     publisher: RunPublisher
     leases: RunLeases
+    deletions: DeletionWatch
     options: RunOptions = field(default_factory=RunOptions)
 
 
@@ -110,6 +115,12 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
 async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncFinished:
     """Run `command` to its end and publish `SyncFinished`; return that event."""
     started_at = utcnow()
+    if deps.deletions.deleted(command.tenant_id):
+        log.warning(
+            "run %s of tenant %s cancelled: tenant deleted", command.run_id, command.tenant_id
+        )
+        results = _all(command, "Cancelled", TENANT_DELETED)
+        return await _finish(command, deps, started_at, results, attempt)
     try:
         credential = await deps.credentials.credential(command.tenant_id)
     except TenantGone as exc:
@@ -155,14 +166,25 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
                 deps.options.link_lifetime,
                 deps.options.max_batch_bytes,
                 entra_tenant_id=directory,
+                deletions=deps.deletions,
             )
             for object_type in command.object_types
         ]
+        deleted = False
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(run.run()) for run in runs]
+        except* TenantDeletedMidRun:
+            deleted = True
         except* InfrastructureError as failure:
             raise failure.exceptions[0] from None
+    if deleted:
+        # Its types stopped half-way: none is a result, and none stored its deltaLink.
+        log.warning(
+            "run %s of tenant %s cancelled: tenant deleted", command.run_id, command.tenant_id
+        )
+        results = _all(command, "Cancelled", TENANT_DELETED)
+    else:
         results = tuple([task.result() for task in tasks])
     return await _finish(command, deps, started_at, results, attempt, directory)
 

@@ -192,6 +192,23 @@ class FakeLeases:
 
 
 @dataclass
+class FakeDeletions:
+    """Tenants announced deleted; `after_pages` deletes `tenant_id` once that many Graph pages
+    were requested (a deletion that arrives in the middle of a run)."""
+
+    ids: set[str] = field(default_factory=set)
+    graph: FakeGraph | None = None
+    after_pages: int | None = None
+    tenant_id: str = "t1"
+
+    def deleted(self, tenant_id: str) -> bool:
+        if self.graph is not None and self.after_pages is not None:
+            if len(self.graph.requested) >= self.after_pages:
+                self.ids.add(self.tenant_id)
+        return tenant_id in self.ids
+
+
+@dataclass
 class Fakes:
     credentials: FakeCredentials = field(default_factory=FakeCredentials)
     tokens: FakeTokens = field(default_factory=FakeTokens)
@@ -199,6 +216,7 @@ class Fakes:
     cursors: FakeCursors = field(default_factory=FakeCursors)
     publisher: FakePublisher = field(default_factory=FakePublisher)
     leases: FakeLeases = field(default_factory=FakeLeases)
+    deletions: FakeDeletions = field(default_factory=FakeDeletions)
     options: RunOptions = field(
         default_factory=lambda: RunOptions(lease_wait=0.2, lease_poll=0.05, lease_renew=0.05)
     )
@@ -211,5 +229,6 @@ class Fakes:
             self.cursors,
             self.publisher,
             self.leases,
+            self.deletions,
             self.options,
         )
