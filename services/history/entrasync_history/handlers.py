@@ -182,6 +182,10 @@ async def handle_tenant_deleted(deps: Deps, msg: NatsMessage) -> None:
     except ValidationError as error:
         await _park(deps, msg, Malformed(f"invalid payload: {error}"), "history:config:")
         return
+    problem = unstorable(deleted.model_dump(mode="json"))
+    if problem is not None:
+        await _park(deps, msg, Malformed(f"cannot be stored: {problem}"), "history:config:")
+        return
     try:
         await services.forget_tenant(deps.ctx, deleted)
     except Exception as error:

@@ -1,5 +1,6 @@
 """The pipeline handler's ack decisions, driven with a stand-in message (no broker)."""
 
+import json
 from collections.abc import Sequence
 
 import pytest
@@ -13,6 +14,7 @@ from entrasync_history.handlers import (
     health,
     parse_pipeline,
 )
+from entrasync_shared.messages import TenantDeleted
 from entrasync_shared.subjects import Names
 from history_fakes import (
     TENANT,
@@ -206,3 +208,34 @@ async def test_an_outage_is_retried_without_limit() -> None:
     await handle_pipeline(deps, msg)  # type: ignore[arg-type]
 
     assert msg.decision == ("nack", 2.0) and deps.stats.dead_lettered == 0
+
+
+async def test_a_tenant_deletion_mongodb_cannot_store_is_parked_at_once() -> None:
+    deps = make_deps()
+    tenant = {
+        "id": "tenant-1",
+        "name": "n",
+        "tenant": "a.com",
+        "cloud": "global",
+        "profile_id": "p",
+        "enabled": True,
+        "full_scan_next": False,
+        "object_types": ["user"],
+        "interval_seconds": 900,
+        "version": 2**64,
+        "created_at": "2025-01-01T00:00:00Z",
+        "updated_at": "2025-01-01T00:00:00Z",
+    }
+    body = TenantDeleted(tenant_id="tenant-1").model_dump(mode="json") | {"tenant": tenant}
+    msg = FakeJsMessage(NAMES.tenant_event("deleted"), json.dumps(body).encode(), seq=4)
+
+    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+
+    assert msg.decision == ("ack", None)
+    assert isinstance(deps.dead_letters, FakeDeadLetters)
+    [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
+    assert dedupe_id == "history:config:4"
+    assert (
+        reason
+        == "cannot be stored: at tenant.version: integer 18446744073709551616 exceeds 64 bits"
+    )
