@@ -194,7 +194,12 @@ def _register_sync_recorded(
             seq = raw.metadata.sequence.stream
             field, message = first_error(err)
             reason = f"not a SyncRecorded: {field or 'body'}: {message}"
-            await dead_letters.park(msg.body, raw.subject, reason, f"config:events:{seq}")
+            try:
+                await dead_letters.park(msg.body, raw.subject, reason, f"config:events:{seq}")
+            except Exception as park_error:  # NATS is down: park it on a later delivery
+                log.warning("could not park message #%s, will retry: %r", seq, park_error)
+                await msg.nack(delay=RETRY_DELAY)
+                return
             await msg.ack()
             return
         try:
