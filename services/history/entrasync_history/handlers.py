@@ -9,6 +9,7 @@ so nothing is ever dropped and nothing is retried forever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
 from entrasync_history import api
-from entrasync_history.domain import services
+from entrasync_history.domain import deletions, services
 from entrasync_history.domain.ports import DeadLetters, HistoryQueries, HistoryStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Stats:
     recorded: int = 0
     dead_lettered: int = 0
     retried: int = 0
+    dropped: int = 0  # pipeline messages of deleted tenants
+    swept: int = 0  # documents of purged tenants erased again by the sweep
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,11 @@ async def handle_pipeline(deps: Deps, msg: NatsMessage) -> None:
         return
     now = datetime.now(UTC)
     try:
+        if await deletions.is_buried(deps.ctx, message.tenant_id):
+            deps.stats.dropped += 1
+            log.info("dropping %s: tenant %s was deleted", message.id, message.tenant_id)
+            await msg.ack()
+            return
         match message:
             case ObservationBatch():
                 deps.stats.applied += await services.apply_batch(deps.ctx, message, now)
@@ -187,11 +195,24 @@ async def handle_tenant_deleted(deps: Deps, msg: NatsMessage) -> None:
         await _park(deps, msg, Malformed(f"cannot be stored: {problem}"), "history:config:")
         return
     try:
-        await services.forget_tenant(deps.ctx, deleted)
+        await deletions.bury_tenant(deps.ctx, deleted)
     except Exception as error:
         await _settle(deps, msg, error, "history:config:")
         return
     await msg.ack()
+
+
+async def sweep_purged_forever(deps: Deps, every: float) -> None:
+    """Every `every` seconds, erase what a purged tenant still has (a failed sweep is retried
+    at the next one)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            found = await deletions.sweep_purged(deps.ctx)
+        except Exception as error:
+            log.warning("sweep of purged tenants failed, retrying later: %r", error)
+            continue
+        deps.stats.swept += sum(found.values())
 
 
 async def health(deps: Deps) -> Reply[Any]:

@@ -7,6 +7,7 @@ declares the streams and the MongoDB indexes before the subscribers start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -25,7 +26,7 @@ from entrasync_history.adapters.nats import JetStreamEventPublisher
 from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.services import Context
-from entrasync_history.handlers import Deps, register
+from entrasync_history.handlers import Deps, register, sweep_purged_forever
 from entrasync_history.settings import Settings
 
 log = logging.getLogger("entrasync_history")
@@ -61,6 +62,7 @@ def build_app(settings: Settings) -> FastStream:
     register(broker, deps)
     app = FastStream(broker, logger=log)
     discovery: list[micro.Service] = []
+    sweeping: list[asyncio.Task[None]] = []
     health = HealthHooks(
         settings.health_port,
         {"nats": nats_connected(lambda: broker.connection), "mongodb": mongo_answers(mongo)},
@@ -87,6 +89,9 @@ def build_app(settings: Settings) -> FastStream:
         # Once the server holds every subscription, ready means answering.
         await subscriptions_in_place(await broker.connect())
         await health.start()
+        sweeping.append(
+            asyncio.create_task(sweep_purged_forever(deps, settings.purge_sweep_seconds))
+        )
         settle_after_startup()
         log.info(
             "history ready: consuming %s (durable %s), database %s",
@@ -97,6 +102,10 @@ def build_app(settings: Settings) -> FastStream:
 
     @app.on_shutdown
     async def leave() -> None:
+        for task in sweeping:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await health.stop()
         for service in discovery:
             await service.stop()

@@ -44,6 +44,12 @@ class Settings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_MAX_WAITS"),
         description="Deliveries of a finish to wait for missing batches before failing the type",
     )
+    purge_sweep_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_PURGE_SWEEP_SECONDS"),
+        description="Seconds between sweeps that erase stragglers of purged tenants",
+    )
     retention_days: int = Field(
         90,
         ge=1,

@@ -120,6 +120,7 @@ class FakeHistoryStore:
         self.cancelled: dict[str, str] = {}
         self.overrides: dict[ObjectType, GuardrailOverride] = {}
         self.deleted_tenants: dict[str, TenantDeleted] = {}
+        self.tombstones: dict[str, bool] = {}  # tenant id → purged
 
     async def ensure_indexes(self) -> None:
         return None
@@ -185,8 +186,19 @@ class FakeHistoryStore:
 
     async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
         removed = {"inventory": len(self.objects), "runs": len(self.runs)}
+        tombstones = self.tombstones
         self.__init__()  # type: ignore[misc]
+        self.tombstones = tombstones  # like the tenant_tombstones collection: never purged
         return removed
+
+    async def bury(self, tenant_id: str, at: datetime, *, purged: bool) -> None:
+        self.tombstones[tenant_id] = purged
+
+    async def buried(self, tenant_id: str) -> bool:
+        return tenant_id in self.tombstones
+
+    async def purged_tenants(self) -> list[str]:
+        return [tenant_id for tenant_id, purged in self.tombstones.items() if purged]
 
     async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
         counts: dict[tuple[ObjectType, int], int] = {}

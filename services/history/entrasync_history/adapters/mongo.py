@@ -68,6 +68,8 @@ class MongoHistoryStore:
         self._applied = db["applied_batches"]
         self._overrides = db["guardrail_overrides"]
         self._deleted_tenants = db["deleted_tenants"]
+        # Never purged: a deleted tenant stays deleted (its pipeline messages are dropped).
+        self._tombstones = db["tenant_tombstones"]
 
     async def ensure_indexes(self) -> None:
         await self._inventory.create_indexes(
@@ -88,6 +90,7 @@ class MongoHistoryStore:
         await self._applied.create_indexes(
             [
                 IndexModel([("run_id", ASCENDING), ("object_type", ASCENDING)]),
+                IndexModel([("tenant_id", ASCENDING)]),  # purges and their sweeps
                 IndexModel(
                     [("applied_at", ASCENDING)],
                     expireAfterSeconds=int(APPLIED_MARKER_TTL.total_seconds()),
@@ -278,6 +281,17 @@ class MongoHistoryStore:
             },
             upsert=True,
         )
+
+    async def bury(self, tenant_id: str, at: datetime, *, purged: bool) -> None:
+        await self._tombstones.update_one(
+            {"_id": tenant_id}, {"$set": {"deleted_at": at, "purged": purged}}, upsert=True
+        )
+
+    async def buried(self, tenant_id: str) -> bool:
+        return await self._tombstones.find_one({"_id": tenant_id}, {"_id": 1}) is not None
+
+    async def purged_tenants(self) -> list[str]:
+        return [doc["_id"] async for doc in self._tombstones.find({"purged": True}, {"_id": 1})]
 
     async def purge_tenant(self, tenant_id: str) -> dict[str, int]:
         # Not one transaction: a big tenant exceeds its limits. A redelivery finishes the job.

@@ -76,6 +76,16 @@ class HistoryStore(Protocol):
     async def remember_deleted(self, deleted: TenantDeleted) -> None:
         """Record a tenant deleted with its history kept (name, domain, cloud, when)."""
 
+    async def bury(self, tenant_id: str, at: datetime, *, purged: bool) -> None:
+        """Remember for good that the tenant was deleted (and whether it was erased): its
+        tombstone outlives every purge, so nothing arriving later brings the tenant back."""
+
+    async def buried(self, tenant_id: str) -> bool:
+        """Whether the tenant has a tombstone."""
+
+    async def purged_tenants(self) -> list[str]:
+        """The tenants whose deletion erased their data."""
+
     async def applied_batches(self, run_id: str) -> dict[tuple[ObjectType, int], int]:
         """How many batches of the run were applied, per (object type, attempt)."""
 
