@@ -3,6 +3,7 @@ with a write-only secret."""
 
 from __future__ import annotations
 
+import httpx
 from browser_helpers import Screenshots, unique
 from entrasync_devtools.stack import ConsoleAccess
 from playwright.async_api import Page, expect
@@ -58,3 +59,33 @@ async def test_an_empty_profile_form_names_every_missing_field_at_once(
         await expect(page.locator(f"#{field}-error")).to_be_visible()
         await expect(dialog.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
     await screenshots.take(page, "profile-empty-form")
+
+
+async def test_saving_over_a_newer_version_says_so_plainly_and_saves_on_retry(
+    admin: Page, rest: httpx.AsyncClient, screenshots: Screenshots
+) -> None:
+    body = {
+        "name": unique("Changed meanwhile"),
+        "client_id": "0a1b2c3d-1111-4222-8333-444455556666",
+        "client_secret": "s3cret",
+    }
+    profile = (await rest.post("/api/v1/credential-profiles", json=body)).json()
+    page = admin
+    await page.clock.install()  # the page's timers stand still: no refresh before Save
+    await page.goto(f"/credential-profiles/{profile['id']}")
+    await page.get_by_label("Secret expires on").fill("2099-06-30")
+    changed = await rest.patch(
+        f"/api/v1/credential-profiles/{profile['id']}",
+        json={"version": profile["version"], "secret_expires_at": "2098-01-01"},
+    )
+    assert changed.status_code == 200, changed.text
+    await page.get_by_role("button", name="Save").click()
+    stale = page.locator("#toasts .toast").filter(has_text="Not saved: this profile was changed")
+    await expect(stale).to_be_visible()
+    await expect(stale).not_to_contain_text("version")
+    await screenshots.take(page, "profile-changed-meanwhile")
+    await expect(page.get_by_label("Secret expires on")).to_have_value("2099-06-30")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
+    stored = (await rest.get(f"/api/v1/credential-profiles/{profile['id']}")).json()
+    assert stored["secret_expires_at"] == "2099-06-30"

@@ -30,6 +30,7 @@ from entrasync_console.rendering import (
     redirect,
     render,
     session_or_login,
+    stale_version,
 )
 from entrasync_console.security import console
 
@@ -238,6 +239,6 @@ async def delete_tenant(request: Request, tenant_id: str) -> Response:
     try:
         tenant = await console(request).services.delete_tenant(request_model)
     except ApiCallError as err:
-        flash = ("error", f"Not deleted: {err.error.message}")
-        return redirect(f"/tenants/{tenant_id[:64]}", request, flash)
+        text = stale_version(err, "tenant", "deleted") or f"Not deleted: {err.error.message}"
+        return redirect(f"/tenants/{tenant_id[:64]}", request, ("error", text))
     return redirect("/integrations", request, ("success", f"Deleted {tenant.name}."))

@@ -25,6 +25,7 @@ from entrasync_console.rendering import (
     redirect,
     render,
     session_or_login,
+    stale_version,
 )
 from entrasync_console.security import console
 
@@ -162,6 +163,8 @@ async def save_profile(request: Request, profile_id: str) -> Response:
         if not isinstance(err, ValidationError | ApiCallError):
             raise Problem(422, "validation", "the form lacks its version; reload it") from None
         errors, general = form_errors(err)
+        if isinstance(err, ApiCallError) and (stale := stale_version(err, "profile")):
+            errors, general = {}, stale  # the page shows the stored version: Save works again
         toasts = [{"kind": "error", "text": general}] if general else []
         shown = {k: v for k, v in values.items() if k not in SECRETS}
         return await profile_page(request, profile_id, shown, errors, 422, toasts)

@@ -120,6 +120,13 @@ def form_errors(err: ValidationError | ApiCallError) -> tuple[dict[str, str], st
     return fields, general
 
 
+def stale_version(err: ApiCallError, kind: str, action: str = "saved") -> str | None:
+    """A plain message for a change based on an old version of the record, else None."""
+    if err.error.code != "conflict" or err.error.field != "version":
+        return None
+    return f"Not {action}: this {kind} was changed meanwhile. Check it and try again."
+
+
 def missing_fields(values: dict[str, object], required: dict[str, str]) -> dict[str, str]:
     """What each empty required field says, so an empty form lists all of them at once."""
     return {name: message for name, message in required.items() if not values.get(name)}
