@@ -18,7 +18,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
@@ -70,6 +70,28 @@ async def check(queries: MongoHistoryQueries, client: Any, db_name: str, rows: i
         )
         expected = [doc["_id"] async for doc in cursor]
         assert [f"{r.run_id}:{r.object_type}" for r in got] == expected, page
+    _, changed = await queries.history_rows(
+        HistoryRunsQuery(tenant_id=TENANT, changes_only=True), now
+    )
+    rows_collection = client[db_name]["history"]
+    assert changed == await rows_collection.count_documents(
+        {"tenant_id": TENANT, "has_changes": True}
+    )
+    for page in (1, max(1, changed // 1000 // 2), max(1, -(-changed // 1000))):
+        query = HistoryRunsQuery(tenant_id=TENANT, page=page, page_size=1000, changes_only=True)
+        got, _ = await queries.history_rows(query, now)
+        cursor = (
+            rows_collection.find({"tenant_id": TENANT, "has_changes": True}, {"_id": 1})
+            .sort("order", -1)
+            .skip((page - 1) * 1000)
+            .limit(1000)
+        )
+        expected = [doc["_id"] async for doc in cursor]
+        assert [f"{r.run_id}:{r.object_type}" for r in got] == expected, ("changes", page)
+    _, found = await queries.history_rows(HistoryRunsQuery(tenant_id=TENANT, search="17"), now)
+    assert found == await rows_collection.count_documents(
+        {"tenant_id": TENANT, "$or": [{"numbers": 17}, {"error": {"$regex": "17"}}]}
+    ), "number search total"
 
 
 async def main(rows: int, samples: int) -> None:
@@ -95,12 +117,23 @@ async def measure(
 ) -> None:
     rng = random.Random(1)
 
-    def store(size: int, page: Callable[[], int] = lambda: 1, search: str = "") -> Probe:
+    def store(
+        size: int, page: Callable[[], int] = lambda: 1, search: str = "", changes: bool = False
+    ) -> Probe:
         async def probe() -> Any:
-            query = HistoryRunsQuery(tenant_id=TENANT, page=page(), page_size=size, search=search)
+            query = HistoryRunsQuery(
+                tenant_id=TENANT, page=page(), page_size=size, search=search, changes_only=changes
+            )
             return await queries.history_rows(query, datetime.now(UTC))
 
         return probe
+
+    now = datetime.now(UTC)
+    _, changed_rows = await queries.history_rows(
+        HistoryRunsQuery(tenant_id=TENANT, changes_only=True), now
+    )
+    day = (now - timedelta(days=30)).strftime("%Y-%m-%d")
+    minute = (now - timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
 
     last50, last1000 = rows // 50, rows // 1000
     scenarios: list[tuple[str, Probe]] = [
@@ -115,6 +148,17 @@ async def measure(
         ('search "failed" (a status), first page of 50', store(50, search="failed")),
         ('search "AADSTS7000222" (error text), first 50', store(50, search="AADSTS7000222")),
         ('search ".*" (no match), first page of 50', store(50, search=".*")),
+        ("changes only, first page, 50 rows", store(50, changes=True)),
+        ("changes only, random page, 50 rows", store(
+            50, lambda: rng.randint(1, max(1, changed_rows // 50)), changes=True)),
+        ("changes only, last page, 1000 rows", store(
+            1000, lambda: max(1, -(-changed_rows // 1000)), changes=True)),
+        ('changes only, search "device", random page of 50', store(
+            50, lambda: rng.randint(1, max(1, changed_rows // 3 // 50)), "device", True)),
+        (f'search "{day}" (a day as shown), first page of 50', store(50, search=day)),
+        (f'search "{minute}" (a minute as shown), first 50', store(50, search=minute)),
+        ('search "17" (a number), first page of 50', store(50, search="17")),
+        ('search "17" (a number), changes only, first 50', store(50, search="17", changes=True)),
     ]  # fmt: skip
     print(f"\nstore query (MongoHistoryQueries.history_rows), {samples} samples each")
     print("| scenario | p50 ms | p95 ms | max ms |\n|---|---|---|---|")

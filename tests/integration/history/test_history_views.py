@@ -29,6 +29,7 @@ from history_helpers import TENANT, PastRun, eventually, seed_runs, starts
 from nats.aio.client import Client as NatsClient
 
 OTHER = "c0ffee00-0000-4000-8000-000000000002"
+CELL_KEYS = ("tenant_id", "day", "object_type", "status", "expire_at")
 
 
 async def rows(nc: NatsClient, names: Names, **query: Any) -> Page[HistoryRow]:
@@ -235,3 +236,30 @@ async def test_a_deleted_tenant_keeps_its_name_and_its_history_readable(
     none = await call(nc, deleted_subject, DeletedTenantsQuery(tenant_id=TENANT), DeletedTenants)
     assert none.items == ()
     assert (await rows(nc, names, tenant_id=OTHER)).total == 12
+
+
+async def test_rows_written_before_the_flags_existed_are_completed_at_start(
+    history: None, store: MongoHistoryStore, nc: NatsClient, names: Names, db: Any
+) -> None:
+    await seed_mixed_runs(store)
+    everything = await every_row(nc, names)
+    # As an older version left them: no flag, no numbers, cells without either.
+    await db["history"].update_many({}, {"$unset": {"has_changes": "", "numbers": ""}})
+    await db["history_counts"].update_many({}, {"$unset": {"changes": "", "nums": ""}})
+    quiet = await db["history_counts"].find({"_id": {"$regex": "[|]quiet$"}}).to_list()
+    for cell in quiet:  # older cells had no quiet twin: fold them back
+        await db["history_counts"].delete_one({"_id": cell["_id"]})
+        await db["history_counts"].update_one(
+            {"_id": cell["_id"].removesuffix("|quiet")},
+            {"$inc": {"n": cell["n"]}, "$setOnInsert": {k: cell[k] for k in CELL_KEYS}},
+            upsert=True,
+        )
+    await store.ensure_indexes()
+    # Older rows count as having changes; numbers are found again, totals exact.
+    assert (await rows(nc, names, changes_only=True)).total == len(everything)
+    for text in ("12", "3"):
+        search = row_search(text)
+        assert search is not None
+        wanted = [r for r in everything if search.matches_row(r)]
+        assert (await rows(nc, names, search=text)).total == len(wanted), text
+        assert keys(await every_row(nc, names, search=text)) == keys(wanted), text

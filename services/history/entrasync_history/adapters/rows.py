@@ -21,6 +21,7 @@ with (or hold) it.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +118,28 @@ class MongoRows:
             [{"$set": {"numbers": {"$setUnion": [counts]}}}],
         )
         await self._cells.update_many({"changes": {"$exists": False}}, {"$set": {"changes": True}})
+        async for cell in self._cells.find({"nums": {"$exists": False}}):
+            await self._count_cell_numbers(cell)
+
+    async def _count_cell_numbers(self, cell: Mapping[str, Any]) -> None:
+        """Fill a cell's `nums` (rows per count value) from its rows."""
+        day = cell["day"]
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "tenant_id": cell["tenant_id"],
+                    "order": {"$gte": order_bound(day), "$lt": order_bound(day + DAY)},
+                    "object_type": cell["object_type"],
+                    "status": cell["status"],
+                    "has_changes": cell["changes"],
+                }
+            },
+            {"$unwind": "$numbers"},
+            {"$group": {"_id": "$numbers", "n": {"$sum": 1}}},
+        ]
+        found = await self._rows.aggregate(pipeline, hint=CHANGES_BY_ORDER)
+        nums = {str(doc["_id"]): doc["n"] async for doc in found}
+        await self._cells.update_one({"_id": cell["_id"]}, {"$set": {"nums": nums}})
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -147,26 +170,43 @@ class MongoRows:
         before = await self._rows.find_one_and_update(
             {"_id": row_id},
             update,
-            projection=dict.fromkeys(CELL_FIELDS, 1),
+            projection={"numbers": 1, **dict.fromkeys(CELL_FIELDS, 1)},
             upsert=True,
             return_document=ReturnDocument.BEFORE,
             session=session,
         )
         changed = {k: values[k] for k in CELL_FIELDS if k in values}
         after = {**(before or on_insert or {}), **changed}
-        await self._move(count_cell(before), count_cell(after), session)
+        old_numbers = (before or {}).get("numbers") or []
+        if "numbers" in values:
+            new_numbers = values["numbers"]
+        elif before is None:
+            new_numbers = update.get("$setOnInsert", {}).get("numbers") or []
+        else:
+            new_numbers = old_numbers
+        moved = Moved(count_cell(before), count_cell(after), old_numbers, new_numbers)
+        await self._move(moved, session)
 
-    async def _move(self, old: Cell | None, new: Cell | None, session: AsyncClientSession) -> None:
+    async def _move(self, moved: Moved, session: AsyncClientSession) -> None:
+        """Keep the cells exact: rows per cell (`n`) and, per count value, rows per cell (`nums`,
+        what a number search totals from)."""
+        old, new = moved.old, moved.new
         if old == new:
+            if old is not None and moved.old_numbers != moved.new_numbers:
+                diff = Counter(moved.new_numbers)
+                diff.subtract(moved.old_numbers)
+                inc = {f"nums.{k}": v for k, v in diff.items() if v}
+                await self._cells.update_one({"_id": old[0]}, {"$inc": inc}, session=session)
             return
         if old is not None:
-            await self._cells.update_one({"_id": old[0]}, {"$inc": {"n": -1}}, session=session)
+            inc = {"n": -1, **{f"nums.{k}": -1 for k in moved.old_numbers}}
+            await self._cells.update_one({"_id": old[0]}, {"$inc": inc}, session=session)
         if new is not None:
             cell_id, tenant_id, day, object_type, status, changes = new
             await self._cells.update_one(
                 {"_id": cell_id},
                 {
-                    "$inc": {"n": 1},
+                    "$inc": {"n": 1, **{f"nums.{k}": 1 for k in moved.new_numbers}},
                     "$max": {"expire_at": expiry(day, self.retention_days)},
                     "$setOnInsert": {
                         "tenant_id": tenant_id,
@@ -341,15 +381,21 @@ class MongoRows:
         kinds = _kinds(search)
         since = {"$gte": order_bound(scope.first_day)}
         if search.number is not None:
-            by_number = {
+            # Digits name no type or status, so no row is counted twice with `kinds`.
+            counted = f"nums.{search.number}"
+            cells: dict[str, Any] = {
                 "tenant_id": scope.tenant_id,
-                "numbers": search.number,
-                "has_changes": scope.flags,
-                "order": since,
-                "kind": {"$nin": kinds},
+                "day": {"$gte": scope.first_day},
+                counted: {"$gt": 0},
             }
-            for day, n in await self._count_by_day(by_number, BY_NUMBER, session):
-                add(day, n)
+            if scope.changes_only:
+                cells["changes"] = True
+            pipeline: list[dict[str, Any]] = [
+                {"$match": cells},
+                {"$group": {"_id": "$day", "n": {"$sum": f"${counted}"}}},
+            ]
+            async for doc in await self._cells.aggregate(pipeline, session=session):
+                add(doc["_id"], doc["n"])
         only_error: dict[str, Any] = {
             "tenant_id": scope.tenant_id,
             "order": since,
@@ -403,6 +449,16 @@ class MongoRows:
                 break
         done = len(rows) < request.max_rows and len(rows) == len(docs)
         return rows, None if done or not rows else docs[len(rows) - 1]["order"]
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A row's move between count cells, with its count values before and after."""
+
+    old: Cell | None
+    new: Cell | None
+    old_numbers: list[int]
+    new_numbers: list[int]
 
 
 @dataclass(frozen=True)
