@@ -186,3 +186,17 @@ async def test_the_sync_history_shows_new_runs_and_keeps_expanded_ones_open(
     await expect(page.locator("#page-info")).to_contain_text("of 6")
     assert await not_reloaded(page)
     await screenshots.take(page, "live-sync-history")
+
+
+async def test_a_tenant_deleted_elsewhere_is_reported_on_its_open_page(
+    admin: Page, rest: httpx.AsyncClient, good_profile: dict[str, Any]
+) -> None:
+    tenant = await new_tenant(rest, good_profile)
+    page = admin
+    await page.goto(f"/tenants/{tenant['id']}")
+    deleted = await rest.delete(
+        f"/api/v1/tenants/{tenant['id']}", params={"version": tenant["version"]}
+    )
+    assert deleted.status_code == 204, deleted.text
+    gone = page.locator("#toasts .toast").filter(has_text="deleted elsewhere")
+    await expect(gone).to_be_visible(timeout=LIVE_WAIT)

@@ -281,11 +281,14 @@ async function refreshLive() {
   if (liveTag) headers["if-none-match"] = liveTag;
   try {
     const response = await fetch(location.href, { headers, credentials: "same-origin", cache: "no-store" });
-    if (response.status === 404) {
-      toast("error", "This page no longer exists: it was deleted elsewhere.");
+    // Gone (404), or moved (a deleted tenant's page leads to its kept history): say so once and
+    // stop. A redirect to the login page means the session ended: the next click shows it.
+    const moved = response.redirected && !new URL(response.url).pathname.startsWith("/login");
+    if (response.status === 404 || moved) {
+      toast("error", "This was deleted elsewhere: reload the page to see what is kept.");
       return;
     }
-    if (response.redirected) return; // the session ended: the next click goes to the login page
+    if (response.redirected) return;
     if (response.status === 200) {
       liveTag = response.headers.get("etag");
       // A part held back (an open dialog, unsaved edits) is offered again on the next round.
