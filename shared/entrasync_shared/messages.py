@@ -634,11 +634,30 @@ class ObjectUpdated(Model):
 
 
 class ObjectDeleted(Model):
+    """An object left the directory, as far as entrasync can tell.
+
+    `reason` says how it was found out. Graph's `@removed` tells a soft delete from a purge; a
+    full scan that no longer lists an object cannot (the object may be in Entra's deleted items,
+    purged, or now outside the tenant's filters), so `soft` is null then rather than a guess.
+    """
+
     tenant_id: str
     object_type: ObjectType
     object_id: str
     run_id: str
-    soft: bool = Field(description="True when Graph keeps the object restorable")
+    soft: bool | None = Field(
+        description=(
+            "True: Graph keeps the object restorable; false: Graph deleted it for good; "
+            "null: not known (reason not_seen_by_full_scan)"
+        )
+    )
+    reason: Literal["removed", "not_seen_by_full_scan"] = Field(
+        default="removed",
+        description=(
+            "removed: Graph reported the deletion (`@removed`); not_seen_by_full_scan: a full "
+            "scan no longer listed the object"
+        ),
+    )
 
 
 class MembersChanged(Model):
@@ -876,6 +895,10 @@ class TypeInventoryCount(Model):
     live: int
     soft_deleted: int
     hard_deleted: int
+    unseen_deleted: int = Field(
+        default=0,
+        description="Deleted because a full scan no longer saw them (soft or hard unknown)",
+    )
 
 
 class InventoryCounts(Model):
@@ -1009,7 +1032,10 @@ class InventoryItem(Model):
     last_seen_run: str
     deleted: bool = False
     deleted_at: datetime | None = None
-    deletion: Literal["soft", "hard"] | None = None
+    deletion: Literal["soft", "hard", "unseen"] | None = Field(
+        default=None,
+        description="soft/hard: as Graph's `@removed` said; unseen: a full scan no longer saw it",
+    )
 
 
 SyncRecordedEvent = CloudEvent[SyncRecorded]

@@ -110,6 +110,7 @@ class MongoHistoryQueries:
                     live=found.get((t, None), 0),
                     soft_deleted=found.get((t, "soft"), 0),
                     hard_deleted=found.get((t, "hard"), 0),
+                    unseen_deleted=found.get((t, "unseen"), 0),
                 )
                 for t in OBJECT_TYPES
             ),

@@ -59,7 +59,9 @@ def change_data(tenant_id: str, run_id: str, change: Change) -> BaseModel:
     if change.kind == "updated":
         return ObjectUpdated(**common, changed=dict(change.attributes), restored=change.restored)
     if change.kind == "deleted":
-        return ObjectDeleted(**common, soft=change.soft)
+        # Only a full scan's sweep leaves it unknown whether the object is restorable.
+        reason = "not_seen_by_full_scan" if change.soft is None else "removed"
+        return ObjectDeleted(**common, soft=change.soft, reason=reason)
     return MembersChanged(**common, added=change.added, removed=change.removed)
 
 

@@ -17,7 +17,9 @@ from typing import Any, Literal
 from entrasync_shared.messages import ObservedObject, SyncMode
 from entrasync_shared.subjects import ChangeKind, ObjectType
 
-Deletion = Literal["soft", "hard"]
+Deletion = Literal["soft", "hard", "unseen"]
+"""How an object went: `@removed` said soft (restorable) or hard (purged); `unseen` is a full
+scan's sweep, which cannot tell a soft delete from a purge (or an object now filtered out)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def observe(
 
 
 def remove(current: StoredObject, kind: Deletion, now: datetime) -> StoredObject:
-    """The object after a deletion; a hard deletion is final, a soft one may turn hard."""
+    """The object after a deletion; a hard deletion is final, a soft or unseen one may change
+    when Graph later says which it was."""
     if current.deletion == "hard" or current.deletion == kind:
         return current
     return replace(current, deleted_at=current.deleted_at or now, deletion=kind)
@@ -156,7 +159,7 @@ class Change:
     object_id: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
     restored: bool = False
-    soft: bool = False
+    soft: bool | None = False  # None: deleted, but not known whether soft or hard (a sweep)
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
 
@@ -177,7 +180,8 @@ def diff(before: StoredObject | None, after: StoredObject) -> list[Change]:
     changes: list[Change] = []
     if not after.live:
         if before is not None and before.deletion != after.deletion:
-            changes.append(Change("deleted", kind, oid, soft=after.deletion == "soft"))
+            soft = None if after.deletion == "unseen" else after.deletion == "soft"
+            changes.append(Change("deleted", kind, oid, soft=soft))
         return changes
     was_live = before is not None and before.live
     if before is None:

@@ -7,7 +7,7 @@ object yields at most one event per kind per batch (or finish), whatever the ord
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from entrasync_shared.messages import (
@@ -42,12 +42,24 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class HeldBack:
+    """Membership removals a refused deletion sweep of one type holds back with it."""
+
+    removals: int = 0
+    groups: int = 0
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Changes to publish, then objects to write, then per-type counts to add to the rows."""
+    """Changes to publish, then objects to write, then per-type counts to add to the rows.
+
+    `held_back` counts, per refused type, the membership removals kept back with its sweep.
+    """
 
     changes: tuple[Change, ...]
     writes: tuple[StoredObject, ...]
     tallies: Mapping[ObjectType, Tally] = field(default_factory=dict)
+    held_back: Mapping[ObjectType, HeldBack] = field(default_factory=dict)
 
 
 def key(obj: StoredObject) -> Key:
@@ -123,23 +135,50 @@ def plan_reconciliation(
     *,
     drop_members: bool,
     attempt: int = 1,
+    held: Mapping[ObjectType, frozenset[str]] | None = None,
 ) -> Plan:
-    """A full run's end: unseen objects are hard-deleted, unconfirmed members dropped.
+    """A full run's end: unseen objects are deleted, unconfirmed members dropped.
 
     `unseen` are the live objects of the full, succeeded types the run did not see; `groups` the
     groups containing one of them plus the groups whose members the run did not all confirm
     (dropped only with `drop_members`, when groups were read in full and succeeded).
+    A sweep cannot tell a soft delete from a purge, so the unseen go as `unseen`, not `hard`.
+    `held` names, per type whose sweep the guardrail refused, the objects that sweep would have
+    deleted: groups keep them as members, since the refusal covers everything the sweep implies.
     """
     gone = [obj for obj in unseen if obj.live]
     original = {key(obj): obj for obj in (*gone, *groups)}
     work = dict(original)
     for obj in gone:
-        work[key(obj)] = remove(obj, "hard", now)
+        work[key(obj)] = remove(obj, "unseen", now)
     _leave_all_groups(work, frozenset(obj.object_id for obj in gone))
+    held_back: dict[ObjectType, HeldBack] = {}
     for k, obj in list(work.items()):
         if drop_members and obj.object_type == "group":
-            work[k] = drop_unconfirmed_members(obj, run_id, attempt)
-    return _settle(original, work, run_id)
+            dropped = drop_unconfirmed_members(obj, run_id, attempt)
+            work[k] = _keep_held_members(obj, dropped, held or {}, held_back)
+    return replace(_settle(original, work, run_id), held_back=held_back)
+
+
+def _keep_held_members(
+    before: StoredObject,
+    after: StoredObject,
+    held: Mapping[ObjectType, frozenset[str]],
+    held_back: dict[ObjectType, HeldBack],
+) -> StoredObject:
+    """The group after a drop, with the members a refused sweep would have removed put back.
+
+    A member the run still saw is not in `held`: its removal is real and goes through.
+    """
+    dropped = before.members - after.members
+    kept: frozenset[str] = frozenset()
+    for object_type, ids in held.items():
+        mine = dropped & ids
+        if mine:
+            so_far = held_back.get(object_type, HeldBack())
+            held_back[object_type] = HeldBack(so_far.removals + len(mine), so_far.groups + 1)
+            kept |= mine
+    return replace(after, members=after.members | kept) if kept else after
 
 
 @dataclass(frozen=True)
@@ -156,9 +195,23 @@ def guardrail_refusal(
         return None
     return (
         f"safe-delete guardrail: {unseen} of {live} live {object_type} objects were not seen "
-        f"in this full run (more than {policy.max_ratio:.0%}); nothing was deleted. "
-        "If the deletions are real, grant an override (history API guardrail.override) "
-        "and run a full scan again"
+        f"in this full run (more than {policy.max_ratio:.0%}); nothing was deleted and no "
+        "group lost them as members. If the deletions are real, grant an override (history API "
+        "guardrail.override) and run a full scan again"
+    )
+
+
+def held_back_note(held_back: Mapping[ObjectType, HeldBack]) -> str:
+    """A groups row's reason for membership removals kept back with refused sweeps."""
+    parts = [
+        f"{h.removals} membership removals in {h.groups} groups held back by the safe-delete "
+        f"guardrail on {object_type} (members this full run did not see, whose deletion the "
+        "guardrail refused)"
+        for object_type, h in sorted(held_back.items())
+    ]
+    return (
+        "; ".join(parts) + ". They go through with those deletions once an operator grants an "
+        "override (history API guardrail.override) and a full scan runs again"
     )
 
 

@@ -29,6 +29,7 @@ from entrasync_history.domain.plans import (
     final_counts,
     guardrail_refusal,
     hard_removed_ids,
+    held_back_note,
     key,
     missing_batches,
     plan_batch,
@@ -146,12 +147,11 @@ async def record_finished(
         object_type: TypeVerdict("Failed", f"only {got} of {expected} batches were applied")
         for object_type, (got, expected) in missing.items()
     }
-    reconcile, overrides = await _sweepable_types(ctx, finished, verdicts, now)
+    sweeps = await _sweepable_types(ctx, finished, verdicts, now)
+    reconcile = sweeps.sweepable
     unseen: list[StoredObject] = []
     for object_type in reconcile:
-        unseen += await ctx.store.unseen(
-            finished.tenant_id, object_type, finished.run_id, finished.started_at, finished.attempt
-        )
+        unseen += await _unseen(ctx, finished, object_type)
     groups: list[StoredObject] = []
     if unseen:
         gone = {obj.object_id for obj in unseen}
@@ -167,9 +167,13 @@ async def record_finished(
         now,
         drop_members="group" in reconcile,
         attempt=finished.attempt,
+        held=await _held(ctx, finished, sweeps.refused) if "group" in reconcile else None,
     )
+    if plan.held_back:
+        log.warning("run %s: %s", finished.run_id, held_back_note(plan.held_back))
+        verdicts["group"] = TypeVerdict("Failed", held_back_note(plan.held_back))
     accumulated = await ctx.store.accumulated(finished.run_id)
-    types = final_counts(finished, verdicts, accumulated, plan.tallies, overrides)
+    types = final_counts(finished, verdicts, accumulated, plan.tallies, sweeps.overrides)
     recorded = SyncRecorded(
         tenant_id=finished.tenant_id,
         run_id=finished.run_id,
@@ -201,16 +205,44 @@ async def record_finished(
     return recorded
 
 
+@dataclass(frozen=True)
+class Sweeps:
+    """Which full, succeeded types the finish sweeps, the operators whose overrides those sweeps
+    use, and the types whose sweep the guardrail refused."""
+
+    sweepable: list[ObjectType]
+    overrides: dict[ObjectType, str]
+    refused: list[ObjectType]
+
+
+async def _unseen(
+    ctx: Context, finished: SyncFinished, object_type: ObjectType
+) -> list[StoredObject]:
+    return await ctx.store.unseen(
+        finished.tenant_id, object_type, finished.run_id, finished.started_at, finished.attempt
+    )
+
+
+async def _held(
+    ctx: Context, finished: SyncFinished, refused: list[ObjectType]
+) -> dict[ObjectType, frozenset[str]]:
+    """The objects each refused sweep would have deleted: groups keep them as members."""
+    held: dict[ObjectType, frozenset[str]] = {}
+    for object_type in refused:
+        unseen = await _unseen(ctx, finished, object_type)
+        held[object_type] = frozenset(obj.object_id for obj in unseen)
+    return held
+
+
 async def _sweepable_types(
     ctx: Context,
     finished: SyncFinished,
     verdicts: dict[ObjectType, TypeVerdict],
     now: datetime,
-) -> tuple[list[ObjectType], dict[ObjectType, str]]:
-    """Full, succeeded types whose deletion sweep may run (others get a verdict), and the
-    operators whose guardrail overrides those sweeps use."""
-    sweepable: list[ObjectType] = []
-    used: dict[ObjectType, str] = {}
+) -> Sweeps:
+    """Full, succeeded types whose deletion sweep may run (others get a verdict), the
+    operators whose guardrail overrides those sweeps use, and the types the guardrail refused."""
+    sweeps = Sweeps(sweepable=[], overrides={}, refused=[])
     overrides = await ctx.store.active_overrides(finished.tenant_id, now)
     for result in finished.results:
         if result.mode != "full" or result.status != "Succeeded":
@@ -225,8 +257,8 @@ async def _sweepable_types(
                 result.object_type,
                 override.operator,
             )
-            used[result.object_type] = override.operator
-            sweepable.append(result.object_type)
+            sweeps.overrides[result.object_type] = override.operator
+            sweeps.sweepable.append(result.object_type)
             continue
         live = await ctx.store.count_live(finished.tenant_id, result.object_type)
         unseen = await ctx.store.count_unseen(
@@ -240,6 +272,7 @@ async def _sweepable_types(
         if refusal is not None:
             log.warning("run %s: %s", finished.run_id, refusal)
             verdicts[result.object_type] = TypeVerdict("Failed", refusal)
+            sweeps.refused.append(result.object_type)
             continue
-        sweepable.append(result.object_type)
-    return sweepable, used
+        sweeps.sweepable.append(result.object_type)
+    return sweeps
