@@ -179,6 +179,10 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     assert len(events) > 3 * 12  # every directory's first sync: users created, at least
 
     before_stop = len(run.lines)
+    # Open now: what the services log while stopping stays readable after the folder is gone.
+    logs = {path.name: path.open("rb") for path in workdir.glob("*.log")}
+    for log in logs.values():
+        log.seek(0, os.SEEK_END)
     elapsed, tree = stop_with_ctrl_c(run)
     assert run.proc.returncode == 0, run.text[-3000:]
     assert elapsed < STOP_BOUND
@@ -188,6 +192,14 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     after = [text for _, text in run.lines[before_stop:] if not text.startswith("event ")]
     assert len(after) == 1 and after[0].startswith(STOPPED), after
     assert "Traceback" not in run.text
+    # The services stopped before the NATS server they talk to: no reconnect errors.
+    stopping = {name: log.read().decode(errors="replace") for name, log in logs.items()}
+    for log in logs.values():
+        log.close()
+    assert set(stopping) == {
+        f"{s}.log" for s in ("config", "scheduler", "syncer", "history", "console")
+    }
+    assert {n: t for n, t in stopping.items() if "Traceback" in t or "ERROR" in t} == {}
 
 
 def test_a_second_ctrl_c_kills_at_once(demo_runs: list[DemoRun]) -> None:
