@@ -198,6 +198,10 @@ async def test_a_deleted_tenants_history_stays_readable_and_exportable(
         return any(item["tenant_id"] == tenant["id"] for item in found)
 
     await until(listed, "the deleted tenant in the list")
+    # Its old address leads to the kept history.
+    await page.goto(f"/tenants/{tenant['id']}?tab=history")
+    await page.wait_for_url(f"**/deleted-tenants/{tenant['id']}")
+    await page.goto("/integrations")
     await page.get_by_role("link", name="Deleted tenants").click()
     await page.get_by_role("link", name=tenant["name"]).click()
     await expect(page.locator("h1")).to_contain_text(tenant["name"])

@@ -179,6 +179,9 @@ def test_a_deleted_tenants_kept_history_stays_readable_and_exportable(
         return [item for item in items if item["tenant_id"] == kept["id"]] or None
 
     (item,) = eventually(listed, "the deleted tenant in the list")
+    moved = history(api, kept)
+    assert moved.status_code == 404
+    assert f"/api/v1/deleted-tenants/{kept['id']}/history" in moved.json()["message"]
     assert (item["name"], item["tenant"], item["cloud"]) == (kept["name"], kept["tenant"], CLOUD)
     page = api.get(f"/api/v1/deleted-tenants/{kept['id']}/history").json()
     assert page["total"] == 6 and {row["tenant_id"] for row in page["items"]} == {kept["id"]}

@@ -10,10 +10,11 @@ from typing import Any
 
 from entrasync_shared.messages import HISTORY_PAGE_SIZES, DeletedTenantsQuery, HistoryRunsQuery
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from entrasync_console import views
+from entrasync_console.errors import Problem
 from entrasync_console.rendering import form_errors, render, session_or_login
 from entrasync_console.security import console
 
@@ -81,6 +82,15 @@ async def tenant_history(request: Request, tenant_id: str, name: str) -> dict[st
         tab=True,
         csv_url=f"/api/v1/tenants/{tenant_id}/history.csv",
     )
+
+
+async def deleted_or_missing(request: Request, tenant_id: str) -> Response:
+    """A tenant page that is gone: to its kept history when it was deleted, else 404."""
+    query = DeletedTenantsQuery(tenant_id=tenant_id[:64])
+    found = await console(request).services.deleted_tenants(query)
+    if not found.items:
+        raise Problem(404, "not_found", f"There is no tenant {tenant_id!r}.")
+    return RedirectResponse(f"/deleted-tenants/{found.items[0].tenant_id}", status_code=303)
 
 
 @router.get("/deleted-tenants", response_class=HTMLResponse)

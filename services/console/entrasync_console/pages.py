@@ -149,7 +149,7 @@ async def tenant_page(
     except ApiCallError as err:
         if err.error.code != "not_found":
             raise
-        raise Problem(404, "not_found", f"There is no tenant {tenant_id!r}.") from None
+        return await history_pages.deleted_or_missing(request, tenant_id)
     (view,) = await views.tenant_views(state.services, [tenant])
     profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
     context: dict[str, Any] = {

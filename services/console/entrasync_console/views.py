@@ -18,6 +18,7 @@ from entrasync_shared.messages import (
     HistoryRunsQuery,
     Model,
     Tenant,
+    TenantRef,
     TenantsStatusQuery,
     TenantSyncStatus,
 )
@@ -115,6 +116,21 @@ async def csv_chunks(
             after = chunk.next
 
     return first.csv, rest(first.next)
+
+
+async def current_tenant(services: Services, tenant_id: str) -> Tenant:
+    """A tenant's policy; a 404 that says where the history of a deleted tenant went."""
+    try:
+        return await services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+    except ApiCallError as err:
+        if err.error.code != "not_found":
+            raise
+        found = await services.deleted_tenants(DeletedTenantsQuery(tenant_id=tenant_id[:64]))
+        if not found.items:
+            raise
+        where = f"/api/v1/deleted-tenants/{found.items[0].tenant_id}/history"
+        message = f"Tenant {tenant_id!r} was deleted; its kept Sync History is at {where}."
+        raise Problem(404, "not_found", message) from None
 
 
 async def deleted_tenant(services: Services, tenant_id: str) -> DeletedTenant:

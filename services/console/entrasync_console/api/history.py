@@ -62,8 +62,9 @@ async def history(
         changes_only=changes_only,
     )
     backend = services(request)
-    await backend.tenant(TenantRef(tenant_id=tenant_id))
-    return await backend.history(query)
+    await views.current_tenant(backend, tenant_id)
+    result: Page[HistoryRow] = await backend.history(query)
+    return result
 
 
 @router.get(
@@ -78,8 +79,7 @@ async def history_csv(
     request: Request, tenant_id: Id, search: Search = "", changes_only: ChangesOnly = False
 ) -> StreamingResponse:
     build(HistoryRunsQuery, tenant_id=tenant_id, search=search)
-    backend = services(request)
-    tenant = await backend.tenant(TenantRef(tenant_id=tenant_id))
+    tenant = await views.current_tenant(services(request), tenant_id)
     return await csv_response(request, tenant_id, tenant.tenant, search, changes_only)
 
 
