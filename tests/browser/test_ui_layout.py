@@ -134,6 +134,7 @@ async def test_toasts_leave_the_buttons_visible(
     await add_new.click()
     dialog = page.get_by_role("dialog", name="Add New Integration")
     await dialog.get_by_label("Tenant", exact=True).fill("contoso.onmicrosoft.com")
+    await dialog.get_by_label("Azure Cloud").select_option(CLOUD)  # the simulator, not Azure
     await dialog.get_by_label("Credential Profile").select_option(label=wrong_profile["name"])
     await dialog.get_by_role("button", name="Test Connection").click()
     await expect(page.locator("#toasts .toast").filter(has_text="Connection")).to_be_visible(
