@@ -13,9 +13,17 @@ from starlette.routing import Route
 
 from entrasync_sim import control_ops as ops
 from entrasync_sim.clock import isoformat
-from entrasync_sim.control_common import BadRequest, guarded, json_body, sim_of, tenant_of
+from entrasync_sim.control_common import (
+    BadRequest,
+    Endpoint,
+    guarded,
+    json_body,
+    sim_of,
+    tenant_of,
+)
 from entrasync_sim.delta_text import render_memberships
 from entrasync_sim.directory import DirectoryObject, TenantDirectory
+from entrasync_sim.lag import ReplicationLag
 from entrasync_sim.mutations import BatchError, apply_batch, kind_of
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.schema import KINDS, Kind
@@ -164,6 +172,36 @@ async def members(request: Request) -> Response:
     return JSONResponse(render(directory, group))
 
 
+def lagging(endpoint: Endpoint) -> Endpoint:
+    """Stamp a mutation's time for the tenant's replication lag (when it has one)."""
+
+    async def run(request: Request) -> Response:
+        tenant = tenant_of(request)
+        before = tenant.directory.seq
+        response = await endpoint(request)
+        lag = sim_of(request).lags.get(tenant.tenant_id)
+        if lag is not None and tenant.directory.seq != before:
+            lag.record(sim_of(request).clock.seconds(), before)
+        return response
+
+    return run
+
+
+async def replication_lag(request: Request) -> Response:
+    """GET or PUT `{"seconds": s}`: how long a change takes to reach delta rounds (0: at once)."""
+    tenant, simulator = tenant_of(request), sim_of(request)
+    if request.method == "PUT":
+        body = await json_body(request)
+        seconds = body.get("seconds")
+        if set(body) != {"seconds"} or isinstance(seconds, bool):
+            raise BadRequest(400, "badRequest", "Body must be {'seconds': number}.")
+        if not isinstance(seconds, int | float) or not 0 <= seconds <= 86_400:
+            raise BadRequest(400, "badRequest", "seconds must be between 0 and 86400.")
+        simulator.lags[tenant.tenant_id] = ReplicationLag(float(seconds))
+    lag = simulator.lags.get(tenant.tenant_id) or ReplicationLag()
+    return JSONResponse(lag.describe())
+
+
 async def unknown(request: Request) -> Response:
     """Any other control path."""
     raise BadRequest(404, "notFound", f"No control endpoint at {request.url.path}.")
@@ -181,7 +219,8 @@ ROUTES = [
     Route("/_control/throttling", guarded(ops.throttling), methods=["GET", "PUT"]),
     Route(_PREFIX + "/{tid}/truth", guarded(truth)),
     Route(_PREFIX + "/{tid}/state", guarded(state)),
-    Route(_PREFIX + "/{tid}/mutations", guarded(mutations), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/mutations", guarded(lagging(mutations)), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/lag", guarded(replication_lag), methods=["GET", "PUT"]),
     Route(_PREFIX + "/{tid}/reset", guarded(ops.reset), methods=["POST"]),
     Route(_PREFIX + "/{tid}/quirks", guarded(ops.quirks), methods=["GET", "PUT"]),
     Route(_PREFIX + "/{tid}/apps", guarded(ops.apps), methods=["GET", "POST"]),
@@ -193,11 +232,11 @@ ROUTES = [
         methods=["POST"],
     ),
     Route(_PREFIX + "/{tid}/notifications", guarded(ops.notifications)),
-    Route(_PREFIX + "/{tid}/groups/{id}/members", guarded(members), methods=["POST"]),
-    Route(_PREFIX + "/{tid}/{kind}/{id}/restore", guarded(restore), methods=["POST"]),
-    Route(_PREFIX + "/{tid}/{kind}", guarded(create), methods=["POST"]),
-    Route(_PREFIX + "/{tid}/{kind}/{id}", guarded(update), methods=["PATCH"]),
-    Route(_PREFIX + "/{tid}/{kind}/{id}", guarded(delete), methods=["DELETE"]),
+    Route(_PREFIX + "/{tid}/groups/{id}/members", guarded(lagging(members)), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/{kind}/{id}/restore", guarded(lagging(restore)), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/{kind}", guarded(lagging(create)), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/{kind}/{id}", guarded(lagging(update)), methods=["PATCH"]),
+    Route(_PREFIX + "/{tid}/{kind}/{id}", guarded(lagging(delete)), methods=["DELETE"]),
     Route(
         "/_control/{rest:path}",
         guarded(unknown),

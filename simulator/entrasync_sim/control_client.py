@@ -205,14 +205,17 @@ class SimulatorControl:
         window: float = 10.0,
         app_budget: int = 150_000,
         app_window: float = 20.0,
+        max_retry_after: float = 300.0,
     ) -> dict[str, Any]:
-        """Replace the throttling budgets (`budget=None`: Graph's numbers by tenant size)."""
+        """Replace the throttling budgets (`budget=None`: Graph's numbers by tenant size) and
+        empty the buckets' debts; `max_retry_after` bounds the debt a client can run up."""
         body = {
             "enabled": enabled,
             "budget": budget,
             "window": window,
             "app_budget": app_budget,
             "app_window": app_window,
+            "max_retry_after": max_retry_after,
         }
         result: dict[str, Any] = self._call("PUT", "/throttling", json=body)
         return result
@@ -251,6 +254,16 @@ class SimulatorControl:
             "seed": seed,
         }
         result: dict[str, Any] = self._call("PUT", f"/tenants/{tenant_id}/quirks", json=body)
+        return result
+
+    def set_replication_lag(self, tenant_id: str, seconds: float) -> dict[str, Any]:
+        """Changes reach delta rounds `seconds` after they were made (0: at once)."""
+        body = {"seconds": seconds}
+        result: dict[str, Any] = self._call("PUT", f"/tenants/{tenant_id}/lag", json=body)
+        return result
+
+    def replication_lag(self, tenant_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/tenants/{tenant_id}/lag")
         return result
 
     # -- apps ----------------------------------------------------------------------------

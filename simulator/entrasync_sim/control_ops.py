@@ -79,7 +79,7 @@ async def settings(request: Request) -> Response:
 
 
 async def throttling(request: Request) -> Response:
-    """GET or PUT (replace) the throttling budgets; a PUT also starts fresh windows."""
+    """GET or PUT (replace) the throttling budgets; a PUT also starts with full buckets."""
     throttle = sim_of(request).throttle
     if request.method == "PUT":
         body = await json_body(request)
@@ -89,7 +89,7 @@ async def throttling(request: Request) -> Response:
             raise BadRequest(400, "badRequest", "Unknown throttling fields.") from None
         if not isinstance(new.enabled, bool):
             raise BadRequest(400, "badRequest", "enabled must be a boolean.")
-        for name in ("budget", "window", "app_budget", "app_window"):
+        for name in ("budget", "window", "app_budget", "app_window", "max_retry_after"):
             _number(new.describe(), name, minimum=0.001)
         throttle.settings = new
         throttle.reset()

@@ -67,23 +67,40 @@ def graph_error(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
+    inner: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A Microsoft Graph error response with its `innerError` block."""
-    request_id, client_request_id = request_ids(request)
+    """A Microsoft Graph error response with its `innerError` block.
+
+    The body's `request-id` is the response header's: when `headers` already carry one (a
+    route that had prepared its success headers), both use it.
+    """
+    all_headers = dict(headers) if headers else {}
+    request_id = all_headers.get("request-id")
+    if request_id is None:
+        request_id, client_request_id = request_ids(request)
+        all_headers["request-id"] = request_id
+        all_headers["client-request-id"] = client_request_id
     body = {
         "error": {
             "code": code,
             "message": message,
             "innerError": {
+                **(inner or {}),
                 "date": isoformat(clock.now()),
                 "request-id": request_id,
-                "client-request-id": client_request_id,
+                "client-request-id": all_headers.get("client-request-id", request_id),
             },
         }
     }
-    all_headers = {"request-id": request_id, "client-request-id": client_request_id}
-    all_headers.update(headers or {})
     return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def throttled_error(request: Request, clock: Clock, headers: dict[str, str]) -> JSONResponse:
+    """Graph's 429, shaped like throttling.md's sample response: code `TooManyRequests` and
+    an `innerError` carrying `"429"` as its `code` and `status`."""
+    inner = {"code": "429", "message": "Please retry after", "status": "429"}
+    message = "Please retry again later."
+    return graph_error(request, clock, 429, "TooManyRequests", message, headers, inner)
 
 
 def control_error(status: int, code: str, message: str) -> JSONResponse:

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from entrasync_sim.errors import aad_error, graph_error
+from entrasync_sim.errors import aad_error, graph_error, throttled_error
 
 if TYPE_CHECKING:
     from entrasync_sim.runtime import Simulator
 
-_DELTA = {"delta", "delta()", "microsoft.graph.delta()"}
+_DELTA = {"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"}
 _GRAPH_CODES = {
     400: "BadRequest",
     401: "InvalidAuthenticationToken",
@@ -227,9 +227,10 @@ class FaultMiddleware:
             )
             response.headers.update(headers)
             return response
+        if status == 429 and rule.error_code is None:
+            return throttled_error(Request(scope), clock, headers)
         code = rule.error_code or _GRAPH_CODES.get(status, "UnknownError")
-        message = "Injected fault." if status != 429 else "Too many requests."
-        return graph_error(Request(scope), clock, status, code, message, headers=headers)
+        return graph_error(Request(scope), clock, status, code, "Injected fault.", headers=headers)
 
 
 async def _reset_connection(receive: Receive) -> None:

@@ -37,7 +37,11 @@ from entrasync_sim.schema import KINDS, Kind, parse_kind
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_token
 
-DELTA_FUNCTIONS = frozenset({"delta", "delta()", "microsoft.graph.delta()"})
+# Graph takes the short name and the fully qualified one (delta-query-overview.md: "`/delta`
+# is a shortcut for the fully qualified name `/microsoft.graph.delta`"), with or without "()".
+DELTA_FUNCTIONS = frozenset(
+    {"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"}
+)
 # Every spelling of the three delta paths, with its path parameters.
 DELTA_PATHS = {
     f"/v1.0/{kind}/{function}": {"kind": kind, "function": function}
@@ -59,9 +63,13 @@ class _Refusal(Exception):
 
 
 def _preferences(request: Request, default_size: int) -> tuple[int, bool, list[str]]:
-    """(page size, return=minimal, Preference-Applied parts) from the `Prefer` header."""
+    """(page size, return=minimal, Preference-Applied parts) from the `Prefer` header.
+
+    A delta response always applies `odata.track-changes` (OData's change-tracking preference,
+    which Graph's delta responses echo: planneruser-list-delta.md's sample response).
+    """
     prefer = request.headers.get("prefer", "")
-    applied = []
+    applied = ["odata.track-changes"]
     size = default_size
     match = _MAX_PAGE_SIZE.search(prefer)
     if match and 0 < int(match.group(1)) < default_size:
@@ -78,9 +86,10 @@ def _initial_query(request: Request, kind: Kind, select: tuple[str, ...] | None)
     return f"{url}?$select={','.join(select)}" if select else url
 
 
-def _from_token(request: Request, tenant: Tenant, kind: Kind, now: int) -> RoundState | None:
+def _from_token(
+    request: Request, params: dict[str, str], tenant: Tenant, kind: Kind, now: int
+) -> RoundState | None:
     """The round a skip/delta token continues; None when it belongs to another resource."""
-    params = request.query_params
     skip, delta = params.get("$skiptoken"), params.get("$deltatoken")
     if skip is not None and delta is not None:
         raise TokenError("Badly formed token.")
@@ -103,7 +112,7 @@ def _from_token(request: Request, tenant: Tenant, kind: Kind, now: int) -> Round
             "The sync state was not found or has expired. Restart with a new delta query.",
         )
     if delta is not None:
-        upto = tenant.directory.seq
+        upto = _visible_seq(sim_of(request), tenant, state.since)
         return RoundState(
             kind,
             tenant.tenant_id,
@@ -132,7 +141,9 @@ async def delta(request: Request) -> Response:
     limits = PagingLimits(
         page_size, sim.settings.member_slice, max(1000, 10 * page_size), minimal=minimal
     )
-    params = request.query_params
+    # Graph's query options are case-insensitive (`$deltaToken=latest` in
+    # delta-query-overview.md, `$deltatoken` in its links).
+    params = {name.lower(): value for name, value in request.query_params.items()}
     now = sim.clock.timestamp()
     seq = tenant.directory.seq
     entries: list[dict[str, Any]] = []
@@ -149,11 +160,11 @@ async def delta(request: Request) -> Response:
             issued_at=now,
             generation=tenant.generations[kind],
         )
-        if params.get("$deltatoken") == "latest":
+        if params.get("$deltatoken", "").lower() == "latest":
             state = fresh
         elif "$skiptoken" in params or "$deltatoken" in params:
             # A link of another resource is accepted with an empty result (observed).
-            state = _from_token(request, tenant, kind, now) or fresh
+            state = _from_token(request, params, tenant, kind, now) or fresh
             if state is not fresh:
                 pieces, next_state = _page(tenant, state, limits)
         else:
@@ -177,10 +188,7 @@ async def delta(request: Request) -> Response:
         )
     base = base_url(request)
     link_base = f"{base}/v1.0/{kind}/delta"
-    selected = f"({','.join(state.select)})" if state.select else ""
-    body: dict[str, Any] = {
-        "@odata.context": f"{base}/v1.0/$metadata#{kind}{selected}",
-    }
+    body: dict[str, Any] = {"@odata.context": _context(base, kind, state, "$select" in params)}
     if next_state is not None:
         token = encode_token(_stamped(next_state, now))
         body["@odata.nextLink"] = f"{link_base}?$skiptoken={token}"
@@ -200,6 +208,23 @@ async def delta_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     scope["path_params"] = dict(DELTA_PATHS[scope["path"]])
     response = await delta(Request(scope, receive))
     await response(scope, receive, send)
+
+
+def _context(base: str, kind: Kind, state: RoundState, first: bool) -> str:
+    """`@odata.context`: the select list (without the `members` relationship) only on a
+    round's first page, as in delta-query-users.md and delta-query-groups.md."""
+    names = [name for name in state.select or () if name != "members"] if first else []
+    selected = f"({','.join(names)})" if names else ""
+    return f"{base}/v1.0/$metadata#{kind}{selected}"
+
+
+def _visible_seq(sim: Simulator, tenant: Tenant, since: int | None) -> int:
+    """Where a round from a deltaLink ends: now, or as long ago as the replication lag."""
+    seq = tenant.directory.seq
+    lag = sim.lags.get(tenant.tenant_id)
+    if lag is None:
+        return seq
+    return max(lag.visible(seq, sim.clock.seconds()), since or 0)
 
 
 def _render_ahead(sim: Simulator, tenant: Tenant, state: RoundState, limits: PagingLimits) -> None:

@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from entrasync_sim.errors import graph_error, graph_headers
+from entrasync_sim.errors import graph_error, graph_headers, throttled_error
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.throttle import request_cost
@@ -162,6 +162,5 @@ def admit(
             "x-ms-throttle-scope": verdict.scope,
             "x-ms-throttle-information": "ResourceUnitLimitExceeded",
         }
-        message = "Too many requests. Retry after the time the Retry-After header gives."
-        return graph_error(request, sim.clock, 429, "TooManyRequests", message, headers=headers)
+        return throttled_error(request, sim.clock, headers)
     return caller, {**graph_headers(request), **verdict.headers}

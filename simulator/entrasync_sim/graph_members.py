@@ -42,7 +42,7 @@ def _select(raw: str | None) -> tuple[str, ...] | None:
 
 async def group_members(request: Request) -> Response:
     """One page of a group's members."""
-    admitted = admit(request, "groups", "list")
+    admitted = admit(request, "groups", "group-members")
     if isinstance(admitted, Response):
         return admitted
     caller, headers = admitted

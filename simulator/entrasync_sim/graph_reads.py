@@ -185,7 +185,7 @@ async def get_object(request: Request) -> Response:
     kind = parse_kind(request.path_params["kind"])
     if kind is None:
         return await not_found(request)
-    admitted = admit(request, kind, "users-list" if kind == "users" else "get")
+    admitted = admit(request, kind, "get")
     if isinstance(admitted, Response):
         return admitted
     caller, headers = admitted

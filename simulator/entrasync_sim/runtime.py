@@ -9,6 +9,7 @@ from typing import Any
 
 from entrasync_sim.clock import Clock
 from entrasync_sim.faults import FaultBook
+from entrasync_sim.lag import ReplicationLag
 from entrasync_sim.notifications import Notifier
 from entrasync_sim.tenants import Tenant, TenantRegistry
 from entrasync_sim.throttle import Throttle
@@ -42,6 +43,8 @@ class Simulator:
     notifier: Notifier | None = None
     notifier_ca_file: str | None = None
     verified_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Replication lag per tenant GUID (none: changes reach delta rounds at once).
+    lags: dict[str, ReplicationLag] = field(default_factory=dict)
     # Background renderings of full rounds: key → (directory seq at start, task).
     prerendering: dict[tuple[Any, ...], tuple[int, asyncio.Task[None]]] = field(
         default_factory=dict

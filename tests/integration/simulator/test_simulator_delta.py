@@ -33,7 +33,9 @@ def test_no_select_returns_every_property(graph: httpx.Client) -> None:
     assert {"displayName", "userPrincipalName", "accountEnabled", "userType"} <= set(entry)
 
 
-@pytest.mark.parametrize("spelling", ["delta()", "microsoft.graph.delta()"])
+@pytest.mark.parametrize(
+    "spelling", ["delta()", "microsoft.graph.delta", "microsoft.graph.delta()"]
+)
 def test_sdk_spellings_of_delta_work(graph: httpx.Client, spelling: str) -> None:
     result = run_round(graph, f"/v1.0/devices/{spelling}?$select=displayName")
 
@@ -56,7 +58,7 @@ def test_prefer_maxpagesize_lowers_the_page_size(graph: httpx.Client) -> None:
     )
 
     assert len(response.json()["value"]) == 3
-    assert response.headers["Preference-Applied"] == "odata.maxpagesize=3"
+    assert response.headers["Preference-Applied"] == "odata.track-changes, odata.maxpagesize=3"
 
 
 def test_a_full_groups_round_carries_whole_memberships_in_slices(
@@ -86,8 +88,10 @@ def test_groups_without_members_in_select_carry_no_members(graph: httpx.Client) 
     assert all(set(entry) == {"id", "displayName"} for entry in result.entries)
 
 
-def test_latest_returns_only_a_delta_link(graph: httpx.Client) -> None:
-    page = graph.get("/v1.0/users/delta", params={"$deltatoken": "latest"}).json()
+@pytest.mark.parametrize("name", ["$deltatoken", "$deltaToken"])
+def test_latest_returns_only_a_delta_link(graph: httpx.Client, name: str) -> None:
+    # delta-query-overview.md spells it `$deltaToken=latest`; its links say `$deltatoken`.
+    page = graph.get("/v1.0/users/delta", params={name: "latest"}).json()
 
     assert page["value"] == []
     assert "@odata.nextLink" not in page
@@ -101,6 +105,9 @@ def test_a_garbled_token_is_a_badly_formed_token(graph: httpx.Client) -> None:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "badRequest"
         assert response.json()["error"]["message"] == "Badly formed token."
+        inner = response.json()["error"]["innerError"]
+        assert inner["request-id"] == response.headers["request-id"]
+        assert inner["client-request-id"] == response.headers["client-request-id"]
 
 
 def test_a_link_of_another_resource_is_accepted_with_an_empty_result(
@@ -161,3 +168,29 @@ def test_sigterm_stops_the_process_cleanly() -> None:
 def test_a_simulator_that_cannot_start_raises_with_its_stderr() -> None:
     with pytest.raises(RuntimeError, match="(?s)exited with 2.*--users"):
         SimulatorProcess(users=-1).start()
+
+
+def test_the_select_list_is_in_the_context_of_a_rounds_first_page_only(
+    graph: httpx.Client,
+) -> None:
+    result = run_round(graph, "/v1.0/users/delta?$select=displayName,accountEnabled")
+    groups = run_round(graph, "/v1.0/groups/delta?$select=displayName,members")
+    again = run_round(graph, result.delta_link)
+
+    base = str(graph.base_url).rstrip("/")
+    contexts = [page["@odata.context"] for page in result.pages]
+    assert contexts[0] == f"{base}/v1.0/$metadata#users(accountEnabled,displayName)"
+    assert set(contexts[1:]) == {f"{base}/v1.0/$metadata#users"}
+    # delta-query-groups.md: `$select=displayName,description,members` gives
+    # `#groups(displayName,description)`: the relationship is not listed.
+    assert groups.pages[0]["@odata.context"] == f"{base}/v1.0/$metadata#groups(displayName)"
+    assert again.pages[0]["@odata.context"] == f"{base}/v1.0/$metadata#users"
+
+
+def test_every_delta_page_applies_track_changes(graph: httpx.Client) -> None:
+    first = graph.get("/v1.0/users/delta", params={"$select": "id"})
+    link = first.json()["@odata.nextLink"]
+    following = graph.get(link, headers={"Prefer": "return=minimal"})
+
+    assert first.headers["Preference-Applied"] == "odata.track-changes"
+    assert following.headers["Preference-Applied"] == "odata.track-changes, return=minimal"

@@ -36,8 +36,11 @@ def test_a_counted_429_carries_a_fractional_retry_after_then_service_resumes(
 
     assert first.status_code == 429
     assert first.headers["Retry-After"] == "2.128"
-    assert first.json()["error"]["code"] == "TooManyRequests"
-    assert set(first.json()["error"]["innerError"]) == {"date", "request-id", "client-request-id"}
+    error = first.json()["error"]
+    assert (error["code"], error["message"]) == ("TooManyRequests", "Please retry again later.")
+    # throttling.md's sample: innerError carries "429" as code and status.
+    assert (error["innerError"]["code"], error["innerError"]["status"]) == ("429", "429")
+    assert error["innerError"]["request-id"] == first.headers["request-id"]
     assert rest == [429, 200]
     [rule] = control.faults()
     assert (rule["id"], rule["hits"], rule["seen"]) == (fault, 2, 3)
@@ -161,10 +164,15 @@ def test_successes_carry_their_resource_unit_cost(graph: httpx.Client) -> None:
     listed = graph.get("/v1.0/users")
     selected = graph.get("/v1.0/users", params={"$select": "id"})
     delta = graph.get(USERS)
+    group_id = graph.get("/v1.0/groups", params={"$top": "1"}).json()["value"][0]["id"]
+    members = graph.get(f"/v1.0/groups/{group_id}/members")
+    member_ids = graph.get(f"/v1.0/groups/{group_id}/members", params={"$select": "id"})
 
     assert listed.headers["x-ms-resource-unit"] == "2"
     assert selected.headers["x-ms-resource-unit"] == "1"
     assert delta.headers["x-ms-resource-unit"] == "1"
+    assert members.headers["x-ms-resource-unit"] == "3"
+    assert member_ids.headers["x-ms-resource-unit"] == "2"
     assert "x-ms-throttle-limit-percentage" not in delta.headers
 
 
@@ -180,9 +188,13 @@ def test_the_budget_per_app_and_tenant_throttles_with_retry_after(
     control.advance_clock(-10)
 
     assert [a.status_code for a in answers] == [200] * 10 + [429]
-    assert "x-ms-throttle-limit-percentage" not in answers[7].headers
-    assert float(answers[8].headers["x-ms-throttle-limit-percentage"]) == pytest.approx(0.9)
-    assert 0 < float(throttled.headers["Retry-After"]) <= 10
+    assert "x-ms-throttle-limit-percentage" not in answers[6].headers
+    assert float(answers[8].headers["x-ms-throttle-limit-percentage"]) == pytest.approx(
+        0.9, abs=0.03
+    )
+    # A bucket refilled at a unit a second, one unit in debt: two seconds until a retry passes.
+    assert float(throttled.headers["Retry-After"]) == pytest.approx(2, abs=0.1)
+    assert throttled.json()["error"]["innerError"]["status"] == "429"
     assert throttled.headers["x-ms-throttle-scope"].startswith("Tenant_Application/ReadWrite/")
     assert throttled.headers["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
     assert recovered.status_code == 200
@@ -198,5 +210,23 @@ def test_the_default_budget_follows_graphs_numbers_and_can_be_switched_off(
 
     assert (defaults["enabled"], defaults["budget"], defaults["window"]) == (True, None, 10.0)
     assert (defaults["app_budget"], defaults["app_window"]) == (150_000, 20.0)
+    assert defaults["max_retry_after"] == 300.0
     assert off["enabled"] is False
     assert statuses == [200, 200, 200]
+
+
+def test_retrying_before_retry_after_is_told_to_wait_longer_past_30_seconds(
+    graph: httpx.Client, control: SimulatorControl
+) -> None:
+    # Graph "continues to log resource usage while a client is being throttled".
+    control.set_throttling(budget=5, window=100, max_retry_after=120)  # 0.05 units a second
+    for _ in range(5):
+        assert graph.get(USERS).status_code == 200
+
+    waits = [float(graph.get(USERS).headers["Retry-After"]) for _ in range(4)]
+    control.advance_clock(waits[-1])
+    after_waiting = graph.get(USERS)
+    control.advance_clock(-waits[-1])
+
+    assert waits == pytest.approx([40, 60, 80, 100], abs=0.5)
+    assert after_waiting.status_code == 200

@@ -49,7 +49,7 @@ def test_prefer_return_minimal_sends_only_changed_properties(
     minimal = graph.get(link, headers={"Prefer": "return=minimal"})
     full = run_round(graph, link).by_id()
 
-    assert minimal.headers["Preference-Applied"] == "return=minimal"
+    assert minimal.headers["Preference-Applied"] == "odata.track-changes, return=minimal"
     entries = {e["id"]: e for e in minimal.json()["value"]}
     assert entries[user] == {"id": user, "jobTitle": None}
     assert entries[created] == {

@@ -22,24 +22,47 @@ def test_budgets_follow_graphs_tenant_sizes(users: int, budget: int) -> None:
         ("users-list", {}, 2),
         ("users-list", {"$select": "id"}, 1),
         ("users-list", {"$select": "id", "$top": "1"}, 1),
+        ("users-list", {"$expand": "manager"}, 3),
+        ("group-members", {}, 3),
+        ("group-members", {"$select": "id"}, 2),
+        ("group-members", {"$select": "id", "$top": "999"}, 2),
+        ("group-members", {"$select": "id", "$top": "5"}, 1),
+        ("group-transitive-members", {}, 5),
+        ("get", {}, 1),
         ("delta", {}, 1),
         ("delta", {"$select": "id"}, 1),
+        ("delta", {"$expand": "members"}, 2),
     ],
 )
-def test_request_costs(kind: str, query: dict[str, str], cost: int) -> None:
+def test_request_costs_follow_graphs_table(kind: str, query: dict[str, str], cost: int) -> None:
     assert request_cost(kind, query) == cost
 
 
-def test_a_window_throttles_until_it_ends_and_counts_throttled_requests() -> None:
-    throttle = Throttle(ThrottleSettings(budget=3, window=10))
+def test_a_bucket_refills_evenly_and_throttles_only_what_exceeds_it() -> None:
+    throttle = Throttle(ThrottleSettings(budget=3, window=10))  # 0.3 units a second
 
-    verdicts = [throttle.charge(100.0 + n, "t", "a", 10, 1) for n in range(5)]
-    later = throttle.charge(110.0, "t", "a", 10, 1)
+    burst = [throttle.charge(100.0, "t", "a", 10, 1) for _ in range(3)]
+    over = throttle.charge(100.0, "t", "a", 10, 1)
+    refilled = throttle.charge(100.0 + over.retry_after, "t", "a", 10, 1)  # type: ignore[operator]
 
-    assert [v.retry_after is None for v in verdicts] == [True, True, True, False, False]
-    assert verdicts[3].retry_after == pytest.approx(7.0)
-    assert verdicts[2].headers["x-ms-throttle-limit-percentage"] == "1.00"
-    assert later.retry_after is None
+    assert [v.retry_after for v in burst] == [None, None, None]
+    assert burst[2].headers["x-ms-throttle-limit-percentage"] == "1.00"
+    # Throttled, it still took its unit: a retry passes once two units have come back.
+    assert over.retry_after == pytest.approx(2 / 0.3)
+    assert over.scope == "Tenant_Application/ReadWrite/a/t"
+    assert refilled.retry_after is None
+
+
+def test_retrying_before_retry_after_runs_up_a_longer_wait() -> None:
+    throttle = Throttle(ThrottleSettings(budget=10, window=10, max_retry_after=60))
+    for _ in range(10):
+        throttle.charge(0.0, "t", "a", 10, 1)
+
+    waits = [throttle.charge(0.0, "t", "a", 10, 3).retry_after for _ in range(30)]
+
+    assert waits[0] == pytest.approx(6.0)
+    assert all(b > a for a, b in zip(waits[:18], waits[1:19], strict=True))
+    assert max(waits) == pytest.approx(60.0)  # "Retry-After" can exceed 30 s, up to the bound
 
 
 def test_the_app_budget_spans_tenants() -> None:
@@ -51,11 +74,21 @@ def test_the_app_budget_spans_tenants() -> None:
     assert verdicts[2].scope.startswith("Application/")
 
 
+def test_switched_off_it_only_reports_costs() -> None:
+    throttle = Throttle(ThrottleSettings(enabled=False, budget=1))
+
+    verdicts = [throttle.charge(1.0, "t", "a", 10, 2) for _ in range(5)]
+
+    assert {v.retry_after for v in verdicts} == {None}
+    assert verdicts[-1].headers == {"x-ms-resource-unit": "2"}
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
         ("/v1.0/users/delta", ("users/delta", None)),
         ("/v1.0/groups/microsoft.graph.delta()", ("groups/delta", None)),
+        ("/v1.0/users/microsoft.graph.delta", ("users/delta", None)),
         ("/v1.0/users", ("users", None)),
         ("/v1.0/users/abc", ("users", None)),
         ("/contoso.example/oauth2/v2.0/token", ("token", "contoso.example")),
