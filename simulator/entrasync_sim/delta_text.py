@@ -2,7 +2,7 @@
 
 A page of users or devices is rendered by one orjson call; a group's head is rendered once per
 `$select` and kept until the group changes, and its `members@delta` slices are joined from the
-directory's per-object reference JSON (`live_refs`, which also says who is live) and kept until
+directory's per-object reference JSON (`live_refs`; soft-deleted members' are made) and kept until
 its membership or any object's lifecycle changes. Rendered pages are kept whole while the
 directory stays as it is, so a repeated full round costs one join and one encode a page.
 Delta rounds, and rounds with duplicates or empty pages, go through `build_page` instead.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -150,12 +150,20 @@ def render_memberships(directory: TenantDirectory, size: int) -> None:
 
 
 def _slices(directory: TenantDirectory, members: dict[str, Kind], size: int) -> list[str]:
-    """Live members as `members@delta` JSON, `size` references per slice, sorted by id.
+    """Member edges as `members@delta` JSON, `size` references per slice, sorted by id.
 
     Membership dicts are kept in id order, so the sort is a linear check; the references
-    come from `live_refs` (absent for a member that is not live) at C speed.
+    come from `live_refs` at C speed. A soft-deleted member has none there but keeps its edge
+    (Graph lists it in full rounds, microsoft-graph-docs#7115): its reference is made here.
     """
-    refs = [ref for ref in map(directory.live_refs.get, sorted(members)) if ref is not None]
+    ids = sorted(members)
+    found = list(map(directory.live_refs.get, ids))
+    if None in found:
+        refs = [
+            ref or directory.member_ref(m, members[m]) for m, ref in zip(ids, found, strict=True)
+        ]
+    else:
+        refs = cast(list[str], found)
     return [",".join(refs[i : i + size]) for i in range(0, len(refs), size)]
 
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
-from entrasync_sim.schema import KINDS, ODATA_TYPES, PROPERTIES, SOFT_DELETABLE, Kind
+from entrasync_sim.schema import (
+    KINDS,
+    ODATA_TYPES,
+    PROPERTIES,
+    SOFT_DELETABLE,
+    Kind,
+    soft_deletable,
+)
 
 _REF_PREFIX = {kind: '{"@odata.type":"' + ODATA_TYPES[kind] + '","id":"' for kind in KINDS}
 
@@ -190,6 +197,11 @@ class TenantDirectory:
     def is_live(self, object_id: str) -> bool:
         return object_id.lower() in self.live_refs
 
+    def member_ref(self, member_id: str, kind: Kind) -> str:
+        """A member's `members@delta` reference, live or soft-deleted (edges outlive a soft
+        delete)."""
+        return self.live_refs.get(member_id) or _REF_PREFIX[kind] + member_id + '"}'
+
     def live_members(self, group_id: str) -> list[str]:
         """Sorted ids of the group's live members (soft-deleted ones keep hidden edges)."""
         return sorted(m for m in self.members.get(group_id, {}) if self.is_live(m))
@@ -277,14 +289,16 @@ class TenantDirectory:
         return obj
 
     def delete(self, kind: Kind, object_id: str, hard: bool = False) -> None:
-        """Soft-delete (users, groups) or hard-delete; hard delete also drops memberships.
+        """Soft-delete (users, Microsoft 365 groups) or hard-delete (everything else, and on
+        request); a hard delete also drops memberships.
 
-        A soft delete keeps the object's membership edges, as Graph does (groups delta reports
-        no removal); truth and full rounds list only live members.
+        A soft delete keeps the object's membership edges, as Graph does: groups delta reports
+        no removal, and full rounds still list the edge (microsoft-graph-docs#7115); only the
+        truth lists live members alone.
         """
         self.check_delete(kind, object_id, hard)
         obj = self._require(kind, object_id, None)
-        if kind not in SOFT_DELETABLE:
+        if not soft_deletable(kind, obj.props):
             hard = True
         if hard:
             self._drop_memberships(obj.id)
@@ -299,7 +313,8 @@ class TenantDirectory:
     def restore(self, kind: Kind, object_id: str) -> DirectoryObject:
         """Bring a soft-deleted object back; delta reports it like a new one.
 
-        Its memberships come back too, and groups delta reports them as additions.
+        Its membership edges never left (see `delete`): groups delta reports nothing for them,
+        the truth lists them again.
         """
         self.check_restore(kind, object_id)
         obj = self._require(kind, object_id, Lifecycle.SOFT_DELETED)
@@ -309,9 +324,6 @@ class TenantDirectory:
         obj.changed_seq = obj.born_seq = self._next_seq()
         obj.prop_seq = None
         self._touched(obj, "updated")
-        for group_id, current in self.members.items():
-            if obj.id in current and self.is_live(group_id):
-                self._log_member(group_id, obj.id, current[obj.id], added=True, readd=True)
         return obj
 
     def change_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
@@ -376,11 +388,9 @@ class TenantDirectory:
         for listener in self.listeners:
             listener(change)
 
-    def _log_member(
-        self, group_id: str, member_id: str, kind: Kind, added: bool, readd: bool = False
-    ) -> None:
+    def _log_member(self, group_id: str, member_id: str, kind: Kind, added: bool) -> None:
         seq = self._next_seq()
-        if added and not readd:
+        if added:
             self.members[group_id][member_id] = kind
         elif not added:
             del self.members[group_id][member_id]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from entrasync_sim.directory import DirectoryError, Lifecycle, TenantDirectory, parse_id
-from entrasync_sim.schema import PROPERTIES, SOFT_DELETABLE, Kind, parse_kind
+from entrasync_sim.schema import PROPERTIES, Kind, parse_kind, soft_deletable
 
 OPERATIONS = ("create", "update", "soft_delete", "hard_delete", "restore")
 MEMBER_OPERATIONS = ("add_member", "remove_member")
@@ -41,6 +41,14 @@ class _Shadow:
     directory: TenantDirectory
     lifecycles: dict[str, tuple[Kind, Lifecycle]] = field(default_factory=dict)
     edges: dict[tuple[str, str], bool] = field(default_factory=dict)
+    props: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def props_of(self, object_id: str) -> dict[str, Any]:
+        """Properties as the batch would leave them (a soft delete's fate depends on them)."""
+        if object_id not in self.props:
+            obj = self.directory.find_any(object_id)
+            self.props[object_id] = dict(obj.props) if obj is not None else {}
+        return self.props[object_id]
 
     def state(self, object_id: str) -> tuple[Kind, Lifecycle] | None:
         if object_id in self.lifecycles:
@@ -117,15 +125,18 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
         if shadow.state(object_id) is not None:
             raise DirectoryError(409, "conflict", f"An object with id {object_id} already exists.")
         shadow.lifecycles[object_id] = (kind, Lifecycle.LIVE)
+        shadow.props[object_id] = dict(attrs)
         return {"op": name, "kind": kind, "id": object_id, "attrs": attrs}
     object_id = _text(op, "id", results)
     resolved: dict[str, Any] = {"op": name, "kind": kind, "id": object_id}
     if name == "update":
         resolved["attrs"] = _attrs(op, kind)
         shadow.require(kind, object_id, Lifecycle.LIVE)
+        shadow.props_of(object_id).update(resolved["attrs"])
     elif name == "soft_delete":
         shadow.require(kind, object_id, Lifecycle.LIVE)
-        gone = Lifecycle.SOFT_DELETED if kind in SOFT_DELETABLE else Lifecycle.HARD_DELETED
+        restorable = soft_deletable(kind, shadow.props_of(object_id))
+        gone = Lifecycle.SOFT_DELETED if restorable else Lifecycle.HARD_DELETED
         shadow.lifecycles[object_id] = (kind, gone)
     elif name == "hard_delete":
         shadow.require(kind, object_id, Lifecycle.LIVE, Lifecycle.SOFT_DELETED)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 Kind = Literal["users", "groups", "devices"]
 
@@ -65,8 +66,20 @@ PROPERTIES: Final[dict[Kind, frozenset[str]]] = {
 
 MEMBERS_PROPERTY: Final = "members"
 
-# Graph keeps soft-deleted users and groups restorable; devices are gone at once.
+# Graph keeps soft-deleted users and Microsoft 365 groups restorable; devices and security
+# groups are gone at once (see `soft_deletable`).
 SOFT_DELETABLE: Final[frozenset[Kind]] = frozenset({"users", "groups"})
+
+
+def soft_deletable(kind: Kind, props: Mapping[str, Any]) -> bool:
+    """Whether deleting an object of `kind` with `props` leaves it restorable.
+
+    Only users and Microsoft 365 groups (`groupTypes` holds "Unified") go to deleted items;
+    security groups, like devices, are deleted for good (group-delta.md, delta-query-overview.md).
+    """
+    if kind == "groups":
+        return "Unified" in (props.get("groupTypes") or ())
+    return kind in SOFT_DELETABLE
 
 
 def parse_kind(value: str) -> Kind | None:

@@ -52,11 +52,11 @@ def test_user_and_membership_changes_come_back_in_the_next_round(
     groups = run_round(graph, groups_link).by_id()
 
     assert set(users) == {created["id"], updated, soft_deleted, purged, restored}
+    # Never-set accountEnabled is left out (user-delta.md); a fresh clear is an explicit null.
     assert users[created["id"]] == {
         "id": created["id"],
         "displayName": "New Person",
         "jobTitle": "Tester",
-        "accountEnabled": None,
     }
     assert users[updated]["displayName"] == "Renamed"
     assert users[updated]["jobTitle"] is None
@@ -65,8 +65,8 @@ def test_user_and_membership_changes_come_back_in_the_next_round(
     assert users[restored]["displayName"] is not None
     expected = {}
     for group in state["groups"]:
-        # A restore brings memberships back, reported as additions.
-        added, dropped = {restored} & set(group["members"]), {purged} & set(group["members"])
+        # A restore reports nothing to groups delta: the edges never left (delta-query-groups.md).
+        added, dropped = set(), {purged} & set(group["members"])
         if group["id"] == second_group["id"]:
             added, dropped = added | {created["id"]}, dropped | {removed}
         if added or dropped:
@@ -75,7 +75,7 @@ def test_user_and_membership_changes_come_back_in_the_next_round(
     assert groups[second_group["id"]]["displayName"] == second_group["displayName"]
 
 
-def test_soft_deleting_a_user_reports_no_member_removal_but_leaves_the_truth(
+def test_soft_deleting_and_restoring_a_user_report_no_member_change_but_move_the_truth(
     graph: httpx.Client, control: SimulatorControl, tenant: dict[str, str]
 ) -> None:
     tid = tenant["tenant_id"]
@@ -92,9 +92,13 @@ def test_soft_deleting_a_user_reports_no_member_removal_but_leaves_the_truth(
 
     assert silent.entries == []
     assert hidden["members"] == []
-    assert member_changes(restored[group["id"]]) == ({member["id"]}, set())
+    assert group["id"] not in restored
     [back] = [g for g in control.truth(tid, "group") if g["id"] == group["id"]]
     assert back["members"] == [member["id"]]
+
+
+M365 = {"groupTypes": ["Unified"], "mailEnabled": True, "securityEnabled": False}
+SECURITY = {"groupTypes": [], "mailEnabled": False, "securityEnabled": True}
 
 
 def test_group_lifecycle_and_restored_groups_come_back_whole(
@@ -102,17 +106,17 @@ def test_group_lifecycle_and_restored_groups_come_back_whole(
 ) -> None:
     tid = tenant["tenant_id"]
     users = [control.create(tid, "users", {"displayName": f"U{n}"})["id"] for n in range(3)]
-    restored = control.create(tid, "groups", {"displayName": "Restored"})
+    restored = control.create(tid, "groups", {"displayName": "Restored", **M365})
     control.change_members(tid, restored["id"], add=users)
-    doomed = control.create(tid, "groups", {"displayName": "Doomed"})
-    parked = control.create(tid, "groups", {"displayName": "Parked"})
+    doomed = control.create(tid, "groups", {"displayName": "Doomed", **M365})
+    parked = control.create(tid, "groups", {"displayName": "Parked", **M365})
     control.delete(tid, "groups", restored["id"])
     link = latest_link(graph, "groups", GROUP_SELECT)
 
     control.restore(tid, "groups", restored["id"])
     control.delete(tid, "groups", doomed["id"], hard=True)
     control.delete(tid, "groups", parked["id"])
-    empty = control.create(tid, "groups", {"displayName": "Empty"})
+    empty = control.create(tid, "groups", {"displayName": "Empty", **SECURITY})
     groups = run_round(graph, link).by_id()
 
     assert set(groups) == {restored["id"], doomed["id"], parked["id"], empty["id"]}
@@ -120,6 +124,40 @@ def test_group_lifecycle_and_restored_groups_come_back_whole(
     assert member_changes(groups[restored["id"]]) == (set(users), set())
     assert groups[doomed["id"]] == {"id": doomed["id"], "@removed": {"reason": "deleted"}}
     assert groups[parked["id"]] == {"id": parked["id"], "@removed": {"reason": "changed"}}
+
+
+def test_a_security_group_is_only_ever_hard_deleted(
+    graph: httpx.Client, control: SimulatorControl, tenant: dict[str, str]
+) -> None:
+    tid = tenant["tenant_id"]
+    group = control.create(tid, "groups", {"displayName": "Security", **SECURITY})
+    link = latest_link(graph, "groups", GROUP_SELECT)
+
+    control.delete(tid, "groups", group["id"])  # no `hard`: Graph still purges it
+
+    assert run_round(graph, link).by_id() == {
+        group["id"]: {"id": group["id"], "@removed": {"reason": "deleted"}}
+    }
+    with pytest.raises(ControlError) as refused:
+        control.restore(tid, "groups", group["id"])
+    assert refused.value.status == 404
+
+
+def test_a_group_restored_in_the_window_of_a_membership_change_lists_its_whole_membership(
+    graph: httpx.Client, control: SimulatorControl, tenant: dict[str, str]
+) -> None:
+    tid = tenant["tenant_id"]
+    users = [control.create(tid, "users", {"displayName": f"U{n}"})["id"] for n in range(3)]
+    group = control.create(tid, "groups", {"displayName": "Team", **M365})
+    control.change_members(tid, group["id"], add=users[:2])
+    link = latest_link(graph, "groups", GROUP_SELECT)
+
+    control.change_members(tid, group["id"], add=[users[2]], remove=[users[0]])
+    control.delete(tid, "groups", group["id"])
+    control.restore(tid, "groups", group["id"])
+
+    # Back like a new group: its whole membership as additions, no removal named.
+    assert member_changes(run_round(graph, link).by_id()[group["id"]]) == (set(users[1:]), set())
 
 
 def test_devices_are_always_hard_deleted(

@@ -40,6 +40,9 @@ def _round(
     return pages, last
 
 
+_LIMITS = PagingLimits(10, 5, 100)
+
+
 def _full(directory: TenantDirectory, kind: str, select: tuple[str, ...] | None) -> RoundState:
     return RoundState(kind, "t", select, None, directory.seq)  # type: ignore[arg-type]
 
@@ -104,6 +107,44 @@ def test_minimal_bodies_carry_only_changed_properties() -> None:
     assert page == [{"id": user.id, "department": None}]
 
 
+def test_full_and_delta_bodies_leave_null_properties_out_but_carry_a_fresh_clear() -> None:
+    directory = TenantDirectory()
+    user = directory.create("users", {"displayName": "A", "jobTitle": "B", "mail": None})
+    since = directory.seq
+    directory.update("users", user.id, {"jobTitle": None})
+    delta = RoundState("users", "t", None, since, directory.seq)
+
+    [full], _ = _round(directory, _full(directory, "users", None), PagingLimits(10, 5, 100))
+    [default], _ = _round(directory, delta, PagingLimits(10, 5, 100))
+    [minimal], _ = _round(directory, delta, PagingLimits(10, 5, 100, minimal=True))
+    [later], _ = _round(
+        directory, RoundState("users", "t", None, directory.seq, directory.seq + 1), _LIMITS
+    )
+
+    # user-delta.md: never-set (and null) properties are not included; a property set to null
+    # since the last round is, with or without `Prefer: return=minimal`.
+    assert full == [{"id": user.id, "displayName": "A"}]
+    assert default == [{"id": user.id, "displayName": "A", "jobTitle": None}]
+    assert minimal == [{"id": user.id, "jobTitle": None}]
+    assert later == []
+
+
+def test_a_soft_deleted_members_edge_stays_in_full_rounds_and_restore_reports_nothing() -> None:
+    directory, ids = _directory(users=3, group_members=2)
+    directory.delete("users", ids[0])
+    since = directory.seq
+    directory.restore("users", ids[0])
+
+    [page], _ = _round(directory, _full(directory, "groups", ("members",)), _LIMITS)
+    delta, _ = _round(
+        directory, RoundState("groups", "t", ("members",), since, directory.seq), _LIMITS
+    )
+
+    listed = {m["id"] for entry in page for m in entry.get("members@delta", [])}
+    assert listed == set(ids[:2])
+    assert delta == [[]]
+
+
 def test_duplicates_and_replays_are_reproducible() -> None:
     directory, _ = _directory()
     limits = PagingLimits(page_size=4, member_slice=5, scan_budget=100)
@@ -157,7 +198,9 @@ def test_rendered_texts_match_the_entries_page_for_page(
     assert _text_round(directory, state, limits) == expected  # from the caches
 
 
-def test_a_big_groups_cached_members_follow_lifecycle_and_membership_changes() -> None:
+def test_a_big_groups_cached_members_keep_soft_deleted_edges_and_follow_membership_changes() -> (
+    None
+):
     directory, ids = _directory(users=1200, group_members=1100)
     limits = PagingLimits(page_size=500, member_slice=500, scan_budget=5000)
 
@@ -167,22 +210,25 @@ def test_a_big_groups_cached_members_follow_lifecycle_and_membership_changes() -
 
     before = members()
     directory.delete("users", ids[0])
-    hidden = members()
+    while_soft_deleted = members()
     directory.restore("users", ids[0])
     directory.change_members(next(iter(directory.members)), [], [ids[1]])
 
     assert before == set(ids[:1100])
-    assert hidden == before - {ids[0]}
+    # Graph keeps a soft-deleted member's edge and lists it in full rounds (docs#7115).
+    assert while_soft_deleted == before
+    assert directory.live_members(next(iter(directory.members))) == sorted(before - {ids[1]})
     assert members() == before - {ids[1]}
 
 
-def test_a_compiled_body_has_the_id_and_every_named_property_even_when_absent() -> None:
+def test_a_compiled_body_has_the_id_and_leaves_null_and_never_set_properties_out() -> None:
     directory, ids = _directory(users=1)
     user = directory.objects["users"][ids[0]]
+    user.props["jobTitle"] = None
 
-    body = body_builder(("displayName", "mail"))(user)
+    body = body_builder(("displayName", "jobTitle", "mail"))(user)
 
-    assert body == {"id": ids[0], "displayName": "U0", "mail": None}
+    assert body == {"id": ids[0], "displayName": "U0"}
     assert body_builder(("displayName", "mail")) is body_builder(("displayName", "mail"))
 
 

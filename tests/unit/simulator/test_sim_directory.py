@@ -28,6 +28,7 @@ def test_soft_deleted_members_are_hidden_and_come_back_on_restore() -> None:
     user = directory.create("users", {}).id
     group = directory.create("groups", {}).id
     directory.change_members(group, [user], [])
+    logged = len(directory.member_log[group])
 
     directory.delete("users", user)
     hidden = directory.live_members(group)
@@ -35,7 +36,47 @@ def test_soft_deleted_members_are_hidden_and_come_back_on_restore() -> None:
 
     assert hidden == []
     assert directory.live_members(group) == [user]
-    assert directory.member_log[group][-1].added
+    # The edge never left (delta-query-groups.md): nothing is logged for groups delta.
+    assert len(directory.member_log[group]) == logged
+
+
+UNIFIED = {"groupTypes": ["Unified"], "mailEnabled": True, "securityEnabled": False}
+SECURITY = {"groupTypes": [], "mailEnabled": False, "securityEnabled": True}
+
+
+def test_a_security_group_is_deleted_for_good_and_only_a_microsoft_365_group_is_restorable() -> (
+    None
+):
+    directory = TenantDirectory()
+    security = directory.create("groups", dict(SECURITY)).id
+    unified = directory.create("groups", dict(UNIFIED)).id
+
+    directory.delete("groups", security)
+    directory.delete("groups", unified)
+
+    assert directory.get("groups", security).lifecycle.value == "hard_deleted"  # type: ignore[union-attr]
+    assert directory.get("groups", unified).lifecycle.value == "soft_deleted"  # type: ignore[union-attr]
+    with pytest.raises(DirectoryError):
+        directory.restore("groups", security)
+    directory.restore("groups", unified)
+
+
+def test_a_batch_soft_delete_of_a_security_group_is_a_hard_delete_and_cannot_be_restored() -> None:
+    directory = TenantDirectory()
+    group = directory.create("groups", dict(SECURITY)).id
+
+    with pytest.raises(BatchError):
+        apply_batch(
+            directory,
+            [
+                {"op": "soft_delete", "type": "group", "id": group},
+                {"op": "restore", "type": "group", "id": group},
+            ],
+            NOW,
+        )
+    apply_batch(directory, [{"op": "soft_delete", "type": "group", "id": group}], NOW)
+
+    assert directory.get("groups", group).lifecycle.value == "hard_deleted"  # type: ignore[union-attr]
 
 
 def test_a_hard_delete_drops_memberships_with_a_logged_removal() -> None:
