@@ -82,7 +82,8 @@ async def test_a_delta_run_emits_exactly_its_changes(
     assert events[("io.entrasync.directory.user.deleted", "u02")]["soft"] is True
     assert events[("io.entrasync.directory.user.deleted", "u03")]["soft"] is False
     g1 = events[("io.entrasync.directory.group.members_changed", "g1")]
-    assert (g1["added"], g1["removed"]) == ([], ["u03"])
+    # Lists hold live members only: soft-deleted u02 leaves too, its edge kept aside.
+    assert (g1["added"], g1["removed"]) == ([], ["u02", "u03"])
     g2 = events[("io.entrasync.directory.group.members_changed", "g2")]
     assert (g2["added"], g2["removed"]) == (["u05"], ["u04"])
     assert row_counts(recorded) == {
@@ -97,13 +98,20 @@ async def test_a_delta_run_emits_exactly_its_changes(
     soft = await db["inventory"].find_one({"object_id": "u02", "tenant_id": TENANT})
     assert (soft["deleted"], soft["deletion"]) == (True, "soft")
     groups = await live_inventory(db, TENANT, "group")
-    assert groups["g1"]["members"] == ["u00", "u01", "u02"]
+    assert groups["g1"]["members"] == ["u00", "u01"]
+    assert groups["g1"]["hidden_members"] == ["u02"]
     assert groups["g2"]["members"] == ["u05"]
 
     restore = await Run(pipeline, "delta").start()
     await restore.send("user", [obj("u02", displayName="U02")])
     await restore.finish()
-    assert await pipeline.object_events(restore.run_id) == [("updated", "u02")]
+    # The edge comes back with the member (Graph's groups delta says nothing on a restore).
+    assert sorted(await pipeline.object_events(restore.run_id)) == [
+        ("members_changed", "g1"),
+        ("updated", "u02"),
+    ]
+    groups = await live_inventory(db, TENANT, "group")
+    assert groups["g1"]["members"] == ["u00", "u01", "u02"]
     updated = [
         e
         for e in await pipeline.events()
@@ -112,6 +120,31 @@ async def test_a_delta_run_emits_exactly_its_changes(
     assert [(e["type"], e["data"]["restored"], e["data"]["changed"]) for e in updated] == [
         ("io.entrasync.directory.user.updated", True, {})
     ]
+
+
+async def test_a_full_scan_that_still_lists_a_soft_deleted_member_publishes_nothing(
+    history: None, pipeline: Pipeline, db: Any
+) -> None:
+    await full_run(pipeline)
+    soft = await Run(pipeline, "delta").start()
+    await soft.send("user", removals=[("u02", "changed")])
+    await soft.finish()
+
+    # Graph keeps the edge and a full round lists it (microsoft-graph-docs#7115); the soft
+    # deleted user itself is not in the users round.
+    unchanged, _ = await full_run(pipeline, users=[u for u in USERS if u != "u02"])
+    events = await pipeline.object_events(unchanged.run_id)
+    # A full scan where Graph no longer lists the edge drops it for good.
+    gone, _ = await full_run(
+        pipeline,
+        users=[u for u in USERS if u != "u02"],
+        groups={**GROUPS, "g1": ["u00", "u01", "u03"]},
+    )
+
+    assert events == []
+    assert await pipeline.object_events(gone.run_id) == []
+    g1 = await db["inventory"].find_one({"object_id": "g1", "tenant_id": TENANT})
+    assert (g1["members"], g1["hidden_members"]) == (["u00", "u01", "u03"], [])
 
 
 async def test_a_redelivered_batch_changes_nothing_and_counts_nothing_twice(

@@ -140,7 +140,19 @@ class FakeHistoryStore:
         self, tenant_id: str, member_ids: Iterable[str]
     ) -> list[StoredObject]:
         ids = set(member_ids)
-        return [o for o in self.objects.values() if o.object_type == "group" and o.members & ids]
+        return [
+            o
+            for o in self.objects.values()
+            if o.object_type == "group" and (o.members | o.hidden_members) & ids
+        ]
+
+    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
+        ids = set(object_ids)
+        return frozenset(
+            o.object_id
+            for o in self.objects.values()
+            if o.object_id in ids and o.deletion == "soft"
+        )
 
     async def commit_batch(
         self,

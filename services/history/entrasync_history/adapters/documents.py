@@ -3,7 +3,8 @@
 Collections (one database, `ENTRASYNC_HISTORY_DB`):
 
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
-  Live objects have `deleted: false`; `members` holds a group's member ids (sorted).
+  Live objects have `deleted: false`; `members` holds a group's live member ids (sorted),
+  `hidden_members` those of its soft-deleted members (back in `members` once restored).
 - `history`: one row per (run, type), `_id` = "<run>:<type>". Once its start is known a row has
   `order` (the sort key, newest last: start time, run id, type), `kind` ("<type>|<status>")
   and `expire_at` (TTL); `error` exists only on rows that have one. `has_changes` is the run's:
@@ -78,6 +79,7 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "object_id": obj.object_id,
         "attributes": dict(obj.attributes),
         "members": sorted(obj.members),
+        "hidden_members": sorted(obj.hidden_members),
         "content_hash": obj.content_hash,
         "first_seen": obj.first_seen,
         "last_seen_run": obj.last_seen_run,
@@ -105,6 +107,7 @@ def stored_object(doc: Mapping[str, Any]) -> StoredObject:
         last_seen_at=utc(doc["last_seen_at"]),
         attributes=doc.get("attributes") or {},
         members=frozenset(doc.get("members") or ()),
+        hidden_members=frozenset(doc.get("hidden_members") or ()),
         deleted_at=utc(doc["deleted_at"]) if doc.get("deleted_at") else None,
         deletion=doc.get("deletion"),
         confirmed_run=doc.get("confirmed_run"),

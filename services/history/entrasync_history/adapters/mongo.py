@@ -17,7 +17,7 @@ from entrasync_shared.messages import (
     SyncStarted,
     TenantDeleted,
 )
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -81,6 +81,7 @@ class MongoHistoryStore:
                 IndexModel([("tenant_id", ASCENDING), ("object_type", ASCENDING),
                             ("confirmed_run", ASCENDING)]),
                 IndexModel([("tenant_id", ASCENDING), ("members", ASCENDING)]),
+                IndexModel([("tenant_id", ASCENDING), ("hidden_members", ASCENDING)]),
             ]
         )  # fmt: skip
         await self.rows.ensure_indexes()
@@ -132,8 +133,20 @@ class MongoHistoryStore:
         ids = sorted(member_ids)
         if not ids:
             return []
-        query = {"tenant_id": tenant_id, "object_type": "group", "members": {"$in": ids}}
+        query = {
+            "tenant_id": tenant_id,
+            "object_type": "group",
+            "$or": [{"members": {"$in": ids}}, {"hidden_members": {"$in": ids}}],
+        }
         return [stored_object(doc) async for doc in self._inventory.find(query)]
+
+    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
+        # By `_id` (type unknown: one key per type), so each id is a point lookup.
+        keys = [object_key(tenant_id, t, oid) for oid in object_ids for t in OBJECT_TYPES]
+        if not keys:
+            return frozenset()
+        query = {"_id": {"$in": keys}, "deletion": "soft"}
+        return frozenset([doc["object_id"] async for doc in self._inventory.find(query)])
 
     async def commit_batch(
         self,
@@ -391,7 +404,16 @@ class MongoHistoryStore:
             **self._live(tenant_id, "group"),
             "confirmed_run": confirmation_key(run_id, attempt),
             "last_seen_run": run_id,
-            "$expr": {"$not": [{"$setIsSubset": ["$members", "$confirmed_members"]}]},
+            "$expr": {
+                "$not": [
+                    {
+                        "$setIsSubset": [
+                            {"$setUnion": ["$members", {"$ifNull": ["$hidden_members", []]}]},
+                            "$confirmed_members",
+                        ]
+                    }
+                ]
+            },
         }
         return [stored_object(doc) async for doc in self._inventory.find(query)]
 

@@ -1,8 +1,20 @@
 """The inventory's objects and the pure rules that change them.
 
 An object's state changes only through `observe` (Graph returned it), `remove` (an `@removed`
-entry or a full run that no longer sees it) and `leave_groups` (a member was hard-deleted).
-`diff` compares a stored object with its new state and says which public changes that makes.
+entry or a full run that no longer sees it), `leave_groups` (a member was hard-deleted) and
+`hide_members`/`reveal_members` (a member was soft-deleted/restored). `diff` compares a stored
+object with its new state and says which public changes that makes.
+
+Graph leaves null and never-set properties out (user-delta.md): a full round's object carries
+all its selected non-null properties, so it *replaces* the stored attributes (missing = null);
+a delta round's object may be sparse ("at least the properties that have been updated",
+delta-query-overview.md), so it *merges*, and there an explicit null clears. Null is never
+stored: a cleared attribute is an absent one. An object that comes back from a deletion comes
+back whole, attributes and members alike.
+
+Membership lists hold live members only. Graph keeps a soft-deleted member's edges (and a full
+round may list them, microsoft-graph-docs#7115), so the inventory keeps them aside in
+`hidden_members` and brings them back when the member is restored.
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ class StoredObject:
     `last_seen_at` is when the syncer produced the last batch that saw it: a later run's
     sighting protects an object from an earlier full run's deletion sweep.
     `confirmed_run`/`confirmed_members` collect the members a full run re-confirmed, so the run's
-    finish can drop the ones it did not; `changed_run`/`deleted_run` make each object count once
+    finish can drop the ones it did not; `hidden_members` are the edges of soft-deleted members
+    (not public, not hashed); `changed_run`/`deleted_run` make each object count once
     per run in the history row however many batches touch it.
     """
 
@@ -42,6 +55,7 @@ class StoredObject:
     last_seen_attempt: int = 1
     attributes: Mapping[str, Any] = field(default_factory=dict)
     members: frozenset[str] = frozenset()
+    hidden_members: frozenset[str] = frozenset()
     deleted_at: datetime | None = None
     deletion: Deletion | None = None
     confirmed_run: str | None = None
@@ -84,11 +98,15 @@ def observe(
     seen_at: datetime,
     now: datetime,
     attempt: int = 1,
+    soft_deleted: frozenset[str] = frozenset(),
 ) -> StoredObject:
-    """The object after Graph returned it: sparse attributes merge, member changes apply.
+    """The object after Graph returned it: a full round's attributes replace the stored ones, a
+    delta round's merge; member changes apply (`soft_deleted` members' edges go aside).
 
-    An object that comes back after a deletion is live again (restored).
+    An object that comes back after a deletion is live again (restored), and whole: what this
+    observation says replaces its attributes and members.
     """
+    restored = current is not None and not current.live
     seen_at = seen_at if seen_at.tzinfo else seen_at.replace(tzinfo=UTC)
     base = current or StoredObject(
         tenant_id=tenant_id,
@@ -99,9 +117,12 @@ def observe(
         last_seen_at=seen_at,
         last_seen_attempt=attempt,
     )
+    merged = seen.attributes
+    if mode != "full" and not restored:
+        merged = {**base.attributes, **seen.attributes}
     updated = replace(
         base,
-        attributes={**base.attributes, **seen.attributes},
+        attributes={name: value for name, value in merged.items() if value is not None},
         last_seen_run=run_id,
         last_seen_attempt=attempt,
         last_seen_at=max(base.last_seen_at, seen_at),
@@ -111,7 +132,15 @@ def observe(
     if object_type != "group":
         return updated
     added, removed = frozenset(seen.members_added), frozenset(seen.members_removed)
-    updated = replace(updated, members=(base.members | added) - removed)
+    members, hidden = (
+        (frozenset(), frozenset()) if restored else (base.members, base.hidden_members)
+    )
+    aside = added & soft_deleted
+    updated = replace(
+        updated,
+        members=(members | (added - aside)) - removed - aside,
+        hidden_members=(hidden | aside) - removed - (added - aside),
+    )
     if mode == "full":
         # A retried run re-confirms from scratch: only the finishing attempt's members count.
         key = confirmation_key(run_id, attempt)
@@ -130,12 +159,33 @@ def remove(current: StoredObject, kind: Deletion, now: datetime) -> StoredObject
 
 def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
     """The group after hard-deleted objects left it."""
-    if not group.members & gone:
+    if not (group.members | group.hidden_members) & gone:
         return group
     return replace(
         group,
         members=group.members - gone,
+        hidden_members=group.hidden_members - gone,
         confirmed_members=group.confirmed_members - gone,
+    )
+
+
+def hide_members(group: StoredObject, soft_deleted: frozenset[str]) -> StoredObject:
+    """The group after members were soft-deleted: their edges stay, out of the public list."""
+    moving = group.members & soft_deleted
+    if not moving:
+        return group
+    return replace(
+        group, members=group.members - moving, hidden_members=group.hidden_members | moving
+    )
+
+
+def reveal_members(group: StoredObject, restored: frozenset[str]) -> StoredObject:
+    """The group after soft-deleted members were restored: their edges are public again."""
+    moving = group.hidden_members & restored
+    if not moving:
+        return group
+    return replace(
+        group, members=group.members | moving, hidden_members=group.hidden_members - moving
     )
 
 
@@ -147,7 +197,11 @@ def drop_unconfirmed_members(group: StoredObject, run_id: str, attempt: int = 1)
     confirmed_by_this_attempt = group.confirmed_run == confirmation_key(run_id, attempt)
     if not confirmed_by_this_attempt or group.last_seen_run != run_id or not group.live:
         return group
-    return replace(group, members=group.members & group.confirmed_members)
+    return replace(
+        group,
+        members=group.members & group.confirmed_members,
+        hidden_members=group.hidden_members & group.confirmed_members,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,12 +219,14 @@ class Change:
 
 
 def changed_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """Attributes whose value differs, with their new value (None when one disappeared)."""
-    missing = object()
+    """Attributes whose value differs, with their new value (None when one disappeared).
+
+    An absent attribute and a null one are the same (Graph omits nulls).
+    """
     return {
         name: after.get(name)
         for name in sorted(before.keys() | after.keys())
-        if before.get(name, missing) != after.get(name, missing)
+        if before.get(name) != after.get(name)
     }
 
 

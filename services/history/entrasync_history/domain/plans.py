@@ -6,7 +6,7 @@ object yields at most one event per kind per batch (or finish), whatever the ord
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -24,10 +24,12 @@ from entrasync_history.domain.model import (
     StoredObject,
     diff,
     drop_unconfirmed_members,
+    hide_members,
     leave_groups,
     mark_counted,
     observe,
     remove,
+    reveal_members,
 )
 
 Key = tuple[ObjectType, str]
@@ -70,6 +72,24 @@ def hard_removed_ids(batch: ObservationBatch) -> frozenset[str]:
     return frozenset(r.id for r in batch.removals if r.reason == "deleted")
 
 
+def soft_removed_ids(batch: ObservationBatch) -> frozenset[str]:
+    return frozenset(r.id for r in batch.removals if r.reason == "changed")
+
+
+def restored_ids(batch: ObservationBatch, stored: Iterable[StoredObject]) -> frozenset[str]:
+    """Ids of the batch's objects the inventory holds as deleted: they come back now."""
+    seen = {obj.id for obj in batch.objects}
+    return frozenset(
+        obj.object_id
+        for obj in stored
+        if not obj.live and obj.object_type == batch.object_type and obj.object_id in seen
+    )
+
+
+def added_member_ids(batch: ObservationBatch) -> frozenset[str]:
+    return frozenset(m for obj in batch.objects for m in obj.members_added)
+
+
 def _settle(
     original: Mapping[Key, StoredObject], work: Mapping[Key, StoredObject], run_id: str
 ) -> Plan:
@@ -90,6 +110,18 @@ def _settle(
     return Plan(tuple(changes), tuple(writes), tallies)
 
 
+def _in_all_groups(
+    work: dict[Key, StoredObject],
+    rule: Callable[[StoredObject, frozenset[str]], StoredObject],
+    ids: frozenset[str],
+) -> None:
+    if not ids:
+        return
+    for k, obj in list(work.items()):
+        if obj.object_type == "group":
+            work[k] = rule(obj, ids)
+
+
 def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> None:
     if not gone:
         return
@@ -98,14 +130,23 @@ def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> No
             work[k] = leave_groups(obj, gone)
 
 
-def plan_batch(batch: ObservationBatch, stored: Iterable[StoredObject], now: datetime) -> Plan:
-    """Apply one observation batch to the objects it names and the groups of hard-deleted ones.
+def plan_batch(
+    batch: ObservationBatch,
+    stored: Iterable[StoredObject],
+    now: datetime,
+    soft_deleted: frozenset[str] = frozenset(),
+) -> Plan:
+    """Apply one observation batch to the objects it names and the groups of removed or
+    restored ones.
 
-    `stored` holds the inventory's objects of the batch's ids plus every group that contains a
-    hard-deleted id. Observations apply before removals; a hard-deleted object leaves every group.
+    `stored` holds the inventory's objects of the batch's ids plus every group that contains
+    (or hides) a removed or restored id; `soft_deleted` the added members the inventory holds
+    as soft-deleted. Observations apply before removals; a hard-deleted object leaves every
+    group, a soft-deleted one is hidden in them, a restored one shown again.
     """
     original = {key(obj): obj for obj in stored}
     work = dict(original)
+    restored = restored_ids(batch, original.values())
     for seen in batch.objects:
         k = (batch.object_type, seen.id)
         work[k] = observe(
@@ -118,12 +159,15 @@ def plan_batch(batch: ObservationBatch, stored: Iterable[StoredObject], now: dat
             seen_at=batch.at,
             now=now,
             attempt=batch.attempt,
+            soft_deleted=soft_deleted,
         )
     for removal in batch.removals:
         k = (batch.object_type, removal.id)
         if k in work:
             work[k] = remove(work[k], "hard" if removal.reason == "deleted" else "soft", now)
     _leave_all_groups(work, hard_removed_ids(batch))
+    _in_all_groups(work, hide_members, soft_removed_ids(batch))
+    _in_all_groups(work, reveal_members, restored)
     return _settle(original, work, batch.run_id)
 
 

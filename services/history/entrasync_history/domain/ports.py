@@ -45,7 +45,11 @@ class HistoryStore(Protocol):
 
     async def groups_containing(
         self, tenant_id: str, member_ids: Iterable[str]
-    ) -> list[StoredObject]: ...
+    ) -> list[StoredObject]:
+        """Groups (live or not) with one of `member_ids` among their members or hidden ones."""
+
+    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
+        """Which of `object_ids` (of any type) the inventory holds as soft-deleted."""
 
     async def commit_batch(
         self,

@@ -26,6 +26,7 @@ from entrasync_history.domain.plans import (
     GuardrailPolicy,
     Tally,
     TypeVerdict,
+    added_member_ids,
     final_counts,
     guardrail_refusal,
     hard_removed_ids,
@@ -34,7 +35,9 @@ from entrasync_history.domain.plans import (
     missing_batches,
     plan_batch,
     plan_reconciliation,
+    restored_ids,
     run_status,
+    soft_removed_ids,
 )
 from entrasync_history.domain.ports import EventPublisher, HistoryStore
 
@@ -62,10 +65,14 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
         return False
     ids = {obj.id for obj in batch.objects} | {r.id for r in batch.removals}
     stored = await ctx.store.load(batch.tenant_id, batch.object_type, ids)
-    hard = hard_removed_ids(batch)
-    if hard:
-        stored += await ctx.store.groups_containing(batch.tenant_id, hard)
-    plan = plan_batch(batch, _unique(stored), now)
+    # Groups whose members a removal or a restore changes (a restored member's edges are
+    # hidden in them); and which added members are soft-deleted, so their edges go aside.
+    moved = hard_removed_ids(batch) | soft_removed_ids(batch) | restored_ids(batch, stored)
+    if moved:
+        stored += await ctx.store.groups_containing(batch.tenant_id, moved)
+    added = added_member_ids(batch)
+    soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
+    plan = plan_batch(batch, _unique(stored), now, soft_deleted)
     if await ctx.store.recorded(batch.run_id) is not None:
         # A straggler of a run already recorded: its changes still apply (the inventory must
         # converge), but the run's published counts stay as recorded.
