@@ -25,7 +25,12 @@ def _scope(control: SimulatorControl, tid: str) -> dict[str, Any]:
     made = control.mutate(
         tid,
         [
-            {"op": "create", "type": "group", "attributes": {"displayName": "Scope"}},
+            # A Microsoft 365 group: only those (and users) can be soft-deleted and restored.
+            {
+                "op": "create",
+                "type": "group",
+                "attrs": {"displayName": "Scope", "groupTypes": ["Unified"]},
+            },
             {"op": "create", "type": "group", "attributes": {"displayName": "Nested"}},
             {"op": "create", "type": "user", "attributes": {"displayName": "In A"}},
             {"op": "create", "type": "user", "attributes": {"displayName": "In B"}},
