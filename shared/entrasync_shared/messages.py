@@ -573,6 +573,9 @@ class TypeResult(Model):
     pages: int = Field(default=0, description="Graph pages read (every round of the type)")
     requests: int = Field(default=0, description="Graph requests made, retries included")
     throttled: int = Field(default=0, description="429/503/504 answers waited out")
+    throttled_seconds: float = Field(
+        default=0.0, ge=0, description="Seconds spent waiting out throttling (all its requests)"
+    )
 
 
 class SyncFinished(Message):

@@ -215,12 +215,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds on retrying one Graph request: attempts, and the total time spent waiting."""
+    """Bounds on retrying one Graph request: attempts, the total time spent waiting, and the
+    longest `Retry-After` worth waiting for.
+
+    A `Retry-After` is honoured in full: Graph keeps counting requests while a client is
+    throttled (throttling.md), so a retry sent early is throttled again, for longer. One longer
+    than `max_retry_after` fails the request at once, saying so, instead of waiting for it.
+    """
 
     max_attempts: int = 10
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    retry_after_cap: float = 30.0
+    max_retry_after: float = 300.0
     budget_seconds: float = 300.0
 
     def delay(
@@ -228,9 +234,13 @@ class RetryPolicy:
     ) -> float:
         """Wait before retry number `attempt` (1-based): Retry-After if given, else backoff."""
         if retry_after is not None:
-            return min(retry_after, self.retry_after_cap)
+            return retry_after
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+    def too_long(self, retry_after: float | None) -> bool:
+        """True when Graph asks for a longer wait than this syncer is configured to give."""
+        return retry_after is not None and retry_after > self.max_retry_after
 
     def gives_up(self, attempt: int, waited: float, wait: float) -> bool:
         """True when retry `attempt` (waiting `wait` more after `waited`) is over budget."""

@@ -77,10 +77,12 @@ TokenSupplier = Callable[[bool], Awaitable[str]]
 
 @dataclass
 class RequestStats:
-    """What reading one object type cost: requests sent and throttling answers waited out."""
+    """What reading one object type cost: requests sent, throttling answers waited out, and
+    the seconds spent waiting for them (its own and the run's other types' `Retry-After`)."""
 
     requests: int = 0
     throttled: int = 0
+    throttle_wait: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -198,4 +198,5 @@ class TypeRun:
             pages=self.pages,
             requests=self.stats.requests,
             throttled=self.stats.throttled,
+            throttled_seconds=round(self.stats.throttle_wait, 3),
         )

@@ -19,7 +19,11 @@ class Settings(ServiceSettings, ConsumerSettingsMixin):
     max_attempts: int = Field(10, ge=1, description="Tries per Graph request (429/5xx/network)")
     backoff_base: float = Field(0.5, gt=0, description="First backoff without Retry-After")
     backoff_cap: float = Field(30.0, gt=0, description="Longest backoff without Retry-After")
-    retry_after_cap: float = Field(30.0, gt=0, description="Longest wait a Retry-After gets")
+    max_retry_after: float = Field(
+        300.0,
+        gt=0,
+        description="Longest Retry-After waited out in full; a longer one fails the type",
+    )
     retry_budget: float = Field(
         300.0, gt=0, description="Most seconds one Graph request may spend waiting to retry"
     )
@@ -50,7 +54,7 @@ class Settings(ServiceSettings, ConsumerSettingsMixin):
             max_attempts=self.max_attempts,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
-            retry_after_cap=self.retry_after_cap,
+            max_retry_after=self.max_retry_after,
             budget_seconds=self.retry_budget,
         )
 

@@ -286,11 +286,13 @@ def test_retry_after_is_parsed(header: str | None, seconds: float | None) -> Non
     assert parse_retry_after(header, now=now) == seconds
 
 
-def test_retry_after_is_honoured_but_capped() -> None:
-    policy = RetryPolicy(retry_after_cap=30)
+def test_retry_after_is_honoured_in_full_up_to_the_configured_maximum() -> None:
+    policy = RetryPolicy(max_retry_after=300)
 
     assert policy.delay(1, 2.128) == 2.128
-    assert policy.delay(1, 3600) == 30
+    assert policy.delay(1, 45) == 45  # longer than 30 s: waited out, not cut short
+    assert not policy.too_long(300) and not policy.too_long(None)
+    assert policy.too_long(300.5)
 
 
 def test_without_retry_after_backoff_grows_with_jitter_up_to_its_cap() -> None:

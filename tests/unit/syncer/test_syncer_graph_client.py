@@ -61,7 +61,7 @@ async def read(
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    policy = RetryPolicy(max_attempts=attempts, backoff_base=1, backoff_cap=4, retry_after_cap=10)
+    policy = RetryPolicy(max_attempts=attempts, backoff_base=1, backoff_cap=4, max_retry_after=60)
     connector = HttpxGraphConnector(policy, 5, sleep=sleep, transport=httpx.MockTransport(script))
     async with connector.open(CLOUD) as graph:
         page = await graph.page(URL, tokens or Tokens())  # type: ignore[arg-type]
@@ -78,14 +78,23 @@ async def test_a_page_carries_entries_and_its_link() -> None:
 async def test_throttling_waits_as_long_as_retry_after_says() -> None:
     script = Script(
         graph_error(429, "TooManyRequests", **{"Retry-After": "2.128"}),
-        graph_error(503, "ServiceUnavailable", **{"Retry-After": "999"}),
+        graph_error(503, "ServiceUnavailable", **{"Retry-After": "45"}),
         httpx.Response(200, json=PAGE),
     )
 
     page, waits = await read(script)
 
     assert page.entries == [{"id": "u1"}]
-    assert waits == [2.128, 10]
+    assert waits == [2.128, 45]  # past 30 s too: an early retry would only be throttled again
+
+
+async def test_a_retry_after_beyond_the_maximum_fails_at_once_saying_why() -> None:
+    script = Script(graph_error(429, "TooManyRequests", **{"Retry-After": "120"}))
+
+    with pytest.raises(GraphError, match=r"asked to wait 120 s, longer than the 60 s") as failed:
+        await read(script)
+
+    assert "MAX_RETRY_AFTER" in str(failed.value)
 
 
 async def test_without_retry_after_it_backs_off_then_gives_up() -> None:
@@ -176,11 +185,12 @@ async def test_a_storm_of_429s_with_fractional_retry_after_is_waited_out_and_cou
     assert page.entries == [{"id": "u1"}]
     assert waits == [0.128] * 5
     assert (stats.requests, stats.throttled) == (6, 5)
+    assert stats.throttle_wait == pytest.approx(0.64)
 
 
 async def test_a_request_gives_up_when_its_waiting_budget_is_spent() -> None:
     storm = [graph_error(429, "TooManyRequests", **{"Retry-After": "4"})] * 4
-    policy = RetryPolicy(max_attempts=10, retry_after_cap=10, budget_seconds=10)
+    policy = RetryPolicy(max_attempts=10, budget_seconds=10)
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -224,3 +234,33 @@ async def test_runs_share_one_pooled_client_per_trust_root() -> None:
     async with connector.open(CLOUD) as one, connector.open(other) as two:
         assert one._client is two._client  # type: ignore[attr-defined]
     await connector.aclose()
+
+
+async def test_after_a_pause_the_throttled_request_goes_first_and_the_others_follow() -> None:
+    order: list[str] = []
+    throttled = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        name = request.url.params["name"]
+        order.append(name)
+        if name == "first" and not throttled.is_set():
+            throttled.set()
+            return graph_error(429, "TooManyRequests", **{"Retry-After": "0.3"})
+        if name == "first":
+            await asyncio.sleep(0.2)  # the others must not go while it is on its way
+        return httpx.Response(200, json=PAGE)
+
+    connector = HttpxGraphConnector(RetryPolicy(), 5, transport=httpx.MockTransport(answer))
+    stats = {name: RequestStats() for name in ("second", "third")}
+    async with connector.open(CLOUD) as graph:
+        first = asyncio.create_task(graph.page(URL + "&name=first", Tokens()))  # type: ignore[arg-type]
+        await throttled.wait()
+        others = [
+            asyncio.create_task(graph.page(f"{URL}&name={name}", Tokens(), stats[name]))  # type: ignore[arg-type]
+            for name in ("second", "third")
+        ]
+        await asyncio.gather(first, *others)
+
+    assert order[:2] == ["first", "first"]
+    assert sorted(order[2:]) == ["second", "third"]
+    assert all(s.throttle_wait >= 0.45 and s.throttled == 0 for s in stats.values())

@@ -3,6 +3,7 @@
 One pooled `httpx.AsyncClient` per trust root lives as long as the process, so runs reuse warm
 TLS connections. Within a run, a `Retry-After` from any request pauses every request of that
 run: Graph's throttling budget is per app and tenant, and the run's object types share it.
+A `Retry-After` is waited out in full, up to the policy's maximum (then the type fails).
 """
 
 from __future__ import annotations
@@ -83,26 +84,43 @@ class HttpxGraphConnector:
 
 
 class HttpxGraphReader:
-    """Fetches one page, retrying 429/5xx/network errors and refreshing the token once."""
+    """Fetches one page, retrying 429/5xx/network errors and refreshing the token once.
+
+    A `Retry-After` pauses every request of the run, since the run's object types draw on one
+    budget. When the pause ends, the request that was told to wait goes alone; the others
+    follow once it got through: released together, they would meet an almost empty bucket at
+    once, and each request Graph throttles still counts against the budget, lengthening the
+    next wait.
+    """
 
     def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy, sleep: Sleep) -> None:
         self._client = client
         self._policy = policy
         self._sleep = sleep
         self._resume_at = 0.0  # monotonic time before which no request of this run goes out
+        self._pause_owner: object | None = None  # the request that goes first after the pause
+        self._released = asyncio.Event()
+        self._released.set()
 
     async def page(
         self, url: str, token: TokenSupplier, stats: RequestStats | None = None
     ) -> DeltaPage:
         stats = stats if stats is not None else RequestStats()
+        me = object()
+        try:
+            return await self._page(url, token, stats, me)
+        finally:
+            if self._pause_owner is me:
+                self._pause_owner = None
+                self._released.set()
+
+    async def _page(
+        self, url: str, token: TokenSupplier, stats: RequestStats, me: object
+    ) -> DeltaPage:
         attempt, waited, refreshed = 0, 0.0, False
-        own_pause = 0.0
         while True:
             attempt += 1
-            if self._resume_at > own_pause:  # another request of the run was told to wait
-                delay = self._resume_at - time.monotonic()
-                if delay > 0:
-                    await self._sleep(delay)
+            await self._wait_for_pause(me, stats)
             stats.requests += 1
             try:
                 response = await self._get(url, await token(False))
@@ -123,13 +141,20 @@ class HttpxGraphReader:
             if verdict == "retry":
                 stats.throttled += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if self._policy.too_long(retry_after):
+                    raise GraphError(
+                        f"{problem} (Graph asked to wait {retry_after:.0f} s, longer than the "
+                        f"{self._policy.max_retry_after:.0f} s this syncer waits: "
+                        "ENTRASYNC_SYNCER_MAX_RETRY_AFTER)"
+                    )
                 wait = self._policy.delay(attempt, retry_after)
                 if self._policy.gives_up(attempt, waited, wait):
                     raise GraphError(f"{problem} (gave up after {attempt} attempts)")
                 log.info("Graph %s on %s; retry in %.2f s", problem, _where(url), wait)
                 waited += wait
                 if retry_after is not None:
-                    own_pause = self._resume_at = max(self._resume_at, time.monotonic() + wait)
+                    self._pause(me, wait)
+                stats.throttle_wait += wait
                 await self._sleep(wait)
                 continue
             if verdict == "reauth" and not refreshed:
@@ -143,6 +168,23 @@ class HttpxGraphReader:
             if verdict == "resync":
                 raise DeltaLinkExpired(problem)
             raise GraphError(problem)
+
+    def _pause(self, me: object, wait: float) -> None:
+        """Hold every request of the run for `wait`; then `me` goes first."""
+        self._resume_at = max(self._resume_at, time.monotonic() + wait)
+        self._pause_owner = me
+        self._released.clear()
+
+    async def _wait_for_pause(self, me: object, stats: RequestStats) -> None:
+        """Wait while another request of the run is throttled, and until it got through."""
+        if self._pause_owner is None or self._pause_owner is me:
+            return
+        started = time.monotonic()
+        delay = self._resume_at - started
+        if delay > 0:
+            await self._sleep(delay)
+        await self._released.wait()
+        stats.throttle_wait += max(delay, time.monotonic() - started)
 
     async def _get(self, url: str, bearer: str) -> httpx.Response:
         return await self._client.get(url, headers={"Authorization": f"Bearer {bearer}"})
