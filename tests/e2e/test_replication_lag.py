@@ -1,0 +1,126 @@
+"""Replication lag (delta-query-overview.md, "Processing delays"): a change made just before a
+delta run reaches Graph's delta rounds only later. The inventory takes it from the first round
+after the lag, and the change is published exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+import pytest
+from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from entrasync_devtools.stack import ServiceStack
+from entrasync_shared.infra import LocalInfra
+from entrasync_shared.messages import (
+    CredentialProfile,
+    CredentialProfileCreate,
+    Tenant,
+    TenantCreate,
+)
+from entrasync_shared.natsutil import call
+from entrasync_sim.control_client import SimulatorControl
+from entrasync_sim.launcher import SimulatorProcess
+from nats.aio.client import Client as NatsClient
+from pymongo import MongoClient
+
+pytestmark = pytest.mark.timeout(240)
+LAG = 1000.0  # simulated seconds: the test moves the simulator's clock past it
+
+
+@pytest.fixture
+async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(stack.nats_url)
+    yield client
+    await client.drain()
+
+
+async def register(bus: NatsClient, stack: ServiceStack, sim: SimulatorProcess) -> Tenant:
+    app = sim.tenants[0]
+    profile = await call(
+        bus,
+        stack.names.api("config", "profile.create"),
+        CredentialProfileCreate(
+            name="lag app", client_id=app["client_id"], client_secret=app["client_secret"]
+        ),
+        CredentialProfile,
+    )
+    return await call(
+        bus,
+        stack.names.api("config", "tenant.create"),
+        TenantCreate(
+            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=10
+        ),
+        Tenant,
+    )
+
+
+async def run_after(
+    bus: NatsClient, stack: ServiceStack, tenant_id: str, moment: datetime
+) -> dict[str, Any]:
+    """The first recorded run of the tenant that started after `moment`."""
+    names = stack.names
+
+    async def probe() -> dict[str, Any] | None:
+        events = await read_events(
+            bus.jetstream(), names.events_stream, names.sync_recorded(tenant_id)
+        )
+        for event in events:
+            if datetime.fromisoformat(event["data"]["started_at"]) > moment:
+                return dict(event["data"])
+        return None
+
+    return await eventually(probe, f"a run started after {moment:%H:%M:%S}")
+
+
+async def test_a_change_hidden_by_replication_lag_is_taken_once_after_the_lag(
+    infra: LocalInfra,
+    sim: SimulatorProcess,
+    control: SimulatorControl,
+    stack: ServiceStack,
+    bus: NatsClient,
+) -> None:
+    js, names = bus.jetstream(), stack.names
+    mongo: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
+    history_db = stack.env["ENTRASYNC_HISTORY_DB"]
+    sim_tenant = sim.tenants[0]["tenant_id"]
+    tenant = await register(bus, stack, sim)
+    first = await run_after(bus, stack, tenant.id, datetime.min.replace(tzinfo=UTC))
+    assert (first["mode"], first["status"]) == ("full", "Succeeded"), first
+
+    control.set_replication_lag(sim_tenant, LAG)
+    checkpoint = await stream_last_seq(js, names.events_stream)
+    before = control.truth(sim_tenant, "users")[0]
+    user = before["id"]
+    changed_at = datetime.now(UTC)
+    control.update(sim_tenant, "users", user, {"jobTitle": "Replicated late"})
+    try:
+        hidden = await run_after(bus, stack, tenant.id, changed_at)
+        hidden_events = await read_events(
+            js, names.events_stream, names.directory_events, checkpoint
+        )
+        stale = differences(live_inventory(mongo, history_db, tenant.id), control.state(sim_tenant))
+
+        control.advance_clock(LAG + 1)
+        replicated_at = datetime.now(UTC)
+        await run_after(bus, stack, tenant.id, replicated_at)
+        caught_up = differences(
+            live_inventory(mongo, history_db, tenant.id), control.state(sim_tenant)
+        )
+        await run_after(bus, stack, tenant.id, datetime.now(UTC))
+        events = await read_events(js, names.events_stream, names.directory_events, checkpoint)
+    finally:
+        control.set_replication_lag(sim_tenant, 0)
+        control.advance_clock(-(LAG + 1))
+        mongo.close()
+
+    assert (hidden["mode"], hidden["status"]) == ("delta", "Succeeded"), hidden
+    assert hidden_events == []
+    assert stale == [
+        f"user {user}.jobTitle: stored {before.get('jobTitle')!r}, truth 'Replicated late'"
+    ]
+    assert caught_up == []
+    assert [(e["type"].rsplit(".", 1)[1], e["data"]["object_id"]) for e in events] == [
+        ("updated", user)
+    ]
