@@ -106,6 +106,7 @@ def check_per_service_users(ready: dict[str, Any], run: DemoRun) -> None:
     users = json.loads(Path(ready["nats_users_file"]).read_text())
     assert {"config", "scheduler", "syncer", "history", "console", "reader", "admin"} <= set(users)
     assert ready["nats_url"] == users["admin"]
+    assert all(url.startswith(f"nats://{user}:") for user, url in users.items())
     seen = {}
     for pid in descendants(run.proc.pid):
         try:
