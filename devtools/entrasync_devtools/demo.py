@@ -102,10 +102,13 @@ def own_foreground_group() -> Iterator[None]:
         yield
         return
     try:
-        original = os.tcgetpgrp(tty)
+        try:
+            original = os.tcgetpgrp(tty)
+        except OSError:
+            original = -1
         mine = os.getpgrp()
         if original != mine or mine == os.getpid():
-            # In the background, or already alone in our group: nothing to take over.
+            # In the background, or a shell already made us a job of our own: nothing to take.
             yield
             return
         with _ignoring(signal.SIGTTOU):  # tcsetpgrp from a background group would stop us
