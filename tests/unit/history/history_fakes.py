@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from entrasync_history.domain.events import OutgoingEvent
-from entrasync_history.domain.model import StoredObject, confirmation_key
+from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.search import row_search
 from entrasync_shared.messages import (
@@ -151,7 +151,7 @@ class FakeHistoryStore:
         return frozenset(
             o.object_id
             for o in self.objects.values()
-            if o.object_id in ids and o.deletion == "soft"
+            if o.object_id in ids and o.deletion in RESTORABLE
         )
 
     async def commit_batch(

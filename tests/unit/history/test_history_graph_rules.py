@@ -238,3 +238,20 @@ async def test_a_group_restored_after_a_membership_change_comes_back_whole(
 
     assert store.objects[("group", "g1")].live
     assert store.objects[("group", "g1")].members == {"u2", "u3"}
+
+
+async def test_a_member_unseen_by_a_full_scan_but_still_listed_stays_out_of_the_list(
+    ctx: Context, store: FakeHistoryStore, events: FakeEventPublisher
+) -> None:
+    groups = [obj("g1", ["u1", "u2"], displayName="G")]
+    await full_run(ctx, "r1", T0, USERS, groups)
+    # u1 was soft-deleted while no delta link existed: the scan no longer sees it, yet Graph
+    # still lists its edge (docs#7115).
+    await full_run(ctx, "r2", T0 + H, USERS[1:], groups)
+    events.take()
+
+    await full_run(ctx, "r3", T0 + 2 * H, USERS[1:], groups)
+
+    assert events.take() == [("recorded", "r3")]
+    assert store.objects[("group", "g1")].members == {"u2"}
+    assert store.objects[("group", "g1")].hidden_members == {"u1"}

@@ -33,7 +33,7 @@ from entrasync_history.adapters.documents import (
     utc,
 )
 from entrasync_history.adapters.rows import MongoRows
-from entrasync_history.domain.model import StoredObject, confirmation_key
+from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.search import run_has_changes
 
@@ -145,7 +145,7 @@ class MongoHistoryStore:
         keys = [object_key(tenant_id, t, oid) for oid in object_ids for t in OBJECT_TYPES]
         if not keys:
             return frozenset()
-        query = {"_id": {"$in": keys}, "deletion": "soft"}
+        query = {"_id": {"$in": keys}, "deletion": {"$in": list(RESTORABLE)}}
         return frozenset([doc["object_id"] async for doc in self._inventory.find(query)])
 
     async def commit_batch(

@@ -34,6 +34,11 @@ Deletion = Literal["soft", "hard", "unseen"]
 scan's sweep, which cannot tell a soft delete from a purge (or an object now filtered out)."""
 
 
+# Deletions Graph may still list as a group's member (its edges outlive a soft delete), and
+# whose edges come back on a restore: an unseen object may have been soft-deleted.
+RESTORABLE: frozenset[Deletion] = frozenset({"soft", "unseen"})
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """One object of a tenant as the inventory holds it (a tombstone when `deletion` is set).

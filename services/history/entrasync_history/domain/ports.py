@@ -49,7 +49,8 @@ class HistoryStore(Protocol):
         """Groups (live or not) with one of `member_ids` among their members or hidden ones."""
 
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
-        """Which of `object_ids` (of any type) the inventory holds as soft-deleted."""
+        """Which of `object_ids` (of any type) the inventory holds as deleted but maybe
+        restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full scan)."""
 
     async def commit_batch(
         self,
