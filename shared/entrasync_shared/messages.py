@@ -687,6 +687,9 @@ class TypeCounts(Model):
     guardrail_override: str | None = Field(
         default=None, description="Operator whose override let this type's deletions through"
     )
+    throttled_seconds: float = Field(
+        default=0.0, ge=0, description="Seconds the syncer waited out Graph's throttling"
+    )
 
 
 class SyncRecorded(Model):
@@ -1020,6 +1023,9 @@ class HistoryRow(Model):
         default=0, description="Objects and removals applied so far (progress of a running row)"
     )
     pages: int = Field(default=0, description="Observation batches (Graph pages) applied so far")
+    throttled_seconds: float = Field(
+        default=0.0, ge=0, description="Seconds the syncer waited out Graph's throttling"
+    )
 
 
 class InventoryItem(Model):

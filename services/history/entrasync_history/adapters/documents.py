@@ -56,6 +56,7 @@ ROW_FIELDS = (
     "guardrail_override",
     "received",
     "pages",
+    "throttled_seconds",
 )
 
 
@@ -209,6 +210,7 @@ def final_row(recorded: SyncRecorded, counts: TypeCounts) -> dict[str, Any]:
         "filtered": counts.filtered,
         "error": counts.error,
         "guardrail_override": counts.guardrail_override,
+        "throttled_seconds": counts.throttled_seconds,
     }
 
 

@@ -311,6 +311,7 @@ def final_counts(
                 filtered=result.filtered,
                 error=verdict.error,
                 guardrail_override=overrides.get(result.object_type),
+                throttled_seconds=result.throttled_seconds,
             )
         )
     return tuple(rows)
