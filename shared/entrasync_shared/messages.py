@@ -543,13 +543,23 @@ class Removal(Model):
 
 
 class ObservationBatch(Message):
-    """A page's worth of observations of one object type; `id` is run + type + seq."""
+    """A page's worth of observations of one object type; `id` is run + type + seq.
+
+    (`started_at`, `attempt`, `seq`) is the batch's observation position: it grows over the
+    batches of one tenant and type across attempts and runs (one run per tenant at a time), so
+    a consumer can tell a late redelivery from newer news about the same objects.
+    """
 
     run_id: str
     tenant_id: str
     object_type: ObjectType
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, description="Order of the batch among its attempt's of this type")
     attempt: int = Field(default=1, ge=1, description="Delivery attempt of the command")
+    started_at: datetime | None = Field(
+        default=None,
+        description="When this attempt of the run started (after taking the tenant's lease); "
+        "null from older syncers (such batches are unordered)",
+    )
     mode: SyncMode
     objects: tuple[ObservedObject, ...] = ()
     removals: tuple[Removal, ...] = ()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from entrasync_shared.messages import (
     ObservationBatch,
@@ -59,6 +59,8 @@ class TypeRun:
     max_batch_bytes: int = 512 * 1024
     entra_tenant_id: str | None = None
     deletions: DeletionWatch | None = None
+    # When this attempt began: with attempt and seq, the order history applies batches in.
+    started_at: datetime | None = None
     reader: PageReader = field(default_factory=PageReader)
     filtered: FilterTally = field(default_factory=FilterTally)
     stats: RequestStats = field(default_factory=RequestStats)
@@ -163,6 +165,7 @@ class TypeRun:
                     object_type=self.object_type,
                     seq=seq,
                     attempt=self.attempt,
+                    started_at=self.started_at,
                     mode=mode,
                     objects=tuple(kept),
                     removals=tuple(removed),

@@ -167,6 +167,7 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
                 deps.options.max_batch_bytes,
                 entra_tenant_id=directory,
                 deletions=deps.deletions,
+                started_at=started_at,
             )
             for object_type in command.object_types
         ]

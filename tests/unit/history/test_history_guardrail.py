@@ -77,7 +77,7 @@ def test_a_sweep_deletes_as_unseen_and_says_so_in_the_event() -> None:
         Change("deleted", "user", "u2", soft=None),
     )
     assert plan.writes[1].deletion == "unseen" and not plan.writes[1].live
-    data = change_event(Names(), TENANT, "r2", "r2:finish", plan.changes[1], T0).envelope.data
+    data = change_event(Names(), TENANT, "r2", plan.changes[1], T0).envelope.data
     assert data.model_dump() == {
         "tenant_id": TENANT,
         "object_type": "user",
@@ -94,7 +94,7 @@ def test_graph_saying_later_how_an_unseen_object_went_is_published(reason: str, 
     removal = batch("r3", "user", 0, removals=[("u2", reason)], mode="delta")
     plan = plan_batch(removal, [swept], T0 + H)
     assert plan.changes == (Change("deleted", "user", "u2", soft=soft),)
-    data = change_event(Names(), TENANT, "r3", "r3:user:0", plan.changes[0], T0).envelope.data
+    data = change_event(Names(), TENANT, "r3", plan.changes[0], T0).envelope.data
     assert (data.soft, data.reason) == (soft, "removed")
 
 

@@ -152,15 +152,25 @@ def test_content_hash_ignores_order() -> None:
     assert content_hash({"a": 1}, []) != content_hash({"a": 2}, [])
 
 
-def test_event_ids_are_stable_and_distinct_per_kind() -> None:
-    assert event_id("r1:user:0", "u1", "created") == event_id("r1:user:0", "u1", "created")
-    assert event_id("r1:user:0", "u1", "created") != event_id("r1:user:0", "u1", "updated")
-    assert event_id("r1:user:0", "u1", "created") != event_id("r1:user:1", "u1", "created")
+def test_an_event_id_derives_from_the_object_and_its_change_not_from_the_batch() -> None:
+    created = Change("created", "user", "u1", attributes={"displayName": "A"})
+    assert event_id(TENANT, created, 0) == event_id(TENANT, replace(created), 0)
+    assert event_id(TENANT, created, 0) != event_id("tenant-2", created, 0)
+    assert event_id(TENANT, created, 0) != event_id(TENANT, replace(created, object_id="u2"), 0)
+    assert event_id(TENANT, created, 0) != event_id(TENANT, replace(created, kind="updated"), 0)
+    other = replace(created, attributes={"displayName": "B"})
+    assert event_id(TENANT, created, 0) != event_id(TENANT, other, 0)
+    # The same change again later (a member removed and added back) is a new event.
+    added = Change("members_changed", "group", "g1", added=("u1",))
+    assert event_id(TENANT, added, 3) != event_id(TENANT, added, 5)
+
+
+def test_a_change_event_has_its_id_as_message_id() -> None:
     names = Names("p")
     change = Change("deleted", "device", "d1", soft=False)
-    event = change_event(names, TENANT, "r1", "r1:device:0", change, T0)
+    event = change_event(names, TENANT, "r1", change, T0, revision=2)
     assert event.subject == "p.entrasync.directory.tenant-1.device.deleted"
-    assert event.msg_id == event.envelope.id == event_id("r1:device:0", "d1", "deleted")
+    assert event.msg_id == event.envelope.id == event_id(TENANT, change, 2)
     assert event.envelope.type == "io.entrasync.directory.device.deleted"
     assert event.envelope.source == "/entrasync/tenants/tenant-1"
     assert event.envelope.subject == "d1"

@@ -37,6 +37,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.paging import day_of, expiry
+from entrasync_history.domain.positions import Position
 from entrasync_history.domain.search import run_has_changes
 
 ROW_FIELDS = (
@@ -93,8 +94,23 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "confirmed_members": sorted(obj.confirmed_members),
         "changed_run": obj.changed_run,
         "deleted_run": obj.deleted_run,
+        "position": position_document(obj.position),
+        "revision": obj.revision,
         "updated_at": now,
     }
+
+
+def position_document(position: Position | None) -> dict[str, Any] | None:
+    if position is None:
+        return None
+    return {"started_at": position.started_at, "attempt": position.attempt, "seq": position.seq}
+
+
+def position_from(doc: Mapping[str, Any] | None) -> Position | None:
+    """An object's position (None for objects written before positions, or by old syncers)."""
+    if not doc:
+        return None
+    return Position(utc(doc["started_at"]), doc["attempt"], doc["seq"])
 
 
 def stored_object(doc: Mapping[str, Any]) -> StoredObject:
@@ -115,6 +131,8 @@ def stored_object(doc: Mapping[str, Any]) -> StoredObject:
         confirmed_members=frozenset(doc.get("confirmed_members") or ()),
         changed_run=doc.get("changed_run"),
         deleted_run=doc.get("deleted_run"),
+        position=position_from(doc.get("position")),
+        revision=doc.get("revision") or 0,
     )
 
 

@@ -1,14 +1,21 @@
-"""Public change events: CloudEvents envelopes with ids stable across redeliveries.
+"""Public change events: CloudEvents envelopes whose ids derive from the change itself.
 
-An event id is a hash of where the change was decided (a batch id, or a run's finish), the
-object id and the change kind. It is also the `Nats-Msg-Id`, so a redelivered batch, which
-recomputes the same changes from the same stored state, never yields a second event.
+An event id is a hash of the tenant, the object, the object's revision (how many public changes
+were committed for it before) and the change (its kind and content: the attributes it sets, the
+members it adds and removes, ...), never of the batch or run that carried it. It is also the
+`Nats-Msg-Id`. history publishes a change's events before it commits the change, so a crash in
+between replans the same change from the same stored state; whether that comes from the same
+batch redelivered or from another attempt's batch covering the same objects, the id is the same
+and the events stream's duplicate window (`Names.streams`, 10 minutes) drops the copy. A replay
+later than the window still carries the same id, for consumers to drop. A change that genuinely
+repeats (a member removed and added back) starts from a newer revision: a new id.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +33,8 @@ from entrasync_shared.messages import (
 from entrasync_shared.subjects import Names
 from pydantic import BaseModel
 
-from entrasync_history.domain.model import Change
+from entrasync_history.domain.model import Change, StoredObject
+from entrasync_history.domain.plans import Plan, key
 
 
 @dataclass(frozen=True)
@@ -38,13 +46,42 @@ class OutgoingEvent:
     envelope: CloudEvent[Any]
 
 
-def event_id(origin: str, object_id: str, kind: str) -> str:
-    return hashlib.sha256(f"{origin}\x1f{object_id}\x1f{kind}".encode()).hexdigest()[:32]
+def event_id(tenant_id: str, change: Change, revision: int) -> str:
+    """The id of `change` made to an object at `revision` (its committed changes so far)."""
+    canonical = json.dumps(
+        [tenant_id, revision, asdict(change)], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def finish_origin(run_id: str) -> str:
-    """Origin of the changes a run's finish decides (deletions, dropped members)."""
-    return f"{run_id}:finish"
+def announce(
+    names: Names,
+    tenant_id: str,
+    run_id: str,
+    plan: Plan,
+    now: datetime,
+    entra_tenant_id: str | None = None,
+) -> tuple[list[OutgoingEvent], tuple[StoredObject, ...]]:
+    """The plan's events, and its writes with the revision of each changed object advanced."""
+    before = {key(obj): obj.revision for obj in plan.writes}
+    events = [
+        change_event(
+            names,
+            tenant_id,
+            run_id,
+            change,
+            now,
+            entra_tenant_id,
+            revision=before.get((change.object_type, change.object_id), 0),
+        )
+        for change in plan.changes
+    ]
+    changed = {(change.object_type, change.object_id) for change in plan.changes}
+    writes = tuple(
+        replace(obj, revision=obj.revision + 1) if key(obj) in changed else obj
+        for obj in plan.writes
+    )
+    return events, writes
 
 
 def change_data(tenant_id: str, run_id: str, change: Change) -> BaseModel:
@@ -69,12 +106,12 @@ def change_event(
     names: Names,
     tenant_id: str,
     run_id: str,
-    origin: str,
     change: Change,
     now: datetime,
     entra_tenant_id: str | None = None,
+    revision: int = 0,
 ) -> OutgoingEvent:
-    msg_id = event_id(origin, change.object_id, change.kind)
+    msg_id = event_id(tenant_id, change, revision)
     envelope: CloudEvent[Any] = CloudEvent[Any](
         id=msg_id,
         source=tenant_source(tenant_id),

@@ -29,6 +29,8 @@ from typing import Any, Literal
 from entrasync_shared.messages import ObservedObject, SyncMode
 from entrasync_shared.subjects import ChangeKind, ObjectType
 
+from entrasync_history.domain.positions import Position
+
 Deletion = Literal["soft", "hard", "unseen"]
 """How an object went: `@removed` said soft (restorable) or hard (purged); `unseen` is a full
 scan's sweep, which cannot tell a soft delete from a purge (or an object now filtered out)."""
@@ -49,6 +51,9 @@ class StoredObject:
     finish can drop the ones it did not; `hidden_members` are the edges of soft-deleted members
     (not public, not hashed); `changed_run`/`deleted_run` make each object count once
     per run in the history row however many batches touch it.
+    `position` is that of the newest batch (or finish) that observed or removed it: an older
+    batch is stale for it. `revision` counts the public changes committed for it; event ids
+    derive from it, so a change planned twice from the same stored state keeps its id.
     """
 
     tenant_id: str
@@ -67,6 +72,8 @@ class StoredObject:
     confirmed_members: frozenset[str] = frozenset()
     changed_run: str | None = None
     deleted_run: str | None = None
+    position: Position | None = None
+    revision: int = 0
 
     @property
     def live(self) -> bool:

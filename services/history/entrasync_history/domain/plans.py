@@ -21,6 +21,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_history.domain.model import (
     Change,
+    Deletion,
     StoredObject,
     diff,
     drop_unconfirmed_members,
@@ -31,6 +32,7 @@ from entrasync_history.domain.model import (
     remove,
     reveal_members,
 )
+from entrasync_history.domain.positions import Position, batch_position, newest
 
 Key = tuple[ObjectType, str]
 
@@ -130,6 +132,11 @@ def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> No
             work[k] = leave_groups(obj, gone)
 
 
+def _placed(position: Position | None, obj: StoredObject) -> StoredObject:
+    """The object as observed or removed at `position` (see `positions`)."""
+    return replace(obj, position=newest(obj.position, position))
+
+
 def plan_batch(
     batch: ObservationBatch,
     stored: Iterable[StoredObject],
@@ -147,9 +154,10 @@ def plan_batch(
     original = {key(obj): obj for obj in stored}
     work = dict(original)
     restored = restored_ids(batch, original.values())
+    seen_at = batch_position(batch)
     for seen in batch.objects:
         k = (batch.object_type, seen.id)
-        work[k] = observe(
+        observed = observe(
             work.get(k),
             seen,
             tenant_id=batch.tenant_id,
@@ -161,10 +169,12 @@ def plan_batch(
             attempt=batch.attempt,
             soft_deleted=soft_deleted,
         )
+        work[k] = _placed(seen_at, observed)
     for removal in batch.removals:
         k = (batch.object_type, removal.id)
         if k in work:
-            work[k] = remove(work[k], "hard" if removal.reason == "deleted" else "soft", now)
+            kind: Deletion = "hard" if removal.reason == "deleted" else "soft"
+            work[k] = _placed(seen_at, remove(work[k], kind, now))
     _leave_all_groups(work, hard_removed_ids(batch))
     _in_all_groups(work, hide_members, soft_removed_ids(batch))
     _in_all_groups(work, reveal_members, restored)

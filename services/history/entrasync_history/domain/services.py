@@ -20,7 +20,7 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import Names, ObjectType
 
-from entrasync_history.domain.events import change_event, finish_origin, recorded_event
+from entrasync_history.domain.events import announce, recorded_event
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import (
     GuardrailPolicy,
@@ -40,6 +40,7 @@ from entrasync_history.domain.plans import (
     soft_removed_ids,
 )
 from entrasync_history.domain.ports import EventPublisher, HistoryStore
+from entrasync_history.domain.positions import finish_position, fresh_part, newest
 
 log = logging.getLogger(__name__)
 
@@ -59,40 +60,48 @@ def _unique(objects: list[StoredObject]) -> list[StoredObject]:
     return list({key(obj): obj for obj in objects}.values())
 
 
+def swept_at(writes: tuple[StoredObject, ...], finished: SyncFinished) -> list[StoredObject]:
+    """The finish's writes, the objects its sweep deleted placed after the run's batches: a
+    late batch of an earlier run does not bring them back."""
+    position = finish_position(finished.started_at, finished.attempt)
+    return [
+        replace(obj, position=newest(obj.position, position))
+        if obj.deletion == "unseen" and obj.deleted_run == finished.run_id
+        else obj
+        for obj in writes
+    ]
+
+
 async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> bool:
     """Apply a batch once; False when it was applied before (a redelivery)."""
     if await ctx.store.is_applied(batch.id):
         return False
     ids = {obj.id for obj in batch.objects} | {r.id for r in batch.removals}
     stored = await ctx.store.load(batch.tenant_id, batch.object_type, ids)
+    # A late redelivery must not write its older state over newer batches' (it still counts
+    # as applied): only what is not stale for the stored objects applies.
+    fresh = fresh_part(batch, {obj.object_id: obj for obj in stored})
+    if fresh is not batch:
+        log.info("batch %s: part of it is older than the stored state; skipped", batch.id)
     # Groups whose members a removal or a restore changes (a restored member's edges are
     # hidden in them); and which added members are soft-deleted, so their edges go aside.
-    moved = hard_removed_ids(batch) | soft_removed_ids(batch) | restored_ids(batch, stored)
+    moved = hard_removed_ids(fresh) | soft_removed_ids(fresh) | restored_ids(fresh, stored)
     if moved:
         stored += await ctx.store.groups_containing(batch.tenant_id, moved)
-    added = added_member_ids(batch)
+    added = added_member_ids(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
-    plan = plan_batch(batch, _unique(stored), now, soft_deleted)
+    plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
     if await ctx.store.recorded(batch.run_id) is not None:
         # A straggler of a run already recorded: its changes still apply (the inventory must
         # converge), but the run's published counts stay as recorded.
         plan = replace(plan, tallies={})
     else:  # the batch's own row always hears of it: its progress counts every batch
         plan = replace(plan, tallies={batch.object_type: Tally(), **plan.tallies})
-    events = [
-        change_event(
-            ctx.names,
-            batch.tenant_id,
-            batch.run_id,
-            batch.id,
-            change,
-            now,
-            batch.entra_tenant_id,
-        )
-        for change in plan.changes
-    ]
+    events, writes = announce(
+        ctx.names, batch.tenant_id, batch.run_id, plan, now, batch.entra_tenant_id
+    )
     await ctx.publisher.publish(events)
-    await ctx.store.commit_batch(batch, plan.writes, plan.tallies)
+    await ctx.store.commit_batch(batch, writes, plan.tallies)
     return True
 
 
@@ -192,22 +201,11 @@ async def record_finished(
         types=types,
         entra_tenant_id=finished.entra_tenant_id,
     )
-    origin = finish_origin(finished.run_id)
-    await ctx.publisher.publish(
-        [
-            change_event(
-                ctx.names,
-                finished.tenant_id,
-                finished.run_id,
-                origin,
-                change,
-                now,
-                finished.entra_tenant_id,
-            )
-            for change in plan.changes
-        ]
+    events, writes = announce(
+        ctx.names, finished.tenant_id, finished.run_id, plan, now, finished.entra_tenant_id
     )
-    await ctx.store.commit_finish(recorded, plan.writes)
+    await ctx.publisher.publish(events)
+    await ctx.store.commit_finish(recorded, swept_at(writes, finished))
     await ctx.publisher.publish([recorded_event(ctx.names, recorded)])
     return recorded
 
