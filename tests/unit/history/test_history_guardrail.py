@@ -195,3 +195,21 @@ async def test_an_override_releases_the_sweep_and_its_membership_removals_togeth
     users, groups = row(recorded, "user"), row(recorded, "group")
     assert (users.status, users.deleted, users.guardrail_override) == ("Succeeded", 6, "alice")
     assert (groups.status, groups.changed, groups.error) == ("Succeeded", 2, None)
+
+
+async def test_a_member_a_sweep_removed_comes_back_with_its_restore(
+    ctx: Context, store: FakeHistoryStore, events: FakeEventPublisher
+) -> None:
+    await full_run(ctx, "r1", T0, USERS, {"g1": ["u0", "u1"]})
+    # u1 was soft-deleted while no delta link existed: the full scan no longer sees it, yet
+    # Graph still lists its edge (microsoft-graph-docs#7115). Soft or purged, nobody can tell.
+    await full_run(ctx, "r2", T0 + H, USERS[:1] + USERS[2:], {"g1": ["u0", "u1"]})
+    assert store.objects[("group", "g1")].members == {"u0"}
+    events.take()
+    # It is restored: a delta round lists it again, and nothing about the group (the edge never
+    # left). Its membership must come back with it.
+    await record_started(ctx, started("r3", mode="delta", at=T0 + 2 * H))
+    back = batch("r3", "user", 0, [obj("u1", name="u1")], mode="delta", at=T0 + 2 * H)
+    await apply_batch(ctx, back, T0 + 2 * H)
+    assert store.objects[("group", "g1")].members == {"u0", "u1"}
+    assert sorted(events.take()) == [("members_changed", "g1"), ("updated", "u1")]

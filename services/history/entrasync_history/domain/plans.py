@@ -196,7 +196,8 @@ def plan_reconciliation(
     `unseen` are the live objects of the full, succeeded types the run did not see; `groups` the
     groups containing one of them plus the groups whose members the run did not all confirm
     (dropped only with `drop_members`, when groups were read in full and succeeded).
-    A sweep cannot tell a soft delete from a purge, so the unseen go as `unseen`, not `hard`.
+    A sweep cannot tell a soft delete from a purge, so the unseen go as `unseen`, not `hard`,
+    and their membership edges are kept aside as a soft delete's are.
     `held` names, per type whose sweep the guardrail refused, the objects that sweep would have
     deleted: groups keep them as members, since the refusal covers everything the sweep implies.
     """
@@ -205,7 +206,9 @@ def plan_reconciliation(
     work = dict(original)
     for obj in gone:
         work[key(obj)] = remove(obj, "unseen", now)
-    _leave_all_groups(work, frozenset(obj.object_id for obj in gone))
+    # Like a soft delete, not a purge: the edges go aside, out of the public lists, and come
+    # back on a restore; the drop below removes those a full groups round no longer listed.
+    _in_all_groups(work, hide_members, frozenset(obj.object_id for obj in gone))
     held_back: dict[ObjectType, HeldBack] = {}
     for k, obj in list(work.items()):
         if drop_members and obj.object_type == "group":
