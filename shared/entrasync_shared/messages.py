@@ -519,11 +519,14 @@ class StartSync(Message):
 
 
 class SyncStarted(Message):
+    """A run's attempt began reading Graph; a redelivered command starts the same run again."""
+
     run_id: str
     tenant_id: str
     mode: SyncMode
     reason: SyncReason
     object_types: tuple[ObjectType, ...]
+    attempt: int = Field(default=1, ge=1, description="Delivery attempt of the command")
 
 
 class ObservedObject(Model):
@@ -703,16 +706,21 @@ class TypeCounts(Model):
 
 
 class SyncRecorded(Model):
+    """A run as recorded: from its first attempt's start to its last attempt's end."""
+
     tenant_id: str
     run_id: str
     mode: SyncMode
     reason: SyncReason
     status: RunStatus
-    started_at: datetime
-    finished_at: datetime
+    started_at: datetime = Field(description="When the run's first attempt started")
+    finished_at: datetime = Field(description="When its last attempt ended")
     types: tuple[TypeCounts, ...]
     entra_tenant_id: str | None = Field(
         default=None, description="The Entra directory's GUID; null when unknown (older syncers)"
+    )
+    attempts: int = Field(
+        default=1, ge=1, description="How many times the run was started (retries after a crash)"
     )
 
 
@@ -1033,6 +1041,9 @@ class HistoryRow(Model):
         default=0, description="Objects and removals applied so far (progress of a running row)"
     )
     pages: int = Field(default=0, description="Observation batches (Graph pages) applied so far")
+    attempts: int = Field(
+        default=1, ge=1, description="How many times the run was started (retries after a crash)"
+    )
     throttled_seconds: float = Field(
         default=0.0, ge=0, description="Seconds the syncer waited out Graph's throttling"
     )

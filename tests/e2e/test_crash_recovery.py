@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
+    HistoryRow,
+    HistoryRunsQuery,
+    Page,
     Tenant,
     TenantCreate,
 )
@@ -158,6 +162,10 @@ class Outcome:
     created: Counter[tuple[str, str]]
     updated: list[dict[str, Any]]
     retried_log: str
+    starts: list[dict[str, Any]]
+    """The run's `SyncStarted` messages, one per attempt that began reading Graph."""
+    rows: list[HistoryRow]
+    """The run's Sync History rows, as the history API lists them."""
 
 
 async def kill_mid_run(
@@ -207,6 +215,11 @@ async def kill_mid_run(
     mongo.close()
     prefix = names.directory_event(tenant.id, "user", "created").split(".user.")[0]
     events = await read_events(bus.jetstream(), names.events_stream, f"{prefix}.>")
+    starts = await read_events(
+        bus.jetstream(), names.pipeline_stream, names.run_event(tenant.id, "started")
+    )
+    query = HistoryRunsQuery(tenant_id=tenant.id, changes_only=False)
+    rows = await call(bus, names.api("history", "runs.list"), query, Page[HistoryRow])
     return Outcome(
         tenant=tenant,
         run=run,
@@ -219,6 +232,8 @@ async def kill_mid_run(
         ),
         updated=[e for e in events if e["type"].endswith(".updated")],
         retried_log=second.log.read_text(errors="replace"),
+        starts=starts,
+        rows=[row for row in rows.items if row.run_id == run["run_id"]],
     )
 
 
@@ -247,6 +262,25 @@ async def test_a_syncer_killed_mid_run_is_replaced_and_the_run_converges_exactly
     assert len(outcome.created) == expected and set(outcome.created.values()) == {1}
     assert outcome.updated == []
     assert re.search(r"attempt [2-9]", outcome.retried_log)
+    assert_recorded_from_the_first_start_with_every_attempt(outcome)
+
+
+def assert_recorded_from_the_first_start_with_every_attempt(outcome: Outcome) -> None:
+    """The killed attempt's start is the run's start, its end the last attempt's end, and the
+    rows and the published record count the attempts (MongoDB keeps milliseconds)."""
+    run, rows = outcome.run, outcome.rows
+    attempts = sorted(start["attempt"] for start in outcome.starts)
+    assert attempts[0] == 1 and attempts[-1] >= 2, attempts
+    first_start = min(datetime.fromisoformat(start["at"]) for start in outcome.starts)
+    assert run["attempts"] == attempts[-1]
+    assert abs(datetime.fromisoformat(run["started_at"]) - first_start) < timedelta(milliseconds=1)
+    assert len(rows) == 3
+    for row in rows:
+        assert row.attempts == attempts[-1]
+        assert abs(row.started_at - first_start) < timedelta(milliseconds=1)
+        assert row.finished_at is not None
+        ended = datetime.fromisoformat(run["finished_at"])
+        assert abs(row.finished_at - ended) < timedelta(milliseconds=1)
 
 
 async def test_a_run_retried_after_the_directory_changed_still_converges_exactly(

@@ -132,12 +132,15 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
         return await _finish(command, deps, started_at, _all(command, "Failed", str(exc)), attempt)
     await deps.publisher.started(
         SyncStarted(
-            id=f"{command.run_id}:started",
+            # Each attempt's start is its own message (the stream would drop a retry's start as
+            # a duplicate), so history can count the attempts.
+            id=f"{command.run_id}:started" + (f":a{attempt}" if attempt > 1 else ""),
             run_id=command.run_id,
             tenant_id=command.tenant_id,
             mode=command.mode,
             reason=command.reason,
             object_types=command.object_types,
+            attempt=attempt,
         )
     )
     token = _RunToken(deps.tokens, credential)

@@ -22,6 +22,7 @@ HEADER = [
     "Reason",
     "Error",
     "Run Id",
+    "Attempts",
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.runs import RunStart
 from entrasync_history.domain.search import row_search
 from entrasync_shared.messages import (
     DeletedTenant,
@@ -172,7 +173,15 @@ class FakeHistoryStore:
             self.objects[(o.object_type, o.object_id)] = o
 
     async def record_started(self, started: SyncStarted) -> None:
+        first = self.started.get(started.run_id)
+        if first is not None:  # a retried attempt: the run began with the first one
+            attempt = max(first.attempt, started.attempt)
+            started = first.model_copy(update={"attempt": attempt})
         self.started[started.run_id] = started
+
+    async def run_start(self, run_id: str) -> RunStart | None:
+        started = self.started.get(run_id)
+        return RunStart(started.at, started.attempt) if started else None
 
     async def cancel_running(
         self,

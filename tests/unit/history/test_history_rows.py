@@ -111,10 +111,17 @@ def test_the_csv_is_rfc4180_with_iso_utc_times() -> None:
         "schedule",
         "",
         "r1",
+        "1",
     ]
     assert table[2][10] == '\'=cmd|"/c calc", then\nmore'
     assert '"\'=cmd|""/c calc"", then\nmore"' in text
     assert encode([row()], header=False).count("\r\n") == 1
+
+
+def test_the_csv_ends_each_row_with_the_runs_attempts() -> None:
+    table = list(csv.reader(io.StringIO(encode([row(attempts=3)], header=True), newline="")))
+    assert table[0][-1] == "Attempts" and table[0][:12] == list(HEADER[:12])
+    assert table[1][-1] == "3"
 
 
 def test_iso_utc_converts_other_zones_and_leaves_no_offset() -> None:

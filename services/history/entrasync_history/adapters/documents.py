@@ -38,6 +38,7 @@ from entrasync_shared.subjects import ObjectType
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.paging import day_of, expiry
 from entrasync_history.domain.positions import Position
+from entrasync_history.domain.runs import RunStart
 from entrasync_history.domain.search import run_has_changes
 
 ROW_FIELDS = (
@@ -58,6 +59,7 @@ ROW_FIELDS = (
     "received",
     "pages",
     "throttled_seconds",
+    "attempts",
 )
 
 
@@ -229,6 +231,7 @@ def final_row(recorded: SyncRecorded, counts: TypeCounts) -> dict[str, Any]:
         "error": counts.error,
         "guardrail_override": counts.guardrail_override,
         "throttled_seconds": counts.throttled_seconds,
+        "attempts": recorded.attempts,
     }
 
 
@@ -238,6 +241,13 @@ def history_row(doc: Mapping[str, Any]) -> HistoryRow:
         if fields.get(name):
             fields[name] = utc(fields[name])
     return HistoryRow.model_validate(fields)
+
+
+def run_start(run: Mapping[str, Any] | None) -> RunStart | None:
+    """A run document's first start and attempts (runs recorded before attempts count one)."""
+    if run is None or not run.get("started_at"):
+        return None
+    return RunStart(utc(run["started_at"]), run.get("attempts") or 1)
 
 
 def recorded_document(recorded: SyncRecorded) -> dict[str, Any]:

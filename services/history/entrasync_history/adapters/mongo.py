@@ -29,12 +29,14 @@ from entrasync_history.adapters.documents import (
     recorded_document,
     recorded_from,
     row_key,
+    run_start,
     stored_object,
     utc,
 )
 from entrasync_history.adapters.rows import MongoRows
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.runs import RunStart
 from entrasync_history.domain.search import run_has_changes
 
 APPLIED_MARKER_TTL = timedelta(days=7)
@@ -202,6 +204,10 @@ class MongoHistoryStore:
             run = await self._runs.find_one({"_id": started.run_id}, session=session)
             if run is not None and run.get("status", "Running") != "Running":
                 return  # recorded, or cancelled by a newer run: a late copy of the start
+            # A retried command starts the run again: the run began with its first attempt.
+            known = run_start(run)
+            started_at = min(known.started_at, started.at) if known else started.at
+            attempts = max(known.attempts, started.attempt) if known else started.attempt
             await self._runs.update_one(
                 {"_id": started.run_id},
                 {
@@ -210,7 +216,8 @@ class MongoHistoryStore:
                         "mode": started.mode,
                         "reason": started.reason,
                         "object_types": list(started.object_types),
-                        "started_at": started.at,
+                        "started_at": started_at,
+                        "attempts": attempts,
                         "status": "Running",
                         "has_changes": True,
                     }
@@ -226,21 +233,27 @@ class MongoHistoryStore:
                     "mode": started.mode,
                     "reason": started.reason,
                     "status": "Running",
-                    "started_at": started.at,
+                    "started_at": started_at,
+                    "attempts": attempts,
                     # Shown by the "changes or errors" filter until its finish says otherwise.
                     "has_changes": True,
                 }
                 key = row_key(started.run_id, object_type)
                 await self.rows.put(key, object_type, fields, session, on_insert=NEW_ROW)
-            await self._set_tenant(started.tenant_id, started.run_id, started.at, {
+            await self._set_tenant(started.tenant_id, started.run_id, started_at, {
                 "last_run_id": started.run_id,
-                "last_sync_started_at": started.at,
+                "last_sync_started_at": started_at,
                 "last_sync_status": "Running",
                 "last_sync_finished_at": None,
                 "last_error": None,
             }, session)  # fmt: skip
 
         await self._transaction(write)
+
+    async def run_start(self, run_id: str) -> RunStart | None:
+        return run_start(
+            await self._runs.find_one({"_id": run_id}, {"started_at": 1, "attempts": 1})
+        )
 
     async def cancel_running(
         self,
@@ -460,6 +473,7 @@ class MongoHistoryStore:
                         "reason": recorded.reason,
                         "started_at": recorded.started_at,
                         "finished_at": recorded.finished_at,
+                        "attempts": recorded.attempts,
                         "status": recorded.status,
                         "has_changes": run_has_changes(recorded.types),
                         "recorded": recorded_document(recorded),

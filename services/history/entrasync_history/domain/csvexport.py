@@ -27,6 +27,8 @@ HEADER = (
     "Reason",
     "Error",
     "Run Id",
+    # Last, so consumers reading columns by position keep working.
+    "Attempts",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,6 +62,7 @@ def row_cells(row: HistoryRow) -> list[str]:
         row.reason,
         row.error or "",
         row.run_id,
+        str(row.attempts),
     ]
     return [neutralise(cell) for cell in cells]
 

@@ -30,6 +30,7 @@ from entrasync_shared.subjects import ObjectType
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.runs import RunStart
 
 
 class HistoryStore(Protocol):
@@ -61,7 +62,11 @@ class HistoryStore(Protocol):
         """Write the objects, add the tallies to the run's rows and mark the batch applied,
         all or nothing."""
 
-    async def record_started(self, started: SyncStarted) -> None: ...
+    async def record_started(self, started: SyncStarted) -> None:
+        """Record a run's attempt as Running; a later attempt keeps the first one's start."""
+
+    async def run_start(self, run_id: str) -> RunStart | None:
+        """The run's first recorded start and the highest attempt recorded, if known."""
 
     async def cancel_running(
         self,

@@ -41,6 +41,7 @@ from entrasync_history.domain.plans import (
 )
 from entrasync_history.domain.ports import EventPublisher, HistoryStore
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
+from entrasync_history.domain.runs import run_span
 
 log = logging.getLogger(__name__)
 
@@ -190,14 +191,16 @@ async def record_finished(
         verdicts["group"] = TypeVerdict("Failed", held_back_note(plan.held_back))
     accumulated = await ctx.store.accumulated(finished.run_id)
     types = final_counts(finished, verdicts, accumulated, plan.tallies, sweeps.overrides)
+    span = run_span(finished, await ctx.store.run_start(finished.run_id))
     recorded = SyncRecorded(
         tenant_id=finished.tenant_id,
         run_id=finished.run_id,
         mode=finished.mode,
         reason=finished.reason,
         status=run_status(types),
-        started_at=finished.started_at,
+        started_at=span.started_at,
         finished_at=finished.finished_at,
+        attempts=span.attempts,
         types=types,
         entra_tenant_id=finished.entra_tenant_id,
     )
