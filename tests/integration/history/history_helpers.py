@@ -115,6 +115,7 @@ class Run:
             object_type=object_type,
             seq=seq,
             attempt=self.attempt,
+            started_at=self.started_at,
             mode=self.mode,
             objects=tuple(objects),
             removals=tuple(Removal(id=i, reason=r) for i, r in removals),  # type: ignore[arg-type]
