@@ -98,7 +98,7 @@ async def test_a_soft_deleted_user_is_restored_when_it_comes_back(
     assert row_counts(recorded)["user"] == ("Succeeded", 1, 1, 0)
 
 
-async def test_a_hard_deleted_user_leaves_every_group(
+async def test_a_purged_user_leaves_every_group_and_a_soft_deleted_one_is_set_aside(
     history: None, pipeline: Pipeline, db: Any
 ) -> None:
     await full_run(pipeline)  # u03 is in g1 and g2
@@ -107,13 +107,17 @@ async def test_a_hard_deleted_user_leaves_every_group(
     recorded = await run.finish()
 
     groups = await live_inventory(db, TENANT, "group")
-    assert groups["g1"]["members"] == ["u00", "u01", "u02"]  # a soft delete keeps the edge
+    # Live members only: the soft-deleted u00 leaves g1's list too (its edge is set aside and
+    # comes back on restore), the purged u03 leaves both groups for good.
+    assert groups["g1"]["members"] == ["u01", "u02"]
+    assert groups["g1"]["hidden_members"] == ["u00"]
     assert groups["g2"]["members"] == ["u04"]
     events = {(e["type"], e["subject"]): e["data"] for e in await pipeline.events()}
+    removed = {"g1": ["u00", "u03"], "g2": ["u03"]}
     for group in ("g1", "g2"):
         data = events[("io.entrasync.directory.group.members_changed", group)]
         if data["run_id"] == run.run_id:
-            assert (data["added"], data["removed"]) == ([], ["u03"])
+            assert (data["added"], sorted(data["removed"])) == ([], removed[group])
     assert by_kind(await pipeline.object_events(run.run_id))["members_changed"] == ["g1", "g2"]
     assert row_counts(recorded)["group"][2] == 2  # both groups changed in this run
 
