@@ -173,3 +173,24 @@ async def test_a_redelivered_command_publishes_batches_under_new_ids(fakes: Fake
     batches: list[ObservationBatch] = fakes.publisher.batches()
     assert [b.id for b in batches] == ["run1:user:0:a2"]
     assert fakes.publisher.finished_event.id == "run1:finished"
+
+
+async def test_batches_carry_their_attempts_start_so_history_can_order_them(
+    fakes: Fakes,
+) -> None:
+    fakes.graph.serve(USERS, [{"id": "u1"}], next_url="p2")
+    fakes.graph.serve("p2", [{"id": "u2"}])
+
+    first = await sync_tenant(command(), fakes.deps())
+    fakes.graph.serve(USERS, [{"id": "u1"}], next_url="p2")
+    fakes.graph.serve("p2", [{"id": "u2"}])
+    retry = await sync_tenant(command(), fakes.deps(), attempt=2)
+
+    positions = [(b.started_at, b.attempt, b.seq) for b in fakes.publisher.batches()]
+    assert positions == [
+        (first.started_at, 1, 0),
+        (first.started_at, 1, 1),
+        (retry.started_at, 2, 0),
+        (retry.started_at, 2, 1),
+    ]
+    assert positions == sorted(positions)
