@@ -53,6 +53,8 @@ async def test_only_runs_with_changes_or_errors_show_by_default_one_line_per_run
     first = runs.first
     await expect(first.locator("td").nth(2)).to_have_text("user, group, device")
     await expect(first.locator("td").nth(7)).to_contain_text("Failed")
+    # Those runs were retried (their syncer died): the line says how often they started.
+    await expect(first.locator("td").nth(7).locator(".attempts")).to_have_text("2 attempts")
     await expect(first.locator("td.mode")).to_have_text("delta (schedule)")
     type_rows = page.locator("#history-table tbody").first.locator("tr.type-row")
     await expect(type_rows).to_have_count(3)
@@ -68,6 +70,7 @@ async def test_only_runs_with_changes_or_errors_show_by_default_one_line_per_run
         await expect(type_rows.nth(n).locator("td").nth(2)).to_have_text(object_type)
         await expect(type_rows.nth(n).locator("td.mode")).to_have_text("delta (schedule)")
     await expect(type_rows.nth(2)).to_contain_text("throttled by Graph")
+    await expect(type_rows.locator(".attempts")).to_have_text(["2 attempts"] * 3)
     await screenshots.take(page, "sync-history-run-expanded")
     await expander.click()
     await expect(type_rows.first).to_be_hidden()

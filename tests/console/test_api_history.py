@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from console_helpers import CLOUD, SEEDED_RUNS, eventually, seed_history, unique
+from entrasync_devtools.history_seed import RETRIED
 from entrasync_devtools.stack import ServiceStack
 
 ROWS = SEEDED_RUNS * 3
@@ -125,6 +127,26 @@ def test_the_csv_export_holds_every_matching_row(
         f"/api/v1/tenants/{seeded_tenant['id']}/history.csv", params={"search": "\x07"}
     )
     assert refused.status_code == 422 and refused.json()["field"] == "search"
+
+
+def test_a_retried_run_shows_its_first_start_its_last_end_and_its_attempts(
+    api: httpx.Client, seeded_tenant: dict[str, Any]
+) -> None:
+    """Every tenth seeded run was retried: its second attempt started 20 s in."""
+    rows = history(api, seeded_tenant, page_size=1000).json()["items"]
+    retried = [row for row in rows if row["attempts"] == RETRIED]
+    assert len(retried) == 3 * (SEEDED_RUNS // 10)
+    assert {row["attempts"] for row in rows} == {1, RETRIED}
+    for row in retried:
+        # From the first attempt's start (the second's was 10 s before the end) to the end.
+        took = datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(
+            row["started_at"]
+        )
+        assert took == timedelta(seconds=30)
+    exported = api.get(f"/api/v1/tenants/{seeded_tenant['id']}/history.csv")
+    header, *body = list(csv.reader(io.StringIO(exported.text)))
+    assert header[-1] == "Attempts"
+    assert sorted(line[-1] for line in body) == sorted(str(row["attempts"]) for row in rows)
 
 
 def test_changes_only_keeps_the_runs_with_changes_or_errors(

@@ -136,6 +136,12 @@ def test_history_shows_a_page_or_writes_every_row_to_csv(
     assert f"page 2 of 2 ({SEEDED_RUNS * 3} rows)" in table.stdout
     page = ctl_json(console_stack, "history", seeded_tenant["id"], "--search", "throttled")
     assert page["total"] == SEEDED_RUNS // 10
+    assert {row["attempts"] for row in page["items"]} == {2}  # those runs were retried
+    args = ("--wide", "history", seeded_tenant["id"], "--search", "throttled")
+    wide = ctl(console_stack, *args, columns=250).stdout.splitlines()
+    header = next(line for line in wide if "Run Id" in line)
+    assert header.split()[-1] == "Attempts"
+    assert [line.split()[-1] for line in wide if "throttled" in line] == ["2"] * (SEEDED_RUNS // 10)
     target = tmp_path / "history.csv"
     written = ctl(console_stack, "history", seeded_tenant["id"], "--csv", str(target))
     assert written.returncode == 0 and f"wrote {SEEDED_RUNS * 3} rows" in written.stdout

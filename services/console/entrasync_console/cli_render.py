@@ -106,12 +106,13 @@ def history_table(page: Page[HistoryRow], wide: bool = False) -> Table:
     if wide:
         _text_column(table, "Error")
         _id_column(table, "Run Id")
+        table.add_column("Attempts", justify="right")
     for r in page.items:
         end = when(r.finished_at) if wide else took(r)
         mode = f"{r.mode}/{r.reason}" if wide else r.mode
         cells = [when(r.started_at), end, r.object_type, mode, str(r.total), str(r.changed)]
         cells += [str(r.deleted), str(r.filtered)]
-        extra = (r.error or "", r.run_id) if wide else ()
+        extra = (r.error or "", r.run_id, str(r.attempts)) if wide else ()
         table.add_row(*cells, status_text(r.status), *extra)
     return table
 

@@ -167,6 +167,10 @@ class RunGroup:
     def types(self) -> str:
         return ", ".join(row.object_type for row in self.rows)
 
+    @property
+    def attempts(self) -> int:
+        return max(row.attempts for row in self.rows)
+
     def sum(self, count: str) -> int:
         return sum(int(getattr(row, count)) for row in self.rows)
 

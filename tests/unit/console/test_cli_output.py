@@ -98,6 +98,13 @@ def test_the_history_table_fits_80_columns_and_shows_the_mode() -> None:
     assert "delta/schedule" in wide and "f" * 32 in wide
 
 
+def test_the_wide_history_table_shows_a_retried_runs_attempts() -> None:
+    page = Page[HistoryRow](items=(row(attempts=3),), total=1, page=1, page_size=50)
+    wide = rendered(history_table(page, wide=True), 200)
+    header, line = wide.splitlines()[2], wide.splitlines()[4]
+    assert header.rstrip(" │┃").endswith("Attempts") and line.rstrip(" │").endswith("3")
+
+
 def test_progress_shows_objects_pages_and_rate_while_running() -> None:
     running = row(status="Running", finished_at=None, total=0, received=4000, pages=20)
     progress = RunProgress("f" * 32, rows=(running,))

@@ -38,3 +38,9 @@ def test_each_run_is_one_line_summing_its_type_rows() -> None:
     assert (second.status, second.error, second.finished_at) == ("Failed", "throttled", late)
     assert second.mode == "delta (schedule), full (resync)"
     assert (first.status, first.finished_at, first.mode) == ("Running", None, "delta (schedule)")
+
+
+def test_a_retried_run_line_shows_its_attempts() -> None:
+    (retried,) = run_groups([row("r3", "user", attempts=2), row("r3", "group", attempts=2)])
+    (once,) = run_groups([row("r4", "user")])
+    assert (retried.attempts, once.attempts) == (2, 1)
