@@ -244,13 +244,16 @@ class SimulatorControl:
         duplicates: float = 0.0,
         replays: float = 0.0,
         empty_pages: float = 0.0,
+        missed_restores: float = 0.0,
         seed: int = 0,
     ) -> dict[str, Any]:
-        """Probabilities of duplicated objects, replayed changes and empty pages."""
+        """Probabilities of duplicated objects, replayed changes, empty pages and restores
+        left out of `$select` delta rounds."""
         body = {
             "duplicates": duplicates,
             "replays": replays,
             "empty_pages": empty_pages,
+            "missed_restores": missed_restores,
             "seed": seed,
         }
         result: dict[str, Any] = self._call("PUT", f"/tenants/{tenant_id}/quirks", json=body)

@@ -121,7 +121,7 @@ async def quirks(request: Request) -> Response:
             new = Quirks(**body)
         except TypeError:
             raise BadRequest(400, "badRequest", "Unknown quirk fields.") from None
-        for name in ("duplicates", "replays", "empty_pages"):
+        for name in ("duplicates", "replays", "empty_pages", "missed_restores"):
             value = getattr(new, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise BadRequest(400, "badRequest", f"{name} must be a probability.")
@@ -130,7 +130,7 @@ async def quirks(request: Request) -> Response:
         tenant.quirks = new
     q = tenant.quirks
     body = {"duplicates": q.duplicates, "replays": q.replays, "empty_pages": q.empty_pages}
-    return JSONResponse({**body, "seed": q.seed})
+    return JSONResponse({**body, "missed_restores": q.missed_restores, "seed": q.seed})
 
 
 def _permissions(value: Any) -> list[str]:

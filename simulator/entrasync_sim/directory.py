@@ -53,6 +53,7 @@ class DirectoryObject:
         "props",
         "changed_seq",
         "born_seq",
+        "restored",
         "lifecycle",
         "prop_seq",
         "text",
@@ -66,6 +67,7 @@ class DirectoryObject:
         self.props = props
         self.changed_seq = seq
         self.born_seq = seq
+        self.restored = False  # born_seq is its last restore, not its creation
         self.lifecycle = Lifecycle.LIVE
         self.prop_seq: dict[str, int] | None = None
         # A group's JSON head in its last full-round rendering, for which names, at which
@@ -84,6 +86,13 @@ class DirectoryObject:
         if self.born_seq > since or self.prop_seq is None:
             return list(self.props) if self.born_seq > since else []
         return [name for name, seq in self.prop_seq.items() if seq > since]
+
+    def props_changed_within(self, after: int, upto: int, names: Iterable[str]) -> bool:
+        """Whether one of `names` was set within (after, upto] (creation and restore aside)."""
+        prop_seq = self.prop_seq
+        if prop_seq is None:
+            return False
+        return any(after < prop_seq.get(name, 0) <= upto for name in names)
 
 
 class MembershipEvent(NamedTuple):
@@ -322,6 +331,7 @@ class TenantDirectory:
         self.live_refs[obj.id] = obj.ref
         self.lifecycle_epoch += 1
         obj.changed_seq = obj.born_seq = self._next_seq()
+        obj.restored = True
         obj.prop_seq = None
         self._touched(obj, "updated")
         return obj
