@@ -49,9 +49,19 @@ class OutgoingEvent:
 def event_id(tenant_id: str, change: Change, revision: int) -> str:
     """The id of `change` made to an object at `revision` (its committed changes so far)."""
     canonical = json.dumps(
-        [tenant_id, revision, asdict(change)], sort_keys=True, separators=(",", ":"), default=str
+        [tenant_id, revision, asdict(change)],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=_canonical,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: object) -> object:
+    """Sets in sorted order: a set's own order changes with each process's hash seed."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
 
 
 def announce(
