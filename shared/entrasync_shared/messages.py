@@ -23,6 +23,7 @@ from pydantic import (
     model_serializer,
 )
 
+from entrasync_shared.members import MemberRef
 from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
 
 SyncMode = Literal["full", "delta"]
@@ -536,6 +537,14 @@ class ObservedObject(Model):
     attributes: dict[str, Any] = {}
     members_added: tuple[str, ...] = ()
     members_removed: tuple[str, ...] = ()
+    members_added_types: str = Field(
+        default="",
+        description="One type code per added member, in order (`entrasync_shared.members`); "
+        "empty from older syncers (types unknown)",
+    )
+    members_removed_types: str = Field(
+        default="", description="One type code per removed member, in order; may be empty"
+    )
 
 
 class Removal(Model):
@@ -681,8 +690,14 @@ class MembersChanged(Model):
     object_type: ObjectType
     object_id: str
     run_id: str
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = Field(default=(), description="Ids of the members added")
+    removed: tuple[str, ...] = Field(default=(), description="Ids of the members removed")
+    added_members: tuple[MemberRef, ...] = Field(
+        default=(), description="The members added, typed (same order as `added`)"
+    )
+    removed_members: tuple[MemberRef, ...] = Field(
+        default=(), description="The members removed, typed (same order as `removed`)"
+    )
 
 
 class TypeCounts(Model):
@@ -1057,6 +1072,9 @@ class InventoryItem(Model):
     object_id: str
     attributes: dict[str, Any]
     members: tuple[str, ...] = ()
+    member_refs: tuple[MemberRef, ...] = Field(
+        default=(), description="A group's live members, typed (same order as `members`)"
+    )
     content_hash: str
     first_seen: datetime
     last_seen_run: str

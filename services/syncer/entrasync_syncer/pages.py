@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import orjson
+from entrasync_shared.members import ODATA_CODES, member_code
 from entrasync_shared.messages import ObservedObject, Removal
 
 from entrasync_syncer.ids import IdSet
@@ -14,14 +15,17 @@ MEMBERS_DELTA: Final = "members@delta"
 
 
 class _Pending:
-    """An object of the page being read; its member lists exist only once it has some."""
+    """An object of the page being read; its member lists exist only once it has some.
+
+    They map each member id to its one-letter type code (`entrasync_shared.members`).
+    """
 
     __slots__ = ("attributes", "added", "removed", "repeat")
 
     def __init__(self, attributes: dict[str, Any], repeat: bool) -> None:
         self.attributes = attributes
-        self.added: dict[str, None] | None = None
-        self.removed: dict[str, None] | None = None
+        self.added: dict[str, str] | None = None
+        self.removed: dict[str, str] | None = None
         self.repeat = repeat
 
     def apply_members(self, changes: Any) -> None:
@@ -35,18 +39,19 @@ class _Pending:
             if removed:
                 for member in ids:
                     removed.pop(member, None)
-            added.update(dict.fromkeys(ids))
+            added.update(zip(ids, ids.codes, strict=True))
             return
         for change in changes:
             member = change.get("id") if isinstance(change, dict) else None
             if not isinstance(member, str):
                 continue
+            code = member_code(change.get("@odata.type"))
             if "@removed" in change:
                 added.pop(member, None)
-                removed[member] = None
+                removed[member] = code
             else:
                 removed.pop(member, None)
-                added[member] = None
+                added[member] = code
 
     def observed(self, object_id: str) -> ObservedObject | None:
         """The observation to publish; None for a repeat that brings no member change."""
@@ -59,11 +64,20 @@ class _Pending:
             attributes=self.attributes,
             members_added=tuple(self.added or ()),
             members_removed=tuple(self.removed or ()),
+            members_added_types="".join((self.added or {}).values()),
+            members_removed_types="".join((self.removed or {}).values()),
         )
 
 
 class AddedIds(list[str]):
-    """A `members@delta` slice of additions only, as bare member ids (see `compact_members`)."""
+    """A `members@delta` slice of additions only, as bare member ids (see `compact_members`)
+    plus their one-letter type codes, one per id, in `codes`."""
+
+    __slots__ = ("codes",)
+
+    def __init__(self, ids: list[str], codes: str) -> None:
+        super().__init__(ids)
+        self.codes = codes
 
 
 def compact_members(entries: list[Any]) -> None:
@@ -71,7 +85,8 @@ def compact_members(entries: list[Any]) -> None:
 
     Run as soon as a page is parsed: every slice of a full round is additions only, and a big
     group's page carries ~12k member references. As ids they take about a quarter of the
-    memory of the parsed reference objects, so a page waiting its turn stays small.
+    memory of the parsed reference objects, so a page waiting its turn stays small (each
+    member's type stays, as one character).
     """
     for entry in entries:
         changes = entry.get(MEMBERS_DELTA) if type(entry) is dict else None
@@ -88,7 +103,12 @@ def _added_ids(changes: list[Any]) -> AddedIds | None:
         return None
     if len(found) != len(changes) or not set(map(type, found)) <= {str}:
         return None
-    return AddedIds(found)
+    code_of = ODATA_CODES.get
+    try:
+        codes = "".join([code_of(change.get("@odata.type"), "?") for change in changes])
+    except TypeError:  # an unhashable `@odata.type`: the slow path reads it as unknown
+        return None
+    return AddedIds(found, codes)
 
 
 @dataclass
@@ -185,13 +205,17 @@ def split_batch(
 def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
     if len(obj.members_added) + len(obj.members_removed) <= max_members:
         return [obj]
-    changes = [(m, True) for m in obj.members_added] + [(m, False) for m in obj.members_removed]
+    changes = [
+        (m, code, True) for m, code in zip(obj.members_added, _codes(obj, True), strict=True)
+    ] + [(m, code, False) for m, code in zip(obj.members_removed, _codes(obj, False), strict=True)]
     return [
         ObservedObject(
             id=obj.id,
             attributes=obj.attributes,
-            members_added=tuple(m for m, added in chunk if added),
-            members_removed=tuple(m for m, added in chunk if not added),
+            members_added=tuple(m for m, _, added in chunk if added),
+            members_removed=tuple(m for m, _, added in chunk if not added),
+            members_added_types="".join(code for _, code, added in chunk if added),
+            members_removed_types="".join(code for _, code, added in chunk if not added),
         )
         for chunk in (
             changes[start : start + max_members] for start in range(0, len(changes), max_members)
@@ -199,16 +223,23 @@ def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
     ]
 
 
+def _codes(obj: ObservedObject, added: bool) -> str:
+    """The object's type codes of its added (or removed) members; "?" each when it has none."""
+    members = obj.members_added if added else obj.members_removed
+    codes = obj.members_added_types if added else obj.members_removed_types
+    return codes if len(codes) == len(members) else "?" * len(members)
+
+
 def _weight(obj: ObservedObject) -> int:
     """A generous estimate of the object's JSON size, cheap enough for every object: the
     attributes' exact JSON (orjson writes the same bytes pydantic does) plus a quarter."""
     members = obj.members_added + obj.members_removed
     return (
-        96
+        160  # the keys of an ObservedObject
         + 2 * len(obj.id)
         + len(orjson.dumps(obj.attributes)) * 5 // 4
         + sum(map(len, members))
-        + 4 * len(members)
+        + 5 * len(members)  # quotes, comma and the type code
     )
 
 
@@ -222,11 +253,11 @@ def _page_weight(objects: list[ObservedObject], removals: list[Removal]) -> int:
         if o.members_added or o.members_removed
     )
     return (
-        96 * len(objects)
+        160 * len(objects)
         + 2 * sum(len(o.id) for o in objects)
         + len(orjson.dumps([o.attributes for o in objects])) * 5 // 4
         + member_chars
-        + 4 * members
+        + 5 * members
         + sum(map(_removal_weight, removals))
     )
 

@@ -105,6 +105,8 @@ def test_member_slices_of_a_group_on_one_page_are_merged() -> None:
             attributes={"displayName": "G1"},
             members_added=("a", "b", "c"),
             members_removed=("d",),
+            members_added_types="uuu",
+            members_removed_types="u",
         )
     ]
 
@@ -117,7 +119,12 @@ def test_a_group_continuing_on_the_next_page_still_delivers_its_members() -> Non
 
     assert first[0].members_added == ("a", "b")
     assert later[0] == ObservedObject(
-        id="g1", attributes={"displayName": "G1"}, members_added=("c",), members_removed=("x",)
+        id="g1",
+        attributes={"displayName": "G1"},
+        members_added=("c",),
+        members_removed=("x",),
+        members_added_types="u",
+        members_removed_types="u",
     )
     assert reader.total == 2
 

@@ -5,6 +5,9 @@ Collections (one database, `ENTRASYNC_HISTORY_DB`):
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
   Live objects have `deleted: false`; `members` holds a group's live member ids (sorted),
   `hidden_members` those of its soft-deleted members (back in `members` once restored).
+  A group's members are typed: `member_types` maps the ids whose type is not `member_default`
+  (usually "user") to their type. A group stored before types were kept has neither field:
+  its members read as `unknown` until a round lists them again with their types.
 - `history`: one row per (run, type), `_id` = "<run>:<type>". Once its start is known a row has
   `order` (the sort key, newest last: start time, run id, type), `kind` ("<type>|<status>")
   and `expire_at` (TTL); `error` exists only on rows that have one. `has_changes` is the run's:
@@ -24,6 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from entrasync_shared.members import MemberRef
 from entrasync_shared.messages import (
     DeletedTenant,
     GuardrailOverride,
@@ -84,6 +88,12 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "attributes": dict(obj.attributes),
         "members": sorted(obj.members),
         "hidden_members": sorted(obj.hidden_members),
+        "member_types": {
+            m: kind
+            for m, kind in sorted(obj.member_types.items())
+            if m in obj.members or m in obj.hidden_members
+        },
+        "member_default": obj.member_default,
         "content_hash": obj.content_hash,
         "first_seen": obj.first_seen,
         "last_seen_run": obj.last_seen_run,
@@ -127,6 +137,8 @@ def stored_object(doc: Mapping[str, Any]) -> StoredObject:
         attributes=doc.get("attributes") or {},
         members=frozenset(doc.get("members") or ()),
         hidden_members=frozenset(doc.get("hidden_members") or ()),
+        member_types=doc.get("member_types") or {},
+        member_default=doc.get("member_default") or "unknown",
         deleted_at=utc(doc["deleted_at"]) if doc.get("deleted_at") else None,
         deletion=doc.get("deletion"),
         confirmed_run=doc.get("confirmed_run"),
@@ -145,6 +157,7 @@ def inventory_item(doc: Mapping[str, Any]) -> InventoryItem:
         object_id=doc["object_id"],
         attributes=doc.get("attributes") or {},
         members=tuple(doc.get("members") or ()),
+        member_refs=member_refs(doc),
         content_hash=doc["content_hash"],
         first_seen=utc(doc["first_seen"]),
         last_seen_run=doc["last_seen_run"],
@@ -152,6 +165,13 @@ def inventory_item(doc: Mapping[str, Any]) -> InventoryItem:
         deleted_at=utc(doc["deleted_at"]) if doc.get("deleted_at") else None,
         deletion=doc.get("deletion"),
     )
+
+
+def member_refs(doc: Mapping[str, Any]) -> tuple[MemberRef, ...]:
+    """A group document's live members, typed (`unknown` for members stored untyped)."""
+    types = doc.get("member_types") or {}
+    default = doc.get("member_default") or "unknown"
+    return tuple(MemberRef(type=types.get(m, default), id=m) for m in doc.get("members") or ())
 
 
 def order_bound(moment: datetime) -> str:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from entrasync_shared.members import MemberRef, MemberType
 from entrasync_shared.messages import (
     CloudEvent,
     MembersChanged,
@@ -109,7 +110,17 @@ def change_data(tenant_id: str, run_id: str, change: Change) -> BaseModel:
         # Only a full scan's sweep leaves it unknown whether the object is restorable.
         reason = "not_seen_by_full_scan" if change.soft is None else "removed"
         return ObjectDeleted(**common, soft=change.soft, reason=reason)
-    return MembersChanged(**common, added=change.added, removed=change.removed)
+    return MembersChanged(
+        **common,
+        added=change.added,
+        removed=change.removed,
+        added_members=member_refs(change.added, change.added_types),
+        removed_members=member_refs(change.removed, change.removed_types),
+    )
+
+
+def member_refs(ids: tuple[str, ...], types: tuple[MemberType, ...]) -> tuple[MemberRef, ...]:
+    return tuple(MemberRef(type=kind, id=m) for m, kind in zip(ids, types, strict=True))
 
 
 def change_event(

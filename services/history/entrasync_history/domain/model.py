@@ -12,9 +12,13 @@ delta-query-overview.md), so it *merges*, and there an explicit null clears. Nul
 stored: a cleared attribute is an absent one. An object that comes back from a deletion comes
 back whole, attributes and members alike.
 
-Membership lists hold live members only. Graph keeps a soft-deleted member's edges (and a full
-round may list them, microsoft-graph-docs#7115), so the inventory keeps them aside in
-`hidden_members` and brings them back when the member is restored.
+Membership lists hold live members only, each with its type (user, group, device,
+servicePrincipal, orgContact; `unknown` for members stored before types were kept): a group
+keeps the types that differ from its `member_default` in `member_types`, so a group of users
+carries no per-member cost. An object's type never changes, so types are not hashed. Graph
+keeps a soft-deleted member's edges (and a full round may list them, microsoft-graph-docs#7115),
+so the inventory keeps them aside in `hidden_members` and brings them back when the member is
+restored.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from entrasync_shared.members import MEMBER_CODES, MemberType
 from entrasync_shared.messages import ObservedObject, SyncMode
 from entrasync_shared.subjects import ChangeKind, ObjectType
 
@@ -66,6 +71,8 @@ class StoredObject:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     members: frozenset[str] = frozenset()
     hidden_members: frozenset[str] = frozenset()
+    member_types: Mapping[str, MemberType] = field(default_factory=dict)
+    member_default: MemberType = "user"
     deleted_at: datetime | None = None
     deletion: Deletion | None = None
     confirmed_run: str | None = None
@@ -82,6 +89,9 @@ class StoredObject:
     @property
     def content_hash(self) -> str:
         return content_hash(self.attributes, self.members)
+
+    def member_type(self, member_id: str) -> MemberType:
+        return self.member_types.get(member_id, self.member_default)
 
 
 def content_hash(attributes: Mapping[str, Any], members: Iterable[str]) -> str:
@@ -148,10 +158,16 @@ def observe(
         (frozenset(), frozenset()) if restored else (base.members, base.hidden_members)
     )
     aside = added & soft_deleted
+    members, hidden = (
+        (members | (added - aside)) - removed - aside,
+        (hidden | aside) - removed - (added - aside),
+    )
+    types = _typed(updated, seen, known=(base.members | base.hidden_members) - removed)
     updated = replace(
         updated,
-        members=(members | (added - aside)) - removed - aside,
-        hidden_members=(hidden | aside) - removed - (added - aside),
+        members=members,
+        hidden_members=hidden,
+        member_types=_pruned(types, members, hidden),
     )
     if mode == "full":
         # A retried run re-confirms from scratch: only the finishing attempt's members count.
@@ -159,6 +175,37 @@ def observe(
         confirmed = base.confirmed_members if base.confirmed_run == key else frozenset()
         updated = replace(updated, confirmed_run=key, confirmed_members=(confirmed | added))
     return updated
+
+
+def _typed(
+    group: StoredObject, seen: ObservedObject, known: frozenset[str]
+) -> dict[str, MemberType]:
+    """The group's member types with those of the observation's added members.
+
+    A batch from an older syncer has no types: its members are `unknown`, unless the group
+    already knew them.
+    """
+    types = dict(group.member_types)
+    codes = seen.members_added_types
+    if len(codes) != len(seen.members_added):
+        codes = "?" * len(seen.members_added)
+    default = group.member_default
+    for member, code in zip(seen.members_added, codes, strict=True):
+        kind = MEMBER_CODES.get(code, "unknown")
+        if kind == "unknown" and member in known:
+            continue
+        if kind == default:
+            types.pop(member, None)
+        else:
+            types[member] = kind
+    return types
+
+
+def _pruned(
+    types: Mapping[str, MemberType], members: frozenset[str], hidden: frozenset[str]
+) -> dict[str, MemberType]:
+    """Types of the group's members (live or hidden) only."""
+    return {m: kind for m, kind in types.items() if m in members or m in hidden}
 
 
 def remove(current: StoredObject, kind: Deletion, now: datetime) -> StoredObject:
@@ -178,6 +225,7 @@ def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
         members=group.members - gone,
         hidden_members=group.hidden_members - gone,
         confirmed_members=group.confirmed_members - gone,
+        member_types={m: t for m, t in group.member_types.items() if m not in gone},
     )
 
 
@@ -228,6 +276,10 @@ class Change:
     soft: bool | None = False  # None: deleted, but not known whether soft or hard (a sweep)
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    # The members' types, parallel to `added`/`removed`; left out of comparisons, since a
+    # member's type follows from its id (an object's type never changes).
+    added_types: tuple[MemberType, ...] = field(default=(), compare=False)
+    removed_types: tuple[MemberType, ...] = field(default=(), compare=False)
 
 
 def changed_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,7 +314,18 @@ def diff(before: StoredObject | None, after: StoredObject) -> list[Change]:
     added = tuple(sorted(after.members - old_members))
     removed = tuple(sorted(old_members - after.members))
     if added or removed:
-        changes.append(Change("members_changed", kind, oid, added=added, removed=removed))
+        before_types = before if before is not None else after
+        changes.append(
+            Change(
+                "members_changed",
+                kind,
+                oid,
+                added=added,
+                removed=removed,
+                added_types=tuple(map(after.member_type, added)),
+                removed_types=tuple(map(before_types.member_type, removed)),
+            )
+        )
     return changes
 
 
