@@ -26,17 +26,26 @@ from entrasync_sim.directory import DirectoryObject, TenantDirectory
 from entrasync_sim.lag import ReplicationLag
 from entrasync_sim.mutations import BatchError, apply_batch, kind_of
 from entrasync_sim.runtime import Simulator
-from entrasync_sim.schema import KINDS, Kind
+from entrasync_sim.schema import KINDS, ODATA_TYPES, PROPERTIES, Kind
 from entrasync_sim.seed import seed_tenant
 from entrasync_sim.tenants import Tenant
 
 
 def render(directory: TenantDirectory, obj: DirectoryObject) -> dict[str, Any]:
-    """An object as the control API shows it; groups carry their live members' sorted ids."""
+    """An object as the control API shows it; groups carry their live members' sorted ids, and
+    in `memberTypes` each one's type as entrasync names it (`servicePrincipal`, `orgContact`...)."""
     body: dict[str, Any] = {"id": obj.id, **obj.props}
     if obj.kind == "groups":
         body["members"] = directory.live_members(obj.id)
+        edges = directory.members.get(obj.id, {})
+        body["memberTypes"] = {m: MEMBER_TYPE_NAMES[edges[m]] for m in body["members"]}
     return body
+
+
+# Each kind's member type, as `@odata.type` says it ("#microsoft.graph.orgContact" → orgContact).
+MEMBER_TYPE_NAMES: dict[Kind, str] = {
+    kind: odata.rsplit(".", 1)[1] for kind, odata in ODATA_TYPES.items()
+}
 
 
 def _kind(value: str) -> Kind:
@@ -125,7 +134,7 @@ async def create(request: Request) -> Response:
     object_id = props.pop("id", None)
     if object_id is not None and not isinstance(object_id, str):
         raise BadRequest(400, "badRequest", "id must be a string.")
-    if kind != "devices":
+    if "createdDateTime" in PROPERTIES[kind]:
         props.setdefault("createdDateTime", isoformat(sim_of(request).clock.now()))
     obj = directory.create(kind, props, object_id)
     return JSONResponse(render(directory, obj), status_code=201)

@@ -72,8 +72,9 @@ class SimulatorControl:
         return result
 
     def truth(self, tenant_id: str, type: str) -> list[dict[str, Any]]:
-        """Live objects of one type (`user|group|device`) with all properties; groups carry
-        `members`, the sorted ids of their live members."""
+        """Live objects of one type (`user|group|device|servicePrincipal|orgContact`) with all
+        properties; groups carry `members`, the sorted ids of their live members, and
+        `memberTypes`, each member's type (`user`, `servicePrincipal`, `orgContact`...)."""
         path = f"/tenants/{tenant_id}/truth"
         result: list[dict[str, Any]] = self._call("GET", path, params={"type": type})
         return result

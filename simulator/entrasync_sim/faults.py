@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from entrasync_sim.errors import aad_error, graph_error, throttled_error
+from entrasync_sim.schema import KINDS
 
 if TYPE_CHECKING:
     from entrasync_sim.runtime import Simulator
@@ -155,7 +156,7 @@ def endpoint_of(path: str) -> tuple[str | None, str | None]:
         return None, None
     if parts[0] == "v1.0":
         rest = parts[1:]
-        if len(rest) >= 2 and rest[0] in ("users", "groups", "devices") and rest[1] in _DELTA:
+        if len(rest) >= 2 and rest[0] in KINDS and rest[1] in _DELTA:
             return f"{rest[0]}/delta", None
         return (rest[0] if rest else ""), None
     if parts[-1] == "token":

@@ -27,6 +27,8 @@ READ_PERMISSIONS: dict[str, frozenset[str]] = {
         "GroupMember.ReadWrite.All",
     },
     "devices": _DIRECTORY | {"Device.Read.All", "Device.ReadWrite.All"},
+    "servicePrincipals": _DIRECTORY | {"Application.Read.All", "Application.ReadWrite.All"},
+    "contacts": _DIRECTORY | {"OrgContact.Read.All"},
     "organization": _DIRECTORY | {"Organization.Read.All", "Organization.ReadWrite.All"},
     "domains": _DIRECTORY | {"Domain.Read.All", "Domain.ReadWrite.All"},
     "subscriptions": frozenset(),

@@ -16,7 +16,14 @@ from entrasync_sim.schema import PROPERTIES, Kind, parse_kind, soft_deletable
 
 OPERATIONS = ("create", "update", "soft_delete", "hard_delete", "restore")
 MEMBER_OPERATIONS = ("add_member", "remove_member")
-_SINGULAR = {"user": "users", "group": "groups", "device": "devices"}
+_SINGULAR = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+    "servicePrincipal": "servicePrincipals",
+    "orgContact": "contacts",
+    "contact": "contacts",
+}
 
 
 class BatchError(Exception):
@@ -116,10 +123,12 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
         raise DirectoryError(400, "badRequest", f"Unknown operation {name!r}.")
     kind = kind_of(op.get("type"))
     if kind is None:
-        raise DirectoryError(400, "badRequest", "'type' must be user, group or device.")
+        raise DirectoryError(
+            400, "badRequest", "'type' must be user, group, device, servicePrincipal or orgContact."
+        )
     if name == "create":
         attrs = dict(_attrs(op, kind))
-        if kind != "devices":
+        if "createdDateTime" in PROPERTIES[kind]:
             attrs.setdefault("createdDateTime", now)
         object_id = _text(op, "id", results) if "id" in op else str(uuid.uuid4())
         if shadow.state(object_id) is not None:

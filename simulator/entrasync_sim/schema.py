@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-Kind = Literal["users", "groups", "devices"]
+Kind = Literal["users", "groups", "devices", "servicePrincipals", "contacts"]
 
-KINDS: Final[tuple[Kind, ...]] = ("users", "groups", "devices")
+# Service principals and organisational contacts are group members in real tenants (group-delta.md:
+# `members@delta` items are typed `#microsoft.graph.servicePrincipal`, `...orgContact` too).
+KINDS: Final[tuple[Kind, ...]] = ("users", "groups", "devices", "servicePrincipals", "contacts")
 
 ODATA_TYPES: Final[dict[Kind, str]] = {
     "users": "#microsoft.graph.user",
     "groups": "#microsoft.graph.group",
     "devices": "#microsoft.graph.device",
+    "servicePrincipals": "#microsoft.graph.servicePrincipal",
+    "contacts": "#microsoft.graph.orgContact",
 }
 
 PROPERTIES: Final[dict[Kind, frozenset[str]]] = {
@@ -60,6 +64,29 @@ PROPERTIES: Final[dict[Kind, frozenset[str]]] = {
             "isManaged",
             "approximateLastSignInDateTime",
             "registrationDateTime",
+        }
+    ),
+    "servicePrincipals": frozenset(
+        {
+            "displayName",
+            "appId",
+            "appDisplayName",
+            "servicePrincipalType",
+            "accountEnabled",
+            "appOwnerOrganizationId",
+            "tags",
+        }
+    ),
+    "contacts": frozenset(
+        {
+            "displayName",
+            "givenName",
+            "surname",
+            "mail",
+            "mailNickname",
+            "companyName",
+            "jobTitle",
+            "department",
         }
     ),
 }

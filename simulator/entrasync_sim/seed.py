@@ -145,13 +145,84 @@ def _seed_directory(
     device_rows = [(device_id, _device(rng)) for device_id in device_ids]
     group_rows = [(group_id, _group(rng, n)) for n, group_id in enumerate(group_ids)]
 
+    # Service principals and contacts come from their own generator, seeded by the domain, so
+    # the users, groups and devices every seed made before stay exactly what they were.
+    extra = random.Random(f"apps and contacts of {domain}")
+    sp_rows, contact_rows = _principals_and_contacts(extra, users)
+    # Microsoft 365 groups take users only (group-post-members.md): security groups only.
+    security = [n for n, (_, props) in enumerate(group_rows) if not props["groupTypes"]]
+    guests = _guest_members(extra, security, [i for i, _ in sp_rows], [i for i, _ in contact_rows])
+
     def memberships() -> Iterator[tuple[str, dict[str, Kind]]]:
         for n, group_id in enumerate(group_ids):
-            yield group_id, _members(rng, n, user_ids, device_ids, group_ids)
+            members = _members(rng, n, user_ids, device_ids, group_ids)
+            yield group_id, members | guests.get(n, {})
 
     directory.bulk_load("users", user_rows)
     directory.bulk_load("devices", device_rows)
+    if sp_rows:
+        directory.bulk_load("servicePrincipals", sp_rows)
+        directory.bulk_load("contacts", contact_rows)
     directory.bulk_load("groups", group_rows, memberships())
+
+
+def _principals_and_contacts(
+    rng: random.Random, users: int
+) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """A realistic few: one service principal per 20 users and one contact per 40 (at least two
+    of each in a tenant with users, at most 200 and 100: they are members, not a type we sync)."""
+    if not users:
+        return [], []
+    sp_ids = _ids(rng, min(200, max(2, users // 20)))
+    contact_ids = _ids(rng, min(100, max(2, users // 40)))
+    return (
+        [(i, _service_principal(rng, n)) for n, i in enumerate(sp_ids)],
+        [(i, _contact(rng, n)) for n, i in enumerate(contact_ids)],
+    )
+
+
+def _guest_members(
+    rng: random.Random, security: list[int], sps: list[str], contacts: list[str]
+) -> dict[int, dict[str, Kind]]:
+    """Group number → service principals and contacts among its members, in the `security`
+    groups: the first has one of each (so every seeded tenant with users and a security group
+    has both kinds of member), then about one in ten a service principal, one in twenty a
+    contact."""
+    chosen: dict[int, dict[str, Kind]] = {}
+    if not (security and sps and contacts):
+        return chosen
+    chosen[security[0]] = {rng.choice(sps): "servicePrincipals", rng.choice(contacts): "contacts"}
+    for n in security[1:]:
+        if rng.random() < 0.1:
+            chosen.setdefault(n, {})[rng.choice(sps)] = "servicePrincipals"
+        if rng.random() < 0.05:
+            chosen.setdefault(n, {})[rng.choice(contacts)] = "contacts"
+    return chosen
+
+
+def _service_principal(rng: random.Random, n: int) -> dict[str, Any]:
+    name = f"{rng.choice(_TEAMS)} App {n}"
+    return {
+        "displayName": name,
+        "appDisplayName": name,
+        "appId": _guid(rng),
+        "servicePrincipalType": rng.choice(["Application", "Application", "ManagedIdentity"]),
+        "accountEnabled": rng.random() >= 0.05,
+        "tags": ["WindowsAzureActiveDirectoryIntegratedApp"] if rng.random() < 0.5 else [],
+    }
+
+
+def _contact(rng: random.Random, n: int) -> dict[str, Any]:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    nickname = f"{first.lower()}.{last.lower()}{n}"
+    return {
+        "displayName": f"{first} {last} (external)",
+        "givenName": first,
+        "surname": last,
+        "mail": f"{nickname}@partner.example.com",
+        "mailNickname": nickname,
+        "companyName": rng.choice(["Partner Ltd", "Supplier Inc", "Agency LLC"]),
+    }
 
 
 def _user(rng: random.Random, n: int, domain: str) -> dict[str, Any]:
