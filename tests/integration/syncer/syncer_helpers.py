@@ -9,10 +9,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from entrasync_shared.members import member_type
 from entrasync_shared.messages import (
     CloudEndpoints,
     Credential,
     ObservationBatch,
+    ObservedObject,
     StartSync,
     SyncFinished,
     SyncStarted,
@@ -151,15 +153,27 @@ class PipelineWatcher:
 
 
 def merged_objects(batches: list[ObservationBatch]) -> dict[str, dict[str, Any]]:
-    """Objects by id: attributes merged, member additions and removals as sets."""
+    """Objects by id: attributes merged, member additions and removals as sets, and `types`:
+    each added member's type (`user`, `servicePrincipal`, ..., `unknown` when untyped)."""
     merged: dict[str, dict[str, Any]] = {}
     for batch in batches:
         for obj in batch.objects:
-            known = merged.setdefault(obj.id, {"attributes": {}, "added": set(), "removed": set()})
+            known = merged.setdefault(
+                obj.id, {"attributes": {}, "added": set(), "removed": set(), "types": {}}
+            )
             known["attributes"].update(obj.attributes)
             known["added"].update(obj.members_added)
             known["removed"].update(obj.members_removed)
+            known["types"].update(typed_additions(obj))
     return merged
+
+
+def typed_additions(obj: ObservedObject) -> dict[str, str]:
+    """Member id → type of an observation's added members (`unknown` when it has no types)."""
+    codes = obj.members_added_types
+    if len(codes) != len(obj.members_added):
+        codes = "?" * len(obj.members_added)
+    return {m: member_type(c) for m, c in zip(obj.members_added, codes, strict=True)}
 
 
 def removals_of(batches: list[ObservationBatch]) -> dict[str, str]:
@@ -187,6 +201,8 @@ def assert_matches_truth(
                 # (microsoft-graph-docs#7115); the truth lists live members only.
                 live = {o["id"] for objects in truth.values() for o in objects}
                 assert obj["added"] & live == set(wanted.pop("members")), object_id
+                types = {m: t for m, t in obj["types"].items() if m in live}
+                assert types == expected[object_id]["memberTypes"], object_id
                 assert obj["removed"] == set()
             assert obj["attributes"] == wanted, object_id
         result = run.result(object_type)
