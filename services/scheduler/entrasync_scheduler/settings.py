@@ -47,8 +47,10 @@ class SchedulerSettings(ServiceSettings):
         validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_REFRESH_LINKS_SECONDS"),
         description="Longest gap between two runs, so delta links never reach Graph's 7 days",
     )
+    # On by default: Graph can leave a restore out of `$select` delta rounds for good
+    # (microsoft-graph-docs#5821), and only a full round lists the object again.
     full_scan_every_seconds: float = Field(
-        0.0,
+        24 * 3600.0,
         ge=0,
         validation_alias=AliasChoices("ENTRASYNC_SCHEDULER_FULL_SCAN_EVERY_SECONDS"),
         description="Force a full scan when the last full success is this old; 0 = never",

@@ -242,3 +242,24 @@ async def test_a_tenant_enabled_again_runs_at_once() -> None:
     await subject.tick()
 
     assert [p.msg_id for p in queue.planned] == [f"a:{int(T0 // 60)}", f"a:{int(T0 // 60)}.v3"]
+
+
+async def test_by_default_a_full_scan_runs_a_day_after_the_last_full_success() -> None:
+    """The safety net for restores Graph leaves out of `$select` delta rounds for good
+    (microsoft-graph-docs#5821, issue 17 point 2): only a full round lists them again."""
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    subject = scheduler(config, queue, clock)
+    subject.tenant_changed(tenant("a", interval_seconds=3600))
+    await subject.tick()
+    subject.run_recorded(recorded(queue.planned[0].command.run_id))
+
+    for hour in range(1, 25):
+        clock.now = T0 + hour * 3600
+        await subject.tick()
+        command = queue.planned[-1].command
+        kinds = {"mode": command.mode, "reason": command.reason}
+        user = {"object_type": "user", "status": "Succeeded", **kinds}
+        subject.run_recorded(recorded(command.run_id, at=clock.now, types=[user], **kinds))
+
+    modes = [(p.command.mode, p.command.reason) for p in queue.planned]
+    assert modes == [("full", "first")] + [("delta", "schedule")] * 23 + [("full", "periodic")]
