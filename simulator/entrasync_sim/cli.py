@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--duplicates", type=_probability, default=0.0)
     serve.add_argument("--replays", type=_probability, default=0.0)
     serve.add_argument("--empty-pages", type=_probability, default=0.0)
+    serve.add_argument("--missed-restores", type=_probability, default=0.0)
     serve.add_argument("--state-dir", type=Path, default=None, help="default: a new temp dir")
     return parser
 
@@ -109,7 +110,13 @@ async def _serve(args: argparse.Namespace) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     tls = write_tls_files(state_dir)
     tenants = seed_tenants(args.seed, args.tenants, args.users, args.groups, args.devices)
-    quirks = Quirks(args.duplicates, args.replays, args.empty_pages, seed=args.seed)
+    quirks = Quirks(
+        args.duplicates,
+        args.replays,
+        args.empty_pages,
+        seed=args.seed,
+        missed_restores=args.missed_restores,
+    )
     for tenant in tenants:
         tenant.quirks = quirks
         render_memberships(tenant.directory, args.member_slice)

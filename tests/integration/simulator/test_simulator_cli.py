@@ -10,7 +10,7 @@ def test_flags_set_lifetimes_throttling_and_quirks() -> None:
     flags = [
         *("--delta-link-lifetime", "60", "--token-lifetime", "300", "--member-slice", "9"),
         *("--throttle-budget", "50", "--duplicates", "0.5", "--replays", "0.25"),
-        *("--empty-pages", "0.1", "--seed", "4"),
+        *("--empty-pages", "0.1", "--missed-restores", "0.2", "--seed", "4"),
     ]
     with (
         SimulatorProcess(users=2, groups=1, devices=1, page_size=11, extra_args=flags) as sim,
@@ -32,7 +32,13 @@ def test_flags_set_lifetimes_throttling_and_quirks() -> None:
         "delta_link_lifetime": 60,
     }
     assert (throttling["enabled"], throttling["budget"]) == (True, 50)
-    assert quirks == {"duplicates": 0.5, "replays": 0.25, "empty_pages": 0.1, "seed": 4}
+    assert quirks == {
+        "duplicates": 0.5,
+        "replays": 0.25,
+        "empty_pages": 0.1,
+        "missed_restores": 0.2,
+        "seed": 4,
+    }
     assert off["enabled"] is False
 
 
