@@ -72,8 +72,16 @@ def live_inventory(
         entry = dict(doc["attributes"])
         if doc["object_type"] == "group":
             entry["members"] = sorted(doc.get("members") or [])
+            entry["memberTypes"] = member_types(doc)
         result[doc["object_type"]][doc["object_id"]] = entry
     return result
+
+
+def member_types(doc: dict[str, Any]) -> dict[str, str]:
+    """A group document's live members, id → type, as the simulator's truth has them in
+    `memberTypes` (history stores only the types that differ from the group's default)."""
+    types, default = doc.get("member_types") or {}, doc.get("member_default") or "unknown"
+    return {m: types.get(m, default) for m in doc.get("members") or []}
 
 
 def differences(
