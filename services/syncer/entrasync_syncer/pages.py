@@ -103,10 +103,10 @@ def _added_ids(changes: list[Any]) -> AddedIds | None:
         return None
     if len(found) != len(changes) or not set(map(type, found)) <= {str}:
         return None
-    code_of = ODATA_CODES.get
+    code_of = ODATA_CODES
     try:
-        codes = "".join([code_of(change.get("@odata.type"), "?") for change in changes])
-    except TypeError:  # an unhashable `@odata.type`: the slow path reads it as unknown
+        codes = "".join([code_of[change["@odata.type"]] for change in changes])
+    except (KeyError, TypeError):  # a missing or unknown `@odata.type`: the slow path reads it
         return None
     return AddedIds(found, codes)
 
