@@ -45,7 +45,7 @@ def seen(current: StoredObject | None, observed: ObservedObject, mode="delta") -
 
 
 def refs(obj: StoredObject) -> set[tuple[str, str]]:
-    return {(obj.member_type(m), m) for m in obj.members}
+    return {(kind, m) for m, kind in obj.typed_members().items()}
 
 
 def test_a_group_keeps_each_members_type_and_stores_only_the_non_user_ones() -> None:

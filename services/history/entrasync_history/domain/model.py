@@ -93,6 +93,10 @@ class StoredObject:
     def member_type(self, member_id: str) -> MemberType:
         return self.member_types.get(member_id, self.member_default)
 
+    def typed_members(self) -> dict[str, MemberType]:
+        """The live members, id → type (as the simulator's truth gives `memberTypes`)."""
+        return {m: self.member_type(m) for m in sorted(self.members)}
+
 
 def content_hash(attributes: Mapping[str, Any], members: Iterable[str]) -> str:
     canonical = json.dumps(
