@@ -88,12 +88,7 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "attributes": dict(obj.attributes),
         "members": sorted(obj.members),
         "hidden_members": sorted(obj.hidden_members),
-        "member_types": {
-            m: kind
-            for m, kind in sorted(obj.member_types.items())
-            if m in obj.members or m in obj.hidden_members
-        },
-        "member_default": obj.member_default,
+        **member_type_fields(obj),
         "content_hash": obj.content_hash,
         "first_seen": obj.first_seen,
         "last_seen_run": obj.last_seen_run,
@@ -109,6 +104,19 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "position": position_document(obj.position),
         "revision": obj.revision,
         "updated_at": now,
+    }
+
+
+def member_type_fields(obj: StoredObject) -> dict[str, Any]:
+    """A group's member types (of its live and hidden members); nothing for other objects."""
+    if obj.object_type != "group":
+        return {}
+    live, hidden = obj.members, obj.hidden_members
+    return {
+        "member_types": {
+            m: t for m, t in sorted(obj.member_types.items()) if m in live or m in hidden
+        },
+        "member_default": obj.member_default,
     }
 
 
