@@ -102,6 +102,8 @@ def test_a_group_stored_before_types_reads_as_unknown_members_until_seen_again()
     again = seen(old, group(["u1", "sp1"], "us"), mode="full")
     assert refs(again) == {("user", "u1"), ("servicePrincipal", "sp1")}
     assert diff(old, again) == []  # types are no public change
+    # All typed again: stored compactly, users by default.
+    assert (again.member_default, dict(again.member_types)) == ("user", {"sp1": "servicePrincipal"})
 
 
 def test_a_batch_without_types_does_not_forget_known_ones() -> None:

@@ -166,12 +166,19 @@ def observe(
         (members | (added - aside)) - removed - aside,
         (hidden | aside) - removed - (added - aside),
     )
-    types = _typed(updated, seen, known=(base.members | base.hidden_members) - removed)
+    types = _pruned(
+        _typed(updated, seen, known=(base.members | base.hidden_members) - removed), members, hidden
+    )
+    default = base.member_default
+    if default == "unknown" and len(types) == len(members) + len(hidden):
+        # Every member of a group stored untyped is typed now: back to the compact form.
+        default, types = "user", {m: kind for m, kind in types.items() if kind != "user"}
     updated = replace(
         updated,
         members=members,
         hidden_members=hidden,
-        member_types=_pruned(types, members, hidden),
+        member_types=types,
+        member_default=default,
     )
     if mode == "full":
         # A retried run re-confirms from scratch: only the finishing attempt's members count.
