@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap demo test lint format bench
+.PHONY: help bootstrap demo test lint format bench soak
 
 help:
 	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
 	@echo "make test   - lint + the whole test suite (unit, integration, end-to-end)"
 	@echo "make bench  - entrasync vs raw httpx vs msgraph-sdk on a 100k-user simulated tenant"
+	@echo "make soak   - the randomised convergence test with 5,000 sequences (a fresh seed each time)"
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -32,3 +33,8 @@ format:
 BENCH_ARGS ?=
 bench:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/sync_vs_sdk.py $(BENCH_ARGS)
+
+# The randomised convergence test's `soak` profile: 5,000 generated sequences instead of CI's 200.
+soak:
+	@UV=$$(scripts/bootstrap.sh) && ENTRASYNC_HYPOTHESIS_PROFILE=soak "$$UV" run --frozen pytest \
+	  -p no:randomly -o timeout=0 tests/unit/history/test_history_convergence_random.py $(PYTEST_ARGS)

@@ -1,0 +1,314 @@
+"""Randomised convergence (issue 17.12): whatever the directory does, whatever fails, the
+inventory ends up exactly the directory.
+
+Hypothesis draws a small tenant, Graph's delta quirks and a replication lag, then a sequence of
+directory mutations (create, update, clear a property, soft and hard delete, restore, member
+add and remove, a big group over several member slices) interleaved with delta and full runs,
+429 storms and clock jumps; a run may kill the syncer after any publish (the command comes back
+as the next attempt) and history between publishing and committing any message (it comes back
+later, possibly only after the next run's messages). After every run that succeeded with
+nothing left in flight and no change still inside the lag, the inventory equals the simulator's
+truth. At the end: the inventory is exact, an unchanged delta run and an unchanged full run
+publish no directory event, and replaying each object's events from the start (strictly: no
+second `created`, no update that changes nothing, no member added twice) yields its state.
+
+Profiles: `ci` (200 sequences, derandomised: the same 200 every time) by default; `soak`
+(5,000, a fresh seed each time, printed on failure) with ENTRASYNC_HYPOTHESIS_PROFILE=soak.
+A failure prints the shrunk sequence and a `@reproduce_failure` blob. No example database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from typing import Any
+
+from convergence_harness import KINDS, World, differences, world
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "print_blob": True,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("ci", max_examples=200, derandomize=True, **_COMMON)
+settings.register_profile("soak", max_examples=5_000, **_COMMON)
+PROFILE = settings(
+    settings.get_profile(os.environ.get("ENTRASYNC_HYPOTHESIS_PROFILE", "ci")),
+    **(
+        {"max_examples": int(os.environ["ENTRASYNC_HYPOTHESIS_EXAMPLES"])}
+        if os.environ.get("ENTRASYNC_HYPOTHESIS_EXAMPLES")
+        else {}
+    ),
+)
+
+TYPES = st.sampled_from(["user", "group", "device"])
+PICK = st.integers(0, 40)
+PROPS = {
+    "user": ("displayName", "jobTitle", "department"),
+    "group": ("displayName", "description"),
+    "device": ("displayName", "operatingSystemVersion"),
+}
+CLEARABLE = {"user": ("jobTitle", "department"), "group": ("description",), "device": ()}
+
+MUTATIONS = st.one_of(
+    st.tuples(st.just("create"), TYPES, st.booleans()),
+    st.tuples(st.just("update"), TYPES, PICK, st.integers(0, 2), st.integers(0, 3)),
+    st.tuples(st.just("clear"), TYPES, PICK, st.integers(0, 1)),
+    st.tuples(st.just("soft_delete"), TYPES, PICK),
+    st.tuples(st.just("hard_delete"), TYPES, PICK),
+    st.tuples(st.just("restore"), TYPES, PICK),
+    st.tuples(st.just("add_member"), PICK, TYPES, PICK),
+    st.tuples(st.just("remove_member"), PICK, PICK),
+    st.tuples(st.just("big_group"), PICK, st.integers(3, 9)),
+)
+RUNS = st.tuples(
+    st.just("run"),
+    st.sampled_from(["delta", "delta", "full"]),
+    st.none() | st.integers(1, 12),  # kill the syncer after that many publishes
+    st.frozensets(st.integers(1, 14), max_size=3),  # history crashes on these deliveries
+    st.booleans(),  # crashed deliveries come back only after the next run's messages
+)
+CHAOS = st.one_of(
+    st.tuples(st.just("throttle"), st.integers(1, 3), st.sampled_from(["1", "5", "45"])),
+    st.tuples(st.just("advance"), st.integers(1, 90)),
+)
+STEPS = st.lists(st.one_of(MUTATIONS, MUTATIONS, RUNS, CHAOS), min_size=1, max_size=24)
+QUIRK = st.sampled_from([0.0, 0.0, 0.25, 0.5])
+SCENARIOS = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**16),
+        "sizes": st.tuples(st.integers(0, 6), st.integers(0, 4), st.integers(0, 3)),
+        "paging": st.tuples(st.integers(2, 5), st.integers(1, 4)),
+        "quirks": st.tuples(QUIRK, QUIRK, QUIRK),
+        "lag": st.sampled_from([0, 0, 30]),
+        "steps": STEPS,
+    }
+)
+
+
+class Sequence:
+    """Plays one drawn scenario against a World, checking convergence as it goes."""
+
+    def __init__(self, w: World, lag: int) -> None:
+        self.w = w
+        self.lag = lag
+        self.ids: dict[str, list[str]] = {t: [] for t in KINDS}
+        self.last_change = 0.0
+        self.counter = 0
+
+    async def start(self, scenario: dict[str, Any]) -> None:
+        for object_type, kind in KINDS.items():
+            self.ids[object_type] = sorted(o["id"] for o in (await self.w.truth())[kind])
+        duplicates, replays, empty = scenario["quirks"]
+        quirks = {"duplicates": duplicates, "replays": replays, "empty_pages": empty, "seed": 7}
+        await self.w.control("PUT", f"/tenants/{self.w.tid}/quirks", json=quirks)
+        if self.lag:
+            await self.w.control("PUT", f"/tenants/{self.w.tid}/lag", json={"seconds": self.lag})
+        await self.run("full", None, frozenset(), False)
+
+    def pick(self, object_type: str, index: int) -> str | None:
+        ids = self.ids[object_type]
+        return ids[index % len(ids)] if ids else None
+
+    async def mutate(self, operations: list[dict[str, Any]]) -> list[str] | None:
+        ids = await self.w.mutate(operations)
+        if ids is not None:
+            self.last_change = self.w.simulator.clock.seconds()
+        return ids
+
+    def attrs(self, object_type: str, unified: bool) -> dict[str, Any]:
+        self.counter += 1
+        n = self.counter
+        if object_type == "user":
+            return {"displayName": f"New {n}", "userPrincipalName": f"n{n}@x.test", "jobTitle": "J"}
+        if object_type == "device":
+            return {"displayName": f"DEV-{n}", "operatingSystemVersion": "1.0"}
+        return {
+            "displayName": f"Team {n}",
+            "description": "made in a test",
+            "groupTypes": ["Unified"] if unified else [],
+            "mailEnabled": unified,
+            "securityEnabled": not unified,
+        }
+
+    async def step(self, step: tuple[Any, ...]) -> None:
+        name = step[0]
+        if name == "run":
+            await self.run(*step[1:])
+        elif name == "throttle":
+            fault = {"endpoint": "*/delta", "status": 429, "count": step[1]}
+            await self.w.control("POST", "/faults", json={**fault, "retry_after": step[2]})
+        elif name == "advance":
+            self.w.simulator.clock.advance(step[1])
+        else:
+            await self.mutation(step)
+
+    async def mutation(self, step: tuple[Any, ...]) -> None:
+        name, rest = step[0], step[1:]
+        if name == "create":
+            object_type, unified = rest
+            op = {"op": "create", "type": object_type, "attrs": self.attrs(object_type, unified)}
+            made = await self.mutate([op])
+            if made:
+                self.ids[object_type].append(made[0])
+        elif name in ("update", "clear"):
+            object_type, index = rest[0], rest[1]
+            target = self.pick(object_type, index)
+            if name == "update":
+                props = PROPS[object_type]
+                attrs: dict[str, Any] = {props[rest[2] % len(props)]: f"v{rest[3]}"}
+            elif CLEARABLE[object_type]:
+                attrs = {CLEARABLE[object_type][rest[2] % len(CLEARABLE[object_type])]: None}
+            else:
+                return
+            if target:
+                await self.mutate(
+                    [{"op": "update", "type": object_type, "id": target, "attrs": attrs}]
+                )
+        elif name in ("soft_delete", "hard_delete", "restore"):
+            target = self.pick(rest[0], rest[1])
+            if target:
+                await self.mutate([{"op": name, "type": rest[0], "id": target}])
+        elif name == "add_member":
+            group, member = self.pick("group", rest[0]), self.pick(rest[1], rest[2])
+            if group and member:
+                await self.mutate([{"op": "add_member", "group_id": group, "member_id": member}])
+        elif name == "remove_member":
+            await self.remove_member(rest[0], rest[1])
+        else:
+            await self.big_group(rest[0], rest[1])
+
+    async def remove_member(self, group_index: int, member_index: int) -> None:
+        group = self.pick("group", group_index)
+        groups = {g["id"]: g for g in (await self.w.truth())["groups"]}
+        members = groups.get(group, {}).get("members") or []
+        if members:
+            member = members[member_index % len(members)]
+            await self.mutate([{"op": "remove_member", "group_id": group, "member_id": member}])
+
+    async def big_group(self, group_index: int, size: int) -> None:
+        """New users joining one group at once: its members come over several slices."""
+        group = self.pick("group", group_index)
+        if not group:
+            return
+        ops: list[dict[str, Any]] = [
+            {"op": "create", "type": "user", "attrs": self.attrs("user", False)}
+            for _ in range(size)
+        ]
+        ops += [{"op": "add_member", "group_id": group, "member_id": f"${i}"} for i in range(size)]
+        made = await self.mutate(ops)
+        if made:
+            self.ids["user"] += made[:size]
+
+    async def run(
+        self, mode: str, kill_after: int | None, crashes: frozenset[int], late: bool
+    ) -> None:
+        started = self.w.simulator.clock.seconds()
+        run_id, finished, attempts = await self.w.sync(mode, kill_after)
+        await self.w.deliver(set(crashes), late, random.Random(len(crashes)))
+        note(f"{run_id} {mode}: {finished.status} after {attempts} attempt(s)")
+        settled = started - self.last_change > self.lag if self.lag else True
+        recorded = self.w.recorded.get(run_id)
+        if settled and not self.w.held and recorded and recorded.status == "Succeeded":
+            await self.assert_exact(run_id)
+
+    async def settle(self) -> None:
+        """No more faults, the lag over, everything redelivered: then the checks that need a
+        quiet tenant."""
+        await self.w.control("DELETE", "/faults")
+        self.w.simulator.clock.advance(self.lag + 1)
+        await self.w.drain()
+        await self.expect_exact("delta")
+        before = directory_events(self.w)
+        await self.expect_exact("delta")
+        await self.expect_exact("full")
+        assert directory_events(self.w)[len(before) :] == [], "an unchanged run published"
+
+    async def expect_exact(self, mode: str) -> None:
+        run_id, finished, _ = await self.w.sync(mode, None)
+        await self.w.drain()
+        recorded = self.w.recorded[run_id]
+        assert recorded.status == "Succeeded", recorded
+        await self.assert_exact(run_id)
+
+    async def assert_exact(self, run_id: str) -> None:
+        problems = differences(self.w.inventory(), await self.w.truth())
+        assert not problems, f"after {run_id}:\n" + "\n".join(problems)
+
+
+def directory_events(w: World) -> list[Any]:
+    return [e for e in w.events.stream if ".directory." in e.envelope.type]
+
+
+def replayed(events: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each object's state from its events alone, refusing any event its state already shows."""
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        data, kind = event.envelope.data, event.envelope.type.rsplit(".", 1)[1]
+        key = (data.object_type, data.object_id)
+        obj = state.setdefault(key, {"live": False, "attributes": {}, "members": set()})
+        where = f"{kind} {key} {event.msg_id}"
+        if kind == "created":
+            assert not obj["live"], f"a second created: {where}"
+            obj.update(
+                live=True, attributes={k: v for k, v in data.attributes.items() if v is not None}
+            )
+        elif kind == "updated":
+            assert obj["live"] or data.restored, f"update of a deleted object: {where}"
+            assert data.changed or data.restored, f"an update that changes nothing: {where}"
+            for name, value in data.changed.items():
+                assert obj["attributes"].get(name) != value, f"update repeats {name}: {where}"
+                if value is None:
+                    obj["attributes"].pop(name, None)
+                else:
+                    obj["attributes"][name] = value
+            obj["live"] = True
+        elif kind == "deleted":
+            assert obj["live"], f"a deleted object deleted again: {where}"
+            obj["live"] = False
+        else:
+            added, removed = set(data.added), set(data.removed)
+            assert not added & obj["members"], f"members added twice: {where}"
+            assert removed <= obj["members"], f"absent members removed: {where}"
+            obj["members"] = (obj["members"] | added) - removed
+    return state
+
+
+def assert_replay_matches(w: World) -> None:
+    state = replayed(directory_events(w))
+    for (object_type, object_id), stored in w.store.objects.items():
+        mine = state.get((object_type, object_id), {"live": False})
+        assert mine["live"] == stored.live, (object_type, object_id, mine, stored)
+        if stored.live:
+            attributes = {k: v for k, v in stored.attributes.items() if v is not None}
+            assert mine["attributes"] == attributes, (object_type, object_id)
+            assert mine["members"] == set(stored.members), (object_type, object_id)
+    stored_live = {k for k, o in w.store.objects.items() if o.live}
+    assert {k for k, o in state.items() if o["live"]} <= stored_live
+
+
+async def play(scenario: dict[str, Any]) -> None:
+    note(f"scenario: {scenario!r}")
+    users, groups, devices = scenario["sizes"]
+    page_size, member_slice = scenario["paging"]
+    async with world(users, groups, devices, page_size, member_slice, scenario["seed"]) as w:
+        sequence = Sequence(w, scenario["lag"])
+        await sequence.start(scenario)
+        for step in scenario["steps"]:
+            await sequence.step(step)
+        await sequence.settle()
+        ids = [e.msg_id for e in w.events.stream]
+        assert len(ids) == len(set(ids))
+        assert_replay_matches(w)
+
+
+@PROFILE
+@given(SCENARIOS)
+def test_the_inventory_converges_exactly_whatever_the_directory_and_the_faults_do(
+    scenario: dict[str, Any],
+) -> None:
+    asyncio.run(play(scenario))
