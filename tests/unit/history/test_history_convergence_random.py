@@ -25,7 +25,7 @@ import random
 from typing import Any
 
 from convergence_harness import KINDS, World, differences, world
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 _COMMON: dict[str, Any] = {
@@ -44,6 +44,10 @@ PROFILE = settings(
         else {}
     ),
 )
+
+# A message history was killed on after it published (before it committed) comes back behind
+# newer messages only with this on: see CHANGE_REPLANNED_AFTER_A_NEWER_ONE, an open defect.
+LATE_AFTER_PUBLISH = os.environ.get("ENTRASYNC_CONVERGENCE_KNOWN_DEFECTS") == "1"
 
 TYPES = st.sampled_from(["user", "group", "device"])
 PICK = st.integers(0, 40)
@@ -76,7 +80,7 @@ CHAOS = st.one_of(
     st.tuples(st.just("throttle"), st.integers(1, 3), st.sampled_from(["1", "5", "45"])),
     st.tuples(st.just("advance"), st.integers(1, 90)),
 )
-STEPS = st.lists(st.one_of(MUTATIONS, MUTATIONS, RUNS, CHAOS), min_size=1, max_size=24)
+STEPS = st.lists(st.one_of(MUTATIONS, MUTATIONS, RUNS, CHAOS), min_size=3, max_size=32)
 QUIRK = st.sampled_from([0.0, 0.0, 0.25, 0.5])
 SCENARIOS = st.fixed_dictionaries(
     {
@@ -268,8 +272,11 @@ def replayed(events: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
                     obj["attributes"][name] = value
             obj["live"] = True
         elif kind == "deleted":
-            assert obj["live"], f"a deleted object deleted again: {where}"
-            obj["live"] = False
+            # A deleted object may be deleted again only to say how, once Graph tells (a full
+            # scan's sweep cannot tell a soft delete from a purge; `@removed` later can).
+            again = not obj["live"] and obj.get("soft") != data.soft and data.reason == "removed"
+            assert obj["live"] or again, f"a deleted object deleted again: {where}"
+            obj.update(live=False, soft=data.soft)
         else:
             added, removed = set(data.added), set(data.removed)
             assert not added & obj["members"], f"members added twice: {where}"
@@ -295,7 +302,8 @@ async def play(scenario: dict[str, Any]) -> None:
     note(f"scenario: {scenario!r}")
     users, groups, devices = scenario["sizes"]
     page_size, member_slice = scenario["paging"]
-    async with world(users, groups, devices, page_size, member_slice, scenario["seed"]) as w:
+    late = scenario.get("late_after_publish", LATE_AFTER_PUBLISH)
+    async with world(users, groups, devices, page_size, member_slice, scenario["seed"], late) as w:
         sequence = Sequence(w, scenario["lag"])
         await sequence.start(scenario)
         for step in scenario["steps"]:
@@ -306,8 +314,41 @@ async def play(scenario: dict[str, Any]) -> None:
         assert_replay_matches(w)
 
 
+# Shrunk sequences the test found, kept as examples. Each fails today (a known defect, see
+# the reason); when a fix makes one pass, Hypothesis says so: turn it into a plain example.
+NEVER_SEEN_SOFT_DELETED_MEMBER = {
+    "seed": 0,
+    "sizes": (0, 0, 0),
+    "paging": (2, 1),
+    "quirks": (0.0, 0.0, 0.0),
+    "lag": 0,
+    "steps": [("create", "group", False), ("big_group", 0, 3), ("soft_delete", "user", 0)],
+}
+CHANGE_REPLANNED_AFTER_A_NEWER_ONE = {
+    "seed": 0,
+    "sizes": (0, 1, 0),
+    "paging": (2, 1),
+    "quirks": (0.0, 0.0, 0.0),
+    "lag": 0,
+    "steps": [("big_group", 0, 7), ("run", "delta", None, frozenset({3}), False)],
+    "late_after_publish": True,
+}
+
+
 @PROFILE
 @given(SCENARIOS)
+@example(NEVER_SEEN_SOFT_DELETED_MEMBER).xfail(
+    raises=AssertionError,
+    reason="a user created and soft-deleted between two runs was never in the inventory, so "
+    "history drops its @removed; its edge (Graph keeps soft-deleted members' edges) then lists "
+    "it as a live member, and no full scan ever takes it out",
+)
+@example(CHANGE_REPLANNED_AFTER_A_NEWER_ONE).xfail(
+    raises=AssertionError,
+    reason="history killed after publishing a group's members_changed and before committing "
+    "it; a newer batch of the group commits first (new revision), so the redelivered change "
+    "is published again under a new id: consumers see the same members added twice",
+)
 def test_the_inventory_converges_exactly_whatever_the_directory_and_the_faults_do(
     scenario: dict[str, Any],
 ) -> None:
