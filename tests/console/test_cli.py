@@ -172,7 +172,7 @@ def test_events_tail_prints_change_events_filtered_by_tenant_and_type(
         console_stack, "events", "tail", "--tenant", synced_tenant["tenant"], "--from-start",
         "--count", "2",
     )  # fmt: skip
-    assert pretty.returncode == 0 and "user.created" in pretty.stdout and tenant in pretty.stdout
+    assert pretty.returncode == 0 and ".created" in pretty.stdout and tenant in pretty.stdout
 
 
 def test_status_lists_the_services_with_their_stats(console_stack: ServiceStack) -> None:
