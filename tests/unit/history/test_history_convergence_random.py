@@ -314,8 +314,9 @@ async def play(scenario: dict[str, Any]) -> None:
         assert_replay_matches(w)
 
 
-# Shrunk sequences the test found, kept as examples. Each fails today (a known defect, see
-# the reason); when a fix makes one pass, Hypothesis says so: turn it into a plain example.
+# Shrunk sequences the test found, kept as examples. An xfail one is an open defect (see its
+# reason); when a fix makes it pass, Hypothesis says so: make it a plain example.
+# A user created and soft-deleted between two runs, whose group lists its edge (fixed).
 NEVER_SEEN_SOFT_DELETED_MEMBER = {
     "seed": 0,
     "sizes": (0, 0, 0),
@@ -337,12 +338,7 @@ CHANGE_REPLANNED_AFTER_A_NEWER_ONE = {
 
 @PROFILE
 @given(SCENARIOS)
-@example(NEVER_SEEN_SOFT_DELETED_MEMBER).xfail(
-    raises=AssertionError,
-    reason="a user created and soft-deleted between two runs was never in the inventory, so "
-    "history drops its @removed; its edge (Graph keeps soft-deleted members' edges) then lists "
-    "it as a live member, and no full scan ever takes it out",
-)
+@example(NEVER_SEEN_SOFT_DELETED_MEMBER)
 @example(CHANGE_REPLANNED_AFTER_A_NEWER_ONE).xfail(
     raises=AssertionError,
     reason="history killed after publishing a group's members_changed and before committing "

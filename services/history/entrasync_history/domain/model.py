@@ -87,6 +87,16 @@ class StoredObject:
         return self.deletion is None
 
     @property
+    def never_public(self) -> bool:
+        """A tombstone of an object soft-deleted before any run saw it live (no event yet)."""
+        return (
+            self.deletion == "soft"
+            and self.revision == 0
+            and self.deleted_run is None
+            and not self.attributes
+        )
+
+    @property
     def content_hash(self) -> str:
         return content_hash(self.attributes, self.members)
 
@@ -309,6 +319,8 @@ def diff(before: StoredObject | None, after: StoredObject) -> list[Change]:
     """The public changes between a stored object and its new state, creation first."""
     kind, oid = after.object_type, after.object_id
     changes: list[Change] = []
+    if before is not None and before.never_public:
+        before = None  # restored before entrasync ever saw it live: new to consumers
     if not after.live:
         if before is not None and before.deletion != after.deletion:
             soft = None if after.deletion == "unseen" else after.deletion == "soft"

@@ -137,6 +137,21 @@ def _placed(position: Position | None, obj: StoredObject) -> StoredObject:
     return replace(obj, position=newest(obj.position, position))
 
 
+def unseen_tombstone(batch: ObservationBatch, object_id: str, now: datetime) -> StoredObject:
+    """A soft-deleted object the inventory never held: no attributes, no public change."""
+    return StoredObject(
+        tenant_id=batch.tenant_id,
+        object_type=batch.object_type,
+        object_id=object_id,
+        first_seen=now,
+        last_seen_run=batch.run_id,
+        last_seen_at=batch.at,
+        last_seen_attempt=batch.attempt,
+        deleted_at=now,
+        deletion="soft",
+    )
+
+
 def plan_batch(
     batch: ObservationBatch,
     stored: Iterable[StoredObject],
@@ -172,9 +187,13 @@ def plan_batch(
         work[k] = _placed(seen_at, observed)
     for removal in batch.removals:
         k = (batch.object_type, removal.id)
+        kind: Deletion = "hard" if removal.reason == "deleted" else "soft"
         if k in work:
-            kind: Deletion = "hard" if removal.reason == "deleted" else "soft"
             work[k] = _placed(seen_at, remove(work[k], kind, now))
+        elif kind == "soft":
+            # Created and soft-deleted between two runs: never public, but Graph keeps its
+            # edges and lists them, so a silent tombstone keeps it out of membership lists.
+            work[k] = _placed(seen_at, unseen_tombstone(batch, removal.id, now))
     _leave_all_groups(work, hard_removed_ids(batch))
     _in_all_groups(work, hide_members, soft_removed_ids(batch))
     _in_all_groups(work, reveal_members, restored)
