@@ -325,6 +325,10 @@ NEVER_SEEN_SOFT_DELETED_MEMBER = {
     "lag": 0,
     "steps": [("create", "group", False), ("big_group", 0, 3), ("soft_delete", "user", 0)],
 }
+NEVER_SEEN_SOFT_DELETED_MEMBER_THEN_FULL_SCAN = {
+    **NEVER_SEEN_SOFT_DELETED_MEMBER,
+    "steps": [*NEVER_SEEN_SOFT_DELETED_MEMBER["steps"], ("run", "full", None, frozenset(), False)],
+}
 CHANGE_REPLANNED_AFTER_A_NEWER_ONE = {
     "seed": 0,
     "sizes": (0, 1, 0),
@@ -339,6 +343,12 @@ CHANGE_REPLANNED_AFTER_A_NEWER_ONE = {
 @PROFILE
 @given(SCENARIOS)
 @example(NEVER_SEEN_SOFT_DELETED_MEMBER)
+@example(NEVER_SEEN_SOFT_DELETED_MEMBER_THEN_FULL_SCAN).xfail(
+    raises=AssertionError,
+    reason="the same user, but the next run is a full scan: its users round does not list the "
+    "user and sends no @removed, its groups round lists the edge, and history keeps an id it "
+    "never saw as a live member (no run ever takes it out)",
+)
 @example(CHANGE_REPLANNED_AFTER_A_NEWER_ONE).xfail(
     raises=AssertionError,
     reason="history killed after publishing a group's members_changed and before committing "
