@@ -9,16 +9,17 @@ The test talks to the system only over its public NATS API, its public events an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from e2e_helpers import CLOUD
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
-
-CLOUD = "simlab"
+from nats.aio.client import Client as NatsClient
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,11 @@ def stack(
     env, prefix = simulated_stack_settings(sim, workdir, "e2e", cloud=CLOUD)
     with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
         yield running
+
+
+@pytest.fixture
+async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
+    """A plain NATS connection to the stack (the test's own, like an operator's tool)."""
+    client = await nats.connect(stack.nats_url)
+    yield client
+    await client.drain()

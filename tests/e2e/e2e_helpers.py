@@ -1,18 +1,34 @@
-"""Plain helpers for the end-to-end tests: reading events, runs and the inventory."""
+"""Plain helpers for the end-to-end tests: registering directories, running syncs, reading
+events, runs and the inventory."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from entrasync_devtools.stack import ServiceStack
+from entrasync_shared.messages import (
+    CredentialProfile,
+    CredentialProfileCreate,
+    SyncNow,
+    SyncNowAccepted,
+    Tenant,
+    TenantCreate,
+)
+from entrasync_shared.natsutil import call
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pymongo import MongoClient
 
 T = TypeVar("T")
+
+CLOUD = "simlab"
+"""The custom cloud the stack registers the simulator as."""
 
 GRAPH_KINDS = {"user": "users", "group": "groups", "device": "devices"}
 
@@ -105,3 +121,58 @@ def differences(
                         f"truth {expected[object_id].get(key)!r}"
                     )
     return problems
+
+
+async def register(
+    bus: NatsClient,
+    stack: ServiceStack,
+    app: Mapping[str, Any],
+    *,
+    interval_seconds: int = 3600,
+    cloud: str = CLOUD,
+) -> Tenant:
+    """Register one simulated directory over config's API: its app's secret as a credential
+    profile, then the tenant (hourly by default: every later run is one the test asks for)."""
+    profile = await call(
+        bus,
+        stack.names.api("config", "profile.create"),
+        CredentialProfileCreate(
+            name=f"e2e {app['domain']} {uuid.uuid4().hex[:6]}",
+            client_id=app["client_id"],
+            client_secret=app["client_secret"],
+        ),
+        CredentialProfile,
+    )
+    create = TenantCreate(
+        tenant=app["domain"],
+        cloud=cloud,
+        profile_id=profile.id,
+        interval_seconds=interval_seconds,
+    )
+    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
+
+
+async def recorded(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> dict[str, dict]:
+    """Every `sync.recorded` of a tenant so far, by run id."""
+    names = stack.names
+    events = await read_events(bus.jetstream(), names.events_stream, names.sync_recorded(tenant_id))
+    return {event["data"]["run_id"]: event["data"] for event in events}
+
+
+async def run_now(
+    bus: NatsClient, stack: ServiceStack, tenant_id: str, *, must_succeed: bool = True
+) -> dict[str, Any]:
+    """Ask for a run (after the one in flight, if any) and wait until it is recorded."""
+    subject = stack.names.api("scheduler", "sync_now")
+    while True:
+        accepted = await call(bus, subject, SyncNow(tenant_id=tenant_id), SyncNowAccepted)
+        run_id = accepted.run_id if accepted.status == "queued" else accepted.after_run
+        assert run_id is not None
+
+        async def probe(run_id: str = run_id) -> dict | None:
+            return (await recorded(bus, stack, tenant_id)).get(run_id)
+
+        done = await eventually(probe, f"run {run_id} recorded")
+        if accepted.status == "queued":
+            assert done["status"] == "Succeeded" or not must_succeed, done
+            return done

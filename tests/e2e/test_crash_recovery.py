@@ -15,25 +15,21 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events
+from e2e_helpers import differences, eventually, live_inventory, read_events, register
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
     HistoryRow,
     HistoryRunsQuery,
     Page,
     Tenant,
-    TenantCreate,
 )
 from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
@@ -115,34 +111,6 @@ class Syncer:
                 self.process.wait()
 
 
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, app: dict[str, Any]) -> Tenant:
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name=f"crash app {app['domain']}",
-            client_id=app["client_id"],
-            client_secret=app["client_secret"],
-        ),
-        CredentialProfile,
-    )
-    return await call(
-        bus,
-        stack.names.api("config", "tenant.create"),
-        TenantCreate(
-            tenant=app["domain"], cloud=CLOUD, profile_id=profile.id, interval_seconds=3600
-        ),
-        Tenant,
-    )
-
-
 async def observed_batches(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> int:
     names = stack.names
     info = await bus.jetstream().stream_info(
@@ -186,7 +154,7 @@ async def kill_mid_run(
         second: Syncer | None = None
         try:
             await first.ready()
-            tenant = await register(bus, stack, sim.tenants[index])
+            tenant = await register(bus, stack, sim.tenants[index], cloud=CLOUD)
 
             async def half_way() -> bool:
                 return await observed_batches(bus, stack, tenant.id) >= 3

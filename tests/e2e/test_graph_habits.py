@@ -8,23 +8,22 @@ every link so the next run reads every type in full, as if no delta link had bee
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from e2e_helpers import (
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    recorded,
+    register,
+    run_now,
+    stream_last_seq,
+)
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
-from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
-    SyncNow,
-    SyncNowAccepted,
-    Tenant,
-    TenantCreate,
-)
-from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -39,52 +38,6 @@ M365 = {"groupTypes": ["Unified"], "mailEnabled": True, "securityEnabled": False
 def sim() -> Iterator[SimulatorProcess]:
     with SimulatorProcess(users=30, groups=4, devices=3, page_size=10, seed=17) as s:
         yield s
-
-
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, sim: SimulatorProcess) -> Tenant:
-    app = sim.tenants[0]
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name="graph habits", client_id=app["client_id"], client_secret=app["client_secret"]
-        ),
-        CredentialProfile,
-    )
-    create = TenantCreate(
-        tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=3600
-    )
-    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
-
-
-async def recorded(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> dict[str, dict]:
-    names = stack.names
-    events = await read_events(bus.jetstream(), names.events_stream, names.sync_recorded(tenant_id))
-    return {event["data"]["run_id"]: event["data"] for event in events}
-
-
-async def run_now(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> dict[str, Any]:
-    """Ask for a run (after the one in flight, if any) and wait until it is recorded."""
-    subject = stack.names.api("scheduler", "sync_now")
-    while True:
-        accepted = await call(bus, subject, SyncNow(tenant_id=tenant_id), SyncNowAccepted)
-        run_id = accepted.run_id if accepted.status == "queued" else accepted.after_run
-        assert run_id is not None
-
-        async def probe(run_id: str = run_id) -> dict | None:
-            return (await recorded(bus, stack, tenant_id)).get(run_id)
-
-        done = await eventually(probe, f"run {run_id} recorded")
-        if accepted.status == "queued":
-            assert done["status"] == "Succeeded", done
-            return done
 
 
 def modes(run: dict[str, Any]) -> set[str]:
@@ -102,7 +55,7 @@ async def test_the_inventory_stays_exact_under_graphs_habits(
     mongo: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
     history_db = stack.env["ENTRASYNC_HISTORY_DB"]
     sim_tenant = sim.tenants[0]["tenant_id"]
-    tenant = await register(bus, stack, sim)
+    tenant = await register(bus, stack, sim.tenants[0])
 
     async def first_run() -> dict | None:
         runs = list((await recorded(bus, stack, tenant.id)).values())

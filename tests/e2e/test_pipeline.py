@@ -4,55 +4,26 @@ and the public change events describe exactly what changed in the directory."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from e2e_helpers import (
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    register,
+    stream_last_seq,
+)
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
-from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
-    Tenant,
-    TenantCreate,
-)
-from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from pymongo import MongoClient
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, sim: SimulatorProcess) -> Tenant:
-    app = sim.tenants[0]
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name="e2e app", client_id=app["client_id"], client_secret=app["client_secret"]
-        ),
-        CredentialProfile,
-    )
-    return await call(
-        bus,
-        stack.names.api("config", "tenant.create"),
-        TenantCreate(
-            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=10
-        ),
-        Tenant,
-    )
 
 
 async def recorded_runs(
@@ -100,7 +71,7 @@ async def test_a_registered_tenant_converges_and_reports_exactly_its_changes(
     sim_tenant = sim.tenants[0]["tenant_id"]
 
     # 1. register → a first full run, recorded as Succeeded, and an inventory equal to the truth
-    tenant = await register(bus, stack, sim)
+    tenant = await register(bus, stack, sim.tenants[0], interval_seconds=10)
 
     async def first_run() -> dict[str, Any] | None:
         runs = await recorded_runs(bus, stack, tenant.id)

@@ -4,22 +4,20 @@ after the lag, and the change is published exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from e2e_helpers import (
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    register,
+    stream_last_seq,
+)
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
-from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
-    Tenant,
-    TenantCreate,
-)
-from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -27,33 +25,6 @@ from pymongo import MongoClient
 
 pytestmark = pytest.mark.timeout(240)
 LAG = 1000.0  # simulated seconds: the test moves the simulator's clock past it
-
-
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, sim: SimulatorProcess) -> Tenant:
-    app = sim.tenants[0]
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name="lag app", client_id=app["client_id"], client_secret=app["client_secret"]
-        ),
-        CredentialProfile,
-    )
-    return await call(
-        bus,
-        stack.names.api("config", "tenant.create"),
-        TenantCreate(
-            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=10
-        ),
-        Tenant,
-    )
 
 
 async def run_after(
@@ -85,7 +56,7 @@ async def test_a_change_hidden_by_replication_lag_is_taken_once_after_the_lag(
     mongo: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
     history_db = stack.env["ENTRASYNC_HISTORY_DB"]
     sim_tenant = sim.tenants[0]["tenant_id"]
-    tenant = await register(bus, stack, sim)
+    tenant = await register(bus, stack, sim.tenants[0], interval_seconds=10)
     first = await run_after(bus, stack, tenant.id, datetime.min.replace(tzinfo=UTC))
     assert (first["mode"], first["status"]) == ("full", "Succeeded"), first
 

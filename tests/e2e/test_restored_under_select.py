@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events
+from e2e_helpers import differences, eventually, live_inventory, read_events, register
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
     SyncNow,
     SyncNowAccepted,
-    Tenant,
-    TenantCreate,
 )
 from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
@@ -54,29 +49,6 @@ def stack(
     env, prefix = simulated_stack_settings(sim, workdir, "e2e", extra=extra)
     with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
         yield running
-
-
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, sim: SimulatorProcess) -> Tenant:
-    app = sim.tenants[0]
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name="missed restores", client_id=app["client_id"], client_secret=app["client_secret"]
-        ),
-        CredentialProfile,
-    )
-    create = TenantCreate(
-        tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=3600
-    )
-    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
 
 
 async def recorded(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> list[dict]:
@@ -114,7 +86,7 @@ async def test_a_restore_missed_by_select_delta_rounds_is_live_after_the_periodi
     mongo: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
     history_db = stack.env["ENTRASYNC_HISTORY_DB"]
     sim_tenant = sim.tenants[0]["tenant_id"]
-    tenant = await register(bus, stack, sim)
+    tenant = await register(bus, stack, sim.tenants[0])
 
     async def first_run() -> dict | None:
         runs = await recorded(bus, stack, tenant.id)

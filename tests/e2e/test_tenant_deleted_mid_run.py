@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import eventually
+from e2e_helpers import eventually, register
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
     SyncFinished,
     Tenant,
-    TenantCreate,
     TenantDelete,
 )
 from entrasync_shared.natsutil import call
@@ -71,38 +67,10 @@ def stack(
 
 
 @pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
-@pytest.fixture
 def mongo(infra: LocalInfra) -> Iterator[MongoClient[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(infra.mongodb_uri)
     yield client
     client.close()
-
-
-async def register(bus: NatsClient, stack: ServiceStack, app: dict[str, Any]) -> Tenant:
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name=f"deleted app {app['domain']}",
-            client_id=app["client_id"],
-            client_secret=app["client_secret"],
-        ),
-        CredentialProfile,
-    )
-    return await call(
-        bus,
-        stack.names.api("config", "tenant.create"),
-        TenantCreate(
-            tenant=app["domain"], cloud=CLOUD, profile_id=profile.id, interval_seconds=3600
-        ),
-        Tenant,
-    )
 
 
 class Traces:
@@ -173,7 +141,7 @@ async def delete_mid_run(
     with SimulatorControl(sim.control_url, sim.ca_file) as control:
         slow = control.inject_fault("*/delta", latency=PAGE_LATENCY, tenant_id=app["tenant_id"])
         try:
-            tenant = await register(bus, stack, app)
+            tenant = await register(bus, stack, app, cloud=CLOUD)
             traces = Traces(bus, stack, mongo, tenant.id)
 
             async def applied(at_least: int) -> bool:

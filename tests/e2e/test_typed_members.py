@@ -5,19 +5,26 @@ and `members_changed` events name each member's type."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from e2e_helpers import (
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    recorded,
+    register,
+    run_now,
+    stream_last_seq,
+)
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from pymongo import MongoClient
-from test_graph_habits import recorded, register, run_now
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,13 +42,6 @@ def mongo(infra: LocalInfra) -> Iterator[MongoClient[dict[str, Any]]]:
     client.close()
 
 
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
-
-
 async def test_service_principal_and_contact_members_converge_with_their_types(
     mongo: MongoClient[dict[str, Any]],
     sim: SimulatorProcess,
@@ -52,7 +52,7 @@ async def test_service_principal_and_contact_members_converge_with_their_types(
     js, names = bus.jetstream(), stack.names
     history_db = stack.env["ENTRASYNC_HISTORY_DB"]
     sim_tenant = sim.tenants[0]["tenant_id"]
-    tenant = await register(bus, stack, sim)
+    tenant = await register(bus, stack, sim.tenants[0])
 
     async def first_run() -> dict | None:
         runs = list((await recorded(bus, stack, tenant.id)).values())
