@@ -22,11 +22,17 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from convergence_harness import KINDS, World, differences, world
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps caches under .hypothesis/ in the working directory: not in the repo.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "entrasync-hypothesis")
 
 _COMMON: dict[str, Any] = {
     "deadline": None,
