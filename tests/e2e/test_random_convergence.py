@@ -11,23 +11,20 @@ Each sequence gets its own small tenant, added to the simulator while it runs.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import nats
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, stream_last_seq
+from e2e_helpers import (
+    differences,
+    live_inventory,
+    read_events,
+    register,
+    run_now,
+    stream_last_seq,
+)
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.infra import LocalInfra
-from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
-    SyncNow,
-    SyncNowAccepted,
-    Tenant,
-    TenantCreate,
-)
-from entrasync_shared.natsutil import call
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -44,13 +41,6 @@ def sim() -> Iterator[SimulatorProcess]:
     extra = ("--member-slice", "2", "--duplicates", "0.2", "--replays", "0.2")
     with SimulatorProcess(users=4, groups=2, devices=2, page_size=3, seed=5, extra_args=extra) as s:
         yield s
-
-
-@pytest.fixture
-async def bus(stack: ServiceStack) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.nats_url)
-    yield client
-    await client.drain()
 
 
 class Sequence:
@@ -98,42 +88,6 @@ class Sequence:
             self.control.mutate(self.tid, ops)
         except Exception as exc:  # a refused batch (e.g. a member already in) changes nothing
             assert "409" in str(exc) or "404" in str(exc) or "400" in str(exc), exc
-
-
-async def register(bus: NatsClient, stack: ServiceStack, entry: dict[str, Any]) -> Tenant:
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name=f"random {entry['tenant_id']}",
-            client_id=entry["client_id"],
-            client_secret=entry["client_secret"],
-        ),
-        CredentialProfile,
-    )
-    create = TenantCreate(
-        tenant=entry["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=3600
-    )
-    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
-
-
-async def run_now(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> dict[str, Any]:
-    """Ask for a run (after the one in flight, if any) and wait until it is recorded."""
-    names = stack.names
-    while True:
-        accepted = await call(
-            bus, names.api("scheduler", "sync_now"), SyncNow(tenant_id=tenant_id), SyncNowAccepted
-        )
-        run_id = accepted.run_id if accepted.status == "queued" else accepted.after_run
-
-        async def probe(run_id: str | None = run_id) -> dict[str, Any] | None:
-            subject = names.sync_recorded(tenant_id)
-            runs = await read_events(bus.jetstream(), names.events_stream, subject)
-            return next((e["data"] for e in runs if e["data"]["run_id"] == run_id), None)
-
-        done = await eventually(probe, f"run {run_id} recorded")
-        if accepted.status == "queued":
-            return done
 
 
 def replay(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
