@@ -26,6 +26,7 @@ from entrasync_shared.natsutil import (
     ApiCallError,
     call,
     connect,
+    subscriptions_in_place,
 )
 from entrasync_shared.permissions import (
     ALL_USERS,
@@ -121,7 +122,7 @@ async def eavesdrop(url: str, received: list[Msg]) -> tuple[object, list[str]]:
     nc = await connect(url, error_cb=on_error, max_reconnect_attempts=0)
     for subject in EAVESDROP:
         await nc.subscribe(subject, cb=on_msg)
-    await nc.flush()
+    await subscriptions_in_place(nc)  # else a spy not yet listening proves nothing
     return nc, errors
 
 
@@ -148,7 +149,7 @@ async def test_no_other_user_reads_the_credentials_a_syncer_is_sent(
 
         # Stands in for config (admin may do anything): answers credential.get like it does.
         await admin.subscribe(NAMES.api("config", "credential.get"), cb=answer_like_config)
-        await admin.flush()
+        await subscriptions_in_place(admin)  # flush() alone may PONG before the SUB is held
         answer = await syncer.request(NAMES.api("config", "credential.get"), b"{}", timeout=5)
         assert answer.data == secret
         for nc, _ in eavesdroppers:
