@@ -38,6 +38,20 @@ Page_ = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Query(json_schema_extra=PAGE_SIZE_DOC)]
 
 
+def runs_query(
+    tenant_id: str, page: int, page_size: int, search: str, changes_only: bool
+) -> HistoryRunsQuery:
+    """The history query of a page route (a 422 for bad values, before anything is looked up)."""
+    return build(
+        HistoryRunsQuery,
+        tenant_id=tenant_id,
+        page=page,
+        page_size=page_size,
+        search=search,
+        changes_only=changes_only,
+    )
+
+
 @router.get(
     "/tenants/{tenant_id}/history",
     response_model=Page[HistoryRow],
@@ -53,14 +67,7 @@ async def history(
     search: Search = "",
     changes_only: ChangesOnly = False,
 ) -> Page[HistoryRow]:
-    query = build(
-        HistoryRunsQuery,
-        tenant_id=tenant_id,
-        page=page,
-        page_size=page_size,
-        search=search,
-        changes_only=changes_only,
-    )
+    query = runs_query(tenant_id, page, page_size, search, changes_only)
     backend = services(request)
     await views.current_tenant(backend, tenant_id)
     result: Page[HistoryRow] = await backend.history(query)
@@ -133,14 +140,7 @@ async def deleted_history(
     search: Search = "",
     changes_only: ChangesOnly = False,
 ) -> Page[HistoryRow]:
-    query = build(
-        HistoryRunsQuery,
-        tenant_id=tenant_id,
-        page=page,
-        page_size=page_size,
-        search=search,
-        changes_only=changes_only,
-    )
+    query = runs_query(tenant_id, page, page_size, search, changes_only)
     await deleted_tenant(request, tenant_id)
     result: Page[HistoryRow] = await services(request).history(query)
     return result
