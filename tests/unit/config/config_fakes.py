@@ -107,7 +107,7 @@ class FakeTenants:
     async def get(self, tenant_id: str) -> Tenant | None:
         return self.rows.get(tenant_id)
 
-    async def list(self) -> list[Tenant]:
+    async def all_tenants(self) -> list[Tenant]:
         return list(self.rows.values())
 
     async def using_profile(self, profile_id: str) -> list[Tenant]:
@@ -176,7 +176,7 @@ class FakeProfiles:
     async def get(self, profile_id: str) -> StoredProfile | None:
         return self.rows.get(profile_id)
 
-    async def list(self) -> list[CredentialProfile]:
+    async def all_profiles(self) -> list[CredentialProfile]:
         return [s.profile for s in self.rows.values()]
 
     async def replace(

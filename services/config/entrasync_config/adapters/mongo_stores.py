@@ -69,7 +69,7 @@ class MongoProfiles(Transactions):
         doc = await self._db.profiles.find_one({"_id": profile_id})
         return _stored(doc) if doc else None
 
-    async def list(self) -> list[CredentialProfile]:
+    async def all_profiles(self) -> list[CredentialProfile]:
         cursor = self._db.profiles.find({}, _PUBLIC_PROFILE).sort("name")
         return [_profile(doc) async for doc in cursor]
 
@@ -222,7 +222,7 @@ class MongoTenants(Transactions):
         doc = await self._db.tenants.find_one({"_id": tenant_id})
         return _tenant(doc) if doc else None
 
-    async def list(self) -> list[Tenant]:
+    async def all_tenants(self) -> list[Tenant]:
         return [_tenant(doc) async for doc in self._db.tenants.find({}).sort("created_at")]
 
     async def using_profile(self, profile_id: str) -> list[Tenant]:

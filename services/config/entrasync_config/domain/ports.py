@@ -77,7 +77,8 @@ class ProfileStore(Protocol):
 
     async def get(self, profile_id: str) -> StoredProfile | None: ...
 
-    async def list(self) -> list[CredentialProfile]: ...
+    async def all_profiles(self) -> list[CredentialProfile]:
+        """Every profile (without secrets), by name."""
 
     async def replace(
         self, stored: StoredProfile, expected_version: int, event: ConfigEvent
@@ -115,7 +116,8 @@ class TenantStore(Protocol):
 
     async def get(self, tenant_id: str) -> Tenant | None: ...
 
-    async def list(self) -> list[Tenant]: ...
+    async def all_tenants(self) -> list[Tenant]:
+        """Every tenant, oldest first."""
 
     async def using_profile(self, profile_id: str) -> list[Tenant]: ...
 

@@ -164,7 +164,7 @@ async def get_profile(ref: ProfileRef, deps: Deps) -> CredentialProfile:
 
 async def list_profiles(deps: Deps) -> list[CredentialProfile]:
     today = deps.now().date()
-    return [present(profile, today) for profile in await deps.profiles.list()]
+    return [present(profile, today) for profile in await deps.profiles.all_profiles()]
 
 
 def check_version(kind: str, current: int, expected: int | None) -> None:

@@ -116,7 +116,7 @@ async def create_tenant(request: TenantCreate, deps: Deps) -> Tenant:
 
 
 async def list_tenants(deps: Deps) -> list[Tenant]:
-    return await deps.tenants.list()
+    return await deps.tenants.all_tenants()
 
 
 async def get_tenant(ref: TenantRef, deps: Deps) -> Tenant:
