@@ -60,6 +60,7 @@ class HealthServer:
                 pass
             parts = request.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else ""
+            body: dict[str, object]
             if path == "/livez":
                 status, body = 200, {"status": "alive"}
             elif path == "/readyz":

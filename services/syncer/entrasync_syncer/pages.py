@@ -37,8 +37,8 @@ class _Pending:
         ids = changes if type(changes) is AddedIds else _added_ids(changes)
         if ids is not None:
             if removed:
-                for member in ids:
-                    removed.pop(member, None)
+                for added_id in ids:
+                    removed.pop(added_id, None)
             added.update(zip(ids, ids.codes, strict=True))
             return
         for change in changes:
