@@ -34,9 +34,9 @@ from typing import Any
 
 import nats
 from common import OBJECT_TYPES, Target, peak_rss_mb
+from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
     CloudEndpoints,
     Credential,

@@ -1,7 +1,7 @@
 """Fixtures shared by every test level.
 
 Real: `infra` starts a real nats-server (JetStream) and a real mongod (one-node replica set) once
-per test session via `entrasync_shared.infra.LocalInfra` — or uses NATS_URL / MONGODB_URI when
+per test session via `entrasync_devtools.infra.LocalInfra` — or uses NATS_URL / MONGODB_URI when
 set. Missing binaries fail the session with instructions; nothing is skipped. Isolation between
 tests comes from a unique subject/stream prefix and a unique database name per test (`names`,
 `db_name`), never from faking.
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import nats
 import pytest
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.natsutil import ensure_streams
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient

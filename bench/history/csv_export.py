@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.messages import Health, HistoryExportChunk, HistoryExportRequest
 from entrasync_shared.natsutil import ApiCallError, call
 from entrasync_shared.subjects import Names

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.adapters.rows import MongoRows
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import HistoryRow, HistoryRunsQuery, Page
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names

@@ -36,7 +36,7 @@ import httpx
 import msal
 import nats
 import requests
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.messages import (
     CloudEndpoints,
     Credential,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from entrasync_shared.infra import die_with_parent
+from entrasync_devtools.infra import die_with_parent
 
 # How long the worker may take to stop in order (services, simulator, mongod, nats-server)
 # before the supervisor kills what is left: the whole stop must fit in 5 seconds.

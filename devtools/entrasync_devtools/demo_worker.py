@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from entrasync_shared.admin import declare
-from entrasync_shared.infra import InfraError, LocalInfra
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -35,6 +34,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from entrasync_devtools.demo import build_parser
+from entrasync_devtools.infra import InfraError, LocalInfra
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
 

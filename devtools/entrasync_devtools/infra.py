@@ -27,11 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
-
 from entrasync_shared.permissions import ALL_USERS, render_nats_config
 from entrasync_shared.subjects import Names
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
 
 NATS_HINT = (
     "nats-server (2.9+, with JetStream) was not found and could not be installed.\n"

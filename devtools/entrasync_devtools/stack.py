@@ -25,12 +25,12 @@ from types import TracebackType
 from typing import IO, Self
 
 import httpx
-from entrasync_shared.infra import die_with_parent, free_port
 from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import ApiCallError, call, connect
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess
 
+from entrasync_devtools.infra import die_with_parent, free_port
 from entrasync_devtools.keys import new_encryption_key
 
 SERVICES = ("config", "history", "syncer", "scheduler", "console")

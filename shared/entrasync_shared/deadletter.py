@@ -4,22 +4,25 @@ Every service parks an unreadable message on `names.dead_letter(<service>)` (str
 ENTRASYNC_DEADLETTER) with the raw payload and two headers saying where it came from and why.
 
 The same place decides what a durable consumer does when handling a message raised
-(`settle_failure`): an outage that ends by itself (MongoDB or NATS unreachable, a timeout) is
-retried without limit, anything else at most `limit` deliveries, after which the message is
-parked with its error as the reason. JetStream's own `max_deliver` is no substitute: when it
-runs out the server stops delivering the message and nobody is told.
+(`settle_failure`): an outage that ends by itself (NATS unreachable, a timeout, or what the
+service names as one: its database unreachable) is retried without limit, anything else at most
+`limit` deliveries, after which the message is parked with its error as the reason. JetStream's
+own `max_deliver` is no substitute: when it runs out the server stops delivering the message and
+nobody is told.
+
+This module knows no database: a service with one passes its outages in (`also`), e.g. the
+MongoDB services' `MONGO_OUTAGES`, so that a service without one (the syncer) carries no driver.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final, Literal, Protocol
 
 import nats.errors
 import nats.js.errors
 from faststream.nats import NatsBroker, NatsMessage
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
 from entrasync_shared.subjects import Names
 
@@ -27,10 +30,6 @@ SUBJECT_HEADER: Final = "Entrasync-Subject"
 REASON_HEADER: Final = "Entrasync-Reason"
 
 TRANSIENT_ERRORS: Final[tuple[type[BaseException], ...]] = (
-    # MongoDB unreachable, stepping down or slow (ServerSelectionTimeout, AutoReconnect, ...).
-    ConnectionFailure,
-    ExecutionTimeout,
-    WTimeoutError,
     # NATS unreachable, reconnecting, or JetStream without a leader for a while.
     nats.errors.TimeoutError,
     nats.errors.ConnectionClosedError,
@@ -48,8 +47,9 @@ TRANSIENT_ERRORS: Final[tuple[type[BaseException], ...]] = (
 )
 """Errors of an outage: a redelivery succeeds once it is over, however long it lasts."""
 
-# MongoDB labels the errors a retry of the whole operation may cure (e.g. a write conflict).
-_TRANSIENT_LABELS: Final = ("TransientTransactionError", "RetryableWriteError")
+Outage = type[BaseException] | Callable[[BaseException], bool]
+"""What a service adds to `TRANSIENT_ERRORS`: an error type, or a test of an error (e.g. "a
+MongoDB error labelled retryable")."""
 
 log = logging.getLogger("entrasync.deadletter")
 
@@ -100,18 +100,17 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def is_transient(error: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
+def is_transient(error: BaseException, also: tuple[Outage, ...] = ()) -> bool:
     """True when `error` (or what it was raised from) is an outage that ends by itself:
-    `TRANSIENT_ERRORS`, a MongoDB error labelled retryable, or one of the caller's own `also`
-    (e.g. a service's `Unavailable`). A group of errors is an outage when each of them is."""
+    `TRANSIENT_ERRORS` or one of the caller's own `also` (e.g. a service's `Unavailable`, its
+    database's outages). A group of errors is an outage when each of them is."""
     if isinstance(error, BaseExceptionGroup):
         return all(is_transient(inner, also) for inner in error.exceptions)
-    for cause in _causes(error):
-        if isinstance(cause, TRANSIENT_ERRORS + also):
-            return True
-        if isinstance(cause, PyMongoError) and any(map(cause.has_error_label, _TRANSIENT_LABELS)):
-            return True
-    return False
+    types = TRANSIENT_ERRORS + tuple(o for o in also if isinstance(o, type))
+    tests = [o for o in also if not isinstance(o, type)]
+    return any(
+        isinstance(cause, types) or any(test(cause) for test in tests) for cause in _causes(error)
+    )
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -129,7 +128,7 @@ def after_failure(
     error: BaseException,
     deliveries: int,
     limit: int,
-    also: tuple[type[BaseException], ...] = (),
+    also: tuple[Outage, ...] = (),
 ) -> Verdict:
     """What to do with a message whose handling raised `error` on its `deliveries`-th
     delivery: "retry" an outage forever and anything else until `limit` deliveries, then
@@ -147,7 +146,7 @@ async def settle_failure(
     limit: int,
     delay: float,
     msg_id: str,
-    also: tuple[type[BaseException], ...] = (),
+    also: tuple[Outage, ...] = (),
 ) -> Verdict:
     """Nak `msg` for a later try, or park it and ack, as `after_failure` decides.
 

@@ -26,8 +26,8 @@ from browser_helpers import (
     stack_environment,
     unique,
 )
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
-from entrasync_shared.infra import LocalInfra
 from entrasync_sim.launcher import SimulatorProcess
 from playwright.async_api import Browser, Page, async_playwright
 

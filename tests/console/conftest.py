@@ -26,8 +26,8 @@ from console_helpers import (
     unique,
     wait_for_first_sync,
 )
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
-from entrasync_shared.infra import LocalInfra
 from entrasync_sim.launcher import SimulatorProcess
 
 

@@ -14,8 +14,8 @@ import httpx
 import nats
 import pytest
 from console_helpers import CLOUD, log_in, stack_environment, unique, wait_for_first_sync
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_session_bucket, ensure_streams
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess

@@ -17,8 +17,8 @@ import pytest
 from console_helpers import eventually
 from entrasync_console.main import build_app
 from entrasync_console.settings import ConsoleSettings
+from entrasync_devtools.infra import LocalInfra, find_nats_server, free_port
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra, find_nats_server, free_port
 
 SECRET = "ENTRASYNC_CONSOLE_SESSION_SECRET"
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from console_helpers import Session, log_in
 from entrasync_console.auth import hash_password
+from entrasync_devtools.infra import free_port
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
-from entrasync_shared.infra import free_port
 
 ALICE = "alice"
 PASSWORD = secrets.token_urlsafe(12)

@@ -15,8 +15,8 @@ from pathlib import Path
 import nats
 import pytest
 from e2e_helpers import CLOUD
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient

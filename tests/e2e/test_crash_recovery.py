@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 from e2e_helpers import differences, eventually, live_inventory, read_events, register
+from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
-from entrasync_shared.infra import LocalInfra, die_with_parent
 from entrasync_shared.messages import (
     HistoryRow,
     HistoryRunsQuery,

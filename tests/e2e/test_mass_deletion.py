@@ -25,8 +25,8 @@ from e2e_helpers import (
     run_now,
     stream_last_seq,
 )
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
     GuardrailOverrideGrant,
     GuardrailOverrides,

@@ -16,8 +16,8 @@ from e2e_helpers import (
     register,
     stream_last_seq,
 )
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient

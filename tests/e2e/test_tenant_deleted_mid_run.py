@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from e2e_helpers import eventually, register
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
     SyncFinished,
     Tenant,

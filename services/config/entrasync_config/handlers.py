@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
 from entrasync_config import domain
+from entrasync_config.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_config.domain import ConfigError, Deps, Unavailable
 from entrasync_config.micro import MicroService
 
@@ -212,7 +213,7 @@ def _register_sync_recorded(
                 limit=max_failed_deliveries,
                 delay=RETRY_DELAY,
                 msg_id=f"config:events:{raw.metadata.sequence.stream}",
-                also=(Unavailable,),
+                also=(Unavailable, *MONGO_OUTAGES),
             )
             return
         if tenant is not None:

@@ -34,6 +34,7 @@ from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
 from entrasync_history import api
+from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_history.domain import deletions, services
 from entrasync_history.domain.ports import DeadLetters, HistoryQueries, HistoryStore
 
@@ -144,6 +145,7 @@ async def _settle(deps: Deps, msg: NatsMessage, error: Exception, dedupe_prefix:
         limit=deps.max_failed_deliveries,
         delay=deps.retry_delay,
         msg_id=dedupe_prefix + str(sequence),
+        also=MONGO_OUTAGES,
     )
     if verdict == "park":
         deps.stats.dead_lettered += 1

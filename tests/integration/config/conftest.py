@@ -18,7 +18,7 @@ from config_helpers import LAB_CA
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase

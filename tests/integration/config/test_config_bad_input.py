@@ -19,7 +19,7 @@ from config_helpers import CLIENT_ID, api, result, snapshot
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient

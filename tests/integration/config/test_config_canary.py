@@ -20,8 +20,8 @@ import nats
 import pytest
 from config_helpers import eventually, stream_messages
 from entrasync_config.adapters.crypto import generate_key
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess

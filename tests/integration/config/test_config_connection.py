@@ -17,7 +17,7 @@ from config_helpers import api, result
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess

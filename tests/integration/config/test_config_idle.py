@@ -16,7 +16,7 @@ from pathlib import Path
 
 from config_helpers import eventually
 from entrasync_config.adapters.crypto import generate_key
-from entrasync_shared.infra import LocalInfra, die_with_parent
+from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 

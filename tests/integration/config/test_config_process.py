@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config_helpers import api, eventually
 from entrasync_config.adapters.crypto import generate_key, parse_key
-from entrasync_shared.infra import LocalInfra, die_with_parent
+from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 

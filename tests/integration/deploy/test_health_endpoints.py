@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from entrasync_devtools.infra import LocalInfra, free_port
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.infra import LocalInfra, free_port
 
 SERVICES = ("config", "scheduler", "syncer", "history")
 

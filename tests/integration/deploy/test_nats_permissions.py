@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from entrasync_devtools.infra import LocalInfra, find_nats_server, free_port
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
 from entrasync_shared.admin import declare
-from entrasync_shared.infra import LocalInfra, find_nats_server, free_port
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from history_helpers import Pipeline
 from nats.aio.client import Client as NatsClient

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from entrasync_shared.infra import free_port
+from entrasync_devtools.infra import free_port
 
 
 class TcpProxy:

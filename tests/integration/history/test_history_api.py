@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.mongo import MongoHistoryStore
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import (
     Health,
     HistoryCountsQuery,

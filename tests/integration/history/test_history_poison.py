@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from history_helpers import TENANT, Pipeline, Run, eventually, obj
 from pymongo.uri_parser import parse_uri

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.messages import TenantDeleted
 from entrasync_shared.subjects import Names
 from history_helpers import TENANT, Pipeline, Run, eventually, full_run, live_inventory, obj

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nats
 import pytest
-from entrasync_shared import infra as infra_module
-from entrasync_shared.infra import InfraError, LocalInfra, find_mongod
+from entrasync_devtools import infra as infra_module
+from entrasync_devtools.infra import InfraError, LocalInfra, find_mongod
 from pymongo import MongoClient
 
 

@@ -15,9 +15,9 @@ import pytest
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_config.main import build_app as build_config_app
 from entrasync_config.settings import ConfigSettings
+from entrasync_devtools.infra import LocalInfra
 from entrasync_scheduler.main import build_app as build_scheduler_app
 from entrasync_scheduler.settings import SchedulerSettings
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from scheduler_helpers import INTERVAL, FakeClock
 

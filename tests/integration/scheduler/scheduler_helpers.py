@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from entrasync_shared.infra import die_with_parent
+from entrasync_devtools.infra import die_with_parent
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from entrasync_config.adapters.crypto import generate_key
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import nats
 import pytest
-from entrasync_shared.infra import find_nats_server, free_port
+from entrasync_devtools.infra import find_nats_server, free_port
 from entrasync_shared.reconnects import ReconnectLog
 
 LOG = "entrasync.test.reconnects"

@@ -12,8 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.deadletter import REASON_HEADER, SUBJECT_HEADER, DeadLetters, settle_failure
-from entrasync_shared.infra import LocalInfra
 from entrasync_shared.subjects import Names
 from faststream import AckPolicy
 from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub

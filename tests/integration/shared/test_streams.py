@@ -1,5 +1,5 @@
 import nats
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.messages import Credential
 from entrasync_shared.subjects import Names
 from entrasync_sim.control_client import SimulatorControl

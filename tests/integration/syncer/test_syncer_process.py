@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.messages import CloudEndpoints, Credential
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess

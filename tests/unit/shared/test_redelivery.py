@@ -10,7 +10,15 @@ import nats.errors
 import nats.js.errors
 import pytest
 from bson.errors import InvalidDocument
-from entrasync_shared.deadletter import after_failure, is_transient, one_line, settle_failure
+from entrasync_config.adapters import mongo_outages as config_outages
+from entrasync_history.adapters import mongo_outages as history_outages
+from entrasync_shared.deadletter import (
+    Outage,
+    after_failure,
+    is_transient,
+    one_line,
+    settle_failure,
+)
 from pymongo.errors import (
     AutoReconnect,
     DuplicateKeyError,
@@ -36,10 +44,15 @@ def wrapped(cause: BaseException) -> RuntimeError:
         return error
 
 
-OUTAGES = [
+# What the MongoDB services (config, history) add: shared/ knows no database.
+MONGO_OUTAGES = [
     ServerSelectionTimeoutError("no servers"),
     AutoReconnect("connection reset"),
     labelled("TransientTransactionError"),
+    labelled("RetryableWriteError"),
+    wrapped(AutoReconnect("reset")),
+]
+OUTAGES = [
     nats.errors.TimeoutError(),
     nats.errors.NoRespondersError(),
     nats.errors.ConnectionClosedError(),
@@ -47,13 +60,14 @@ OUTAGES = [
     TimeoutError(),
     ConnectionRefusedError(),
     wrapped(nats.errors.TimeoutError()),
-    ExceptionGroup("task group", [TimeoutError(), AutoReconnect("reset")]),
+    ExceptionGroup("task group", [TimeoutError(), nats.errors.NoServersError()]),
 ]
 POISON = [
     InvalidDocument("Key names must not contain the NULL byte"),
     OverflowError("MongoDB can only handle up to 8-byte ints"),
     DuplicateKeyError("dup"),
     OperationFailure("Document exceeds maximum nesting depth of 180", 15),
+    labelled("SomeOtherLabel"),
     KeyError("attributes"),
     ValueError("bug"),
     ExceptionGroup("task group", [TimeoutError(), ValueError("bug")]),
@@ -66,10 +80,27 @@ def test_an_outage_is_retried_however_often_it_was_delivered(error: Exception) -
     assert after_failure(error, 10_000, LIMIT) == "retry"
 
 
+SERVICES = [config_outages.MONGO_OUTAGES, history_outages.MONGO_OUTAGES]
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=["config", "history"])
+@pytest.mark.parametrize("error", MONGO_OUTAGES, ids=lambda e: type(e).__name__)
+def test_a_mongodb_service_retries_its_database_outages(
+    error: Exception, service: tuple[Outage, ...]
+) -> None:
+    assert is_transient(error, also=service)
+    assert after_failure(error, 10_000, LIMIT, also=service) == "retry"
+    group = ExceptionGroup("task group", [TimeoutError(), error])
+    assert is_transient(group, also=service)
+
+
+@pytest.mark.parametrize("service", [(), *SERVICES], ids=["no-database", "config", "history"])
 @pytest.mark.parametrize("error", POISON, ids=lambda e: type(e).__name__)
-def test_any_other_error_is_retried_until_the_limit_then_parked(error: Exception) -> None:
-    assert not is_transient(error)
-    assert [after_failure(error, n, LIMIT) for n in range(1, 7)] == [
+def test_any_other_error_is_retried_until_the_limit_then_parked(
+    error: Exception, service: tuple[Outage, ...]
+) -> None:
+    assert not is_transient(error, also=service)
+    assert [after_failure(error, n, LIMIT, also=service) for n in range(1, 7)] == [
         *["retry"] * (LIMIT - 1),
         "park",
         "park",
@@ -120,7 +151,9 @@ class Letters:
         self.parked.append((payload, subject, reason, msg_id))
 
 
-async def settle(msg: Message, error: Exception, letters: Letters) -> str:
+async def settle(
+    msg: Message, error: Exception, letters: Letters, also: tuple[Outage, ...] = ()
+) -> str:
     return await settle_failure(
         msg,  # type: ignore[arg-type]
         error,
@@ -128,6 +161,7 @@ async def settle(msg: Message, error: Exception, letters: Letters) -> str:
         limit=LIMIT,
         delay=2.0,
         msg_id="history:7",
+        also=also,
     )
 
 
@@ -169,7 +203,8 @@ async def test_when_parking_fails_the_message_is_nacked_for_a_later_try() -> Non
 async def test_an_outage_is_never_parked() -> None:
     msg, letters = Message(deliveries=500), Letters()
 
-    assert await settle(msg, ServerSelectionTimeoutError("down"), letters) == "retry"
+    outage = ServerSelectionTimeoutError("down")
+    assert await settle(msg, outage, letters, history_outages.MONGO_OUTAGES) == "retry"
 
     assert msg.decision == ("nack", 2.0) and not letters.parked
 

@@ -26,7 +26,7 @@ def test_settling_freezes_the_startup_heap_and_pins_the_mmap_threshold() -> None
 def test_a_child_started_with_die_with_parent_ends_when_its_parent_is_killed() -> None:
     code = (
         "import subprocess, sys, time\n"
-        "from entrasync_shared.infra import die_with_parent\n"
+        "from entrasync_devtools.infra import die_with_parent\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
         " preexec_fn=die_with_parent)\n"
         "print(child.pid, flush=True)\n"
