@@ -110,7 +110,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             await nc.drain()
 
     async def nats_connected() -> bool:
-        return state.services is not None and state.services.connected
+        return state.started and state.services.connected
 
     app = FastAPI(
         title="entrasync console API",

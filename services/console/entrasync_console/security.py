@@ -28,6 +28,7 @@ from entrasync_console.auth import (
     StoreUnavailable,
 )
 from entrasync_console.errors import Problem
+from entrasync_console.ports import Services
 from entrasync_console.settings import ConsoleSettings, IPNetwork
 
 log = logging.getLogger("entrasync.console")
@@ -56,14 +57,30 @@ class Console:
     accounts: Accounts
     codec: SessionCodec
     throttle: LoginThrottle
-    services: Any = None
     sessions: SessionStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    _services: Services | None = field(default=None, init=False, repr=False)
+
+    @property
+    def started(self) -> bool:
+        return self._services is not None
+
+    @property
+    def services(self) -> Services:
+        """The other services' client: a 503 for the request until the app has started (the
+        lifespan sets it), so handlers never see None."""
+        if self._services is None:
+            raise Problem(503, "unavailable", "the console is still starting")
+        return self._services
+
+    @services.setter
+    def services(self, services: Services) -> None:
+        self._services = services
 
 
 def console(request: Request) -> Console:
     found: Console = request.app.state.console
-    if found.services is None:
+    if not found.started:
         raise Problem(503, "unavailable", "the console is still starting")
     return found
 

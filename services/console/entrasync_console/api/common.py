@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from entrasync_console import bodies
 from entrasync_console.errors import ERROR_RESPONSES, validation_problem
+from entrasync_console.ports import Services
 from entrasync_console.security import api_principal, console
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -31,7 +32,7 @@ class Me(Model):
     via: str
 
 
-def services(request: Request) -> Any:
+def services(request: Request) -> Services:
     return console(request).services
 
 
