@@ -151,13 +151,13 @@ class SessionCodec:
 
     def read(self, cookie: str | None) -> Session | None:
         body = self.verify(cookie)
-        if body is None:
+        if body is None or not isinstance(expires := body.get("e"), int | float):
             return None
         try:
             session = Session(
-                str(body["u"]), str(body["c"]), float(body["e"]), str(body["s"]), str(body["g"])
+                str(body["u"]), str(body["c"]), float(expires), str(body["s"]), str(body["g"])
             )
-        except (KeyError, TypeError, ValueError):
+        except KeyError:
             return None
         return session if session.expires > self._clock() else None
 

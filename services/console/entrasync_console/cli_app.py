@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 import nats
 import typer
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML's stubs (types-PyYAML) are not a dependency
 from entrasync_shared.natsutil import ApiCallError, connect
 from entrasync_shared.settings import ServiceSettings
 from entrasync_shared.subjects import Names

@@ -55,13 +55,16 @@ def profiles_add(
     secret = _read_secret(secret_stdin)
 
     async def work(s: NatsServices, _: Any) -> Any:
-        request = CredentialProfileCreate(
-            name=name,
-            client_id=client_id,
-            client_secret=secret,
-            private_key_pem=key_file.read_text() if key_file else None,
-            certificate_pem=cert_file.read_text() if cert_file else None,
-            secret_expires_at=expires,
+        # Validated from the options' text: the secrets become SecretStr, the expiry a date.
+        request = CredentialProfileCreate.model_validate(
+            {
+                "name": name,
+                "client_id": client_id,
+                "client_secret": secret,
+                "private_key_pem": key_file.read_text() if key_file else None,
+                "certificate_pem": cert_file.read_text() if cert_file else None,
+                "secret_expires_at": expires,
+            }
         )
         return await s.create_profile(request)
 

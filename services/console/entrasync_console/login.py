@@ -88,9 +88,9 @@ async def log_in(request: Request) -> Response:
     wait = console.throttle.retry_after(client, username)
     if wait:
         message = f"Too many failed logins. Try again in {wait} seconds."
-        response = login_page(request, next_path, message, 429, username=username)
-        response.headers["retry-after"] = str(wait)
-        return response
+        throttled = login_page(request, next_path, message, 429, username=username)
+        throttled.headers["retry-after"] = str(wait)
+        return throttled
     if not username or not password:
         missing = "user name" if not username else "password"
         return login_page(request, next_path, f"Enter your {missing}.", 422, username=username)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -146,7 +146,7 @@ async def tail_events(
     tenant_id: str | None,
     object_type: str | None,
     from_start: bool,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Public change events (CloudEvents envelopes) as they arrive, oldest first."""
     js = nc.jetstream()
     policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW

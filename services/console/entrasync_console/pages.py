@@ -108,11 +108,8 @@ async def add_integration(request: Request) -> Response:
         return await integrations_page(request, True, values, errors, 422)
     missing = missing_fields(values, REQUIRED_TENANT_FIELDS)
     try:
-        create = TenantCreate(
-            tenant=values["tenant"],
-            cloud=values["cloud"],
-            profile_id=values["profile_id"],
-            enabled=values["enabled"],
+        create = TenantCreate.model_validate(
+            {field: values[field] for field in ("tenant", "cloud", "profile_id", "enabled")}
         )
         if missing:
             return await integrations_page(request, True, values, missing, 422)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ def stale_version(err: ApiCallError, kind: str, action: str = "saved") -> str | 
     return f"Not {action}: this {kind} was changed meanwhile. Check it and try again."
 
 
-def missing_fields(values: dict[str, object], required: dict[str, str]) -> dict[str, str]:
+def missing_fields(values: Mapping[str, object], required: dict[str, str]) -> dict[str, str]:
     """What each empty required field says, so an empty form lists all of them at once."""
     return {name: message for name, message in required.items() if not values.get(name)}
 

@@ -101,13 +101,18 @@ async def csv_chunks(
     services: Services, tenant_id: str, search: str, changes_only: bool = False
 ) -> tuple[str, AsyncIterator[str]]:
     """The first CSV chunk now (so errors become HTTP errors) and an iterator over the rest."""
-    asked = {"tenant_id": tenant_id, "search": search, "changes_only": changes_only}
-    first = await services.export_chunk(HistoryExportRequest(**asked))
+
+    def asked(after: str | None = None) -> HistoryExportRequest:
+        return HistoryExportRequest(
+            tenant_id=tenant_id, search=search, changes_only=changes_only, after=after
+        )
+
+    first = await services.export_chunk(asked())
 
     async def rest(after: str | None) -> AsyncIterator[str]:
         while after is not None:
             try:
-                chunk = await services.export_chunk(HistoryExportRequest(**asked, after=after))
+                chunk = await services.export_chunk(asked(after))
             except ApiCallError as err:
                 # Headers are gone: all the client can see is a truncated file; say why in the log.
                 log.error("CSV export of tenant %s stopped: %s", tenant_id, err)

@@ -94,7 +94,7 @@ def allowed_methods(request: Request) -> list[str]:
     for route in exact or routes:
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match != Match.NONE:
-            methods |= route.methods
+            methods |= route.methods or set()
     return sorted(methods)
 
 
