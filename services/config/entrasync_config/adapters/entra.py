@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import msal
+import msal  # type: ignore[import-untyped]  # MSAL ships neither types nor stubs
 import requests
 from entrasync_shared.messages import CloudEndpoints
 
@@ -60,7 +60,7 @@ class _TimedSession(requests.Session):
         self.verify = verify
         self._timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
 

@@ -7,6 +7,7 @@ Graph error code and a sentence saying what to fix. The result never contains th
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from entrasync_shared.messages import (
@@ -148,9 +149,7 @@ async def _reads(steps: StepRecorder, probe: EntraProbe, token: str) -> None:
     target = steps.target
     for object_type in target.object_types:
         path = read_path(object_type)
-        _, failure, ms = await steps.run(
-            lambda t, path=path: probe.graph_get(target.cloud, path, token, t)
-        )
+        _, failure, ms = await steps.run(partial(probe.graph_get, target.cloud, path, token))
         why = None
         if failure is not None:
             why = explain_graph(
