@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msal
+import msal  # type: ignore[import-untyped]  # MSAL ships neither types nor stubs
 import requests
 from entrasync_shared.aadsts import aadsts_code, token_advice
 from entrasync_shared.messages import Credential
