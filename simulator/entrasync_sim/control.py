@@ -88,8 +88,10 @@ def _new_tenant(simulator: Simulator, counts: dict[str, int]) -> Tenant:
     tenant = seed_tenant(
         random.Random(secrets.randbits(64)),
         len(registry),
+        users=counts["users"],
+        groups=counts["groups"],
+        devices=counts["devices"],
         taken=lambda domain: registry.resolve(domain) is not None,
-        **counts,
     )
     # Added tenants share the process's delta quirks (`--duplicates` and friends).
     first = next(iter(registry), None)
