@@ -351,7 +351,7 @@ class MongoRows:
             ):
                 add(day, n)
         elif search is None or search.started is not None or _kinds(search):
-            cells = {"tenant_id": scope.tenant_id, "day": {"$gte": scope.first_day}}
+            cells: dict[str, Any] = {"tenant_id": scope.tenant_id, "day": {"$gte": scope.first_day}}
             if scope.changes_only:
                 cells["changes"] = True
             if search is not None and search.started is None:
