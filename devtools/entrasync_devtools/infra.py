@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from entrasync_shared.permissions import ALL_USERS, render_nats_config
 from entrasync_shared.subjects import Names
@@ -151,7 +152,7 @@ def _nats_healthy(monitor_port: int) -> bool:
 
 def _mongo_primary(uri: str) -> bool:
     with contextlib.suppress(PyMongoError):
-        with MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+        with MongoClient[dict[str, Any]](uri, serverSelectionTimeoutMS=500) as client:
             return bool(client.admin.command("hello").get("isWritablePrimary"))
     return False
 
@@ -261,7 +262,7 @@ class LocalInfra:
     def _initiate(uri: str, port: int) -> bool:
         config = {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]}
         try:
-            with MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+            with MongoClient[dict[str, Any]](uri, serverSelectionTimeoutMS=500) as client:
                 client.admin.command("replSetInitiate", config)
             return True
         except OperationFailure as err:

@@ -158,7 +158,7 @@ async def call(
     nc: NatsClient,
     subject: str,
     request: BaseModel | None,
-    result_type: type[T] | Any,
+    result_type: type[T],
     *,
     timeout: float = 10.0,
 ) -> T:
