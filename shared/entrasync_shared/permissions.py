@@ -1,4 +1,4 @@
-"""Least-privilege NATS users, one per service, derived from the subjects module.
+"""Least-privilege NATS users, one per service, generated from the contract catalog.
 
 `nats_authorization(names, passwords)` returns the `authorization` block of a nats-server config
 in which every service may publish and subscribe to exactly what its flows need — only config
@@ -15,7 +15,7 @@ Two fences keep users apart on the wire:
   (the syncer's `credential.get` replies carry client secrets). Services answer whatever inbox
   a caller names through `allow_responses`.
 - JetStream: a service may create, inspect, pull from and ack only its own durable consumers
-  (`subjects.DURABLES`), by name, and delete none; ordered consumers are created on the legacy
+  (`catalog.DURABLES`), by name, and delete none; ordered consumers are created on the legacy
   ephemeral subject, where the server refuses durable names. Only `admin` creates streams.
   Subject permissions cannot see a request's body, and nats-server 2.9 treats an ephemeral
   create naming (`name`, not `durable_name`) an existing consumer as an update of its mutable
@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from entrasync_shared.subjects import API_VERBS, Names, inbox_prefix
+from entrasync_shared import catalog
+from entrasync_shared.subjects import Names, inbox_prefix
 
 SERVICE_USERS: Final = ("config", "scheduler", "syncer", "history", "console")
 ALL_USERS: Final = (*SERVICE_USERS, "reader", "admin")
@@ -38,7 +39,7 @@ def _js_durables(names: Names, service: str) -> list[str]:
     """JetStream API subjects to create, inspect, pull from and ack `service`'s own durable
     consumers, by name: not to delete them, nor to touch anyone else's."""
     allowed: list[str] = []
-    for durable, stream in names.durables(service).items():
+    for durable, stream in catalog.durables_of(names, service).items():
         allowed += [
             f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
             # nats-py creates a pull consumer under its name (server 2.9+), with its filter
@@ -59,103 +60,59 @@ def _js_ephemeral(stream: str) -> list[str]:
     return [f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>"]
 
 
-def _api(names: Names, service: str) -> str:
-    return names.api(service, "health").rsplit(".", 1)[0] + ".>"
+def _kv(bucket: str) -> list[str]:
+    """Put, get and delete keys of `bucket` (declared by admin)."""
+    return [
+        f"$KV.{bucket}.>",
+        f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
+        f"$JS.API.DIRECT.GET.KV_{bucket}.>",
+    ]
+
+
+def _unique(subjects: list[str]) -> list[str]:
+    return list(dict.fromkeys(subjects))
+
+
+def _publish(names: Names, user: str) -> list[str]:
+    """What `user` may publish, all of it read off the catalog."""
+    # Reading stream metadata lets every service verify the declared streams at start-up.
+    allowed = ["$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
+    allowed += [f.pattern(names, user) for f in catalog.FLOWS if user in f.publishers]
+    allowed += [e.subject(names) for e in catalog.ENDPOINTS if user in e.callers]
+    allowed += _js_durables(names, user)
+    ordered = {f.stream for f in catalog.FLOWS if user in f.ordered}
+    if user == "reader":  # outsiders read public events with ordered consumers
+        ordered |= {f.stream for f in catalog.FLOWS if "anyone" in f.consumers}
+    for stream in sorted(ordered):
+        allowed += _js_ephemeral(names.stream(stream))
+    for bucket in catalog.BUCKETS:
+        if bucket.user == user:
+            allowed += _kv(bucket.name(names))
+    return _unique(allowed)
+
+
+def _subscribe(names: Names, user: str) -> list[str]:
+    """What `user` may subscribe to: its own inbox, and the requests it answers."""
+    # Replies (API answers, JetStream acks, pushed messages) reach a user only below its own
+    # inbox prefix, which all its connections use.
+    allowed = [f"{inbox_prefix(user)}.>"]
+    served = [e.subject(names) for e in catalog.ENDPOINTS if e.service == user]
+    if served:
+        allowed += ["$SRV.>", *served]  # the NATS micro protocol: PING, INFO, STATS
+    return allowed
 
 
 def service_permissions(names: Names) -> dict[str, dict[str, Any]]:
-    """Per-user `permissions` blocks (nats-server syntax) for every entrasync user."""
-    n = names
-    # Reading stream metadata lets every service verify the declared streams at start-up.
-    common_pub = ["$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
-    services_sub = ["$SRV.>"]  # the NATS micro protocol: PING, INFO, STATS
-    config = {
-        "publish": [
-            *common_pub,
-            n.config_events,
-            n.dead_letter("config"),
-            *_js_durables(n, "config"),
-        ],
-        "subscribe": [*services_sub, _api(n, "config")],
-    }
-    scheduler = {
-        "publish": [
-            *common_pub,
-            n.sync_commands,
-            n.dead_letter("scheduler"),
-            n.api("config", "tenant.list"),
-            *_js_ephemeral(n.config_stream),
-            *_js_ephemeral(n.events_stream),
-        ],
-        "subscribe": [*services_sub, _api(n, "scheduler")],
-    }
-    syncer = {
-        "publish": [
-            *common_pub,
-            n.observed_all,
-            n.run_events_all,
-            n.dead_letter("syncer"),
-            n.api("config", "credential.get"),
-            f"$KV.{n.cursor_bucket}.>",
-            f"$JS.API.STREAM.MSG.GET.KV_{n.cursor_bucket}",
-            f"$JS.API.DIRECT.GET.KV_{n.cursor_bucket}.>",
-            *_js_durables(n, "syncer"),
-            # tenant.deleted, read by each replica: a deleted tenant's run stops at once.
-            *_js_ephemeral(n.config_stream),
-        ],
-        "subscribe": [*services_sub, _api(n, "syncer")],
-    }
-    history = {
-        "publish": [
-            *common_pub,
-            n.directory_events,
-            n.sync_recorded_all,
-            n.dead_letter("history"),
-            *_js_durables(n, "history"),  # the pipeline; tenant.deleted: purge or keep
-        ],
-        "subscribe": [*services_sub, _api(n, "history")],
-    }
-    console_apis = [
-        f"{_api(n, 'config')[:-2]}.{verb}"
-        for verb in API_VERBS["config"]
-        if verb != "credential.get"
-    ]
-    console = {
-        "publish": [
-            *common_pub,
-            *console_apis,
-            _api(n, "history"),
-            _api(n, "scheduler"),
-            _api(n, "syncer"),
-            # Login sessions: put, get, delete keys of its own bucket (declared by admin).
-            f"$KV.{n.session_bucket}.>",
-            f"$JS.API.STREAM.MSG.GET.KV_{n.session_bucket}",
-            f"$JS.API.DIRECT.GET.KV_{n.session_bucket}.>",
-        ],
-        "subscribe": [],
-    }
-    reader = {
-        "publish": [*common_pub, *_js_ephemeral(n.events_stream)],
-        "subscribe": [],
-    }
-    blocks = {
-        "config": config,
-        "scheduler": scheduler,
-        "syncer": syncer,
-        "history": history,
-        "console": console,
-        "reader": reader,
-    }
+    """Per-user `permissions` blocks (nats-server syntax) for every entrasync user but admin."""
     result: dict[str, dict[str, Any]] = {}
-    for user, block in blocks.items():
-        # Replies (API answers, JetStream acks, pushed messages) reach a user only below its
-        # own inbox prefix, which all its connections use.
-        subscribe = [f"{inbox_prefix(user)}.>", *block["subscribe"]]
+    for user in ALL_USERS:
+        if user == "admin":
+            continue
         result[user] = {
-            "publish": {"allow": block["publish"]},
-            "subscribe": {"allow": subscribe},
+            "publish": {"allow": _publish(names, user)},
+            "subscribe": {"allow": _subscribe(names, user)},
         }
-        if user in ("config", "scheduler", "syncer", "history"):
+        if user in catalog.SERVICES:
             # Services answer request-reply APIs on callers' inboxes.
             result[user]["allow_responses"] = {"max": 1, "expires": "1m"}
     return result

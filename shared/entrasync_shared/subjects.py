@@ -17,40 +17,9 @@ ObjectType = Literal["user", "group", "device"]
 OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
 
 ChangeKind = Literal["created", "updated", "deleted", "members_changed"]
+CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("created", "updated", "deleted", "members_changed")
 
-API_VERBS: Final[dict[str, tuple[str, ...]]] = {
-    "config": (
-        "profile.create",
-        "profile.list",
-        "tenant.create",
-        "tenant.list",
-        "tenant.get",
-        "credential.get",
-        "health",
-        "profile.get",
-        "profile.update",
-        "profile.delete",
-        "tenant.update",
-        "tenant.delete",
-        "tenant.test",
-        "connection.test",
-        "keys.reencrypt",
-    ),
-    "history": (
-        "health",
-        "runs.list",
-        "runs.export",
-        "objects.list",
-        "objects.get",
-        "objects.counts",
-        "tenants.status",
-        "guardrail.override",
-        "tenants.deleted",
-    ),
-    "scheduler": ("health", "sync_now"),
-    "syncer": ("health",),
-}
-
+StreamKey = Literal["config", "commands", "pipeline", "events", "deadletter"]
 
 DEFAULT_INBOX: Final = "_INBOX"
 _USER_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -72,15 +41,6 @@ def inbox_prefix(user: str | None) -> str:
             f"NATS user name {user!r} cannot name an inbox: use letters, digits, '_' and '-'"
         )
     return f"{DEFAULT_INBOX}_{user}"
-
-
-# Every durable consumer: service -> purpose -> the stream it reads (events, config, commands,
-# pipeline). Each service's NATS user may create, read, pull and ack exactly its own.
-DURABLES: Final[dict[str, dict[str, str]]] = {
-    "config": {"sync-recorded": "events"},
-    "syncer": {"commands": "commands"},
-    "history": {"pipeline": "pipeline", "tenant-deleted": "config"},
-}
 
 
 @dataclass(frozen=True)
@@ -246,8 +206,8 @@ class Names:
 
     # -- request/reply APIs -------------------------------------------------------------------
     def api(self, service: str, verb: str) -> str:
-        if verb not in API_VERBS.get(service, ()):
-            raise ValueError(f"unknown API {service}.{verb}")
+        """The subject of one request-reply verb; `catalog.ENDPOINTS` declares which exist
+        (use `Endpoint.subject`)."""
         return self._s(f"entrasync.api.{service}.{verb}")
 
     def dead_letter(self, service: str) -> str:
@@ -256,24 +216,19 @@ class Names:
 
     # -- consumers ----------------------------------------------------------------------------
     def consumer(self, service: str, purpose: str) -> str:
-        """A durable consumer's name; every durable is listed in `durables()`."""
-        if purpose not in DURABLES.get(service, ()):
-            raise ValueError(f"unknown durable consumer {service}-{purpose}")
+        """A durable consumer's name; `catalog.DURABLES` declares which exist."""
         return self._n(f"{service}-{purpose}").replace(".", "_")
 
-    def durables(self, service: str) -> dict[str, str]:
-        """`service`'s durable consumers: stream name by consumer name (its NATS permissions
-        allow exactly these)."""
-        streams = {
+    def stream(self, key: StreamKey) -> str:
+        """A stream's name by its key (`config`, `commands`, `pipeline`, `events`,
+        `deadletter`)."""
+        return {
             "config": self.config_stream,
             "commands": self.commands_stream,
             "pipeline": self.pipeline_stream,
             "events": self.events_stream,
-        }
-        return {
-            self.consumer(service, purpose): streams[stream]
-            for purpose, stream in DURABLES.get(service, {}).items()
-        }
+            "deadletter": self.dead_letter_stream,
+        }[key]
 
     @property
     def pull_inbox(self) -> bytes:

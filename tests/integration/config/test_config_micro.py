@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from config_helpers import api, gather_replies
-from entrasync_shared.subjects import API_VERBS, Names
+from entrasync_shared.catalog import API_VERBS
+from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 
 pytestmark = pytest.mark.usefixtures("config_service")

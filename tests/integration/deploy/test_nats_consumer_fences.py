@@ -1,7 +1,7 @@
 """JetStream consumers are fenced per service: each service's user may create, read, pull from
 and ack only its own durables (by name) and delete none, a reader may only create ephemeral
 (ordered) consumers, and only admin touches streams. Real nats-server with the generated config;
-the durables are the services' own (`subjects.DURABLES`) plus one another team runs ("audit")."""
+the durables are the services' own (`catalog.DURABLES`) plus one another team runs ("audit")."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from entrasync_shared.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.natsutil import connect, ensure_streams
 from entrasync_shared.permissions import SERVICE_USERS
-from entrasync_shared.subjects import DURABLES, Names, inbox_prefix
+from entrasync_shared import catalog
+from entrasync_shared.subjects import Names, inbox_prefix
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from nats_probe import names_refused, refused
@@ -85,8 +86,8 @@ async def durables(fenced: LocalInfra) -> AsyncIterator[dict[tuple[str, str], Co
     js = admin.jetstream()
     await ensure_streams(js, NAMES)
     wanted = {(E, AUDIT): NAMES.directory_events, (C, AUDIT): NAMES.tenant_events}
-    for service in DURABLES:
-        for name, stream in NAMES.durables(service).items():
+    for service in sorted({d.service for d in catalog.DURABLES}):
+        for name, stream in catalog.durables_of(NAMES, service).items():
             wanted[(stream, name)] = ">"
     for (stream, name), subject in wanted.items():
         filter_subject = None if subject == ">" else subject
@@ -124,7 +125,7 @@ async def test_only_admin_declares_streams(fenced: LocalInfra, user: str) -> Non
     assert names_refused(errors, subjects) == list(subjects), errors
 
 
-@pytest.mark.parametrize("service", sorted(DURABLES))
+@pytest.mark.parametrize("service", sorted({d.service for d in catalog.DURABLES}))
 async def test_each_service_creates_pulls_and_acks_its_own_durables(
     fenced: LocalInfra, service: str
 ) -> None:
@@ -138,7 +139,7 @@ async def test_each_service_creates_pulls_and_acks_its_own_durables(
     own = Names(NAMES.prefix, inbox=inbox_prefix(service))  # as its settings make them
     nc = await connect(fenced.user_url(service), error_cb=on_error)
     try:
-        for name, stream in NAMES.durables(service).items():
+        for name, stream in catalog.durables_of(NAMES, service).items():
             with contextlib.suppress(NotFoundError):  # the service creates it
                 await admin.jetstream().delete_consumer(stream, name)
             subject = (await admin.jetstream().stream_info(stream)).config.subjects[0]

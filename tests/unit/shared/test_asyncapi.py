@@ -1,6 +1,6 @@
 import json
 
-from entrasync_shared import asyncapi, messages
+from entrasync_shared import asyncapi, catalog, messages
 from entrasync_shared.subjects import Names
 
 
@@ -38,6 +38,8 @@ def test_channels_fall_inside_the_declared_streams() -> None:
     names = Names()
     stream_subjects = [s for spec in names.streams() for s in spec.subjects]
     for channel in json.loads(asyncapi.render())["channels"].values():
+        if channel["address"] is None or channel["address"].startswith("entrasync.api."):
+            continue  # request-reply: core NATS, no stream
         tokens = channel["address"].split(".")
         assert any(_matches(pattern.split("."), tokens) for pattern in stream_subjects), channel
 
@@ -72,3 +74,13 @@ def test_every_public_event_declares_the_entratenantid_extension() -> None:
         extension = schema["properties"]["entratenantid"]
         assert extension["type"] == "string" and "null" not in json.dumps(extension), name
         assert "entratenantid" not in schema.get("required", []), name
+
+
+def test_every_endpoint_is_documented_with_its_reply() -> None:
+    document = json.loads(asyncapi.render())
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    for endpoint in catalog.ENDPOINTS:
+        assert endpoint.subject(Names()) in addresses, endpoint.name
+    answers = [op for op in document["operations"].values() if "reply" in op]
+    assert len(answers) == len(catalog.ENDPOINTS)
+    assert "validation, not_found" in document["info"]["description"]

@@ -1,4 +1,5 @@
 import pytest
+from entrasync_shared import catalog
 from entrasync_shared.clouds import CloudRegistry, CustomCloud, UnknownCloud
 from entrasync_shared.messages import CredentialProfileCreate, TenantCreate
 from entrasync_shared.subjects import Names
@@ -64,5 +65,5 @@ def test_a_prefix_isolates_subjects_and_streams() -> None:
     assert plain.sync_command("abc") == "entrasync.sync.command.abc"
     assert isolated.sync_command("abc") == "t1.entrasync.sync.command.abc"
     assert isolated.events_stream == "T1_ENTRASYNC_EVENTS"
-    with pytest.raises(ValueError):
-        plain.api("config", "drop.database")
+    with pytest.raises(ValueError, match="unknown API"):
+        catalog.endpoint("config", "drop.database")

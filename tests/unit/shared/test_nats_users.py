@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from entrasync_shared.permissions import service_permissions
 from entrasync_shared.settings import ServiceSettings, user_in_url
-from entrasync_shared.subjects import DURABLES, Names, inbox_prefix
+from entrasync_shared import catalog
+from entrasync_shared.subjects import Names, inbox_prefix
 
 NAMES = Names("t1")
 
@@ -54,7 +55,7 @@ def test_no_user_may_delete_consumers_or_use_a_consumer_it_does_not_own() -> Non
         consumer_rights = [
             s for s in block["publish"]["allow"] if s.startswith(("$JS.API.CONSUMER", "$JS.ACK"))
         ]
-        own = set(NAMES.durables(user))
+        own = set(catalog.durables_of(NAMES, user))
         for subject in consumer_rights:
             tokens = subject.split(".")
             assert "DELETE" not in tokens and "*" not in tokens, (user, subject)
@@ -64,6 +65,6 @@ def test_no_user_may_delete_consumers_or_use_a_consumer_it_does_not_own() -> Non
 
 def test_every_durable_is_declared() -> None:
     assert NAMES.consumer("history", "tenant-deleted") == "T1_history-tenant-deleted"
-    assert set(DURABLES) == {"config", "syncer", "history"}
+    assert {d.service for d in catalog.DURABLES} == {"config", "syncer", "history"}
     with pytest.raises(ValueError, match="unknown durable"):
-        NAMES.consumer("reader", "feed")
+        catalog.consumer_name(NAMES, "reader", "feed")

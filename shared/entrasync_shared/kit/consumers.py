@@ -1,0 +1,281 @@
+"""Typed JetStream consumers from the catalog: parse, dead-letter, ack — written once.
+
+A consumer is declared at module level for one catalog durable (or, for per-replica views, an
+ordered consumer of some flows) with the handler that takes the parsed message:
+
+    pipeline = DurableConsumer[Deps](catalog.durable("history", "pipeline"))
+
+    @pipeline.handles
+    async def on_pipeline(message: SyncStarted | ObservationBatch | SyncFinished, deps: Deps,
+                          delivery: Delivery) -> Later | None: ...
+
+and attached at start (`attach(broker, names, deps, ...)`). Outcomes map to acks in one place:
+
+- the message does not parse into its flow's model, or the handler raises `Malformed` → parked
+  on the service's dead-letter subject (with the reason), then acked — never silently dropped;
+- the handler returns None → ack; `Later(delay)` → nak with that delay (e.g. "not yet");
+- the handler raises → `deadletter.settle_failure`: an outage (the service's `outages`, or any
+  transient NATS error) is retried without limit, anything else until `max_failed_deliveries`,
+  then parked.
+
+Ordered consumers (no acks) only parse and park; a failing handler is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from faststream import AckPolicy
+from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import BaseModel, ValidationError
+
+from entrasync_shared import catalog
+from entrasync_shared.catalog import Durable, Flow
+from entrasync_shared.deadletter import DeadLetters, Parking, one_line, settle_failure
+from entrasync_shared.subjects import Names
+
+log = logging.getLogger("entrasync.consumers")
+
+DepsT = TypeVar("DepsT")
+
+
+class Malformed(Exception):
+    """A message its consumer cannot read (the text says why): parked, never retried."""
+
+
+@dataclass(frozen=True)
+class Later:
+    """Nak the message: redeliver it after `delay` seconds (not a failure)."""
+
+    delay: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a message came from: its subject, stream sequence and delivery count."""
+
+    subject: str
+    sequence: int
+    deliveries: int
+
+
+@dataclass
+class ConsumerStats:
+    """What one consumer did since the process started (health APIs show it)."""
+
+    handled: int = 0
+    parked: int = 0
+    retried: int = 0
+
+
+Handler = Callable[[Any, DepsT, Delivery], Awaitable[Later | None]]
+
+
+def _tokens_match(pattern: str, subject: str) -> bool:
+    wanted, tokens = pattern.split("."), subject.split(".")
+    if wanted[-1] == ">":
+        return len(tokens) >= len(wanted) and all(
+            w in ("*", t) for w, t in zip(wanted[:-1], tokens, strict=False)
+        )
+    return len(wanted) == len(tokens) and all(
+        w in ("*", t) for w, t in zip(wanted, tokens, strict=True)
+    )
+
+
+def parse(flows: tuple[Flow, ...], names: Names, subject: str, payload: bytes) -> BaseModel:
+    """`payload` as the model of the flow `subject` belongs to; raises `Malformed`."""
+    for candidate in flows:
+        if candidate.message is not None and _tokens_match(candidate.pattern(names), subject):
+            try:
+                return candidate.message.model_validate_json(payload)
+            except ValidationError as err:
+                first = err.errors(include_url=False, include_input=False)[0]
+                where = ".".join(str(part) for part in first["loc"]) or "body"
+                raise Malformed(
+                    f"not a {candidate.message.__name__}: {where}: {first['msg']}"
+                ) from None
+    raise Malformed(f"unexpected subject {subject}")
+
+
+def _filter(flows: tuple[Flow, ...], names: Names) -> str:
+    """One subject filter covering `flows`: the pattern of a single flow, else the longest
+    common token prefix + `>` (`parse` refuses anything else that matches it)."""
+    patterns = [f.pattern(names).split(".") for f in flows]
+    if len(patterns) == 1:
+        return ".".join(patterns[0])
+    common: list[str] = []
+    for tokens in zip(*patterns, strict=False):
+        if len(set(tokens)) != 1:
+            break
+        common.append(tokens[0])
+    return ".".join([*common, ">"])
+
+
+@dataclass
+class DurableConsumer(Generic[DepsT]):
+    """One catalog durable, pulled one message at a time in stream order, acked manually."""
+
+    durable: Durable
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    ack_wait: float = 30.0
+    handler: Handler[DepsT] | None = None
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    @property
+    def flows(self) -> tuple[Flow, ...]:
+        return tuple(catalog.flow(name) for name in self.durable.flows)
+
+    def handles(self, handler: Handler[DepsT]) -> Handler[DepsT]:
+        self.handler = handler
+        return handler
+
+    def attach(
+        self,
+        broker: NatsBroker,
+        names: Names,
+        deps: Callable[[], DepsT],
+        *,
+        parking: Parking | None = None,
+        outages: tuple[type[BaseException], ...] = (),
+        max_failed_deliveries: int = 5,
+        retry_delay: float = 2.0,
+        fetch_timeout: float = 5.0,
+    ) -> None:
+        """Subscribe; `parking` defaults to the service's dead-letter subject."""
+        if self.handler is None:
+            raise ValueError(f"{self.durable.service}-{self.durable.purpose} has no handler")
+        handler, flows, stats = self.handler, self.flows, self.stats
+        service, purpose = self.durable.service, self.durable.purpose
+        dead_letters = parking or DeadLetters(broker, names, service)
+        prefix = f"{service}:{purpose}:"
+
+        async def park(msg: NatsMessage, reason: str) -> None:
+            raw = msg.raw_message
+            sequence = raw.metadata.sequence.stream
+            log.error("parking message #%s on %s: %s", sequence, raw.subject, one_line(reason))
+            try:
+                await dead_letters.park(raw.data, raw.subject, reason, f"{prefix}{sequence}")
+            except Exception as park_error:  # NATS is down: park it on a later delivery
+                log.warning("could not park message #%s, retrying: %r", sequence, park_error)
+                await msg.nack(delay=retry_delay)
+                return
+            stats.parked += 1
+            await msg.ack()
+
+        async def on_message(msg: NatsMessage) -> None:
+            raw = msg.raw_message
+            delivery = Delivery(
+                raw.subject, raw.metadata.sequence.stream, raw.metadata.num_delivered or 1
+            )
+            try:
+                message = parse(flows, names, raw.subject, raw.data)
+                outcome = await handler(message, deps(), delivery)
+            except Malformed as err:
+                await park(msg, str(err))
+                return
+            except Exception as err:
+                verdict = await settle_failure(
+                    msg,
+                    err,
+                    dead_letters,
+                    limit=max_failed_deliveries,
+                    delay=retry_delay,
+                    msg_id=f"{prefix}{delivery.sequence}",
+                    also=outages,
+                )
+                if verdict == "park":
+                    stats.parked += 1
+                else:
+                    stats.retried += 1
+                return
+            if isinstance(outcome, Later):
+                await msg.nack(delay=outcome.delay)
+                return
+            stats.handled += 1
+            await msg.ack()
+
+        on_message.__name__ = f"on_{purpose.replace('-', '_')}"
+        subscriber = broker.subscriber(
+            _filter(flows, names),
+            stream=JStream(names.stream(self.durable.stream), declare=False),
+            durable=names.consumer(service, purpose),
+            deliver_policy=self.deliver_policy,
+            # One message per pull, in stream order: FastStream runs a fetched batch
+            # concurrently, and nats-py (2.16) ends an idle pull of several messages with a
+            # bare asyncio.TimeoutError now and then, which FastStream (0.7) logs as an error.
+            pull_sub=PullSub(batch_size=1, timeout=fetch_timeout),
+            inbox_prefix=names.pull_inbox,
+            # Unlimited: an outage is retried until it is over; other failures are parked by
+            # `settle_failure` (the server's own limit would drop a message without a word).
+            config=ConsumerConfig(max_deliver=-1, ack_wait=self.ack_wait),
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{service}.{purpose}",
+        )
+        subscriber(on_message)
+
+
+OrderedHandler = Callable[[Any, DepsT], Awaitable[None]]
+
+
+@dataclass
+class OrderedConsumer(Generic[DepsT]):
+    """A per-replica view of some flows: an ordered consumer (no acks; it recreates itself
+    after a gap). Unreadable messages are parked; a failing handler is logged."""
+
+    service: catalog.Service
+    name: str
+    flow_names: tuple[str, ...]
+    deliver_policy: DeliverPolicy = DeliverPolicy.NEW
+    handler: OrderedHandler[DepsT] | None = None
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    @property
+    def flows(self) -> tuple[Flow, ...]:
+        return tuple(catalog.flow(name) for name in self.flow_names)
+
+    def handles(self, handler: OrderedHandler[DepsT]) -> OrderedHandler[DepsT]:
+        self.handler = handler
+        return handler
+
+    def attach(
+        self, broker: NatsBroker, names: Names, deps: Callable[[], DepsT], *,
+        parking: Parking | None = None,
+    ) -> None:  # fmt: skip
+        flows = self.flows
+        if self.handler is None or len({f.stream for f in flows}) != 1:
+            raise ValueError(f"{self.service}.{self.name}: one handler, flows of one stream")
+        if any(self.service not in f.ordered for f in flows):
+            raise ValueError(f"{self.service}.{self.name}: the catalog lists no such reader")
+        handler, stats = self.handler, self.stats
+        dead_letters = parking or DeadLetters(broker, names, self.service)
+        stream = names.stream(flows[0].stream)
+
+        async def on_message(msg: NatsMessage) -> None:
+            raw = msg.raw_message
+            try:
+                message = parse(flows, names, raw.subject, raw.data)
+            except Malformed as err:
+                msg_id = f"{self.service}:{stream}:{raw.metadata.sequence.stream}"
+                await dead_letters.park(raw.data, raw.subject, str(err), msg_id)
+                stats.parked += 1
+                return
+            try:
+                await handler(message, deps())
+            except Exception:
+                log.exception("%s.%s failed on %s", self.service, self.name, raw.subject)
+                return
+            stats.handled += 1
+
+        on_message.__name__ = f"on_{self.name}"
+        subscriber = broker.subscriber(
+            _filter(flows, names),
+            stream=JStream(stream, declare=False),
+            deliver_policy=self.deliver_policy,
+            ordered_consumer=True,
+            title=f"{self.service}.{self.name}",
+        )
+        subscriber(on_message)
