@@ -20,7 +20,8 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel, ValidationError
 
-from entrasync_shared.catalog import ENDPOINTS, Endpoint, ErrorCode, NoArguments, Service, endpoints
+from entrasync_shared import catalog
+from entrasync_shared.catalog import Endpoint, ErrorCode, NoArguments, Service, endpoints
 from entrasync_shared.deadletter import is_transient
 from entrasync_shared.kit.micro import MicroService, register_discovery
 from entrasync_shared.messages import ApiError, Reply
@@ -226,7 +227,7 @@ class ApiClient:
         timeout: float | None = None,
     ) -> ResT:
         """Send `request` (none for `NoArguments` endpoints) and return the typed result."""
-        if endpoint not in ENDPOINTS:
+        if endpoint not in catalog.ENDPOINTS:
             raise ValueError(f"{endpoint.name} is not in the catalog")
         body = request if request is not None else NoArguments()
         wait = timeout or (self._slow_timeout if endpoint.slow else self._timeout)
