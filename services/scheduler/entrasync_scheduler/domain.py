@@ -91,14 +91,6 @@ def jitter_offset(tenant_id: str, interval_seconds: int, max_jitter: float) -> f
     return fraction * cap
 
 
-def is_full_success(recorded: SyncRecorded) -> bool:
-    return (
-        recorded.status == "Succeeded"
-        and bool(recorded.types)
-        and all(t.mode == "full" for t in recorded.types)
-    )
-
-
 def needs_resync(recorded: SyncRecorded) -> bool:
     """A type's link was unusable and its full round failed too: the next run reads in full."""
     return any(t.reason == "resync" and t.status == "Failed" for t in recorded.types)
@@ -130,7 +122,7 @@ def record_run(
     if in_flight is not None and in_flight.run_id == recorded.run_id:
         in_flight = None
     full_at = state.full_succeeded_at
-    if is_full_success(recorded) and (full_at is None or recorded.finished_at > full_at):
+    if recorded.is_full_success() and (full_at is None or recorded.finished_at > full_at):
         full_at = recorded.finished_at
     interval = interval_of(state.tenant, policy)
     ran_in = float(slot_of(recorded.started_at.timestamp(), interval) * interval)
@@ -141,7 +133,7 @@ def record_run(
         runs_seen=True,
         last_recorded_run=recorded.run_id,
         full_succeeded_at=full_at,
-        resync_needed=needs_resync(recorded) and not is_full_success(recorded),
+        resync_needed=needs_resync(recorded) and not recorded.is_full_success(),
         last_slot_start=ran_in if last is None or ran_in > last else last,
         busy_until=0.0,  # a run ended: whatever waited for the queue looks again now
     )

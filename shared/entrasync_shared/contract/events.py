@@ -113,6 +113,15 @@ class SyncRecorded(Model):
         default=1, ge=1, description="How many times the run was started (retries after a crash)"
     )
 
+    def is_full_success(self) -> bool:
+        """A run that read every one of its object types from scratch and succeeded: it clears
+        the tenant's full-scan flag (config) and counts as the last full scan (scheduler)."""
+        return (
+            self.status == "Succeeded"
+            and bool(self.types)
+            and all(t.mode == "full" for t in self.types)
+        )
+
 
 D = TypeVar("D", bound=BaseModel)
 

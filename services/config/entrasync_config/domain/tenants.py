@@ -65,15 +65,6 @@ def tenant_event_id(tenant: Tenant) -> str:
     return f"{tenant.id}.v{tenant.version}"
 
 
-def is_full_success(recorded: SyncRecorded) -> bool:
-    """A run that read every one of its object types from scratch and succeeded."""
-    return (
-        recorded.status == "Succeeded"
-        and bool(recorded.types)
-        and all(t.mode == "full" for t in recorded.types)
-    )
-
-
 def check_cloud(cloud: str, deps: Deps) -> None:
     if cloud not in deps.clouds:
         known = ", ".join(deps.clouds.names())
@@ -221,7 +212,7 @@ async def record_sync(recorded: SyncRecorded, deps: Deps) -> Tenant | None:
     A run also tells which directory the tenant is (the token's `tid`): recorded if unknown.
     """
     await record_directory(recorded.tenant_id, recorded.entra_tenant_id, deps)
-    if not is_full_success(recorded):
+    if not recorded.is_full_success():
         return None
 
     def announce_cleared(tenant: Tenant) -> TenantUpdated:
