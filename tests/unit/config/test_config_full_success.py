@@ -4,6 +4,7 @@ clears the tenant's full-scan flag on it, the scheduler counts it as the last fu
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 import pytest
 from entrasync_shared.messages import SyncRecorded, TypeCounts
 
