@@ -2,9 +2,10 @@
 
 Settings come from the environment (pydantic-settings); a bad one stops the process with exit
 code 2 and one line naming each problem (never its value: it may be a secret). Logging is set
-up once (`logs.configure_logging`: one record per line, control characters escaped), then the
-level from the settings. FastStream's app handles SIGINT/SIGTERM: it stops its subscribers,
-runs the shutdown hooks and exits 0.
+up once (`logs.configure_logging`: one record per line, control characters escaped; JSON lines
+naming the service with `ENTRASYNC_LOG_FORMAT=json`), then the level from the settings.
+FastStream's app handles SIGINT/SIGTERM: it stops its subscribers, runs the shutdown hooks and
+exits 0.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def run_service(
 ) -> None:
     """Start service `name`: logging, settings (exit 2 when invalid), then its app until a
     signal stops it."""
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, service=f"entrasync-{name}")
     settings = load_settings(name, settings_type)
     logging.getLogger().setLevel(settings.log_level.upper())
     asyncio.run(build_app(settings).run())
