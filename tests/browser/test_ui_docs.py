@@ -4,7 +4,7 @@ page, with no request leaving the console and no Content-Security-Policy violati
 from __future__ import annotations
 
 from browser_helpers import Screenshots
-from entrasync_console.web import CONTENT_SECURITY_POLICY
+from entrasync_console.web.middleware import CONTENT_SECURITY_POLICY
 from entrasync_devtools.stack import ConsoleAccess
 from playwright.async_api import Page, expect
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from console_helpers import Session, log_in
-from entrasync_console.auth import hash_password
+from entrasync_console.core.auth import hash_password
 from entrasync_devtools.infra import free_port
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
 

@@ -31,29 +31,22 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from entrasync_console import (
-    api,
-    api_docs,
-    bodies,
-    history_pages,
-    login,
-    pages,
-    profile_pages,
-    web,
-)
+from entrasync_console import api
 from entrasync_console.adapters.kv_sessions import open_session_store
 from entrasync_console.adapters.nats import NatsServices
-from entrasync_console.auth import (
+from entrasync_console.api import bodies
+from entrasync_console.core.auth import (
     Accounts,
     LoginThrottle,
     hash_password,
     new_token,
     wall_clock,
 )
-from entrasync_console.auth import SessionCodec as Codec
-from entrasync_console.rendering import HERE, build_templates
-from entrasync_console.security import Console, SessionGate, api_principal
+from entrasync_console.core.auth import SessionCodec as Codec
+from entrasync_console.core.security import Console, SessionGate, api_principal
 from entrasync_console.settings import ConsoleSettings
+from entrasync_console.web import api_docs, history_pages, login, middleware, pages, profile_pages
+from entrasync_console.web.rendering import HERE, build_templates
 
 log = logging.getLogger("entrasync.console")
 
@@ -130,8 +123,8 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     add_health(app, nats_connected)
     add_openapi(app)
-    web.add_error_handlers(app)
-    web.add_security_headers(app)
+    middleware.add_error_handlers(app)
+    middleware.add_security_headers(app)
     app.add_middleware(SessionGate, console=state)
     app.add_middleware(bodies.BodyLimit, limit=settings.max_body_bytes)
     return app

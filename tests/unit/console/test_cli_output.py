@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from entrasync_console.cli_app import Output, formatted, plain
-from entrasync_console.cli_render import (
+from entrasync_console.cli.common import Output, formatted, plain
+from entrasync_console.cli.render import (
     history_table,
     profiles_table,
     progress_table,
     tenants_table,
 )
-from entrasync_console.ops import RunProgress
-from entrasync_console.views import TenantView
+from entrasync_console.core.ops import RunProgress
+from entrasync_console.core.views import TenantView
 from entrasync_shared.messages import CredentialProfile, HistoryRow, Page, TenantSyncStatus
 from rich.console import Console
 

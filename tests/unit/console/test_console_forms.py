@@ -3,8 +3,8 @@ changed, domains that wrap only between labels."""
 
 from __future__ import annotations
 
-from entrasync_console.conflicts import base_values, describe, edits
-from entrasync_console.rendering import breakable, form_errors, missing_fields
+from entrasync_console.web.conflicts import base_values, describe, edits
+from entrasync_console.web.rendering import breakable, form_errors, missing_fields
 from entrasync_shared.messages import TenantCreate
 from pydantic import ValidationError
 from starlette.datastructures import FormData

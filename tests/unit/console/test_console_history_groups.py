@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from entrasync_console.views import run_groups
+from entrasync_console.core.views import run_groups
 from entrasync_shared.messages import HistoryRow
 
 START = datetime(2025, 3, 10, 1, tzinfo=UTC)

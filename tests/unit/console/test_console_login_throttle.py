@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from entrasync_console.auth import LoginThrottle
-from entrasync_console.security import client_address
+from entrasync_console.core.auth import LoginThrottle
+from entrasync_console.core.security import client_address
 from entrasync_console.settings import proxy_networks
 from starlette.requests import Request
 

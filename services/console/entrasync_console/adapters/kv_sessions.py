@@ -9,7 +9,7 @@ from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
-from entrasync_console.auth import StoreUnavailable
+from entrasync_console.core.auth import StoreUnavailable
 
 
 class KvSessionStore:

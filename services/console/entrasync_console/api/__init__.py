@@ -1,7 +1,7 @@
 """The REST API under `/api/v1`: the seed page's resources for scripts (and the UI's scripts).
 
 Each route translates HTTP into one shared request model, calls one service API over NATS and
-returns the service's answer; services' error codes become HTTP statuses in `errors`.
+returns the service's answer; services' error codes become HTTP statuses in `core.errors`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entrasync_console.errors import Problem, validation_problem
+from entrasync_console.core.errors import Problem, validation_problem
 
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"

@@ -8,10 +8,10 @@ from entrasync_shared.messages import MAX_SEARCH, Model
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 
-from entrasync_console import bodies
-from entrasync_console.errors import ERROR_RESPONSES, validation_problem
+from entrasync_console.api import bodies
+from entrasync_console.core.errors import ERROR_RESPONSES, validation_problem
+from entrasync_console.core.security import api_principal, console
 from entrasync_console.ports import Services
-from entrasync_console.security import api_principal, console
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 

@@ -23,8 +23,8 @@ from entrasync_shared.subjects import ObjectType
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
-from entrasync_console import views
 from entrasync_console.api.common import Id, Search, build, router, services
+from entrasync_console.core import views
 
 PAGE_SIZE_DOC = {"enum": list(HISTORY_PAGE_SIZES)}
 ChangesOnly = Annotated[

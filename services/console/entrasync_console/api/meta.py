@@ -9,7 +9,7 @@ from entrasync_shared.natsutil import ApiCallError
 from fastapi import Depends, Request
 
 from entrasync_console.api.common import Me, router, services
-from entrasync_console.security import Principal, api_principal, console
+from entrasync_console.core.security import Principal, api_principal, console
 
 SERVICES = ("config", "scheduler", "syncer", "history")
 

@@ -11,7 +11,7 @@ from entrasync_shared.messages import (
 )
 from fastapi import Request, Response
 
-from entrasync_console import bodies
+from entrasync_console.api import bodies
 from entrasync_console.api.common import Id, Version, router, schemas, services
 
 PROFILE_LINKS = {

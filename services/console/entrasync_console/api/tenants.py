@@ -16,9 +16,10 @@ from entrasync_shared.messages import (
 )
 from fastapi import Request, Response
 
-from entrasync_console import bodies, views
+from entrasync_console.api import bodies
 from entrasync_console.api.common import Id, Version, router, schemas, services
-from entrasync_console.views import TenantStatus, TenantView
+from entrasync_console.core import views
+from entrasync_console.core.views import TenantStatus, TenantView
 
 
 @router.get(

@@ -17,14 +17,14 @@ from entrasync_shared.messages import (
     TenantUpdate,
 )
 
-from entrasync_console import ops
 from entrasync_console.adapters.nats import NatsServices
-from entrasync_console.cli_app import Context, err, profiles_app, tenants_app
-from entrasync_console.cli_render import (
+from entrasync_console.cli.common import Context, err, profiles_app, tenants_app
+from entrasync_console.cli.render import (
     profiles_table,
     tenants_table,
 )
-from entrasync_console.views import tenant_views
+from entrasync_console.core import ops
+from entrasync_console.core.views import tenant_views
 
 # -- profiles ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from entrasync_console.ops import RunProgress
+from entrasync_console.core.ops import RunProgress
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "red", "Running": "cyan"}
 

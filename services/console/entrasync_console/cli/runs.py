@@ -20,16 +20,16 @@ from entrasync_shared.natsutil import ApiCallError
 from entrasync_shared.subjects import ObjectType
 from rich.live import Live
 
-from entrasync_console import ops
 from entrasync_console.adapters.nats import NatsServices
-from entrasync_console.cli_app import Context, app, err, events_app, out, plain, sync_app
-from entrasync_console.cli_render import (
+from entrasync_console.cli.common import Context, app, err, events_app, out, plain, sync_app
+from entrasync_console.cli.render import (
     event_line,
     history_table,
     progress_table,
     status_table,
     test_result,
 )
+from entrasync_console.core import ops
 
 # -- test connection, sync, history -----------------------------------------------------------
 

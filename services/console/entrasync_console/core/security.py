@@ -18,7 +18,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from entrasync_console.auth import (
+from entrasync_console.core.auth import (
     Accounts,
     LoginThrottle,
     Principal,
@@ -27,7 +27,7 @@ from entrasync_console.auth import (
     SessionStore,
     StoreUnavailable,
 )
-from entrasync_console.errors import Problem
+from entrasync_console.core.errors import Problem
 from entrasync_console.ports import Services
 from entrasync_console.settings import ConsoleSettings, IPNetwork
 
@@ -93,7 +93,7 @@ def current_session(request: Request) -> Session | None:
 
 async def live_session(console: Console, cookie: str | None) -> Session | None:
     """The cookie's session if it is signed, unexpired, of an admin who still exists with the
-    same password, and not logged out (see `auth`); None otherwise, also when unsure."""
+    same password, and not logged out (see `core.auth`); None otherwise, also when unsure."""
     session = console.codec.read(cookie)
     if session is None or console.accounts.generation(session.user) != session.generation:
         return None

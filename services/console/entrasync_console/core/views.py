@@ -25,7 +25,7 @@ from entrasync_shared.messages import (
 from entrasync_shared.natsutil import ApiCallError
 from pydantic import Field
 
-from entrasync_console.errors import Problem
+from entrasync_console.core.errors import Problem
 from entrasync_console.ports import Services
 
 log = logging.getLogger("entrasync.console")

@@ -12,9 +12,9 @@ import fastapi_offline
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from entrasync_console.errors import Problem
-from entrasync_console.rendering import render, session_or_login
-from entrasync_console.security import console
+from entrasync_console.core.errors import Problem
+from entrasync_console.core.security import console
+from entrasync_console.web.rendering import render, session_or_login
 
 router = APIRouter(include_in_schema=False)
 ASSETS = Path(fastapi_offline.__file__).parent / "static"

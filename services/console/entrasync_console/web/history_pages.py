@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from entrasync_console import views
-from entrasync_console.errors import Problem
-from entrasync_console.rendering import form_errors, render, session_or_login
-from entrasync_console.security import console
+from entrasync_console.core import views
+from entrasync_console.core.errors import Problem
+from entrasync_console.core.security import console
+from entrasync_console.web.rendering import form_errors, render, session_or_login
 
 CHANGES_COOKIE = "entrasync_history_changes"
 router = APIRouter(include_in_schema=False)

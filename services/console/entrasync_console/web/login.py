@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from entrasync_console.auth import StoreUnavailable
-from entrasync_console.errors import Problem
-from entrasync_console.rendering import check_form_csrf, redirect
-from entrasync_console.security import (
+from entrasync_console.core.auth import StoreUnavailable
+from entrasync_console.core.errors import Problem
+from entrasync_console.core.security import (
     CSRF_FIELD,
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -22,6 +21,7 @@ from entrasync_console.security import (
     current_session,
     same_token,
 )
+from entrasync_console.web.rendering import check_form_csrf, redirect
 
 LOGIN_FORM_SECONDS = 3600
 HOME = "/integrations"

@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entrasync_console import api
-from entrasync_console.errors import Problem, first_problem, http_status
-from entrasync_console.rendering import LoginRequired
+from entrasync_console.api.common import router as api_router
+from entrasync_console.core.errors import Problem, first_problem, http_status
+from entrasync_console.web.rendering import LoginRequired
 
 log = logging.getLogger("entrasync.console")
 
@@ -87,7 +87,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some API route serves at this path (Starlette names only the first one's)."""
-    routes = [r for r in api.router.routes if isinstance(r, APIRoute)]
+    routes = [r for r in api_router.routes if isinstance(r, APIRoute)]
     # A literal path (`/tenants/test-connection`) is its own resource, not a `{tenant_id}`.
     exact = [r for r in routes if r.path == request.url.path]
     methods: set[str] = set()

@@ -21,9 +21,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from entrasync_console import conflicts, history_pages, views
-from entrasync_console.errors import Problem
-from entrasync_console.rendering import (
+from entrasync_console.core import views
+from entrasync_console.core.errors import Problem
+from entrasync_console.core.security import console
+from entrasync_console.web import conflicts, history_pages
+from entrasync_console.web.rendering import (
     check_form_csrf,
     form_errors,
     missing_fields,
@@ -32,7 +34,6 @@ from entrasync_console.rendering import (
     session_or_login,
     stale_version,
 )
-from entrasync_console.security import console
 
 ENTRA_ID_SYNC = "entra-id-sync"
 REQUIRED_TENANT_FIELDS = {

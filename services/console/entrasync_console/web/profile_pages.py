@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from entrasync_console.errors import Problem
-from entrasync_console.rendering import (
+from entrasync_console.core.errors import Problem
+from entrasync_console.core.security import console
+from entrasync_console.web.rendering import (
     check_form_csrf,
     form_errors,
     missing_fields,
@@ -27,7 +28,6 @@ from entrasync_console.rendering import (
     session_or_login,
     stale_version,
 )
-from entrasync_console.security import console
 
 router = APIRouter(include_in_schema=False)
 FIELDS = ("name", "client_id", "secret_expires_at")

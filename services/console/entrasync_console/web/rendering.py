@@ -19,8 +19,8 @@ from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from entrasync_console.errors import Problem, first_problem
-from entrasync_console.security import (
+from entrasync_console.core.errors import Problem, first_problem
+from entrasync_console.core.security import (
     CSRF_FIELD,
     FLASH_COOKIE,
     Console,
