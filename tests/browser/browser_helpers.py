@@ -6,8 +6,6 @@ when it collects this one, hence the few lines these two modules share.)
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +15,7 @@ from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-expo
 from entrasync_devtools.stack import simulated_stack_settings
 from entrasync_sim.launcher import SimulatorProcess
 from playwright.async_api import Locator, Page
+from support import polling
 
 T = TypeVar("T")
 CLOUD = "simlab"
@@ -63,26 +62,13 @@ def unique(name: str) -> str:
 
 
 def eventually(probe: Callable[[], T | None], what: str, within: float = 60.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    """`support.polling.eventually_blocking` at the pace of a whole stack run as processes."""
+    return polling.eventually_blocking(probe, what, within, interval=0.2)
 
 
 async def until(probe: Callable[[], Awaitable[T | None]], what: str, within: float = 60.0) -> T:
     """`eventually` for async tests: polls without blocking the event loop (and Playwright)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.25)
+    return await polling.eventually(probe, what, within, interval=0.25)
 
 
 class Screenshots:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import httpx
 from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
 from entrasync_devtools.stack import simulated_stack_settings
 from entrasync_sim.launcher import SimulatorProcess
+from support.polling import eventually_blocking
 
 T = TypeVar("T")
 CLOUD = "simlab"
@@ -94,15 +94,8 @@ def unique(name: str) -> str:
 
 
 def eventually(probe: Callable[[], T | None], what: str, within: float = 60.0) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    """`support.polling.eventually_blocking` at the pace of a whole stack run as processes."""
+    return eventually_blocking(probe, what, within, interval=0.2)
 
 
 def wait_for_first_sync(api: httpx.Client, tenant_id: str, within: float = 90.0) -> dict[str, Any]:

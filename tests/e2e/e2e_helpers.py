@@ -3,9 +3,7 @@ events, runs and the inventory."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -24,6 +22,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pymongo import MongoClient
+from support import polling
 
 T = TypeVar("T")
 
@@ -68,15 +67,9 @@ async def read_events(
 async def eventually(
     probe: Callable[[], Awaitable[T | None]], what: str, within: float = 90.0
 ) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.25)
+    """`support.polling.eventually` at the whole system's pace: a first full sync of the test
+    tenant on two shared cores can take a minute, and polling Mongo more often only adds load."""
+    return await polling.eventually(probe, what, within, interval=0.25)
 
 
 def live_inventory(

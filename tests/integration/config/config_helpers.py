@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 from entrasync_shared.subjects import Names
@@ -14,8 +12,6 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from pymongo.asynchronous.database import AsyncDatabase
-
-T = TypeVar("T")
 
 LAB_CA = "-----BEGIN CERTIFICATE-----\nMIIBlabcafortests\n-----END CERTIFICATE-----\n"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -43,20 +39,6 @@ async def result(nc: NatsClient, names: Names, verb: str, payload: Any) -> Any:
     reply = await api(nc, names, verb, payload)
     assert reply["ok"], reply
     return reply["result"]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float = 10.0
-) -> T:
-    """Poll `probe` until `accept(value)`; fail with the last value after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 async def stream_messages(nc: NatsClient, stream: str, subject: str) -> list[RawStreamMsg]:

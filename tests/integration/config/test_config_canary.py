@@ -18,7 +18,7 @@ from typing import Any
 import bson
 import nats
 import pytest
-from config_helpers import eventually, stream_messages
+from config_helpers import stream_messages
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack, SimulatorCloud
@@ -27,6 +27,7 @@ from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
+from support.polling import eventually
 
 pytestmark = pytest.mark.timeout(180)
 CLOUD = "canarylab"
@@ -147,7 +148,7 @@ async def test_secrets_appear_nowhere_but_where_they_are_needed(
                     return False
             return True
 
-        await eventually(synced, bool, within=90)
+        await eventually(synced, accept=bool, within=90)
         await api.call("profile.list", {})
         await api.call("tenant.list", {})
         messages = await all_messages(nc, stack.names)

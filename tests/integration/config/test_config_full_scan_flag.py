@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from config_helpers import consumer_caught_up, eventually, stream_messages
+from config_helpers import consumer_caught_up, stream_messages
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -21,6 +21,7 @@ from entrasync_shared.messages import (
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
+from support.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("config_service")
 
@@ -76,7 +77,7 @@ async def fetch(nc: NatsClient, names: Names, tenant: Tenant) -> Tenant:
 
 async def wait_until_config_consumed(nc: NatsClient, names: Names) -> None:
     consumer = names.consumer("config", "sync-recorded")
-    await eventually(lambda: consumer_caught_up(nc, names.events_stream, consumer), bool)
+    await eventually(lambda: consumer_caught_up(nc, names.events_stream, consumer), accept=bool)
 
 
 async def test_failed_or_delta_runs_leave_the_full_scan_flag_set(
@@ -96,7 +97,9 @@ async def test_a_succeeded_full_run_clears_the_flag_once(nc: NatsClient, names: 
     tenant = await new_tenant(nc, names)
 
     await publish(nc, names, recorded(tenant, "run-1", "Succeeded"), "r1")
-    cleared = await eventually(lambda: fetch(nc, names, tenant), lambda t: not t.full_scan_next)
+    cleared = await eventually(
+        lambda: fetch(nc, names, tenant), accept=lambda t: not t.full_scan_next
+    )
     await publish(nc, names, recorded(tenant, "run-1", "Succeeded"), "r1-redelivered")
     await publish(nc, names, recorded(tenant, "run-2", "Succeeded"), "r2")
     await wait_until_config_consumed(nc, names)
@@ -125,7 +128,9 @@ async def test_a_flag_set_again_by_an_admin_survives_a_replay_of_the_run_that_cl
 ) -> None:
     tenant = await new_tenant(nc, names)
     await publish(nc, names, recorded(tenant, "run-1", "Succeeded"), "r1")
-    cleared = await eventually(lambda: fetch(nc, names, tenant), lambda t: not t.full_scan_next)
+    cleared = await eventually(
+        lambda: fetch(nc, names, tenant), accept=lambda t: not t.full_scan_next
+    )
     again: Tenant = await call(
         nc,
         names.api("config", "tenant.update"),

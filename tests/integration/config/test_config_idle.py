@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from config_helpers import eventually
 from entrasync_config.adapters.crypto import generate_key
 from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
+from support.polling import eventually
 
 SCRIPT = str(Path(sys.executable).parent / "entrasync-config")
 IDLE_SECONDS = 6.0
@@ -60,11 +60,11 @@ async def test_an_idle_config_service_logs_no_error_when_its_pulls_time_out(
         return log.read_text(errors="replace")
 
     try:
-        await eventually(output, lambda text: "entrasync-config ready" in text, within=30)
+        await eventually(output, accept=lambda text: "entrasync-config ready" in text, within=30)
         idle_until = time.monotonic() + IDLE_SECONDS
         text = await eventually(
             output,
-            lambda text: bool(errors_in(text)) or time.monotonic() > idle_until,
+            accept=lambda text: bool(errors_in(text)) or time.monotonic() > idle_until,
             within=IDLE_SECONDS + 5,
         )
     finally:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from config_helpers import eventually, stream_messages
+from config_helpers import stream_messages
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
 from entrasync_shared.messages import TenantDeleted
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
+from support.polling import eventually
 
 
 async def test_an_event_committed_but_not_published_is_published_at_start(
@@ -31,7 +32,7 @@ async def test_an_event_committed_but_not_published_is_published_at_start(
     async with build_app(config_settings):
         [msg] = await eventually(
             lambda: stream_messages(nc, names.config_stream, names.tenant_event("deleted")),
-            lambda found: len(found) == 1,
+            accept=lambda found: len(found) == 1,
         )
 
     assert TenantDeleted.model_validate_json(msg.data or b"") == event

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from config_helpers import api, eventually
+from config_helpers import api
 from entrasync_config.adapters.crypto import generate_key, parse_key
 from entrasync_devtools.infra import LocalInfra, die_with_parent
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
+from support.polling import eventually
 
 SCRIPT = str(Path(sys.executable).parent / "entrasync-config")
 
@@ -66,11 +67,11 @@ async def test_a_refused_field_name_cannot_forge_a_line_in_the_log(
         return read(log, proc)
 
     try:
-        await eventually(output, lambda text: "entrasync-config ready" in text, within=30)
+        await eventually(output, accept=lambda text: "entrasync-config ready" in text, within=30)
         forged = {"tenant": "a.com", "profile_id": "p", "x\nERROR entrasync.config forged": 1}
 
         reply = await api(nc, names, "tenant.create", forged)
-        text = await eventually(output, lambda text: "refused" in text)
+        text = await eventually(output, accept=lambda text: "refused" in text)
     finally:
         proc.kill()
         proc.wait()

@@ -8,40 +8,15 @@ from typing import Any
 import bson
 import pytest
 from config_helpers import CLIENT_ID, api, events, result
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from entrasync_shared.messages import utcnow
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
+from support.certificates import certificate_pair
 
 pytestmark = pytest.mark.usefixtures("config_service")
 
 SECRET = "Profile-S3cret~value.42"
-
-
-def certificate_pair(days: int = 365) -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "entrasync it")])
-    now = utcnow()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 async def new_profile(nc: NatsClient, names: Names, **fields: Any) -> dict[str, Any]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_shared.messages import (
@@ -30,23 +29,9 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
+from support.polling import eventually
 
 TENANT = "c0ffee00-0000-4000-8000-000000000001"
-T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, within: float = 20.0
-) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def obj(

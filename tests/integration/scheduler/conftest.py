@@ -19,7 +19,8 @@ from entrasync_devtools.infra import LocalInfra
 from entrasync_scheduler.main import build_app as build_scheduler_app
 from entrasync_scheduler.settings import SchedulerSettings
 from entrasync_shared.subjects import Names
-from scheduler_helpers import INTERVAL, FakeClock
+from scheduler_helpers import INTERVAL
+from support.fakes import FakeClock
 
 
 @pytest.fixture

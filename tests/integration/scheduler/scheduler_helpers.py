@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from entrasync_devtools.infra import die_with_parent
 from entrasync_shared.messages import (
@@ -29,37 +25,9 @@ from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
-
-T = TypeVar("T")
+from support.polling import eventually
 
 INTERVAL = 10  # the shortest interval TenantCreate allows
-
-
-class FakeClock:
-    """Wall-clock seconds that only move when the test says so."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float = 10.0
-) -> T:
-    """Poll `probe` until `accept(value)`; fail with the last value after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 _CONSUMED: dict[str, list[RawStreamMsg]] = {}
@@ -180,7 +148,7 @@ class ServiceProcess:
                 raise AssertionError(f"{self._script} exited:\n{self.output()}")
             return self.output()
 
-        await eventually(probe, lambda out: text in out, within)
+        await eventually(probe, accept=lambda out: text in out, within=within)
 
     def stop(self, within: float = 20.0) -> int:
         """SIGTERM, as Kubernetes does; returns the exit code."""

@@ -11,13 +11,13 @@ from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from scheduler_helpers import (
     INTERVAL,
-    FakeClock,
     commands,
     create_tenant,
-    eventually,
     finish_run,
     start_sync,
 )
+from support.fakes import FakeClock
+from support.polling import eventually
 
 
 def slot(clock: FakeClock) -> int:
@@ -30,7 +30,9 @@ async def test_a_new_tenant_runs_full_at_once_then_delta_in_the_slot_after_its_f
 ) -> None:
     tenant = await create_tenant(nc, names, "contoso.onmicrosoft.com")
 
-    [first_msg] = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 1)
+    [first_msg] = await eventually(
+        lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 1
+    )
     first = start_sync(first_msg)
     assert (first.mode, first.reason, first.tenant_id) == ("full", "first", tenant.id)
     assert (first_msg.headers or {})["Nats-Msg-Id"] == f"{tenant.id}:{slot(clock)}"
@@ -39,11 +41,11 @@ async def test_a_new_tenant_runs_full_at_once_then_delta_in_the_slot_after_its_f
     ref = TenantRef(tenant_id=tenant.id)
     await eventually(
         lambda: call(nc, names.api("config", "tenant.get"), ref, Tenant),
-        lambda t: not t.full_scan_next,
+        accept=lambda t: not t.full_scan_next,
     )
     clock.advance(INTERVAL)
 
-    queued = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 2)
+    queued = await eventually(lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 2)
     second = start_sync(queued[1])
     assert (second.mode, second.reason) == ("delta", "schedule")
     assert second.run_id != first.run_id
@@ -55,17 +57,17 @@ async def test_a_failed_full_run_is_retried_in_full_and_nothing_overlaps_a_runni
     nc: NatsClient, names: Names, clock: FakeClock
 ) -> None:
     tenant = await create_tenant(nc, names, "fabrikam.onmicrosoft.com")
-    [msg] = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 1)
+    [msg] = await eventually(lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 1)
 
     clock.advance(3 * INTERVAL)  # the run is still going: no second command
     disabled = await create_tenant(nc, names, "off.example.com", enabled=False)
     canary = await create_tenant(nc, names, "canary.example.com")
-    await eventually(lambda: commands(nc, names, canary.id), lambda c: len(c) == 1)
+    await eventually(lambda: commands(nc, names, canary.id), accept=lambda c: len(c) == 1)
     assert len(await commands(nc, names, tenant.id)) == 1
     assert await commands(nc, names, disabled.id) == []
 
     await finish_run(nc, names, msg, "Failed")
-    queued = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 2)
+    queued = await eventually(lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 2)
     retry = start_sync(queued[1])
     assert (retry.mode, retry.reason) == ("full", "flag")
 
@@ -84,6 +86,8 @@ async def test_the_scheduler_waits_for_config_and_schedules_tenants_it_lists(
         health: Health = await call(nc, names.api("scheduler", "health"), None, Health)
         assert not health.ok
         async with build_config_app(config_settings):
-            [msg] = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 1)
+            [msg] = await eventually(
+                lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 1
+            )
 
     assert (start_sync(msg).mode, start_sync(msg).reason) == ("full", "first")

@@ -14,14 +14,14 @@ from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from scheduler_helpers import (
     INTERVAL,
-    FakeClock,
     commands,
     consume,
     create_tenant,
-    eventually,
     finish_run,
     start_sync,
 )
+from support.fakes import FakeClock
+from support.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("config_service")
 
@@ -57,13 +57,13 @@ async def test_two_schedulers_and_a_restarted_third_queue_each_run_once(
         build_scheduler_app(scheduler_settings, clock=clock),
     ):
         tenant = await create_tenant(nc, names, "contoso.onmicrosoft.com")
-        await eventually(decided, lambda n: n >= 2)
+        await eventually(decided, accept=lambda n: n >= 2)
         [first] = await commands(nc, names, tenant.id)
         assert await published(nc, names) == 1
 
         await finish_run(nc, names, first, "Succeeded")
         clock.advance(INTERVAL)
-        await eventually(decided, lambda n: n >= 4)
+        await eventually(decided, accept=lambda n: n >= 4)
         queued = await commands(nc, names, tenant.id)
         assert [start_sync(m).mode for m in queued] == ["full", "delta"]
         assert await published(nc, names) == 2
@@ -71,10 +71,10 @@ async def test_two_schedulers_and_a_restarted_third_queue_each_run_once(
         # A third replica starts while the second run is still going: it does not add one.
         before = await decided()
         async with build_scheduler_app(scheduler_settings, clock=clock):
-            await eventually(decided, lambda n: n >= before + 1)  # type: ignore[operator]
+            await eventually(decided, accept=lambda n: n >= before + 1)  # type: ignore[operator]
             await consume(nc, names, queued[1])  # the run ends, but is not recorded yet
             clock.advance(scheduler_settings.busy_recheck_seconds)  # still the same slot
-            await eventually(decided, lambda n: n >= before + 2)  # type: ignore[operator]
+            await eventually(decided, accept=lambda n: n >= before + 2)  # type: ignore[operator]
             assert await published(nc, names) == 2
 
 
@@ -89,21 +89,27 @@ async def test_sync_now_through_either_replica_queues_exactly_one_manual_run(
         build_scheduler_app(scheduler_settings, clock=clock),
     ):
         tenant = await create_tenant(nc, names, "contoso.onmicrosoft.com")
-        [first] = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 1)
+        [first] = await eventually(
+            lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 1
+        )
         subject = names.api("scheduler", "sync_now")
 
         during = await call(nc, subject, SyncNow(tenant_id=tenant.id), SyncNowAccepted)
         assert during.status == "deferred"
         await finish_run(nc, names, first, "Succeeded")
 
-        queued = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 2)
+        queued = await eventually(
+            lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 2
+        )
         manual = start_sync(queued[1])
         assert manual.reason == "manual" and manual.mode == "delta"
         await finish_run(nc, names, queued[1], "Succeeded")
 
         # Queued at once, or (when this replica has not yet heard that run end) right after.
         now = await call(nc, subject, SyncNow(tenant_id=tenant.id), SyncNowAccepted)
-        queued = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 3)
+        queued = await eventually(
+            lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 3
+        )
         assert start_sync(queued[2]).reason == "manual"
         if now.status == "queued":
             assert start_sync(queued[2]).run_id == now.run_id

@@ -8,7 +8,8 @@ from entrasync_shared.messages import Health
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
-from scheduler_helpers import ServiceProcess, commands, create_tenant, eventually, start_sync
+from scheduler_helpers import ServiceProcess, commands, create_tenant, start_sync
+from support.polling import eventually
 
 
 async def test_config_and_scheduler_run_as_processes_from_environment_settings(
@@ -30,7 +31,9 @@ async def test_config_and_scheduler_run_as_processes_from_environment_settings(
         await config.wait_for_line("entrasync-config ready")
         await scheduler.wait_for_line("entrasync-scheduler ready")
         tenant = await create_tenant(nc, names, "contoso.onmicrosoft.com")
-        [msg] = await eventually(lambda: commands(nc, names, tenant.id), lambda c: len(c) == 1)
+        [msg] = await eventually(
+            lambda: commands(nc, names, tenant.id), accept=lambda c: len(c) == 1
+        )
         for service in ("config", "scheduler"):
             health: Health = await call(nc, names.api(service, "health"), None, Health)
             assert health.ok, health

@@ -5,16 +5,16 @@ Real: a private nats-server (so stopping it disturbs no other test) and nats-py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import nats
 import pytest
 from entrasync_devtools.infra import find_nats_server, free_port
 from entrasync_shared.reconnects import ReconnectLog
+from support.polling import eventually
 
 LOG = "entrasync.test.reconnects"
 
@@ -41,11 +41,11 @@ def port() -> Iterator[int]:
     yield free_port()
 
 
-async def until(check: object, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+async def until(check: Callable[[], object], within: float = 15.0) -> None:
+    async def probe() -> object:
+        return check()
+
+    await eventually(probe, "the log line", within)
 
 
 async def test_a_nats_restart_logs_one_line_per_attempt_and_one_when_back(

@@ -7,10 +7,7 @@ Real: nats-server with JetStream (session `infra`), a FastStream broker, the tes
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 from entrasync_devtools.infra import LocalInfra
 from entrasync_shared.deadletter import REASON_HEADER, SUBJECT_HEADER, DeadLetters, settle_failure
@@ -20,20 +17,9 @@ from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, Pul
 from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig
 from pymongo.errors import ServerSelectionTimeoutError
+from support.polling import eventually
 
 LIMIT = 3
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], what: str, within: float = 20.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Consumer:

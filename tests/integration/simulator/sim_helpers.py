@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import msal
 import requests
 from entrasync_sim.launcher import SimulatorProcess
 from entrasync_sim.tls import client_ssl_context
+from support.polling import eventually_blocking
 
 # Shape of the per-module simulator the conftest starts (page size 7 < USERS forces paging).
 USERS = 50
@@ -132,13 +132,11 @@ T = TypeVar("T")
 
 def eventually(probe: Callable[[], T | None], what: str, within: float = 10.0) -> T:
     """Poll `probe` until it returns something other than None (or fail after `within` s)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        assert time.monotonic() < deadline, f"{what} did not happen within {within} s"
-        time.sleep(0.02)
+    return eventually_blocking(probe, what, within, accept=_is_not_none, interval=0.02)
+
+
+def _is_not_none(value: object) -> bool:
+    return value is not None
 
 
 @dataclass

@@ -3,9 +3,7 @@ watcher of the pipeline stream, and ways to command runs and compare them with t
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +27,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import DeliverPolicy
+from support.polling import eventually
 
 SIM_KINDS: dict[ObjectType, str] = {"user": "users", "group": "groups", "device": "devices"}
 
@@ -143,13 +142,12 @@ class PipelineWatcher:
 
     async def run(self, run_id: str, within: float = 20.0) -> Run:
         """The run once its SyncFinished arrived; polls with a deadline."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
+
+        async def finished() -> Run | None:
             found = self._runs.get(run_id)
-            if found is not None and found.finished is not None:
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"run {run_id} did not finish within {within} s")
+            return found if found is not None and found.finished is not None else None
+
+        return await eventually(finished, f"run {run_id} to finish", within)
 
 
 def merged_objects(batches: list[ObservationBatch]) -> dict[str, dict[str, Any]]:
@@ -225,7 +223,9 @@ async def commands_left(nc: NatsClient, names: Names) -> int:
 
 
 async def wait_until_empty(nc: NatsClient, names: Names, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while await commands_left(nc, names):
-        assert time.monotonic() < deadline, "the command was never acknowledged"
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: commands_left(nc, names),
+        "the command to be acknowledged",
+        within,
+        accept=lambda left: left == 0,
+    )

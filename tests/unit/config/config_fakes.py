@@ -10,21 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from entrasync_config.adapters.crypto import AesGcmSecretBox, generate_key
 from entrasync_config.domain import (
     ClientCredential,
     ConfigEvent,
     Conflict,
-    Deps,
     NotFound,
     ProbeFailure,
     ProfileMissing,
     StoredProfile,
 )
+from entrasync_config.ports import Deps
 from entrasync_shared.clouds import CloudRegistry
 from entrasync_shared.messages import CloudEndpoints, CredentialProfile, Tenant
 
@@ -284,33 +280,3 @@ def make_world(keys: list[str] | None = None, today: date | None = None) -> Worl
         test_timeout=5.0,
     )
     return World(deps, outbox, tenants, profiles, probe)
-
-
-def certificate_pair(
-    *, key_type: str = "rsa", days: int = 365, other_key: bool = False
-) -> tuple[str, str]:
-    """(private key PEM, self-signed certificate PEM) for tests."""
-    key: Any = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if key_type == "rsa"
-        else ec.generate_private_key(ec.SECP256R1())
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "entrasync test")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    if other_key:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from config_fakes import CLIENT_ID, TENANT_GUID, World, certificate_pair, make_world
-from entrasync_config import domain
+from config_fakes import CLIENT_ID, NOW, TENANT_GUID, World, make_world
+from entrasync_config import usecases
 from entrasync_config.domain import Invalid, NotFound, ProbeFailure
 from entrasync_shared.messages import (
     ConnectionTest,
@@ -13,6 +13,7 @@ from entrasync_shared.messages import (
     TenantCreate,
     TenantTest,
 )
+from support.certificates import certificate_pair
 
 SECRET = "Canary~Secret.Value-123"
 
@@ -24,17 +25,17 @@ def world() -> World:
 
 async def saved_tenant(world: World, **profile: Any) -> Tenant:
     fields = profile or {"client_secret": SECRET}
-    created = await domain.create_profile(
+    created = await usecases.create_profile(
         CredentialProfileCreate.model_validate({"name": "app", "client_id": CLIENT_ID, **fields}),
         world.deps,
     )
-    return await domain.create_tenant(
+    return await usecases.create_tenant(
         TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=created.id), world.deps
     )
 
 
 async def run(world: World, tenant: Tenant, timeout: float | None = None) -> Any:
-    return await domain.run_tenant_test(
+    return await usecases.run_tenant_test(
         TenantTest(tenant_id=tenant.id, timeout_seconds=timeout), world.deps
     )
 
@@ -155,7 +156,7 @@ async def test_a_secret_quoted_upstream_is_redacted(world: World) -> None:
 async def test_a_certificate_profile_is_tested_with_key_certificate_and_thumbprint(
     world: World,
 ) -> None:
-    key, certificate = certificate_pair()
+    key, certificate = certificate_pair(now=NOW)
     tenant = await saved_tenant(world, private_key_pem=key, certificate_pem=certificate)
 
     result = await run(world, tenant)
@@ -169,7 +170,7 @@ async def test_a_certificate_profile_is_tested_with_key_certificate_and_thumbpri
 async def test_unsaved_input_is_tested_with_its_own_object_types(world: World) -> None:
     tenant = await saved_tenant(world)
 
-    result = await domain.run_unsaved_test(
+    result = await usecases.run_unsaved_test(
         ConnectionTest(tenant="fabrikam.com", profile_id=tenant.profile_id, object_types=("user",)),
         world.deps,
     )
@@ -180,13 +181,15 @@ async def test_unsaved_input_is_tested_with_its_own_object_types(world: World) -
 
 async def test_unsaved_input_needs_a_known_cloud_and_profile(world: World) -> None:
     with pytest.raises(Invalid) as no_profile:
-        await domain.run_unsaved_test(ConnectionTest(tenant="a.com", profile_id="nope"), world.deps)
+        await usecases.run_unsaved_test(
+            ConnectionTest(tenant="a.com", profile_id="nope"), world.deps
+        )
     with pytest.raises(Invalid) as no_cloud:
-        await domain.run_unsaved_test(
+        await usecases.run_unsaved_test(
             ConnectionTest(tenant="a.com", profile_id="nope", cloud="mars"), world.deps
         )
     with pytest.raises(NotFound):
-        await domain.run_tenant_test(TenantTest(tenant_id="nope"), world.deps)
+        await usecases.run_tenant_test(TenantTest(tenant_id="nope"), world.deps)
 
     assert (no_profile.value.field, no_cloud.value.field) == ("profile_id", "cloud")
     assert world.probe.calls == []

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from config_fakes import CLIENT_ID, NOW, World, certificate_pair, make_world
-from entrasync_config import domain
+from config_fakes import CLIENT_ID, NOW, World, make_world
+from entrasync_config import usecases
 from entrasync_config.domain import Conflict, InUse, Invalid, SecretBinding
 from entrasync_shared.messages import (
     CredentialProfile,
@@ -18,6 +18,7 @@ from entrasync_shared.messages import (
     TenantCreate,
     TenantRef,
 )
+from support.certificates import certificate_pair
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def new_profile(world: World, name: str = "app", **extra: object) -> Crede
     request = CredentialProfileCreate.model_validate(
         {"name": name, "client_id": CLIENT_ID, **fields}
     )
-    return await domain.create_profile(request, world.deps)
+    return await usecases.create_profile(request, world.deps)
 
 
 async def test_a_secret_profile_is_sealed_and_announced_without_the_secret(world: World) -> None:
@@ -49,7 +50,7 @@ async def test_a_secret_profile_is_sealed_and_announced_without_the_secret(world
 async def test_a_certificate_profile_gets_its_thumbprint_and_expiry_from_the_certificate(
     world: World,
 ) -> None:
-    key, certificate = certificate_pair(days=20)
+    key, certificate = certificate_pair(days=20, now=NOW)
 
     profile = await new_profile(
         world, client_secret=None, private_key_pem=key, certificate_pem=certificate
@@ -93,7 +94,7 @@ async def test_a_profile_needs_exactly_one_well_formed_credential(
 async def test_a_certificate_must_be_rsa_and_match_its_key(
     world: World, pair: dict[str, object], field: str
 ) -> None:
-    key, certificate = certificate_pair(**pair)  # type: ignore[arg-type]
+    key, certificate = certificate_pair(**pair, now=NOW)  # type: ignore[arg-type]
 
     with pytest.raises(Invalid) as refused:
         await new_profile(
@@ -129,8 +130,8 @@ async def test_a_secret_expiring_within_30_days_is_flagged(
 ) -> None:
     profile = await new_profile(world, secret_expires_at=expires)
 
-    listed = await domain.list_profiles(world.deps)
-    fetched = await domain.get_profile(ProfileRef(profile_id=profile.id), world.deps)
+    listed = await usecases.list_profiles(world.deps)
+    fetched = await usecases.get_profile(ProfileRef(profile_id=profile.id), world.deps)
 
     assert (profile.expires_soon, profile.expired) == (soon, expired)
     assert listed == [fetched] and (fetched.expires_soon, fetched.expired) == (soon, expired)
@@ -140,7 +141,7 @@ async def test_an_update_changes_only_what_is_given_and_bumps_the_version(world:
     profile = await new_profile(world, secret_expires_at=date(2028, 1, 1))
     sealed = world.profiles.rows[profile.id].sealed
 
-    renamed = await domain.update_profile(
+    renamed = await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, name="renamed"), world.deps
     )
 
@@ -156,7 +157,7 @@ async def test_an_update_changes_only_what_is_given_and_bumps_the_version(world:
 async def test_a_new_secret_replaces_the_old_one_and_its_expiry(world: World) -> None:
     profile = await new_profile(world, secret_expires_at=date(2027, 3, 10))
 
-    updated = await domain.update_profile(
+    updated = await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, client_secret="fresh"), world.deps
     )
 
@@ -168,9 +169,9 @@ async def test_a_new_secret_replaces_the_old_one_and_its_expiry(world: World) ->
 
 async def test_a_secret_profile_can_become_a_certificate_profile(world: World) -> None:
     profile = await new_profile(world)
-    key, certificate = certificate_pair()
+    key, certificate = certificate_pair(now=NOW)
 
-    updated = await domain.update_profile(
+    updated = await usecases.update_profile(
         ProfileUpdate(
             profile_id=profile.id, version=1, private_key_pem=key, certificate_pem=certificate
         ),
@@ -183,12 +184,12 @@ async def test_a_secret_profile_can_become_a_certificate_profile(world: World) -
 
 async def test_an_update_based_on_a_stale_version_is_a_conflict(world: World) -> None:
     profile = await new_profile(world)
-    await domain.update_profile(
+    await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, name="b"), world.deps
     )
 
     with pytest.raises(Conflict) as stale:
-        await domain.update_profile(
+        await usecases.update_profile(
             ProfileUpdate(profile_id=profile.id, version=1, name="c"), world.deps
         )
 
@@ -199,7 +200,7 @@ async def test_an_update_based_on_a_stale_version_is_a_conflict(world: World) ->
 async def test_an_update_without_changes_is_not_an_event(world: World) -> None:
     profile = await new_profile(world)
 
-    same = await domain.update_profile(
+    same = await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, name="app"), world.deps
     )
 
@@ -211,12 +212,12 @@ async def test_a_profile_in_use_cannot_be_deleted_and_the_error_names_the_tenant
 ) -> None:
     profile = await new_profile(world)
     for domain_name in ("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"):
-        await domain.create_tenant(
+        await usecases.create_tenant(
             TenantCreate(tenant=domain_name, profile_id=profile.id), world.deps
         )
 
     with pytest.raises(InUse) as in_use:
-        await domain.delete_profile(ProfileDelete(profile_id=profile.id), world.deps)
+        await usecases.delete_profile(ProfileDelete(profile_id=profile.id), world.deps)
 
     assert in_use.value.code == "in_use" and in_use.value.field == "profile_id"
     assert "contoso.onmicrosoft.com" in in_use.value.message
@@ -227,7 +228,7 @@ async def test_a_profile_in_use_cannot_be_deleted_and_the_error_names_the_tenant
 async def test_a_deleted_profile_is_announced_by_id(world: World) -> None:
     profile = await new_profile(world)
 
-    await domain.delete_profile(ProfileDelete(profile_id=profile.id, version=1), world.deps)
+    await usecases.delete_profile(ProfileDelete(profile_id=profile.id, version=1), world.deps)
 
     assert world.profiles.rows == {}
     event = world.outbox.published[-1]
@@ -237,15 +238,15 @@ async def test_a_deleted_profile_is_announced_by_id(world: World) -> None:
 async def test_a_certificate_profile_hands_the_syncer_key_certificate_and_thumbprint(
     world: World,
 ) -> None:
-    key, certificate = certificate_pair()
+    key, certificate = certificate_pair(now=NOW)
     profile = await new_profile(
         world, client_secret=None, private_key_pem=key, certificate_pem=certificate
     )
-    tenant = await domain.create_tenant(
+    tenant = await usecases.create_tenant(
         TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=profile.id), world.deps
     )
 
-    credential = await domain.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+    credential = await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
 
     assert credential.kind == "certificate" and credential.client_secret is None
     assert credential.private_key_pem is not None
