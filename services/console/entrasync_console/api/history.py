@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from entrasync_shared.catalog import ConfigApi, HistoryApi
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
     DeletedTenant,
@@ -70,7 +71,7 @@ async def history(
     query = runs_query(tenant_id, page, page_size, search, changes_only)
     backend = services(request)
     await views.current_tenant(backend, tenant_id)
-    result: Page[HistoryRow] = await backend.history(query)
+    result: Page[HistoryRow] = await backend.call(HistoryApi.runs_list, query)
     return result
 
 
@@ -116,7 +117,9 @@ async def csv_response(
     operation_id="listDeletedTenants",
 )
 async def deleted_tenants(request: Request) -> DeletedTenants:
-    result: DeletedTenants = await services(request).deleted_tenants(DeletedTenantsQuery())
+    result: DeletedTenants = await services(request).call(
+        HistoryApi.tenants_deleted, DeletedTenantsQuery()
+    )
     return result
 
 
@@ -142,7 +145,7 @@ async def deleted_history(
 ) -> Page[HistoryRow]:
     query = runs_query(tenant_id, page, page_size, search, changes_only)
     await deleted_tenant(request, tenant_id)
-    result: Page[HistoryRow] = await services(request).history(query)
+    result: Page[HistoryRow] = await services(request).call(HistoryApi.runs_list, query)
     return result
 
 
@@ -188,5 +191,5 @@ async def objects(
         include_deleted=include_deleted,
     )
     backend = services(request)
-    await backend.tenant(TenantRef(tenant_id=tenant_id))
-    return await backend.objects(query)
+    await backend.call(ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id))
+    return await backend.call(HistoryApi.objects_list, query)

@@ -9,9 +9,8 @@ from entrasync_shared.natsutil import ApiCallError
 from fastapi import Depends, Request
 
 from entrasync_console.api.common import Me, router, services
+from entrasync_console.core import ops
 from entrasync_console.core.security import Principal, api_principal, console
-
-SERVICES = ("config", "scheduler", "syncer", "history")
 
 
 @router.get(
@@ -41,9 +40,9 @@ async def clouds(request: Request) -> list[str]:
 )
 async def service_health(request: Request) -> list[Health]:
     found = []
-    for service in SERVICES:
+    for service in ops.HEALTH:
         try:
-            found.append(await services(request).health(service))
+            found.append(await ops.health(services(request), service))
         except ApiCallError as err:
             found.append(Health(service=service, ok=False, details={"error": err.error.message}))
     return found

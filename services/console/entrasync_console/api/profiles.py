@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from entrasync_shared.catalog import ConfigApi
 from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
@@ -31,7 +32,7 @@ PROFILE_LINKS = {
     operation_id="listProfiles",
 )
 async def list_profiles(request: Request) -> list[CredentialProfile]:
-    return await services(request).profiles()
+    return await services(request).call(ConfigApi.profile_list)
 
 
 @router.post(
@@ -46,7 +47,7 @@ async def list_profiles(request: Request) -> list[CredentialProfile]:
 )
 async def create_profile(request: Request, response: Response) -> CredentialProfile:
     body = await bodies.read_body(request, CredentialProfileCreate)
-    profile = await services(request).create_profile(body)
+    profile = await services(request).call(ConfigApi.profile_create, body)
     response.headers["location"] = f"{router.prefix}/credential-profiles/{profile.id}"
     return profile
 
@@ -58,7 +59,7 @@ async def create_profile(request: Request, response: Response) -> CredentialProf
     operation_id="getProfile",
 )
 async def get_profile(request: Request, profile_id: Id) -> CredentialProfile:
-    return await services(request).profile(ProfileRef(profile_id=profile_id))
+    return await services(request).call(ConfigApi.profile_get, ProfileRef(profile_id=profile_id))
 
 
 @router.patch(
@@ -71,7 +72,7 @@ async def get_profile(request: Request, profile_id: Id) -> CredentialProfile:
 )
 async def update_profile(request: Request, profile_id: Id) -> CredentialProfile:
     body = await bodies.read_body(request, ProfileUpdate, profile_id=profile_id)
-    return await services(request).update_profile(body)
+    return await services(request).call(ConfigApi.profile_update, body)
 
 
 @router.delete(
@@ -83,7 +84,9 @@ async def update_profile(request: Request, profile_id: Id) -> CredentialProfile:
     operation_id="deleteProfile",
 )
 async def delete_profile(request: Request, profile_id: Id, version: Version = None) -> Response:
-    await services(request).delete_profile(ProfileDelete(profile_id=profile_id, version=version))
+    await services(request).call(
+        ConfigApi.profile_delete, ProfileDelete(profile_id=profile_id, version=version)
+    )
     return Response(status_code=204)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from entrasync_shared.catalog import ConfigApi, SchedulerApi
 from entrasync_shared.messages import (
     ConnectionTest,
     ConnectionTestResult,
@@ -27,7 +28,8 @@ from entrasync_console.core.views import TenantStatus, TenantView
 )
 async def list_tenants(request: Request) -> list[TenantView]:
     backend = services(request)
-    return await views.tenant_views(backend, await backend.tenants())
+    tenants = await backend.call(ConfigApi.tenant_list)
+    return await views.tenant_views(backend, tenants)
 
 
 @router.post(
@@ -41,7 +43,7 @@ async def list_tenants(request: Request) -> list[TenantView]:
 )
 async def create_tenant(request: Request, response: Response) -> Tenant:
     body = await bodies.read_body(request, TenantCreate)
-    tenant = await services(request).create_tenant(body)
+    tenant = await services(request).call(ConfigApi.tenant_create, body)
     response.headers["location"] = f"{router.prefix}/tenants/{tenant.id}"
     return tenant
 
@@ -56,7 +58,7 @@ async def create_tenant(request: Request, response: Response) -> Tenant:
 )
 async def test_unsaved(request: Request) -> ConnectionTestResult:
     body = await bodies.read_body(request, ConnectionTest)
-    return await services(request).test_connection(body)
+    return await services(request).call(ConfigApi.connection_test, body)
 
 
 @router.get(
@@ -65,7 +67,7 @@ async def test_unsaved(request: Request) -> ConnectionTestResult:
 async def get_tenant(request: Request, tenant_id: Id) -> TenantView:
     backend = services(request)
     (view,) = await views.tenant_views(
-        backend, [await backend.tenant(TenantRef(tenant_id=tenant_id))]
+        backend, [await backend.call(ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id))]
     )
     return view
 
@@ -80,7 +82,7 @@ async def get_tenant(request: Request, tenant_id: Id) -> TenantView:
 )
 async def update_tenant(request: Request, tenant_id: Id) -> Tenant:
     body = await bodies.read_body(request, TenantUpdate, tenant_id=tenant_id)
-    return await services(request).update_tenant(body)
+    return await services(request).call(ConfigApi.tenant_update, body)
 
 
 @router.delete(
@@ -95,7 +97,7 @@ async def delete_tenant(
     request: Request, tenant_id: Id, version: Version = None, purge_history: bool = False
 ) -> Response:
     request_model = TenantDelete(tenant_id=tenant_id, version=version, purge_history=purge_history)
-    await services(request).delete_tenant(request_model)
+    await services(request).call(ConfigApi.tenant_delete, request_model)
     return Response(status_code=204)
 
 
@@ -111,7 +113,7 @@ async def delete_tenant(
 )
 async def test_saved(request: Request, tenant_id: Id) -> ConnectionTestResult:
     body = await bodies.read_optional_body(request, TenantTest, tenant_id=tenant_id)
-    return await services(request).test_tenant(body)
+    return await services(request).call(ConfigApi.tenant_test, body)
 
 
 @router.post(
@@ -124,8 +126,8 @@ async def test_saved(request: Request, tenant_id: Id) -> ConnectionTestResult:
 )
 async def sync_now(request: Request, tenant_id: Id) -> SyncNowAccepted:
     backend = services(request)
-    await backend.tenant(TenantRef(tenant_id=tenant_id))
-    return await backend.sync_now(SyncNow(tenant_id=tenant_id))
+    await backend.call(ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id))
+    return await backend.call(SchedulerApi.sync_now, SyncNow(tenant_id=tenant_id))
 
 
 @router.get(
@@ -136,5 +138,5 @@ async def sync_now(request: Request, tenant_id: Id) -> SyncNowAccepted:
 )
 async def status(request: Request, tenant_id: Id) -> TenantStatus:
     backend = services(request)
-    await backend.tenant(TenantRef(tenant_id=tenant_id))
+    await backend.call(ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id))
     return await views.tenant_status(backend, tenant_id)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from entrasync_console.adapters.nats import NatsServices
+from entrasync_console.ports import Services
 
 T = TypeVar("T")
 CLI_HELP = __doc__
@@ -49,7 +50,7 @@ class Context:
     def as_json(self) -> bool:
         return self.output is Output.json
 
-    def run(self, work: Callable[[NatsServices, Any], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[Services, Any], Awaitable[T]]) -> T:
         """Connect, run `work(services, nc)`, and turn service refusals into exit code 2."""
 
         async def main() -> T:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from entrasync_shared.catalog import ConfigApi
 from entrasync_shared.messages import (
     CredentialProfileCreate,
     ProfileDelete,
@@ -17,7 +18,6 @@ from entrasync_shared.messages import (
     TenantUpdate,
 )
 
-from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.cli.common import Context, err, profiles_app, tenants_app
 from entrasync_console.cli.render import (
     profiles_table,
@@ -25,6 +25,7 @@ from entrasync_console.cli.render import (
 )
 from entrasync_console.core import ops
 from entrasync_console.core.views import tenant_views
+from entrasync_console.ports import Services
 
 # -- profiles ---------------------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ from entrasync_console.core.views import tenant_views
 def profiles_list(ctx: typer.Context) -> None:
     """List the credential profiles (never their secrets)."""
     c: Context = ctx.obj
-    c.emit(c.run(lambda s, _: s.profiles()), profiles_table)
+    c.emit(c.run(lambda s, _: s.call(ConfigApi.profile_list)), profiles_table)
 
 
 def _read_secret(secret_stdin: bool) -> str | None:
@@ -54,7 +55,7 @@ def profiles_add(
     c: Context = ctx.obj
     secret = _read_secret(secret_stdin)
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         # Validated from the options' text: the secrets become SecretStr, the expiry a date.
         request = CredentialProfileCreate.model_validate(
             {
@@ -66,7 +67,7 @@ def profiles_add(
                 "secret_expires_at": expires,
             }
         )
-        return await s.create_profile(request)
+        return await s.call(ConfigApi.profile_create, request)
 
     c.emit(c.run(work), lambda p, wide: profiles_table([p], wide))
 
@@ -84,14 +85,14 @@ def profiles_update(
     c: Context = ctx.obj
     secret = _read_secret(secret_stdin)
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         current = await ops.find_profile(s, profile)
         changes: dict[str, Any] = {"name": name, "client_id": client_id, "client_secret": secret}
         changes = {k: v for k, v in changes.items() if v is not None}
         if expires is not None:
             changes["secret_expires_at"] = None if expires == "none" else expires
         update = ProfileUpdate(profile_id=current.id, version=current.version, **changes)
-        return await s.update_profile(update)
+        return await s.call(ConfigApi.profile_update, update)
 
     c.emit(c.run(work), lambda p, wide: profiles_table([p], wide))
 
@@ -103,9 +104,11 @@ def profiles_delete(
     """Delete a credential profile no tenant uses."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         current = await ops.find_profile(s, profile)
-        return await s.delete_profile(ProfileDelete(profile_id=current.id, version=current.version))
+        return await s.call(
+            ConfigApi.profile_delete, ProfileDelete(profile_id=current.id, version=current.version)
+        )
 
     deleted = c.run(work)
     c.emit(deleted, lambda p, _: f"deleted credential profile {p.name} ({p.id})")
@@ -119,8 +122,9 @@ def tenants_list(ctx: typer.Context) -> None:
     """List the tenants with their profile and last sync."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
-        return await tenant_views(s, await s.tenants())
+    async def work(s: Services, _: Any) -> Any:
+        tenants = await s.call(ConfigApi.tenant_list)
+        return await tenant_views(s, tenants)
 
     c.emit(c.run(work), tenants_table)
 
@@ -138,7 +142,7 @@ def tenants_add(
     """Add an Entra ID Sync policy (a full scan runs first)."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         found = await ops.find_profile(s, profile)
         request = TenantCreate(
             tenant=tenant,
@@ -148,7 +152,7 @@ def tenants_add(
             enabled=enabled,
             interval_seconds=interval,
         )
-        return (await tenant_views(s, [await s.create_tenant(request)]))[0]
+        return (await tenant_views(s, [await s.call(ConfigApi.tenant_create, request)]))[0]
 
     c.emit(c.run(work), lambda t, wide: tenants_table([t], wide))
 
@@ -168,7 +172,7 @@ def tenants_update(
     """Change a policy (tenant and cloud are immutable)."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         current = await ops.find_tenant(s, tenant)
         changes: dict[str, Any] = {
             "name": name,
@@ -180,7 +184,7 @@ def tenants_update(
             changes["profile_id"] = (await ops.find_profile(s, profile)).id
         changes = {k: v for k, v in changes.items() if v is not None}
         update = TenantUpdate(tenant_id=current.id, version=current.version, **changes)
-        return (await tenant_views(s, [await s.update_tenant(update)]))[0]
+        return (await tenant_views(s, [await s.call(ConfigApi.tenant_update, update)]))[0]
 
     c.emit(c.run(work), lambda t, wide: tenants_table([t], wide))
 
@@ -195,14 +199,14 @@ def tenants_delete(
     """Delete a policy (its Sync History stays unless --purge-history); asks first."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         current = await ops.find_tenant(s, tenant)
         if not yes:
             confirm_delete(current, purge_history)
         request = TenantDelete(
             tenant_id=current.id, version=current.version, purge_history=purge_history
         )
-        return await s.delete_tenant(request)
+        return await s.call(ConfigApi.tenant_delete, request)
 
     c.emit(c.run(work), lambda t, _: f"deleted tenant {t.name} ({t.id})")
 

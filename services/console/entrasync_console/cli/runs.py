@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+from entrasync_shared.catalog import ConfigApi, HistoryApi
 from entrasync_shared.messages import (
     ConnectionTest,
     HistoryExportRequest,
@@ -20,7 +21,6 @@ from entrasync_shared.natsutil import ApiCallError
 from entrasync_shared.subjects import ObjectType
 from rich.live import Live
 
-from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.cli.common import Context, app, err, events_app, out, plain, sync_app
 from entrasync_console.cli.render import (
     event_line,
@@ -30,6 +30,7 @@ from entrasync_console.cli.render import (
     test_result,
 )
 from entrasync_console.core import ops
+from entrasync_console.ports import Services
 
 # -- test connection, sync, history -----------------------------------------------------------
 
@@ -46,13 +47,13 @@ def test_connection(
     """Test Connection of a saved tenant, or of unsaved input with --profile."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         if profile is None:
             saved = await ops.find_tenant(s, tenant)
-            return await s.test_tenant(TenantTest(tenant_id=saved.id))
+            return await s.call(ConfigApi.tenant_test, TenantTest(tenant_id=saved.id))
         found = await ops.find_profile(s, profile)
         request = ConnectionTest(tenant=tenant, cloud=cloud, profile_id=found.id)
-        return await s.test_connection(request)
+        return await s.call(ConfigApi.connection_test, request)
 
     result = c.run(work)
     c.emit(result, test_result)
@@ -69,7 +70,7 @@ def sync_now(
     """Sync a tenant now; --wait follows the run per object type."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, _: Any) -> Any:
+    async def work(s: Services, _: Any) -> Any:
         found = await ops.find_tenant(s, tenant)
         accepted = await ops.sync_now(s, found.id)
         if not wait:
@@ -109,19 +110,19 @@ def history(
     """Show a page of Sync History, or write every row to --csv FILE."""
     c: Context = ctx.obj
 
-    async def table(s: NatsServices, _: Any) -> Any:
+    async def table(s: Services, _: Any) -> Any:
         found = await ops.find_tenant(s, tenant)
         query = HistoryRunsQuery(tenant_id=found.id, page=page, page_size=page_size, search=search)
-        return await s.history(query)
+        return await s.call(HistoryApi.runs_list, query)
 
-    async def export(s: NatsServices, _: Any) -> int:
+    async def export(s: Services, _: Any) -> int:
         assert csv is not None
         found = await ops.find_tenant(s, tenant)
         rows, after = 0, None
         with _csv_target(csv) as file:
             while True:
                 request = HistoryExportRequest(tenant_id=found.id, search=search, after=after)
-                chunk = await s.export_chunk(request)
+                chunk = await s.call(HistoryApi.runs_export, request)
                 file.write(chunk.csv)
                 rows += chunk.rows
                 if chunk.next is None:
@@ -156,7 +157,7 @@ def events_tail(
     """Print public change events as they arrive."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, nc: Any) -> int:
+    async def work(s: Services, nc: Any) -> int:
         seen = 0
         tenant_id = (await ops.find_tenant(s, tenant)).id if tenant else None
         events = ops.tail_events(nc, c.names, tenant_id, object_type, from_start)
@@ -192,12 +193,12 @@ def status(ctx: typer.Context) -> None:
     """Services found through the NATS micro protocol, with their stats and health."""
     c: Context = ctx.obj
 
-    async def work(s: NatsServices, nc: Any) -> Any:
+    async def work(s: Services, nc: Any) -> Any:
         instances = await ops.discover(nc, c.names)
         health = {}
-        for service in ops.SERVICES:
+        for service in ops.HEALTH:
             try:
-                health[service] = (await s.health(service)).model_dump(mode="json")
+                health[service] = (await ops.health(s, service)).model_dump(mode="json")
             except ApiCallError as error:
                 health[service] = {"service": service, "ok": False, "error": error.error.message}
         return {"instances": instances, "health": health}

@@ -1,7 +1,7 @@
 """Errors as the REST API shows them: JSON `{"code", "message", "field"}` with an HTTP status.
 
-Services answer NATS requests with stable error codes; this module maps them to HTTP statuses
-so a script sees the same code whether it asked over NATS or over HTTP.
+Services answer NATS requests with the catalog's error codes (`catalog.ERROR_CODES`); this module
+maps each to an HTTP status, so a script sees the same code whether it asked over NATS or HTTP.
 """
 
 from __future__ import annotations
@@ -9,23 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from entrasync_shared.catalog import ErrorCode
 from entrasync_shared.messages import ApiError
 from pydantic import ValidationError
 
-HTTP_STATUS: Final[dict[str, int]] = {
+HTTP_STATUS: Final[dict[ErrorCode, int]] = {
     "validation": 422,
-    "invalid": 422,
     "not_found": 404,
     "conflict": 409,
     "in_use": 409,
     "unavailable": 503,
     "timeout": 503,
+    "internal": 502,
 }
-"""NATS error code → HTTP status; any other code (a service's internal error) is 502."""
+"""Each of `catalog.ERROR_CODES` → its HTTP status (a test holds the two to the same codes)."""
 
 
 def http_status(code: str) -> int:
-    return HTTP_STATUS.get(code, 502)
+    """The status of a service's error code; 502 for one outside the catalog (a service that
+    breaks the contract has failed)."""
+    return HTTP_STATUS.get(code, 502)  # type: ignore[call-overload]  # a wire code is any str
 
 
 class Problem(Exception):

@@ -1,4 +1,5 @@
-"""What `entrasync-ctl` does over NATS, without any printing (the CLI renders the results)."""
+"""What `entrasync-ctl` does over NATS, without any printing (the CLI renders the results), and
+the services' health checks (the REST API's too)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,21 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+from entrasync_shared.catalog import (
+    SERVICES,
+    ConfigApi,
+    Endpoint,
+    HistoryApi,
+    NoArguments,
+    SchedulerApi,
+    endpoint,
+)
 from entrasync_shared.messages import (
     ApiError,
     CredentialProfile,
+    Health,
     HistoryRow,
     HistoryRunsQuery,
     SyncNow,
@@ -27,19 +38,24 @@ from entrasync_shared.subjects import Names
 from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from entrasync_console.adapters.nats import NatsServices
+from entrasync_console.ports import Services
 
-SERVICES = ("config", "scheduler", "syncer", "history")
+HEALTH: Final[dict[str, Endpoint[NoArguments, Health]]] = {
+    service: endpoint(service, "health") for service in SERVICES
+}
+"""Every service's health verb, by service name."""
+HEALTH_TIMEOUT = 2.0
+"""A health check that takes longer than this says enough."""
 
 
 def not_found(what: str, ref: str) -> ApiCallError:
     return ApiCallError(ApiError(code="not_found", message=f"no {what} {ref!r}"))
 
 
-async def find_tenant(services: NatsServices, ref: str) -> Tenant:
+async def find_tenant(services: Services, ref: str) -> Tenant:
     """A tenant by id, name, the domain/GUID it was added by, or its resolved directory GUID
     (case-insensitive)."""
-    tenants = await services.tenants()
+    tenants = await services.call(ConfigApi.tenant_list)
     for tenant in tenants:
         if tenant.id == ref:
             return tenant
@@ -56,9 +72,9 @@ async def find_tenant(services: NatsServices, ref: str) -> Tenant:
     return matches[0]
 
 
-async def find_profile(services: NatsServices, ref: str) -> CredentialProfile:
+async def find_profile(services: Services, ref: str) -> CredentialProfile:
     """A credential profile by id or name."""
-    profiles = await services.profiles()
+    profiles = await services.call(ConfigApi.profile_list)
     for profile in profiles:
         if ref in (profile.id, profile.name):
             return profile
@@ -98,13 +114,15 @@ class RunProgress:
         return f"{objects / seconds:,.0f}" if seconds > 0 and objects else "—"
 
 
-async def last_sync(services: NatsServices, tenant_id: str) -> TenantSyncStatus | None:
-    status = await services.sync_status(TenantsStatusQuery(tenant_ids=(tenant_id,)))
+async def last_sync(services: Services, tenant_id: str) -> TenantSyncStatus | None:
+    status = await services.call(
+        HistoryApi.tenants_status, TenantsStatusQuery(tenant_ids=(tenant_id,))
+    )
     return next((s for s in status.items if s.tenant_id == tenant_id), None)
 
 
 async def follow_run(
-    services: NatsServices,
+    services: Services,
     tenant_id: str,
     accepted: SyncNowAccepted,
     on_progress: Callable[[RunProgress], None],
@@ -121,7 +139,9 @@ async def follow_run(
             if progress.last.last_run_id != accepted.after_run:
                 progress.run_id = progress.last.last_run_id
         if progress.run_id is not None:
-            page = await services.history(HistoryRunsQuery(tenant_id=tenant_id, page_size=50))
+            page = await services.call(
+                HistoryApi.runs_list, HistoryRunsQuery(tenant_id=tenant_id, page_size=50)
+            )
             progress.rows = tuple(r for r in page.items if r.run_id == progress.run_id)
         on_progress(progress)
         if progress.finished:
@@ -131,8 +151,12 @@ async def follow_run(
         await asyncio.sleep(interval)
 
 
-async def sync_now(services: NatsServices, tenant_id: str) -> SyncNowAccepted:
-    return await services.sync_now(SyncNow(tenant_id=tenant_id))
+async def health(services: Services, service: str) -> Health:
+    return await services.call(HEALTH[service], timeout=HEALTH_TIMEOUT)
+
+
+async def sync_now(services: Services, tenant_id: str) -> SyncNowAccepted:
+    return await services.call(SchedulerApi.sync_now, SyncNow(tenant_id=tenant_id))
 
 
 def events_subject(names: Names, tenant_id: str | None, object_type: str | None) -> str:

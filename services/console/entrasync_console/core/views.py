@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from entrasync_shared.catalog import ConfigApi, HistoryApi
 from entrasync_shared.messages import (
+    CredentialProfile,
     DeletedTenant,
     DeletedTenantsQuery,
     HistoryExportRequest,
@@ -55,6 +57,18 @@ class TenantStatus(Model):
     )
 
 
+async def tenants_by_name(services: Services) -> list[Tenant]:
+    """Every tenant, as lists show them: by name, ignoring case."""
+    tenants = await services.call(ConfigApi.tenant_list)
+    return sorted(tenants, key=lambda t: t.name.lower())
+
+
+async def profiles_by_name(services: Services) -> list[CredentialProfile]:
+    """Every credential profile, by name, ignoring case."""
+    profiles = await services.call(ConfigApi.profile_list)
+    return sorted(profiles, key=lambda p: p.name.lower())
+
+
 async def last_syncs(
     services: Services, tenant_ids: Sequence[str]
 ) -> tuple[dict[str, TenantSyncStatus], str | None]:
@@ -63,7 +77,9 @@ async def last_syncs(
     try:
         for start in range(0, len(tenant_ids), STATUS_BATCH):
             chunk = tuple(tenant_ids[start : start + STATUS_BATCH])
-            status = await services.sync_status(TenantsStatusQuery(tenant_ids=chunk))
+            status = await services.call(
+                HistoryApi.tenants_status, TenantsStatusQuery(tenant_ids=chunk)
+            )
             found.update({item.tenant_id: item for item in status.items})
     except ApiCallError as err:
         log.warning("last sync status unavailable: %s", err)
@@ -72,7 +88,7 @@ async def last_syncs(
 
 
 async def tenant_views(services: Services, tenants: Sequence[Tenant]) -> list[TenantView]:
-    profiles = {profile.id: profile.name for profile in await services.profiles()}
+    profiles = {profile.id: profile.name for profile in await services.call(ConfigApi.profile_list)}
     syncs, error = await last_syncs(services, [t.id for t in tenants]) if tenants else ({}, None)
     return [
         TenantView(
@@ -88,7 +104,9 @@ async def tenant_views(services: Services, tenants: Sequence[Tenant]) -> list[Te
 async def tenant_status(services: Services, tenant_id: str) -> TenantStatus:
     syncs, _ = await last_syncs(services, [tenant_id])
     last = syncs.get(tenant_id)
-    page = await services.history(HistoryRunsQuery(tenant_id=tenant_id, page_size=50))
+    page = await services.call(
+        HistoryApi.runs_list, HistoryRunsQuery(tenant_id=tenant_id, page_size=50)
+    )
     newest = last.last_run_id if last else (page.items[0].run_id if page.items else None)
     rows = tuple(row for row in page.items if row.run_id == newest)
     running = (last is not None and last.last_sync_status == "Running") or any(
@@ -107,12 +125,12 @@ async def csv_chunks(
             tenant_id=tenant_id, search=search, changes_only=changes_only, after=after
         )
 
-    first = await services.export_chunk(asked())
+    first = await services.call(HistoryApi.runs_export, asked())
 
     async def rest(after: str | None) -> AsyncIterator[str]:
         while after is not None:
             try:
-                chunk = await services.export_chunk(asked(after))
+                chunk = await services.call(HistoryApi.runs_export, asked(after))
             except ApiCallError as err:
                 # Headers are gone: all the client can see is a truncated file; say why in the log.
                 log.error("CSV export of tenant %s stopped: %s", tenant_id, err)
@@ -126,11 +144,13 @@ async def csv_chunks(
 async def current_tenant(services: Services, tenant_id: str) -> Tenant:
     """A tenant's policy; a 404 that says where the history of a deleted tenant went."""
     try:
-        return await services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+        return await services.call(ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id[:64]))
     except ApiCallError as err:
         if err.error.code != "not_found":
             raise
-        found = await services.deleted_tenants(DeletedTenantsQuery(tenant_id=tenant_id[:64]))
+        found = await services.call(
+            HistoryApi.tenants_deleted, DeletedTenantsQuery(tenant_id=tenant_id[:64])
+        )
         if not found.items:
             raise
         where = f"/api/v1/deleted-tenants/{found.items[0].tenant_id}/history"
@@ -140,7 +160,9 @@ async def current_tenant(services: Services, tenant_id: str) -> Tenant:
 
 async def deleted_tenant(services: Services, tenant_id: str) -> DeletedTenant:
     """A tenant deleted with its history kept; 404 unless history remembers it as one."""
-    found = await services.deleted_tenants(DeletedTenantsQuery(tenant_id=tenant_id[:64]))
+    found = await services.call(
+        HistoryApi.tenants_deleted, DeletedTenantsQuery(tenant_id=tenant_id[:64])
+    )
     if not found.items:
         raise Problem(
             404, "not_found", f"There is no deleted tenant {tenant_id!r} with kept history."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from entrasync_shared.catalog import HistoryApi
 from entrasync_shared.messages import HISTORY_PAGE_SIZES, DeletedTenantsQuery, HistoryRunsQuery
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -67,7 +68,7 @@ async def history_context(
         errors, _ = form_errors(err)
         empty = {"groups": [], "total": 0, "last_page": 1, "search_error": errors}
         return {**context, **empty}
-    result = await console(request).services.history(query)
+    result = await console(request).services.call(HistoryApi.runs_list, query)
     last_page = max(1, -(-result.total // size))
     groups = views.run_groups(result.items)
     return {**context, "groups": groups, "total": result.total, "last_page": last_page}
@@ -87,7 +88,7 @@ async def tenant_history(request: Request, tenant_id: str, name: str) -> dict[st
 async def deleted_or_missing(request: Request, tenant_id: str) -> Response:
     """A tenant page that is gone: to its kept history when it was deleted, else 404."""
     query = DeletedTenantsQuery(tenant_id=tenant_id[:64])
-    found = await console(request).services.deleted_tenants(query)
+    found = await console(request).services.call(HistoryApi.tenants_deleted, query)
     if not found.items:
         raise Problem(404, "not_found", f"There is no tenant {tenant_id!r}.")
     return RedirectResponse(f"/deleted-tenants/{found.items[0].tenant_id}", status_code=303)
@@ -97,7 +98,7 @@ async def deleted_or_missing(request: Request, tenant_id: str) -> Response:
 async def deleted_tenants(request: Request) -> Response:
     session_or_login(request)
     state = console(request)
-    found = await state.services.deleted_tenants(DeletedTenantsQuery())
+    found = await state.services.call(HistoryApi.tenants_deleted, DeletedTenantsQuery())
     return await render(
         request, state, "deleted_tenants.html", 200, deleted=found.items, active="deleted"
     )

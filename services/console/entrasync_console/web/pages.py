@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from entrasync_shared.catalog import ConfigApi
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
     Tenant,
@@ -63,9 +64,8 @@ async def integrations_page(
 ) -> Response:
     state = console(request)
     session_or_login(request)
-    tenants = await state.services.tenants()
-    rows = await views.tenant_views(state.services, sorted(tenants, key=lambda t: t.name.lower()))
-    profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
+    rows = await views.tenant_views(state.services, await views.tenants_by_name(state.services))
+    profiles = await views.profiles_by_name(state.services)
     defaults = {"type": ENTRA_ID_SYNC, "cloud": "global", "enabled": True, "tenant": ""}
     return await render(
         request,
@@ -114,7 +114,7 @@ async def add_integration(request: Request) -> Response:
         )
         if missing:
             return await integrations_page(request, True, values, missing, 422)
-        tenant = await console(request).services.create_tenant(create)
+        tenant = await console(request).services.call(ConfigApi.tenant_create, create)
     except (ValidationError, ApiCallError) as err:
         errors, general = form_errors(err)
         toasts = [{"kind": "error", "text": general}] if general else []
@@ -143,13 +143,15 @@ async def tenant_page(
 ) -> Response:
     state = console(request)
     try:
-        tenant = await state.services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+        tenant = await state.services.call(
+            ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id[:64])
+        )
     except ApiCallError as err:
         if err.error.code != "not_found":
             raise
         return await history_pages.deleted_or_missing(request, tenant_id)
     (view,) = await views.tenant_views(state.services, [tenant])
-    profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
+    profiles = await views.profiles_by_name(state.services)
     context: dict[str, Any] = {
         "tenant": view,
         "tab": tab,
@@ -179,14 +181,16 @@ async def save_tenant(request: Request, tenant_id: str) -> Response:
     try:
         version = int(str(form.get("version") or ""))
         update = TenantUpdate(tenant_id=tenant_id[:64], version=version, **values)
-        tenant = await console(request).services.update_tenant(update)
+        tenant = await console(request).services.call(ConfigApi.tenant_update, update)
     except ValueError as err:
         if not isinstance(err, ValidationError):
             raise Problem(422, "validation", "the form lacks its version; reload it") from None
         errors, general = form_errors(err)
         return await tenant_error(request, tenant_id, values, errors, general)
     except ApiCallError as err:
-        current = await console(request).services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+        current = await console(request).services.call(
+            ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id[:64])
+        )
         if err.error.code == "conflict" and current.version != version:
             return await tenant_conflict(request, current, conflicts.edits(values, base), base)
         errors, general = form_errors(err)
@@ -199,7 +203,7 @@ async def tenant_conflict(
 ) -> Response:
     """The stored settings with the user's edits on top, and what changed meanwhile."""
     stored = current.model_dump()
-    profiles = {p.id: p.name for p in await console(request).services.profiles()}
+    profiles = {p.id: p.name for p in await console(request).services.call(ConfigApi.profile_list)}
     conflict = conflicts.describe(base, stored, mine, profiles)
     text = "Not saved: this tenant was changed while you were editing it. Review and save again."
     toasts = [{"kind": "error", "text": text}]
@@ -216,7 +220,9 @@ async def tenant_error(
     errors: dict[str, str],
     general: str | None,
 ) -> Response:
-    current = await console(request).services.tenant(TenantRef(tenant_id=tenant_id[:64]))
+    current = await console(request).services.call(
+        ConfigApi.tenant_get, TenantRef(tenant_id=tenant_id[:64])
+    )
     shown = {**current.model_dump(), **values}
     toasts = [{"kind": "error", "text": general}] if general else []
     return await tenant_page(request, tenant_id, "configuration", shown, errors, 422, toasts)
@@ -235,7 +241,7 @@ async def delete_tenant(request: Request, tenant_id: str) -> Response:
         tenant_id=tenant_id[:64], version=version, purge_history=checked(form, "purge_history")
     )
     try:
-        tenant = await console(request).services.delete_tenant(request_model)
+        tenant = await console(request).services.call(ConfigApi.tenant_delete, request_model)
     except ApiCallError as err:
         text = stale_version(err, "tenant", "deleted") or f"Not deleted: {err.error.message}"
         return redirect(f"/tenants/{tenant_id[:64]}", request, ("error", text))

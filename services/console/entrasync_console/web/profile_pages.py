@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from entrasync_shared.catalog import ConfigApi
 from entrasync_shared.messages import (
     CredentialProfileCreate,
     ProfileDelete,
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from entrasync_console.core import views
 from entrasync_console.core.errors import Problem
 from entrasync_console.core.security import console
 from entrasync_console.web.rendering import (
@@ -67,8 +69,8 @@ async def profiles_page(
 ) -> Response:
     state = console(request)
     session_or_login(request)
-    profiles = sorted(await state.services.profiles(), key=lambda p: p.name.lower())
-    tenants = await state.services.tenants()
+    profiles = await views.profiles_by_name(state.services)
+    tenants = await state.services.call(ConfigApi.tenant_list)
     used = {
         profile.id: [t.name for t in tenants if t.profile_id == profile.id] for profile in profiles
     }
@@ -108,7 +110,7 @@ async def add_profile(request: Request) -> Response:
         create = CredentialProfileCreate(**values)
         if missing:
             return await profiles_page(request, True, shown, missing, 422)
-        profile = await console(request).services.create_profile(create)
+        profile = await console(request).services.call(ConfigApi.profile_create, create)
     except (ValidationError, ApiCallError) as err:
         errors, general = form_errors(err)
         toasts = [{"kind": "error", "text": general}] if general else []
@@ -127,7 +129,9 @@ async def profile_page(
     state = console(request)
     session_or_login(request)
     try:
-        profile = await state.services.profile(ProfileRef(profile_id=profile_id[:64]))
+        profile = await state.services.call(
+            ConfigApi.profile_get, ProfileRef(profile_id=profile_id[:64])
+        )
     except ApiCallError as err:
         if err.error.code != "not_found":
             raise
@@ -158,7 +162,7 @@ async def save_profile(request: Request, profile_id: str) -> Response:
     try:
         version = int(str(form.get("version") or ""))
         update = ProfileUpdate(profile_id=profile_id[:64], version=version, **values)
-        profile = await console(request).services.update_profile(update)
+        profile = await console(request).services.call(ConfigApi.profile_update, update)
     except (ValueError, ApiCallError) as err:
         if not isinstance(err, ValidationError | ApiCallError):
             raise Problem(422, "validation", "the form lacks its version; reload it") from None
@@ -178,8 +182,8 @@ async def delete_profile(request: Request, profile_id: str) -> Response:
     form = await request.form()
     check_form_csrf(form, session.csrf)
     try:
-        profile = await console(request).services.delete_profile(
-            ProfileDelete(profile_id=profile_id[:64])
+        profile = await console(request).services.call(
+            ConfigApi.profile_delete, ProfileDelete(profile_id=profile_id[:64])
         )
     except ApiCallError as err:
         flash = ("error", f"Not deleted: {err.error.message}")

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from entrasync_console.core import views
 from entrasync_console.core.errors import Problem, first_problem
 from entrasync_console.core.security import (
     CSRF_FIELD,
@@ -161,7 +162,7 @@ async def render(
     session = session_or_login(request)
     nav_error = None
     try:
-        nav_tenants = sorted(await console.services.tenants(), key=lambda t: t.name.lower())
+        nav_tenants = await views.tenants_by_name(console.services)
     except ApiCallError as err:
         nav_tenants, nav_error = [], err.error.message
     # A live refresh must not eat a toast meant for the page load it races with.
