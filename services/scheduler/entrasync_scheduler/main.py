@@ -7,16 +7,18 @@ import contextlib
 import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
-from entrasync_shared.logs import configure_logging
+from entrasync_shared.kit.service import run_service
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
-from pydantic import ValidationError
 
-from entrasync_scheduler import handlers
+from entrasync_scheduler.adapters.clock import SystemClock
 from entrasync_scheduler.adapters.nats import NatsCommands, NatsConfigApi
-from entrasync_scheduler.service import Clock, Scheduler, SystemClock
+from entrasync_scheduler.entrypoints.api import api
+from entrasync_scheduler.entrypoints.events import CONSUMERS
+from entrasync_scheduler.ports import Clock
 from entrasync_scheduler.settings import SchedulerSettings
+from entrasync_scheduler.usecases.scheduler import Scheduler
 
 log = logging.getLogger("entrasync.scheduler")
 
@@ -33,7 +35,9 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
         clock=clock or SystemClock(),
         settings=settings,
     )
-    handlers.register(broker, names, scheduler)
+    for consumer in CONSUMERS:
+        consumer.attach(broker, names, lambda: scheduler)
+    api.attach(broker, names, lambda: scheduler)
     loop: list[asyncio.Task[None]] = []
 
     async def start() -> None:
@@ -61,15 +65,4 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
 
 
 def run() -> None:
-    configure_logging(logging.INFO)
-    try:
-        settings = SchedulerSettings()
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-            for e in err.errors(include_url=False, include_input=False)
-        )
-        log.error("entrasync-scheduler cannot start: %s", problems)
-        raise SystemExit(2) from None
-    logging.getLogger().setLevel(settings.log_level.upper())
-    asyncio.run(build_app(settings).run())
+    run_service("scheduler", SchedulerSettings, build_app)

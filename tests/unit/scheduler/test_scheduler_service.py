@@ -5,19 +5,12 @@ from typing import Any
 
 import pytest
 from entrasync_scheduler.domain import Planned
-from entrasync_scheduler.service import Scheduler, TenantDisabled, UnknownTenant
 from entrasync_scheduler.settings import SchedulerSettings
+from entrasync_scheduler.usecases.scheduler import Scheduler, TenantDisabled, UnknownTenant
 from entrasync_shared.messages import SyncRecorded, Tenant
+from support.fakes import FakeClock
 
 T0 = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def time(self) -> float:
-        return self.now
 
 
 class FakeConfig:
@@ -73,7 +66,7 @@ def scheduler(config: FakeConfig, queue: FakeQueue, clock: FakeClock) -> Schedul
 
 
 async def test_tenants_listed_by_config_run_once_per_slot() -> None:
-    config, queue, clock = FakeConfig(tenant("a"), tenant("b")), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(tenant("a"), tenant("b")), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
 
     await subject.reconcile()
@@ -85,7 +78,7 @@ async def test_tenants_listed_by_config_run_once_per_slot() -> None:
 
 
 async def test_a_deleted_tenant_never_runs_again_even_if_a_stale_list_has_it() -> None:
-    config, queue, clock = FakeConfig(tenant("a")), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(tenant("a")), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
 
     subject.tenant_deleted("a")
@@ -97,7 +90,7 @@ async def test_a_deleted_tenant_never_runs_again_even_if_a_stale_list_has_it() -
 
 
 async def test_a_command_that_could_not_be_queued_is_retried_on_the_next_tick() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a"))
 
@@ -110,7 +103,7 @@ async def test_a_command_that_could_not_be_queued_is_retried_on_the_next_tick() 
 
 
 async def test_a_lost_run_is_replaced_after_the_timeout() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a"))
     await subject.tick()
@@ -125,7 +118,7 @@ async def test_a_lost_run_is_replaced_after_the_timeout() -> None:
 
 
 async def test_the_wait_never_exceeds_the_tick_nor_the_next_due_run() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     await subject.reconcile()
 
@@ -155,7 +148,7 @@ def recorded(run_id: str, tenant_id: str = "a", at: float = T0, **changes: Any) 
 
 
 async def test_sync_now_queues_a_manual_run_at_once_even_in_a_slot_that_already_ran() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a", full_scan_next=False))
     await subject.tick()
@@ -170,7 +163,7 @@ async def test_sync_now_queues_a_manual_run_at_once_even_in_a_slot_that_already_
 
 
 async def test_sync_now_during_a_run_is_deferred_until_that_run_ends() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a"))
     await subject.tick()
@@ -187,7 +180,7 @@ async def test_sync_now_during_a_run_is_deferred_until_that_run_ends() -> None:
 
 
 async def test_sync_now_refuses_unknown_and_disabled_tenants() -> None:
-    config, queue, clock = FakeConfig(tenant("off", enabled=False)), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(tenant("off", enabled=False)), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
 
     with pytest.raises(UnknownTenant):
@@ -198,7 +191,7 @@ async def test_sync_now_refuses_unknown_and_disabled_tenants() -> None:
 
 
 async def test_a_tenant_whose_queue_holds_another_command_waits_for_it() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     queue.waiting["a"] = 1  # e.g. a run another replica or a sync now queued
     subject.tenant_changed(tenant("a"))
@@ -215,7 +208,7 @@ async def test_a_tenant_whose_queue_holds_another_command_waits_for_it() -> None
 
 
 async def test_a_restarted_replica_does_not_repeat_a_slot_another_one_ran() -> None:
-    config, queue, clock = FakeConfig(tenant("a", full_scan_next=False)), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(tenant("a", full_scan_next=False)), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     clock.now = T0 + 30
 
@@ -230,7 +223,7 @@ async def test_a_restarted_replica_does_not_repeat_a_slot_another_one_ran() -> N
 
 
 async def test_a_tenant_enabled_again_runs_at_once() -> None:
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a", full_scan_next=False))
     await subject.tick()
@@ -247,7 +240,7 @@ async def test_a_tenant_enabled_again_runs_at_once() -> None:
 async def test_by_default_a_full_scan_runs_a_day_after_the_last_full_success() -> None:
     """The safety net for restores Graph leaves out of `$select` delta rounds for good
     (microsoft-graph-docs#5821, issue 17 point 2): only a full round lists them again."""
-    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock()
+    config, queue, clock = FakeConfig(), FakeQueue(), FakeClock(T0)
     subject = scheduler(config, queue, clock)
     subject.tenant_changed(tenant("a", interval_seconds=3600))
     await subject.tick()

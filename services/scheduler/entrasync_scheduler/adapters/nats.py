@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from entrasync_shared.catalog import ConfigApi
+from entrasync_shared.kit.api import ApiClient
 from entrasync_shared.messages import Tenant
-from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names
 from faststream.nats import NatsBroker
 
@@ -20,14 +21,10 @@ class NatsConfigApi:
     """Implements `TenantSource` with config's `tenant.list` request-reply API."""
 
     def __init__(self, broker: NatsBroker, names: Names, timeout: float) -> None:
-        self._broker, self._names, self._timeout = broker, names, timeout
+        self._config = ApiClient(lambda: broker.connection, names, timeout=timeout)
 
     async def list_tenants(self) -> list[Tenant]:
-        subject = self._names.api("config", "tenant.list")
-        tenants: list[Tenant] = await call(
-            self._broker.connection, subject, None, list[Tenant], timeout=self._timeout
-        )
-        return tenants
+        return await self._config.call(ConfigApi.tenant_list)
 
 
 class NatsCommands:

@@ -1,23 +1,16 @@
-"""When each tenant syncs: pure decisions over plain data.
-
-Time is epoch seconds (`now`), the same wall clock on every replica. Runs fall into slots of the
-tenant's interval; a tenant runs at once when first seen (or enabled again, or asked to), then
-at the start of each later slot plus a per-tenant jitter that every replica computes
-identically. A command's ids derive from tenant + slot (+ a tag for an extra run within a slot),
-so two replicas emit the same command and JetStream keeps one.
-"""
+"""What the scheduler knows of each tenant, and how events change it (runs recorded, started,
+lost, forced; config's list merged in)."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
-from entrasync_shared.messages import StartSync, SyncMode, SyncReason, SyncRecorded, Tenant
+from entrasync_shared.messages import StartSync, SyncReason, SyncRecorded, Tenant
 
 RUN_NAMESPACE: Final = uuid.UUID("6f1c1f4e-8d0a-4c55-9a43-3c0c2b1f5e10")
 MAX_JITTER_SHARE: Final = 0.1  # jitter never exceeds a tenth of the interval
@@ -32,6 +25,9 @@ class Policy:
     max_jitter: float = 0.0
     refresh_links_after: float = LINK_REFRESH_SECONDS
     full_scan_every: float = 0.0  # 0: never force a periodic full scan
+
+
+DEFAULT_POLICY: Final = Policy()
 
 
 @dataclass(frozen=True)
@@ -137,90 +133,6 @@ def record_run(
         last_slot_start=ran_in if last is None or ran_in > last else last,
         busy_until=0.0,  # a run ended: whatever waited for the queue looks again now
     )
-
-
-def full_scan_pending(state: TenantSchedule) -> bool:
-    """The tenant's flag, except that a full success we saw clears it until config re-sets it
-    (config clears the stored flag asynchronously, so the flag we hold may be stale)."""
-    done = state.full_succeeded_at
-    return state.tenant.full_scan_next and (done is None or state.tenant.updated_at > done)
-
-
-def periodic_full_due(state: TenantSchedule, now: float, policy: Policy) -> bool:
-    if policy.full_scan_every <= 0:
-        return False
-    done = state.full_succeeded_at
-    since = done.timestamp() if done is not None else state.seen_at
-    return now - since >= policy.full_scan_every
-
-
-def choose_mode(
-    state: TenantSchedule, now: float = 0.0, policy: Policy = Policy()
-) -> tuple[SyncMode, SyncReason]:
-    """Full for the flag, after a failed resync, or when a periodic full scan is due; else delta.
-    A forced run keeps its own reason (`manual`) whatever the mode."""
-    forced = state.force.reason if state.force is not None else None
-    if full_scan_pending(state):
-        first = not state.runs_seen and state.tenant.version == 1
-        return "full", forced or ("first" if first else "flag")
-    if state.resync_needed:
-        return "full", forced or "resync"
-    if periodic_full_due(state, now, policy):
-        return "full", forced or "periodic"
-    if forced:
-        return "delta", forced
-    if state.tenant.interval_seconds > policy.refresh_links_after:
-        return "delta", "refresh"
-    return "delta", "schedule"
-
-
-def next_due(state: TenantSchedule, policy: Policy) -> float | None:
-    """When the tenant should next run; None while disabled or a run is in flight."""
-    tenant = state.tenant
-    if not tenant.enabled or state.in_flight is not None:
-        return None
-    if state.force is not None or state.last_slot_start is None:
-        return state.busy_until or -math.inf
-    interval = interval_of(tenant, policy)
-    next_slot = slot_of(state.last_slot_start, interval) + 1
-    due = next_slot * interval + jitter_offset(tenant.id, interval, policy.max_jitter)
-    return max(due, state.busy_until)
-
-
-def run_ids(tenant_id: str, interval_seconds: int, key: str) -> tuple[str, str, str]:
-    """(Nats-Msg-Id, command id, run id): identical on every replica for one slot and tag."""
-    name = f"{tenant_id}:{interval_seconds}:{key}"
-    command_id = uuid.uuid5(RUN_NAMESPACE, f"command:{name}").hex
-    run_id = uuid.uuid5(RUN_NAMESPACE, f"run:{name}").hex
-    return f"{tenant_id}:{key}", command_id, run_id
-
-
-def plan_start(state: TenantSchedule, now: float, policy: Policy) -> Planned | None:
-    """The command to emit now, if the tenant is due.
-
-    The first run of a slot is keyed by the slot alone; an extra run within a slot that
-    already ran (enabled again, sync now, a lost run replaced) adds its force's tag.
-    """
-    due = next_due(state, policy)
-    if due is None or due > now:
-        return None
-    tenant = state.tenant
-    interval = interval_of(tenant, policy)
-    slot = slot_of(now, interval)
-    used = state.last_slot_start is not None and slot <= slot_of(state.last_slot_start, interval)
-    key = f"{slot}.{state.force.tag}" if used and state.force is not None else str(slot)
-    msg_id, command_id, run_id = run_ids(tenant.id, interval, key)
-    mode, reason = choose_mode(state, now, policy)
-    command = StartSync(
-        id=command_id,
-        at=datetime.fromtimestamp(slot * interval, UTC),
-        run_id=run_id,
-        tenant_id=tenant.id,
-        mode=mode,
-        reason=reason,
-        object_types=tenant.object_types,
-    )
-    return Planned(command=command, msg_id=msg_id, slot=slot, key=key)
 
 
 def mark_started(

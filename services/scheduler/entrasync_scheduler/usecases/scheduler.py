@@ -1,4 +1,4 @@
-"""The scheduler's in-memory state and its loop; decisions come from `domain`.
+"""The scheduler's use case: its in-memory state and its loop; decisions come from `domain`.
 
 Everything here is rebuilt from config at start: the tenant list (reconciled periodically), the
 tenant events, and the `sync.recorded` events that say a run ended.
@@ -10,39 +10,16 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
-from typing import Literal, Protocol
+from typing import Literal
 
 from entrasync_shared.messages import Health, SyncNowAccepted, SyncRecorded, Tenant
 
 from entrasync_scheduler import domain
 from entrasync_scheduler.domain import Planned, TenantSchedule
+from entrasync_scheduler.ports import Clock, CommandSink, TenantSource
 from entrasync_scheduler.settings import SchedulerSettings
 
 log = logging.getLogger("entrasync.scheduler")
-
-
-class Clock(Protocol):
-    def time(self) -> float:
-        """Wall-clock epoch seconds (shared by replicas, so slots agree)."""
-
-
-class SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-
-class TenantSource(Protocol):
-    async def list_tenants(self) -> list[Tenant]:
-        """Every tenant config holds; raises when config does not answer."""
-
-
-class CommandSink(Protocol):
-    async def start_sync(self, planned: Planned) -> None:
-        """Put the command on the work queue; raises when it could not."""
-
-    async def pending(self, tenant_id: str) -> int:
-        """Commands of the tenant still on the queue (waiting or running); raises on trouble."""
 
 
 class UnknownTenant(Exception):
