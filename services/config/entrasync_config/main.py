@@ -16,22 +16,24 @@ import sys
 from importlib.metadata import version
 
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
+from entrasync_shared.kit.service import load_settings, run_service
 from entrasync_shared.logs import configure_logging
 from entrasync_shared.messages import KeysReencrypted, new_id
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
-from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
-from entrasync_config import domain, handlers
+from entrasync_config import usecases
 from entrasync_config.adapters import mongo, mongo_stores
 from entrasync_config.adapters.crypto import AesGcmSecretBox, generate_key, parse_keys
 from entrasync_config.adapters.entra import HttpEntraProbe
+from entrasync_config.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_config.adapters.nats import NatsOutboxRelay
-from entrasync_config.domain import Deps, Unavailable
-from entrasync_config.domain.events import announce
-from entrasync_config.micro import MicroService, register_discovery
+from entrasync_config.domain import Unavailable
+from entrasync_config.entrypoints.api import api
+from entrasync_config.entrypoints.sync_recorded import sync_recorded
+from entrasync_config.ports import Deps
 from entrasync_config.settings import ConfigSettings
 
 log = logging.getLogger("entrasync.config")
@@ -67,19 +69,21 @@ def build_app(settings: ConfigSettings) -> FastStream:
         settings.nats_url, name="entrasync-config", inbox_prefix=settings.inbox_prefix
     )
     runtime = _Runtime()
-    micro = MicroService(
-        version=version("entrasync-config"),
-        metadata={"prefix": settings.prefix, "key_id": box.key_id},
-    )
-    handlers.register(
+    api.attach(
         broker,
         names,
         runtime.get,
-        micro,
-        fetch_timeout=settings.fetch_timeout_seconds,
-        max_failed_deliveries=settings.max_failed_deliveries,
+        version=version("entrasync-config"),
+        metadata={"prefix": settings.prefix, "key_id": box.key_id},
     )
-    register_discovery(broker, micro)
+    sync_recorded.attach(
+        broker,
+        names,
+        runtime.get,
+        outages=(Unavailable, *MONGO_OUTAGES),
+        max_failed_deliveries=settings.max_failed_deliveries,
+        fetch_timeout=settings.fetch_timeout_seconds,
+    )
 
     async def start() -> None:
         runtime.mongo = mongo.connect(settings.mongodb_uri)
@@ -100,7 +104,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
             new_id=new_id,
             test_timeout=settings.test_timeout_seconds,
         )
-        await announce(runtime.deps)  # events committed before a crash or outage
+        await usecases.announce(runtime.deps)  # events committed before a crash or outage
         runtime.relay = asyncio.create_task(relay.relay_forever(settings.outbox_interval_seconds))
 
     async def mongo_ready() -> bool:
@@ -163,7 +167,7 @@ async def reencrypt(settings: ConfigSettings) -> KeysReencrypted:
             now=mongo.now_ms,
             new_id=new_id,
         )
-        return await domain.reencrypt_secrets(deps)
+        return await usecases.reencrypt_secrets(deps)
     finally:
         probe.close()
         await client.close()
@@ -176,12 +180,23 @@ class _NoEvents:
         return 0
 
 
-def describe(err: ValidationError) -> str:
-    """Setting errors without their input values (they may hold secrets)."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in err.errors(include_url=False, include_input=False)
-    )
+def quiet_libraries() -> None:
+    # MSAL's and urllib3's debug logs show request details; keep them out of service logs.
+    for noisy in ("msal", "urllib3", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def rotate_keys() -> None:
+    configure_logging(logging.INFO, service="entrasync-config")
+    settings = load_settings("config", ConfigSettings)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    try:
+        result = asyncio.run(reencrypt(settings))
+    except ValueError as err:
+        log.error("entrasync-config cannot start: %s", err)
+        raise SystemExit(2) from None
+    print(json.dumps(result.model_dump(mode="json")))
+    raise SystemExit(1 if result.unreadable else 0)
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -193,22 +208,7 @@ def run(argv: list[str] | None = None) -> None:
     if args.command == "genkey":
         print(generate_key())
         return
-    configure_logging(logging.INFO)
-    try:
-        settings = ConfigSettings()
-        logging.getLogger().setLevel(settings.log_level.upper())
-        # MSAL's and urllib3's debug logs show request details; keep them out of service logs.
-        for noisy in ("msal", "urllib3", "httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        if args.command == "reencrypt":
-            result = asyncio.run(reencrypt(settings))
-            print(json.dumps(result.model_dump(mode="json")))
-            raise SystemExit(1 if result.unreadable else 0)
-        app = build_app(settings)
-    except ValidationError as err:
-        log.error("entrasync-config cannot start: %s", describe(err))
-        raise SystemExit(2) from None
-    except ValueError as err:
-        log.error("entrasync-config cannot start: %s", err)
-        raise SystemExit(2) from None
-    asyncio.run(app.run())
+    quiet_libraries()
+    if args.command == "reencrypt":
+        rotate_keys()
+    run_service("config", ConfigSettings, build_app)

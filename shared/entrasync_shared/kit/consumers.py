@@ -14,6 +14,8 @@ and attached at start (`attach(broker, names, deps, ...)`). Outcomes map to acks
 - the message does not parse into its flow's model, or the handler raises `Malformed` → parked
   on the service's dead-letter subject (with the reason), then acked — never silently dropped;
 - the handler returns None → ack; `Later(delay)` → nak with that delay (e.g. "not yet");
+  `Park(reason)` → parked, then acked (it gave up on the message after failures of its own);
+  `Terminate()` → term (it recorded the message's end itself: neither redelivered nor parked);
 - the handler raises → `deadletter.settle_failure`: an outage (the service's `outages`, or any
   transient NATS error) is retried without limit, anything else until `max_failed_deliveries`,
   then parked.
@@ -23,8 +25,10 @@ Ordered consumers (no acks) only parse and park; a failing handler is logged.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from entrasync_shared import catalog
 from entrasync_shared.catalog import Durable, Flow
-from entrasync_shared.deadletter import DeadLetters, Parking, one_line, settle_failure
+from entrasync_shared.deadletter import DeadLetters, Outage, Parking, one_line, settle_failure
 from entrasync_shared.subjects import Names
 
 log = logging.getLogger("entrasync.consumers")
@@ -52,6 +56,23 @@ class Later:
     """Nak the message: redeliver it after `delay` seconds (not a failure)."""
 
     delay: float
+
+
+@dataclass(frozen=True)
+class Park:
+    """Park the message on the dead-letter subject with `reason`, then ack it (a handler that
+    counts and settles its own failures gave up on it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Terminate:
+    """Stop delivering the message without parking it (`term`): the handler already recorded
+    how it ended, e.g. published a failed run."""
+
+
+Outcome = Later | Park | Terminate | None
 
 
 @dataclass(frozen=True)
@@ -72,7 +93,7 @@ class ConsumerStats:
     retried: int = 0
 
 
-Handler = Callable[[Any, DepsT, Delivery], Awaitable[Later | None]]
+Handler = Callable[[Any, DepsT, Delivery], Awaitable[Outcome]]
 
 
 def _tokens_match(pattern: str, subject: str) -> bool:
@@ -140,12 +161,18 @@ class DurableConsumer(Generic[DepsT]):
         deps: Callable[[], DepsT],
         *,
         parking: Parking | None = None,
-        outages: tuple[type[BaseException], ...] = (),
+        outages: tuple[Outage, ...] = (),
         max_failed_deliveries: int = 5,
         retry_delay: float = 2.0,
         fetch_timeout: float = 5.0,
+        ack_wait: float | None = None,
+        keepalive: float | None = None,
     ) -> None:
-        """Subscribe; `parking` defaults to the service's dead-letter subject."""
+        """Subscribe; `parking` defaults to the service's dead-letter subject.
+
+        `ack_wait` (from settings) replaces the declared one; with `keepalive`, a handler that
+        runs long tells JetStream every `keepalive` seconds that it is still at work
+        (in-progress), so the message is not redelivered meanwhile."""
         if self.handler is None:
             raise ValueError(f"{self.durable.service}-{self.durable.purpose} has no handler")
         handler, flows, stats = self.handler, self.flows, self.stats
@@ -173,7 +200,8 @@ class DurableConsumer(Generic[DepsT]):
             )
             try:
                 message = parse(flows, names, raw.subject, raw.data)
-                outcome = await handler(message, deps(), delivery)
+                async with _kept_alive(msg, keepalive):
+                    outcome = await handler(message, deps(), delivery)
             except Malformed as err:
                 await park(msg, str(err))
                 return
@@ -195,6 +223,12 @@ class DurableConsumer(Generic[DepsT]):
             if isinstance(outcome, Later):
                 await msg.nack(delay=outcome.delay)
                 return
+            if isinstance(outcome, Park):
+                await park(msg, outcome.reason)
+                return
+            if isinstance(outcome, Terminate):
+                await msg.reject()  # term
+                return
             stats.handled += 1
             await msg.ack()
 
@@ -211,11 +245,33 @@ class DurableConsumer(Generic[DepsT]):
             inbox_prefix=names.pull_inbox,
             # Unlimited: an outage is retried until it is over; other failures are parked by
             # `settle_failure` (the server's own limit would drop a message without a word).
-            config=ConsumerConfig(max_deliver=-1, ack_wait=self.ack_wait),
+            config=ConsumerConfig(max_deliver=-1, ack_wait=ack_wait or self.ack_wait),
             ack_policy=AckPolicy.MANUAL,
             title=f"{service}.{purpose}",
         )
         subscriber(on_message)
+
+
+@contextlib.asynccontextmanager
+async def _kept_alive(msg: NatsMessage, every: float | None) -> AsyncIterator[None]:
+    """While the body runs, signal in-progress every `every` seconds (None: never)."""
+
+    async def beat(every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await msg.in_progress()
+            except Exception as err:  # a missed beat only risks a redelivery
+                log.warning("in-progress signal failed: %r", err)
+
+    task = asyncio.create_task(beat(every)) if every else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 OrderedHandler = Callable[[Any, DepsT], Awaitable[None]]
@@ -224,12 +280,14 @@ OrderedHandler = Callable[[Any, DepsT], Awaitable[None]]
 @dataclass
 class OrderedConsumer(Generic[DepsT]):
     """A per-replica view of some flows: an ordered consumer (no acks; it recreates itself
-    after a gap). Unreadable messages are parked; a failing handler is logged."""
+    after a gap). Unreadable messages are parked (only logged with `parks=False`: for a view of
+    a flow whose durable consumer already parks them); a failing handler is logged."""
 
     service: catalog.Service
     name: str
     flow_names: tuple[str, ...]
     deliver_policy: DeliverPolicy = DeliverPolicy.NEW
+    parks: bool = True
     handler: OrderedHandler[DepsT] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
@@ -259,6 +317,9 @@ class OrderedConsumer(Generic[DepsT]):
             try:
                 message = parse(flows, names, raw.subject, raw.data)
             except Malformed as err:
+                if not self.parks:
+                    log.warning("%s.%s ignores a message: %s", self.service, self.name, err)
+                    return
                 msg_id = f"{self.service}:{stream}:{raw.metadata.sequence.stream}"
                 await dead_letters.park(raw.data, raw.subject, str(err), msg_id)
                 stats.parked += 1

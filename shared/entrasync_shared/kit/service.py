@@ -22,7 +22,9 @@ from entrasync_shared.logs import configure_logging
 
 
 class HasLogLevel(Protocol):
-    log_level: str
+    # Read-only, so that frozen settings (every service's) match.
+    @property
+    def log_level(self) -> str: ...
 
 
 SettingsT = TypeVar("SettingsT", bound=HasLogLevel)
@@ -31,7 +33,7 @@ SettingsT = TypeVar("SettingsT", bound=HasLogLevel)
 def settings_problems(err: ValidationError) -> str:
     """Each invalid setting with its problem, without the offending value."""
     return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
         for e in err.errors(include_url=False, include_input=False)
     )
 
@@ -53,8 +55,14 @@ def run_service(
     build_app: Callable[[SettingsT], FastStream],
 ) -> None:
     """Start service `name`: logging, settings (exit 2 when invalid), then its app until a
-    signal stops it."""
+    signal stops it. `build_app` may refuse a setting only it can judge (an unusable key) by
+    raising `ValueError`: exit 2 too, with its message."""
     configure_logging(logging.INFO, service=f"entrasync-{name}")
     settings = load_settings(name, settings_type)
     logging.getLogger().setLevel(settings.log_level.upper())
-    asyncio.run(build_app(settings).run())
+    try:
+        app = build_app(settings)
+    except ValueError as err:
+        logging.getLogger(f"entrasync.{name}").error("entrasync-%s cannot start: %s", name, err)
+        raise SystemExit(2) from None
+    asyncio.run(app.run())

@@ -120,7 +120,7 @@ async def test_a_malformed_sync_recorded_is_parked_on_the_dead_letter_subject(
 
     [parked] = await stream_messages(nc, names.dead_letter_stream, names.dead_letter("config"))
     assert parked.data == b'{"tenant_id": 3}'
-    assert "not a SyncRecorded" in (parked.headers or {})["Entrasync-Reason"]
+    assert "not a CloudEvent[SyncRecorded]" in (parked.headers or {})["Entrasync-Reason"]
 
 
 async def test_a_flag_set_again_by_an_admin_survives_a_replay_of_the_run_that_cleared_it(

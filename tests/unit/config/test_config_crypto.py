@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from config_fakes import CLIENT_ID, make_world
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from entrasync_config import domain
+from entrasync_config import usecases
 from entrasync_config.adapters.crypto import (
     AesGcmSecretBox,
     BadEncryptionKey,
@@ -104,15 +104,15 @@ async def test_reencryption_moves_every_readable_secret_to_the_newest_key() -> N
     old, new = generate_key(), generate_key()
     world = make_world(keys=[old])
     for name in ("a", "b"):
-        await domain.create_profile(
+        await usecases.create_profile(
             CredentialProfileCreate(name=name, client_id=CLIENT_ID, client_secret=f"s-{name}"),
             world.deps,
         )
     rotated = make_world(keys=[new, old])
     rotated.profiles.rows = world.profiles.rows
 
-    first = await domain.reencrypt_secrets(rotated.deps)
-    again = await domain.reencrypt_secrets(rotated.deps)
+    first = await usecases.reencrypt_secrets(rotated.deps)
+    again = await usecases.reencrypt_secrets(rotated.deps)
 
     assert (first.total, first.reencrypted, first.unreadable) == (2, 2, ())
     assert (again.total, again.reencrypted) == (2, 0)
@@ -124,13 +124,13 @@ async def test_reencryption_moves_every_readable_secret_to_the_newest_key() -> N
 
 async def test_reencryption_reports_secrets_no_key_opens() -> None:
     world = make_world()
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="a", client_id=CLIENT_ID, client_secret="s"), world.deps
     )
     stranger = make_world()
     stranger.profiles.rows = world.profiles.rows
 
-    result = await domain.reencrypt_secrets(stranger.deps)
+    result = await usecases.reencrypt_secrets(stranger.deps)
 
     assert result.unreadable == (profile.id,) and result.reencrypted == 0
 
@@ -148,7 +148,7 @@ def legacy(version: int, key: str, plaintext: str, profile_id: str) -> bytes:
 async def test_id_only_blobs_stay_readable_and_reencryption_upgrades_them(version: int) -> None:
     key = generate_key()
     world = make_world(keys=[key])
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="a", client_id=CLIENT_ID, client_secret="s-a"), world.deps
     )
     old = legacy(version, key, "s-a", profile.id)
@@ -156,7 +156,7 @@ async def test_id_only_blobs_stay_readable_and_reencryption_upgrades_them(versio
     binding = SecretBinding.of(profile)
     assert world.deps.box.open(old, binding) == "s-a" and not world.deps.box.is_current(old)
 
-    result = await domain.reencrypt_secrets(world.deps)
+    result = await usecases.reencrypt_secrets(world.deps)
 
     upgraded = world.profiles.rows[profile.id].sealed
     assert (result.reencrypted, upgraded[:1]) == (1, b"\x03")
@@ -169,7 +169,7 @@ async def test_reencryption_trusts_the_key_id_inside_the_blob_not_the_field_besi
     old, new = generate_key(), generate_key()
     world = make_world(keys=[old])
     for name in ("lied-new", "lied-old"):
-        await domain.create_profile(
+        await usecases.create_profile(
             CredentialProfileCreate(name=name, client_id=CLIENT_ID, client_secret=name), world.deps
         )
     rotated = make_world(keys=[new, old])
@@ -181,7 +181,7 @@ async def test_reencryption_trusts_the_key_id_inside_the_blob_not_the_field_besi
     fresh = rotated.deps.box.seal("lied-old", SecretBinding.of(rows[lied_old].profile))
     rows[lied_old] = replace(rows[lied_old], sealed=fresh)
 
-    result = await domain.reencrypt_secrets(rotated.deps)
+    result = await usecases.reencrypt_secrets(rotated.deps)
 
     assert (result.total, result.reencrypted) == (2, 1)
     assert rows[lied_old].sealed == fresh
@@ -193,33 +193,33 @@ async def test_reencryption_trusts_the_key_id_inside_the_blob_not_the_field_besi
 
 async def test_an_older_secret_put_back_is_refused_with_a_clear_error() -> None:
     world = make_world()
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="a", client_id=CLIENT_ID, client_secret="old"), world.deps
     )
-    tenant = await domain.create_tenant(
+    tenant = await usecases.create_tenant(
         TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=profile.id), world.deps
     )
     old = world.profiles.rows[profile.id]
-    await domain.update_profile(
+    await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, client_secret="new"), world.deps
     )
     current = world.profiles.rows[profile.id]
     world.profiles.rows[profile.id] = replace(current, sealed=old.sealed)
 
     with pytest.raises(Unavailable, match="altered or put back from an older copy") as refused:
-        await domain.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+        await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
 
     assert "old" not in refused.value.message.replace("older", "")
 
 
 async def test_an_update_reseals_an_unchanged_secret_for_the_new_version() -> None:
     world = make_world()
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="a", client_id=CLIENT_ID, client_secret="same"), world.deps
     )
     before = world.profiles.rows[profile.id].sealed
 
-    renamed = await domain.update_profile(
+    renamed = await usecases.update_profile(
         ProfileUpdate(profile_id=profile.id, version=1, name="b"), world.deps
     )
 
@@ -232,10 +232,10 @@ async def test_an_update_reseals_an_unchanged_secret_for_the_new_version() -> No
 
 async def test_a_secret_whose_kind_was_switched_in_the_database_is_refused() -> None:
     world = make_world()
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="a", client_id=CLIENT_ID, client_secret="s"), world.deps
     )
-    tenant = await domain.create_tenant(
+    tenant = await usecases.create_tenant(
         TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=profile.id), world.deps
     )
     stored = world.profiles.rows[profile.id]
@@ -243,4 +243,4 @@ async def test_a_secret_whose_kind_was_switched_in_the_database_is_refused() -> 
     world.profiles.rows[profile.id] = replace(stored, profile=switched)
 
     with pytest.raises(Unavailable, match=r"version 1 \(certificate\)"):
-        await domain.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+        await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from config_fakes import CLIENT_ID, NOW, TENANT_GUID, World, make_world
-from entrasync_config import domain
+from entrasync_config import usecases
 from entrasync_config.domain import Conflict, ProbeFailure
 from entrasync_shared.messages import (
     ConnectionTest,
@@ -23,7 +23,7 @@ CUSTOM = "contoso.com"  # a verified custom domain of the same directory
 async def world() -> World:
     world = make_world()
     world.probe.directories[CUSTOM] = TENANT_GUID
-    await domain.create_profile(
+    await usecases.create_profile(
         CredentialProfileCreate(name="app", client_id=CLIENT_ID, client_secret="s"), world.deps
     )
     return world
@@ -31,7 +31,7 @@ async def world() -> World:
 
 async def add(world: World, tenant: str, cloud: str = "global") -> Tenant:
     request = TenantCreate(tenant=tenant, cloud=cloud, profile_id="id0")
-    return await domain.create_tenant(request, world.deps)
+    return await usecases.create_tenant(request, world.deps)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ async def test_the_same_directory_name_in_another_cloud_is_another_tenant(world:
 
 async def test_a_deleted_tenant_frees_its_directory(world: World) -> None:
     tenant = await add(world, "contoso.onmicrosoft.com")
-    await domain.delete_tenant(TenantDelete(tenant_id=tenant.id), world.deps)
+    await usecases.delete_tenant(TenantDelete(tenant_id=tenant.id), world.deps)
 
     again = await add(world, CUSTOM)
 
@@ -81,7 +81,7 @@ async def test_an_unresolvable_directory_is_added_and_learnt_from_its_first_sync
     world.probe.failures["discovery"] = ProbeFailure("timeout")
     late = await add(world, CUSTOM)
     assert late.id not in world.tenants.directories
-    healthy = await domain.check_health(world.deps)
+    healthy = await usecases.check_health(world.deps)
 
     recorded = SyncRecorded(
         tenant_id=late.id,
@@ -94,8 +94,8 @@ async def test_an_unresolvable_directory_is_added_and_learnt_from_its_first_sync
         types=(),
         entra_tenant_id=TENANT_GUID,
     )
-    await domain.record_sync(recorded, world.deps)
-    health = await domain.check_health(world.deps)
+    await usecases.record_sync(recorded, world.deps)
+    health = await usecases.check_health(world.deps)
 
     assert "warning" not in healthy.details
     assert world.tenants.directories[late.id] == TENANT_GUID
@@ -109,10 +109,10 @@ async def test_testing_an_unsaved_second_name_says_saving_would_be_refused(
 ) -> None:
     existing = await add(world, "contoso.onmicrosoft.com")
 
-    result = await domain.run_unsaved_test(
+    result = await usecases.run_unsaved_test(
         ConnectionTest(tenant=CUSTOM, profile_id="id0"), world.deps
     )
-    other = await domain.run_unsaved_test(
+    other = await usecases.run_unsaved_test(
         ConnectionTest(tenant="fabrikam.com", profile_id="id0"), world.deps
     )
 
@@ -127,7 +127,7 @@ async def test_testing_a_saved_duplicate_warns_and_records_its_directory(world: 
     late = await add(world, CUSTOM)
     del world.probe.failures["discovery"]
 
-    result = await domain.run_tenant_test(TenantTest(tenant_id=late.id), world.deps)
+    result = await usecases.run_tenant_test(TenantTest(tenant_id=late.id), world.deps)
 
     assert result.ok and world.tenants.directories[late.id] == TENANT_GUID
     assert f"Warning: tenant '{first.name}'" in result.message and first.id in result.message
@@ -136,7 +136,7 @@ async def test_testing_a_saved_duplicate_warns_and_records_its_directory(world: 
 async def test_testing_the_form_of_a_saved_tenant_is_not_flagged(world: World) -> None:
     await add(world, "contoso.onmicrosoft.com")
 
-    result = await domain.run_unsaved_test(
+    result = await usecases.run_unsaved_test(
         ConnectionTest(tenant="Contoso.onmicrosoft.com", profile_id="id0"), world.deps
     )
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from config_fakes import CLIENT_ID, NOW, World, make_world
-from entrasync_config import domain
+from entrasync_config import usecases
 from entrasync_config.domain import Conflict, Invalid, NotFound
 from entrasync_shared.messages import (
     CredentialProfileCreate,
@@ -28,11 +28,11 @@ def world() -> World:
 
 
 async def new_tenant(world: World, **changes: Any) -> Tenant:
-    profile = await domain.create_profile(
+    profile = await usecases.create_profile(
         CredentialProfileCreate(name="app", client_id=CLIENT_ID, client_secret="hush"), world.deps
     )
     request = TenantCreate(tenant="Contoso.onmicrosoft.com ", profile_id=profile.id, **changes)
-    return await domain.create_tenant(request, world.deps)
+    return await usecases.create_tenant(request, world.deps)
 
 
 def run(tenant: Tenant, run_id: str, status: str = "Succeeded", mode: str = "full") -> SyncRecorded:
@@ -77,10 +77,12 @@ async def test_a_new_tenant_has_the_documented_defaults_and_is_announced(world: 
 async def test_a_tenant_needs_an_existing_profile_and_a_known_cloud(world: World) -> None:
     tenant = await new_tenant(world)
     with pytest.raises(Invalid) as no_profile:
-        await domain.create_tenant(TenantCreate(tenant="a.example.com", profile_id="x"), world.deps)
+        await usecases.create_tenant(
+            TenantCreate(tenant="a.example.com", profile_id="x"), world.deps
+        )
     with pytest.raises(Invalid) as no_cloud:
         request = TenantCreate(tenant="a.example.com", profile_id=tenant.profile_id, cloud="mars")
-        await domain.create_tenant(request, world.deps)
+        await usecases.create_tenant(request, world.deps)
 
     assert (no_profile.value.field, no_cloud.value.field) == ("profile_id", "cloud")
     assert "usgov-dod" in no_cloud.value.message and no_cloud.value.code == "validation"
@@ -91,7 +93,7 @@ async def test_an_update_changes_the_mutable_fields_and_bumps_the_version(world:
     tenant = await new_tenant(world)
     filters = TenantFilters(exclude_guests=True, member_of_groups=("g1",))
 
-    updated = await domain.update_tenant(
+    updated = await usecases.update_tenant(
         TenantUpdate(
             tenant_id=tenant.id,
             version=1,
@@ -130,7 +132,7 @@ async def test_tenant_and_cloud_are_immutable(
     tenant = await new_tenant(world)
 
     with pytest.raises(Invalid) as refused:
-        await domain.update_tenant(
+        await usecases.update_tenant(
             TenantUpdate(tenant_id=tenant.id, version=1, name="x", **change), world.deps
         )
 
@@ -140,12 +142,12 @@ async def test_tenant_and_cloud_are_immutable(
 
 async def test_a_stale_update_is_a_conflict_and_changes_nothing(world: World) -> None:
     tenant = await new_tenant(world)
-    await domain.update_tenant(
+    await usecases.update_tenant(
         TenantUpdate(tenant_id=tenant.id, version=1, enabled=False), world.deps
     )
 
     with pytest.raises(Conflict):
-        await domain.update_tenant(
+        await usecases.update_tenant(
             TenantUpdate(tenant_id=tenant.id, version=1, interval_seconds=99), world.deps
         )
 
@@ -156,7 +158,7 @@ async def test_an_update_to_a_missing_profile_is_refused(world: World) -> None:
     tenant = await new_tenant(world)
 
     with pytest.raises(Invalid) as refused:
-        await domain.update_tenant(
+        await usecases.update_tenant(
             TenantUpdate(tenant_id=tenant.id, version=1, profile_id="gone"), world.deps
         )
 
@@ -166,7 +168,7 @@ async def test_an_update_to_a_missing_profile_is_refused(world: World) -> None:
 async def test_an_update_that_changes_nothing_is_no_event(world: World) -> None:
     tenant = await new_tenant(world)
 
-    same = await domain.update_tenant(
+    same = await usecases.update_tenant(
         TenantUpdate(tenant_id=tenant.id, version=1, enabled=True, interval_seconds=60),
         world.deps,
     )
@@ -179,7 +181,7 @@ async def test_delete_stops_the_policy_and_announces_it_with_the_history_choice(
 ) -> None:
     tenant = await new_tenant(world)
 
-    deleted = await domain.delete_tenant(
+    deleted = await usecases.delete_tenant(
         TenantDelete(tenant_id=tenant.id, version=1, purge_history=True), world.deps
     )
 
@@ -188,13 +190,13 @@ async def test_delete_stops_the_policy_and_announces_it_with_the_history_choice(
     assert isinstance(event, TenantDeleted)
     assert (event.tenant_id, event.tenant, event.purge_history) == (tenant.id, tenant, True)
     with pytest.raises(NotFound):
-        await domain.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+        await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
 
 
 async def test_history_is_kept_by_default_when_deleting(world: World) -> None:
     tenant = await new_tenant(world)
 
-    await domain.delete_tenant(TenantDelete(tenant_id=tenant.id), world.deps)
+    await usecases.delete_tenant(TenantDelete(tenant_id=tenant.id), world.deps)
 
     event = tenant_events(world)[-1]
     assert isinstance(event, TenantDeleted) and event.purge_history is False
@@ -203,13 +205,13 @@ async def test_history_is_kept_by_default_when_deleting(world: World) -> None:
 async def test_the_credential_carries_the_decrypted_secret(world: World) -> None:
     tenant = await new_tenant(world, cloud="china")
 
-    credential = await domain.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+    credential = await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
 
     assert credential.client_secret is not None
     assert credential.client_secret.get_secret_value() == "hush"
     assert credential.cloud.graph_url == "https://microsoftgraph.chinacloudapi.cn"
     with pytest.raises(NotFound):
-        await domain.get_credential(TenantRef(tenant_id="nope"), world.deps)
+        await usecases.get_credential(TenantRef(tenant_id="nope"), world.deps)
 
 
 @pytest.mark.parametrize(
@@ -220,16 +222,16 @@ async def test_only_a_succeeded_full_run_clears_the_flag(
 ) -> None:
     tenant = await new_tenant(world)
 
-    assert await domain.record_sync(run(tenant, "r1", status, mode), world.deps) is None
-    assert (await domain.get_tenant(TenantRef(tenant_id=tenant.id), world.deps)).full_scan_next
+    assert await usecases.record_sync(run(tenant, "r1", status, mode), world.deps) is None
+    assert (await usecases.get_tenant(TenantRef(tenant_id=tenant.id), world.deps)).full_scan_next
 
 
 async def test_clearing_the_flag_is_idempotent_per_run(world: World) -> None:
     tenant = await new_tenant(world)
 
-    cleared = await domain.record_sync(run(tenant, "r1"), world.deps)
-    again = await domain.record_sync(run(tenant, "r1"), world.deps)
-    other = await domain.record_sync(run(tenant, "r2"), world.deps)
+    cleared = await usecases.record_sync(run(tenant, "r1"), world.deps)
+    again = await usecases.record_sync(run(tenant, "r1"), world.deps)
+    other = await usecases.record_sync(run(tenant, "r2"), world.deps)
 
     assert cleared is not None and not cleared.full_scan_next and cleared.version == 2
     assert again == cleared and other is None
@@ -241,16 +243,16 @@ async def test_a_flag_set_again_by_an_admin_is_not_cleared_by_a_replayed_run(
     world: World,
 ) -> None:
     tenant = await new_tenant(world)
-    cleared = await domain.record_sync(run(tenant, "r1"), world.deps)
+    cleared = await usecases.record_sync(run(tenant, "r1"), world.deps)
     assert cleared is not None
-    await domain.update_tenant(
+    await usecases.update_tenant(
         TenantUpdate(tenant_id=tenant.id, version=cleared.version, full_scan_next=True),
         world.deps,
     )
 
-    await domain.record_sync(run(tenant, "r1"), world.deps)
+    await usecases.record_sync(run(tenant, "r1"), world.deps)
 
-    assert (await domain.get_tenant(TenantRef(tenant_id=tenant.id), world.deps)).full_scan_next
+    assert (await usecases.get_tenant(TenantRef(tenant_id=tenant.id), world.deps)).full_scan_next
 
 
 async def test_a_change_stands_when_its_event_cannot_be_published_yet(world: World) -> None:

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from entrasync_config.domain.errors import SecretUnreadable
-from entrasync_config.domain.ports import SecretBinding
+from entrasync_config.domain.model import SecretBinding
 
 __all__ = [
     "AesGcmSecretBox",

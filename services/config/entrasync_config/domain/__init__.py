@@ -1,10 +1,9 @@
-"""Config rules: credential profiles, tenant policies, the full-scan flag and Test Connection.
+"""Config's rules, pure (no I/O, no awaits): refusals, the values config handles, credential
+profiles and certificates, tenant policies, directories, and what a connection test reports.
 
-Use cases take their ports (`Deps`) as arguments, return values and raise `ConfigError`s; they
-know nothing of NATS, MongoDB or HTTP.
+The use cases that apply them over ports are in `entrasync_config.usecases`.
 """
 
-from entrasync_config.domain.connection import probe_connection, run_tenant_test, run_unsaved_test
 from entrasync_config.domain.errors import (
     ConfigError,
     Conflict,
@@ -15,32 +14,12 @@ from entrasync_config.domain.errors import (
     SecretUnreadable,
     Unavailable,
 )
-from entrasync_config.domain.health import check_health
-from entrasync_config.domain.ports import (
+from entrasync_config.domain.model import (
     ClientCredential,
     ConfigEvent,
-    Deps,
-    EntraProbe,
     ProbeFailure,
     SecretBinding,
     StoredProfile,
-)
-from entrasync_config.domain.profiles import (
-    create_profile,
-    delete_profile,
-    get_profile,
-    list_profiles,
-    reencrypt_secrets,
-    update_profile,
-)
-from entrasync_config.domain.tenants import (
-    create_tenant,
-    delete_tenant,
-    get_credential,
-    get_tenant,
-    list_tenants,
-    record_sync,
-    update_tenant,
 )
 
 __all__ = [
@@ -48,8 +27,6 @@ __all__ = [
     "ConfigError",
     "ConfigEvent",
     "Conflict",
-    "Deps",
-    "EntraProbe",
     "InUse",
     "Invalid",
     "NotFound",
@@ -59,21 +36,4 @@ __all__ = [
     "SecretUnreadable",
     "StoredProfile",
     "Unavailable",
-    "check_health",
-    "create_profile",
-    "create_tenant",
-    "delete_profile",
-    "delete_tenant",
-    "get_credential",
-    "get_profile",
-    "get_tenant",
-    "list_tenants",
-    "list_profiles",
-    "probe_connection",
-    "record_sync",
-    "reencrypt_secrets",
-    "run_tenant_test",
-    "run_unsaved_test",
-    "update_profile",
-    "update_tenant",
 ]

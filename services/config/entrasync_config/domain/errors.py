@@ -1,45 +1,41 @@
-"""Refusals the API reports as error replies with a stable `code`."""
+"""Refusals the API reports as error replies, each with its catalog error code."""
 
 from __future__ import annotations
 
+from entrasync_shared.catalog import ErrorCode
+from entrasync_shared.kit.api import ApiFailure
 
-class ConfigError(Exception):
-    """A refusal with a machine-readable `code`, a human `message` and maybe a `field`."""
 
-    code = "error"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ConfigError(ApiFailure):
+    """A refusal: the caller gets `code` (one of `catalog.ERROR_CODES`), `message`, `field`."""
 
 
 class Invalid(ConfigError):
     """The request is well-formed JSON but its content is not acceptable."""
 
-    code = "validation"
+    code: ErrorCode = "validation"
 
 
 class NotFound(ConfigError):
-    code = "not_found"
+    code: ErrorCode = "not_found"
 
 
 class Conflict(ConfigError):
     """A unique name is taken, or the change is based on a stale version."""
 
-    code = "conflict"
+    code: ErrorCode = "conflict"
 
 
 class InUse(ConfigError):
     """The record is still referenced (a profile used by tenants)."""
 
-    code = "in_use"
+    code: ErrorCode = "in_use"
 
 
 class Unavailable(ConfigError):
     """Infrastructure (NATS, MongoDB) could not complete the operation; retrying may help."""
 
-    code = "unavailable"
+    code: ErrorCode = "unavailable"
 
 
 class ProfileMissing(Invalid):

@@ -18,17 +18,16 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import GRAPH_PATHS, ObjectType
 
-from entrasync_config.domain.directories import (
-    flag_saved_duplicate,
-    flag_unsaved_duplicate,
-    record_directory,
-)
+from entrasync_config.domain.directories import flag_saved_duplicate
 from entrasync_config.domain.errors import Invalid, NotFound
 from entrasync_config.domain.explain import explain_discovery, explain_graph, explain_token
-from entrasync_config.domain.ports import ClientCredential, Deps, EntraProbe
-from entrasync_config.domain.profiles import open_secret, stored_profile
-from entrasync_config.domain.steps import StepRecorder, Target
-from entrasync_config.domain.tenants import check_cloud, get_tenant, resolve_cloud
+from entrasync_config.domain.model import ClientCredential
+from entrasync_config.domain.steps import Target
+from entrasync_config.ports import Deps, EntraProbe
+from entrasync_config.usecases.directories import flag_unsaved_duplicate, record_directory
+from entrasync_config.usecases.profiles import open_secret, stored_profile
+from entrasync_config.usecases.steps import StepRecorder
+from entrasync_config.usecases.tenants import check_cloud, get_tenant, resolve_cloud
 
 
 def read_path(object_type: ObjectType) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from entrasync_config.domain.ports import Deps
+from entrasync_config.ports import Deps
 
 log = logging.getLogger("entrasync.config")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from entrasync_shared.messages import Health
 
 from entrasync_config.domain.directories import duplicates_warning
-from entrasync_config.domain.ports import Deps
+from entrasync_config.ports import Deps
 
 
 async def check_health(deps: Deps) -> Health:

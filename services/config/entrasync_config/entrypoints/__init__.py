@@ -1,0 +1,3 @@
+"""Config's entrypoints, declared at module level and bound at start by `main.build_app`:
+the request-reply API (`api.api`) and the `sync.recorded` consumer
+(`sync_recorded.sync_recorded`)."""
