@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import logging
 import platform
 
 from entrasync_shared.health import HealthHooks, nats_connected
-from entrasync_shared.logs import configure_logging
+from entrasync_shared.kit.service import run_service
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.js.kv import KeyValue
 
-from entrasync_syncer.adapters.bus import (
-    JetStreamDeadLetters,
-    JetStreamRunPublisher,
-    NatsCredentialSource,
-)
+from entrasync_syncer.adapters.bus import JetStreamRunPublisher, NatsCredentialSource
 from entrasync_syncer.adapters.cursors import KvCursorStore
+from entrasync_syncer.adapters.deletions import DeletedTenants
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.adapters.lease import KvRunLeases
 from entrasync_syncer.adapters.tokens import MsalTokenSource
-from entrasync_syncer.deletions import DeletedTenants, register_deletions
-from entrasync_syncer.handlers import register
+from entrasync_syncer.entrypoints.api import api
+from entrasync_syncer.entrypoints.commands import commands
+from entrasync_syncer.entrypoints.deletions import tenant_deleted
+from entrasync_syncer.entrypoints.deps import SyncerDeps
 from entrasync_syncer.ports import GraphConnector
 from entrasync_syncer.settings import Settings
-from entrasync_syncer.sync import Deps
+from entrasync_syncer.usecases.sync import Deps
 
 log = logging.getLogger("entrasync.syncer")
 
@@ -86,8 +84,18 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         deletions=deleted,
         options=settings.run_options,
     )
-    register(broker, settings, deps, JetStreamDeadLetters(broker, names, "syncer"))
-    register_deletions(broker, names, deleted)
+    entry = SyncerDeps(deps, settings.redelivery, deleted, lambda: broker.connection is not None)
+    commands.attach(
+        broker,
+        names,
+        lambda: entry,
+        retry_delay=settings.nak_delay,
+        fetch_timeout=settings.fetch_timeout,
+        ack_wait=settings.ack_wait,
+        keepalive=settings.keepalive,
+    )
+    tenant_deleted.attach(broker, names, lambda: entry)
+    api.attach(broker, names, lambda: entry)
 
     async def declare() -> None:
         # Streams and the bucket must exist before the pull consumer is created.
@@ -122,8 +130,6 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
 
 def run() -> None:
     """Console entry point `entrasync-syncer`."""
-    settings = Settings()
-    configure_logging(settings.log_level.upper())
     # httpx logs every request line at INFO, and delta URLs carry opaque state tokens.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))
+    run_service("syncer", Settings, build_app)

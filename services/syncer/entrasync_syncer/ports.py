@@ -152,9 +152,3 @@ class RunPublisher(Protocol):
     async def batch(self, batch: ObservationBatch) -> None: ...
 
     async def finished(self, event: SyncFinished) -> None: ...
-
-
-class DeadLetters(Protocol):
-    """Where unreadable messages are parked, with the reason, for an operator to look at."""
-
-    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None: ...

@@ -8,8 +8,8 @@ from entrasync_shared.settings import ConsumerSettingsMixin, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from entrasync_syncer.domain import RetryPolicy
-from entrasync_syncer.sync import RunOptions
+from entrasync_syncer.domain import Redelivery, RetryPolicy
+from entrasync_syncer.usecases.sync import RunOptions
 
 PIN_MMAP_THRESHOLD_DEFAULT = False
 """Off: in `bench/sync_vs_sdk.py`'s syncer-alone runs (170k objects, 4 pairs, one run) pinning
@@ -66,6 +66,15 @@ class Settings(ServiceSettings, ConsumerSettingsMixin):
             backoff_cap=self.backoff_cap,
             max_retry_after=self.max_retry_after,
             budget_seconds=self.retry_budget,
+        )
+
+    @property
+    def redelivery(self) -> Redelivery:
+        return Redelivery(
+            max_deliver=self.max_deliver,
+            max_failed_deliveries=self.max_failed_deliveries,
+            nak_delay=self.nak_delay,
+            nak_delay_cap=self.nak_delay_cap,
         )
 
     @property

@@ -31,7 +31,7 @@ from entrasync_syncer.ports import (
     TokenError,
     TokenSupplier,
 )
-from entrasync_syncer.sync import Deps, RunOptions
+from entrasync_syncer.usecases.sync import Deps, RunOptions
 
 GRAPH = "https://graph.test"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pytest
 from entrasync_shared.messages import Credential, StartSync
 from entrasync_syncer.domain import directory_guid, full_round_url
-from entrasync_syncer.sync import sync_tenant
+from entrasync_syncer.usecases.sync import sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 DIRECTORY = "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab"

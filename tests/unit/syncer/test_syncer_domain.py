@@ -12,8 +12,8 @@ from entrasync_syncer.domain import (
     parse_retry_after,
     plan_type,
 )
-from entrasync_syncer.ids import IdSet, compact_id
-from entrasync_syncer.pages import (
+from entrasync_syncer.domain.ids import IdSet, compact_id
+from entrasync_syncer.domain.pages import (
     PageReader,
     _page_weight,
     _weight,

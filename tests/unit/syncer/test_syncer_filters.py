@@ -1,8 +1,8 @@
 import pytest
 from entrasync_shared.messages import ObservedObject, StartSync, TenantFilters
 from entrasync_syncer.domain import full_round_url
-from entrasync_syncer.filters import FilterTally, Scope
-from entrasync_syncer.sync import sync_tenant
+from entrasync_syncer.domain.filters import FilterTally, Scope
+from entrasync_syncer.usecases.sync import sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")

@@ -2,7 +2,7 @@ import pytest
 from entrasync_shared.messages import ObservationBatch, StartSync, SyncFinished, SyncStarted
 from entrasync_syncer.domain import full_round_url
 from entrasync_syncer.ports import DeltaLinkExpired, GraphError, InfrastructureError
-from entrasync_syncer.sync import sync_tenant
+from entrasync_syncer.usecases.sync import sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")

@@ -2,7 +2,7 @@
 
 from entrasync_shared.members import member_type
 from entrasync_shared.messages import ObservedObject
-from entrasync_syncer.pages import PageReader, compact_members, split_batch
+from entrasync_syncer.domain.pages import PageReader, compact_members, split_batch
 
 SP, CONTACT, USER, DEVICE, GROUP = (
     "#microsoft.graph.servicePrincipal",

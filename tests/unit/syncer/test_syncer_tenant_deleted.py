@@ -4,7 +4,7 @@ nothing more and is finished as Cancelled (issue 18, defect 3)."""
 import pytest
 from entrasync_shared.messages import StartSync, SyncFinished
 from entrasync_syncer.domain import full_round_url
-from entrasync_syncer.sync import TENANT_DELETED, sync_tenant
+from entrasync_syncer.usecases.sync import TENANT_DELETED, sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")

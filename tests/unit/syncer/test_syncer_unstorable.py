@@ -5,7 +5,7 @@ would then report it deleted)."""
 import pytest
 from entrasync_shared.messages import StartSync
 from entrasync_syncer.domain import full_round_url
-from entrasync_syncer.sync import sync_tenant
+from entrasync_syncer.usecases.sync import sync_tenant
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 
 import nats.errors
-from entrasync_shared.deadletter import DeadLetters
+from entrasync_shared.catalog import ConfigApi
+from entrasync_shared.kit.api import ApiClient
 from entrasync_shared.messages import (
     Credential,
     Message,
@@ -16,7 +17,7 @@ from entrasync_shared.messages import (
     SyncStarted,
     TenantRef,
 )
-from entrasync_shared.natsutil import ApiCallError, call
+from entrasync_shared.natsutil import ApiCallError
 from entrasync_shared.subjects import Names
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
@@ -75,19 +76,11 @@ class NatsCredentialSource:
     def __init__(
         self, connection: Callable[[], NatsClient], names: Names, *, timeout: float = 10.0
     ) -> None:
-        self._connection = connection
-        self._subject = names.api("config", "credential.get")
-        self._timeout = timeout
+        self._config = ApiClient(connection, names, timeout=timeout)
 
     async def credential(self, tenant_id: str) -> Credential:
         try:
-            result: Credential = await call(
-                self._connection(),
-                self._subject,
-                TenantRef(tenant_id=tenant_id),
-                Credential,
-                timeout=self._timeout,
-            )
+            return await self._config.call(ConfigApi.credential_get, TenantRef(tenant_id=tenant_id))
         except ApiCallError as exc:
             if exc.error.code == "not_found":
                 raise TenantGone(f"tenant {tenant_id} no longer exists in config") from None
@@ -99,17 +92,3 @@ class NatsCredentialSource:
             raise CredentialRefused("config returned a malformed credential") from None
         except _NATS_FAILURES as exc:
             raise InfrastructureError(f"config credential.get: {exc!r}") from exc
-        return result
-
-
-class JetStreamDeadLetters:
-    """Implements `DeadLetters` with the shared parking helper, mapping NATS failures."""
-
-    def __init__(self, broker: NatsBroker, names: Names, service: str) -> None:
-        self._letters = DeadLetters(broker, names, service)
-
-    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None:
-        try:
-            await self._letters.park(payload, subject, reason, msg_id)
-        except _NATS_FAILURES as exc:
-            raise InfrastructureError(f"parking {msg_id}: {exc!r}") from exc

@@ -16,7 +16,7 @@ from functools import cached_property
 from entrasync_shared.messages import ObservedObject, Removal, SyncMode, TenantFilters
 from entrasync_shared.subjects import ObjectType
 
-from entrasync_syncer.ids import IdSet, compact_id
+from entrasync_syncer.domain.ids import IdSet, compact_id
 
 
 @dataclass(frozen=True)

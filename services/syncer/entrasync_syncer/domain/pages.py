@@ -9,7 +9,7 @@ import orjson
 from entrasync_shared.members import ODATA_CODES, member_code
 from entrasync_shared.messages import ObservedObject, Removal
 
-from entrasync_syncer.ids import IdSet
+from entrasync_syncer.domain.ids import IdSet
 
 MEMBERS_DELTA: Final = "members@delta"
 

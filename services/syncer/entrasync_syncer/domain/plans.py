@@ -1,16 +1,15 @@
-"""Pure decisions of the syncer: what to ask Graph, where a round starts, when to retry."""
+"""Where a run's object types start: what to ask Graph, which stored link is still usable, and
+the ids and labels of what a run publishes."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import urlsplit
 
 from entrasync_shared.messages import SyncMode, SyncReason
@@ -53,10 +52,6 @@ SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
 
 LINK_LIFETIME: Final = timedelta(days=7)
 """How long Graph keeps the state behind a deltaLink of directory objects."""
-
-# Graph error codes meaning "this delta link is no longer usable: start over".
-_RESYNC_CODES: Final = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
-_RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
 
 def full_round_url(graph_url: str, object_type: ObjectType) -> str:
@@ -167,81 +162,3 @@ def batch_id(run_id: str, object_type: ObjectType, seq: int, attempt: int = 1) -
     """
     base = f"{run_id}:{object_type}:{seq}"
     return base if attempt <= 1 else f"{base}:a{attempt}"
-
-
-# -- responses, retries -------------------------------------------------------------------------
-
-Verdict = Literal["ok", "retry", "reauth", "resync", "fail"]
-
-
-def classify(status: int, code: str = "", message: str = "") -> Verdict:
-    """What to do with a Graph response of `status` carrying error `code` and `message`."""
-    if 200 <= status < 300:
-        return "ok"
-    if status in _RETRYABLE_STATUS:
-        return "retry"
-    if status == 401:
-        return "reauth"
-    if status == 410:
-        return "resync"
-    if status == 400:
-        if code.lower() in _RESYNC_CODES:
-            return "resync"
-        if "token" in message.lower():
-            # "Badly formed token." and links issued for another resource or tenant.
-            return "resync"
-    return "fail"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (fractional seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds on retrying one Graph request: attempts, the total time spent waiting, and the
-    longest `Retry-After` worth waiting for.
-
-    A `Retry-After` is honoured in full: Graph keeps counting requests while a client is
-    throttled (throttling.md), so a retry sent early is throttled again, for longer. One longer
-    than `max_retry_after` fails the request at once, saying so, instead of waiting for it.
-    """
-
-    max_attempts: int = 10
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    max_retry_after: float = 300.0
-    budget_seconds: float = 300.0
-
-    def delay(
-        self, attempt: int, retry_after: float | None, rng: random.Random | None = None
-    ) -> float:
-        """Wait before retry number `attempt` (1-based): Retry-After if given, else backoff."""
-        if retry_after is not None:
-            return retry_after
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return (rng or random).uniform(ceiling / 2, ceiling)
-
-    def too_long(self, retry_after: float | None) -> bool:
-        """True when Graph asks for a longer wait than this syncer is configured to give."""
-        return retry_after is not None and retry_after > self.max_retry_after
-
-    def gives_up(self, attempt: int, waited: float, wait: float) -> bool:
-        """True when retry `attempt` (waiting `wait` more after `waited`) is over budget."""
-        return attempt >= self.max_attempts or waited + wait > self.budget_seconds

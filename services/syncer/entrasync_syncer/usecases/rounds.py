@@ -26,8 +26,8 @@ from entrasync_shared.storable import unstorable
 from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain import batch_id, full_round_url, plan_type
-from entrasync_syncer.filters import FilterTally, Scope
-from entrasync_syncer.pages import PageReader, compact_members, split_batch
+from entrasync_syncer.domain.filters import FilterTally, Scope
+from entrasync_syncer.domain.pages import PageReader, compact_members, split_batch
 from entrasync_syncer.ports import (
     CursorStore,
     DeletionWatch,

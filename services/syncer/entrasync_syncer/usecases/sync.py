@@ -25,8 +25,8 @@ from entrasync_shared.messages import (
 )
 
 from entrasync_syncer.domain import LINK_LIFETIME, directory_guid
-from entrasync_syncer.filters import Scope, member_ids
-from entrasync_syncer.ids import compact_id
+from entrasync_syncer.domain.filters import Scope, member_ids
+from entrasync_syncer.domain.ids import compact_id
 from entrasync_syncer.ports import (
     CredentialRefused,
     CredentialSource,
@@ -47,7 +47,7 @@ from entrasync_syncer.ports import (
     TokenSource,
     TokenSupplier,
 )
-from entrasync_syncer.rounds import TypeRun
+from entrasync_syncer.usecases.rounds import TypeRun
 
 log = logging.getLogger("entrasync.syncer")
 
