@@ -4,7 +4,9 @@ Collections (one database, `ENTRASYNC_HISTORY_DB`):
 
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
   Live objects have `deleted: false`; `members` holds a group's live member ids (sorted),
-  `hidden_members` those of its soft-deleted members (back in `members` once restored).
+  `hidden_members` those of its soft-deleted members (back in `members` once restored), and of
+  members not live in the inventory (hidden by a full run's finish, back once recorded);
+  `pending_members` the live members added since the last full run's finish, still to check.
   A group's members are typed: `member_types` maps the ids whose type is not `member_default`
   (usually "user") to their type. A group stored before types were kept has neither field:
   its members read as `unknown` until a round lists them again with their types.
@@ -88,6 +90,7 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
         "attributes": dict(obj.attributes),
         "members": sorted(obj.members),
         "hidden_members": sorted(obj.hidden_members),
+        "pending_members": sorted(obj.pending_members),
         **member_type_fields(obj),
         "content_hash": obj.content_hash,
         "first_seen": obj.first_seen,
@@ -145,6 +148,7 @@ def stored_object(doc: Mapping[str, Any]) -> StoredObject:
         attributes=doc.get("attributes") or {},
         members=frozenset(doc.get("members") or ()),
         hidden_members=frozenset(doc.get("hidden_members") or ()),
+        pending_members=frozenset(doc.get("pending_members") or ()),
         member_types=doc.get("member_types") or {},
         member_default=doc.get("member_default") or "unknown",
         deleted_at=utc(doc["deleted_at"]) if doc.get("deleted_at") else None,

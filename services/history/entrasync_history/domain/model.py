@@ -19,6 +19,12 @@ carries no per-member cost. An object's type never changes, so types are not has
 keeps a soft-deleted member's edges (and a full round may list them, microsoft-graph-docs#7115),
 so the inventory keeps them aside in `hidden_members` and brings them back when the member is
 restored.
+A member Graph lists whose object the inventory does not hold live may be such a soft-deleted
+member the inventory never saw (a full round lists its edge and no `@removed` for it), or one
+created after its type's round read past it: each new edge is `pending` until a full run's
+finish, which hides the pending members of the types it read in full that are still not live
+(`hide_unknown_members`); recording the object later brings its edges back, as a restore does.
+Members of types entrasync does not sync (service principals, contacts) stay visible.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ scan's sweep, which cannot tell a soft delete from a purge (or an object now fil
 # whose edges come back on a restore: an unseen object may have been soft-deleted.
 RESTORABLE: frozenset[Deletion] = frozenset({"soft", "unseen"})
 
+# Member types entrasync syncs: a full run's finish can tell whether one of these is live.
+SYNCED_MEMBER_TYPES: frozenset[MemberType] = frozenset({"user", "group", "device"})
+
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -54,8 +63,10 @@ class StoredObject:
     sighting protects an object from an earlier full run's deletion sweep.
     `confirmed_run`/`confirmed_members` collect the members a full run re-confirmed, so the run's
     finish can drop the ones it did not; `hidden_members` are the edges of soft-deleted members
-    (not public, not hashed); `changed_run`/`deleted_run` make each object count once
-    per run in the history row however many batches touch it.
+    (not public, not hashed); `pending_members` the edges added since the last full run's
+    finish, whose members it has yet to find live (synced types only); `changed_run`/
+    `deleted_run` make each object count once per run in the history row however many batches
+    touch it.
     `position` is that of the newest batch (or finish) that observed or removed it: an older
     batch is stale for it. `revision` counts the public changes committed for it; event ids
     derive from it, so a change planned twice from the same stored state keeps its id.
@@ -71,6 +82,7 @@ class StoredObject:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     members: frozenset[str] = frozenset()
     hidden_members: frozenset[str] = frozenset()
+    pending_members: frozenset[str] = frozenset()
     member_types: Mapping[str, MemberType] = field(default_factory=dict)
     member_default: MemberType = "user"
     deleted_at: datetime | None = None
@@ -171,7 +183,10 @@ def observe(
     members, hidden = (
         (frozenset(), frozenset()) if restored else (base.members, base.hidden_members)
     )
-    aside = added & soft_deleted
+    # A hidden edge Graph lists again stays hidden: its member is still not live (recording it
+    # would have brought the edge back), so an unchanged full round changes nothing.
+    aside = added & (soft_deleted | hidden)
+    new_edges = added - members - hidden - aside
     members, hidden = (
         (members | (added - aside)) - removed - aside,
         (hidden | aside) - removed - (added - aside),
@@ -179,6 +194,9 @@ def observe(
     types = _pruned(
         _typed(updated, seen, known=(base.members | base.hidden_members) - removed), members, hidden
     )
+    pending = base.pending_members | {
+        m for m in new_edges if types.get(m, base.member_default) in SYNCED_MEMBER_TYPES
+    }
     default = base.member_default
     if default == "unknown" and len(types) == len(members) + len(hidden):
         # Every member of a group stored untyped is typed now: back to the compact form.
@@ -187,6 +205,7 @@ def observe(
         updated,
         members=members,
         hidden_members=hidden,
+        pending_members=frozenset(pending) & members,
         member_types=types,
         member_default=default,
     )
@@ -245,6 +264,7 @@ def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
         group,
         members=group.members - gone,
         hidden_members=group.hidden_members - gone,
+        pending_members=group.pending_members - gone,
         confirmed_members=group.confirmed_members - gone,
         member_types={m: t for m, t in group.member_types.items() if m not in gone},
     )
@@ -268,6 +288,19 @@ def reveal_members(group: StoredObject, restored: frozenset[str]) -> StoredObjec
     return replace(
         group, members=group.members | moving, hidden_members=group.hidden_members - moving
     )
+
+
+def hide_unknown_members(
+    group: StoredObject, unknown: frozenset[str], checked: frozenset[MemberType]
+) -> StoredObject:
+    """The group after a full run's finish looked for its pending members of the `checked`
+    types: those not live in the inventory (`unknown`) are hidden, as a soft-deleted member's
+    edges are; the others are no longer pending."""
+    done = frozenset(m for m in group.pending_members if group.member_type(m) in checked)
+    if not done:
+        return group
+    hiding = hide_members(group, done & unknown)
+    return replace(hiding, pending_members=group.pending_members - done)
 
 
 def drop_unconfirmed_members(group: StoredObject, run_id: str, attempt: int = 1) -> StoredObject:

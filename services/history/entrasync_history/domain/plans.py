@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from entrasync_shared.members import MemberType
 from entrasync_shared.messages import (
     ObservationBatch,
     RunStatus,
@@ -26,6 +27,7 @@ from entrasync_history.domain.model import (
     diff,
     drop_unconfirmed_members,
     hide_members,
+    hide_unknown_members,
     leave_groups,
     mark_counted,
     observe,
@@ -86,6 +88,13 @@ def restored_ids(batch: ObservationBatch, stored: Iterable[StoredObject]) -> fro
         for obj in stored
         if not obj.live and obj.object_type == batch.object_type and obj.object_id in seen
     )
+
+
+def appeared_ids(batch: ObservationBatch, stored: Iterable[StoredObject]) -> frozenset[str]:
+    """Ids of the batch's objects the inventory does not hold at all: recorded now, their
+    edges a full run's finish hid (members not live yet) come back."""
+    held = {obj.object_id for obj in stored if obj.object_type == batch.object_type}
+    return frozenset(obj.id for obj in batch.objects if obj.id not in held)
 
 
 def added_member_ids(batch: ObservationBatch) -> frozenset[str]:
@@ -164,11 +173,11 @@ def plan_batch(
     `stored` holds the inventory's objects of the batch's ids plus every group that contains
     (or hides) a removed or restored id; `soft_deleted` the added members the inventory holds
     as soft-deleted. Observations apply before removals; a hard-deleted object leaves every
-    group, a soft-deleted one is hidden in them, a restored one shown again.
+    group, a soft-deleted one is hidden in them, a restored or newly recorded one shown again.
     """
     original = {key(obj): obj for obj in stored}
     work = dict(original)
-    restored = restored_ids(batch, original.values())
+    restored = restored_ids(batch, original.values()) | appeared_ids(batch, original.values())
     seen_at = batch_position(batch)
     for seen in batch.objects:
         k = (batch.object_type, seen.id)
@@ -209,6 +218,8 @@ def plan_reconciliation(
     drop_members: bool,
     attempt: int = 1,
     held: Mapping[ObjectType, frozenset[str]] | None = None,
+    unknown: frozenset[str] = frozenset(),
+    checked: frozenset[MemberType] = frozenset(),
 ) -> Plan:
     """A full run's end: unseen objects are deleted, unconfirmed members dropped.
 
@@ -219,6 +230,8 @@ def plan_reconciliation(
     and their membership edges are kept aside as a soft delete's are.
     `held` names, per type whose sweep the guardrail refused, the objects that sweep would have
     deleted: groups keep them as members, since the refusal covers everything the sweep implies.
+    `groups` also holds the groups with pending members: those of the `checked` types (read in
+    full and swept) that are `unknown` (not live) are hidden.
     """
     gone = [obj for obj in unseen if obj.live]
     original = {key(obj): obj for obj in (*gone, *groups)}
@@ -228,6 +241,10 @@ def plan_reconciliation(
     # Like a soft delete, not a purge: the edges go aside, out of the public lists, and come
     # back on a restore; the drop below removes those a full groups round no longer listed.
     _in_all_groups(work, hide_members, frozenset(obj.object_id for obj in gone))
+    if checked:
+        for k, obj in list(work.items()):
+            if obj.object_type == "group" and obj.live:
+                work[k] = hide_unknown_members(obj, unknown, checked)
     held_back: dict[ObjectType, HeldBack] = {}
     for k, obj in list(work.items()):
         if drop_members and obj.object_type == "group":
