@@ -6,21 +6,17 @@ when it collects this one, hence the few lines these two modules share.)
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
-from entrasync_devtools.stack import simulated_stack_settings
-from entrasync_sim.launcher import SimulatorProcess
 from playwright.async_api import Locator, Page
 from support import polling
+from support.console_stack import CLOUD, SEEDED_RUNS, unique  # noqa: F401 - re-exported
 
 T = TypeVar("T")
-CLOUD = "simlab"
 CHROMIUM = Path("/usr/bin/chromium")
-SEEDED_RUNS = 40
 WIDTHS = (360, 700, 1400)
 """A phone, half a laptop screen, a desktop: the widths every screen must fit."""
 
@@ -49,21 +45,6 @@ LINE_BREAKS_JS = """(element) => {
   }
   return breaks;
 }"""
-
-
-def stack_environment(sim: SimulatorProcess, workdir: Path) -> tuple[dict[str, str], str]:
-    """Settings every service of a test stack gets, and the stack's subject prefix."""
-    extra = {"ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15"}
-    return simulated_stack_settings(sim, workdir, "browser", prefix_label="ui", extra=extra)
-
-
-def unique(name: str) -> str:
-    return f"{name} {uuid.uuid4().hex[:6]}"
-
-
-def eventually(probe: Callable[[], T | None], what: str, within: float = 60.0) -> T:
-    """`support.polling.eventually_blocking` at the pace of a whole stack run as processes."""
-    return polling.eventually_blocking(probe, what, within, interval=0.2)
 
 
 async def until(probe: Callable[[], Awaitable[T | None]], what: str, within: float = 60.0) -> T:

@@ -5,8 +5,8 @@ own HTTPS process, config, scheduler, syncer, history and the console each as a 
 (`ServiceStack`), and Chromium from the `chromium` package at /usr/bin/chromium (no browser
 download). Nothing in the console is faked. One stand-in: ~120 Sync History rows for the paging
 test come from run events published on the pipeline as a syncer would
-(`browser_helpers.seed_history`). Screenshots of every screen go to the session's tmp directory
-(`screenshots`), which pytest keeps for the last few runs.
+(`support.console_stack.seeded_history_tenant`). Screenshots of every screen go to the
+session's tmp directory (`screenshots`), which pytest keeps for the last few runs.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ import httpx
 import pytest
 from browser_helpers import (
     CHROMIUM,
-    CLOUD,
-    SEEDED_RUNS,
     Screenshots,
-    eventually,
-    seed_history,
-    stack_environment,
     unique,
 )
 from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
 from entrasync_sim.launcher import SimulatorProcess
 from playwright.async_api import Browser, Page, async_playwright
+from support.console_stack import (
+    api_client,
+    seeded_history_tenant,
+    service_stack,
+    simulator_profile,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +44,7 @@ def ui_stack(
     infra: LocalInfra, ui_sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceStack]:
     workdir = tmp_path_factory.mktemp("browser-stack")
-    env, prefix = stack_environment(ui_sim, workdir)
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    with service_stack(infra, ui_sim, workdir, "browser", prefix_label="ui") as running:
         yield running
 
 
@@ -57,8 +57,7 @@ def ui_access(ui_stack: ServiceStack) -> ConsoleAccess:
 @pytest.fixture(scope="session")
 def ui_api(ui_access: ConsoleAccess) -> Iterator[httpx.Client]:
     """The REST API, to prepare data and to check what the UI did."""
-    headers = {"authorization": f"Bearer {ui_access.api_token}"}
-    with httpx.Client(base_url=ui_access.url, headers=headers, timeout=60) as client:
+    with api_client(ui_access) as client:
         yield client
 
 
@@ -72,13 +71,7 @@ async def rest(ui_access: ConsoleAccess) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 def good_profile(ui_api: httpx.Client, ui_sim: SimulatorProcess) -> dict[str, Any]:
-    simulated = ui_sim.tenants[0]
-    body = {
-        "name": unique("Simulator app"),
-        "client_id": simulated["client_id"],
-        "client_secret": simulated["client_secret"],
-    }
-    return dict(ui_api.post("/api/v1/credential-profiles", json=body).json())
+    return simulator_profile(ui_api, ui_sim, "Simulator app")
 
 
 @pytest.fixture(scope="session")
@@ -96,22 +89,7 @@ def seeded_tenant(
     ui_api: httpx.Client, ui_stack: ServiceStack, good_profile: dict[str, Any]
 ) -> dict[str, Any]:
     """A disabled tenant with 40 runs: 120 Sync History rows."""
-    body = {
-        "tenant": f"history{unique('x')[-6:]}.example.com",
-        "cloud": CLOUD,
-        "profile_id": good_profile["id"],
-        "enabled": False,
-        "name": unique("History demo"),
-    }
-    tenant = dict(ui_api.post("/api/v1/tenants", json=body).json())
-    seed_history(ui_stack.nats_url, ui_stack.names, tenant["id"], SEEDED_RUNS)
-
-    def all_rows() -> bool:
-        page = ui_api.get(f"/api/v1/tenants/{tenant['id']}/history", params={"page_size": 1000})
-        return page.json()["total"] == SEEDED_RUNS * 3
-
-    eventually(all_rows, "the seeded runs' history rows")
-    return tenant
+    return seeded_history_tenant(ui_api, ui_stack, good_profile["id"])
 
 
 @pytest.fixture(scope="module")

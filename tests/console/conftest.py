@@ -5,8 +5,9 @@ own HTTPS process, and config, scheduler, syncer, history and the console each a
 process started from its console script (`entrasync_devtools.stack.ServiceStack`), configured
 only through environment variables. Tests speak HTTP to the console (REST API and pages) and run
 `entrasync-ctl` as a subprocess. One stand-in: the paging tests need ~120 Sync History rows, so
-`console_helpers.seed_history` publishes 40 runs' start/finish events on the pipeline exactly as
-a syncer would (40 real runs would take minutes); history turns them into rows as usual.
+`support.console_stack.seeded_history_tenant` publishes 40 runs' start/finish events on the
+pipeline exactly as a syncer would (40 real runs would take minutes); history turns them into
+rows as usual.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ import pytest
 from console_helpers import (
     CLOUD,
     PROXY,
-    SEEDED_RUNS,
-    eventually,
-    seed_history,
-    stack_environment,
-    unique,
     wait_for_first_sync,
 )
 from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ConsoleAccess, ServiceStack
 from entrasync_sim.launcher import SimulatorProcess
+from support.console_stack import (
+    api_client,
+    seeded_history_tenant,
+    service_stack,
+    simulator_profile,
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,6 @@ def console_stack(
     infra: LocalInfra, console_sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceStack]:
     workdir = tmp_path_factory.mktemp("console-stack")
-    env, prefix = stack_environment(console_sim, workdir)
     throttle = {
         "ENTRASYNC_CONSOLE_LOGIN_MAX_FAILURES": "3",
         "ENTRASYNC_CONSOLE_LOGIN_DELAY_SECONDS": "2",
@@ -50,14 +51,15 @@ def console_stack(
         "ENTRASYNC_CONSOLE_LOGIN_WINDOW_SECONDS": "4",
         "ENTRASYNC_CONSOLE_TRUSTED_PROXIES": PROXY,
     }
-    with ServiceStack(
-        infra.nats_url,
-        infra.mongodb_uri,
+    stack = service_stack(
+        infra,
+        console_sim,
         workdir,
-        env,
-        prefix=prefix,
+        "console",
+        prefix_label="con",
         service_env={"console": throttle},
-    ) as running:
+    )
+    with stack as running:
         yield running
 
 
@@ -70,8 +72,7 @@ def access(console_stack: ServiceStack) -> ConsoleAccess:
 @pytest.fixture
 def api(access: ConsoleAccess) -> Iterator[httpx.Client]:
     """A script's client: the API token, no cookies."""
-    headers = {"authorization": f"Bearer {access.api_token}"}
-    with httpx.Client(base_url=access.url, headers=headers, timeout=60) as client:
+    with api_client(access) as client:
         yield client
 
 
@@ -84,20 +85,8 @@ def anonymous(access: ConsoleAccess) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def sim_profile(access: ConsoleAccess, console_sim: SimulatorProcess) -> dict[str, Any]:
     """A credential profile holding the simulated tenant's real app credentials."""
-    simulated = console_sim.tenants[0]
-    body = {
-        "name": unique("simulator app"),
-        "client_id": simulated["client_id"],
-        "client_secret": simulated["client_secret"],
-    }
-    with httpx.Client(base_url=access.url, timeout=30) as http:
-        created = http.post(
-            "/api/v1/credential-profiles",
-            json=body,
-            headers={"authorization": f"Bearer {access.api_token}"},
-        )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
+    with api_client(access) as http:
+        return simulator_profile(http, console_sim, "simulator app")
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +94,7 @@ def synced_tenant(
     access: ConsoleAccess, console_sim: SimulatorProcess, sim_profile: dict[str, Any]
 ) -> dict[str, Any]:
     """The simulated tenant, registered through the API and synced once for real."""
-    headers = {"authorization": f"Bearer {access.api_token}"}
-    with httpx.Client(base_url=access.url, headers=headers, timeout=60) as http:
+    with api_client(access) as http:
         body = {
             "tenant": console_sim.tenants[0]["domain"],
             "cloud": CLOUD,
@@ -125,23 +113,5 @@ def seeded_tenant(
     access: ConsoleAccess, console_stack: ServiceStack, sim_profile: dict[str, Any]
 ) -> dict[str, Any]:
     """A disabled tenant (never scheduled) with 40 runs, i.e. 120 Sync History rows."""
-    headers = {"authorization": f"Bearer {access.api_token}"}
-    with httpx.Client(base_url=access.url, headers=headers, timeout=60) as http:
-        body = {
-            "tenant": f"seeded{unique('x')[-8:]}.example.com",
-            "cloud": CLOUD,
-            "profile_id": sim_profile["id"],
-            "enabled": False,
-            "name": unique("Seeded"),
-        }
-        created = http.post("/api/v1/tenants", json=body)
-        assert created.status_code == 201, created.text
-        tenant = dict(created.json())
-        seed_history(console_stack.nats_url, console_stack.names, tenant["id"], SEEDED_RUNS)
-
-        def all_rows() -> bool:
-            page = http.get(f"/api/v1/tenants/{tenant['id']}/history", params={"page_size": 1000})
-            return page.json()["total"] == SEEDED_RUNS * 3
-
-        eventually(all_rows, "the seeded runs' history rows")
-        return tenant
+    with api_client(access) as http:
+        return seeded_history_tenant(http, console_stack, sim_profile["id"])

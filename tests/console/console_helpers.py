@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -12,21 +11,19 @@ from typing import Any, TypeVar
 
 import httpx
 from entrasync_devtools.history_seed import seed_history  # noqa: F401 - re-exported
-from entrasync_devtools.stack import simulated_stack_settings
 from entrasync_sim.launcher import SimulatorProcess
+from support import console_stack
+from support.console_stack import CLOUD, SEEDED_RUNS, unique  # noqa: F401 - re-exported
 from support.polling import eventually_blocking
 
 T = TypeVar("T")
-CLOUD = "simlab"
-SEEDED_RUNS = 40
 PROXY = "127.0.0.50"
 """The one address the test stack's console trusts as a reverse proxy."""
 
 
 def stack_environment(sim: SimulatorProcess, workdir: Path) -> tuple[dict[str, str], str]:
-    """Settings every service of a test stack gets, and the stack's subject prefix."""
-    extra = {"ENTRASYNC_CONFIG_TEST_TIMEOUT_SECONDS": "15"}
-    return simulated_stack_settings(sim, workdir, "console", prefix_label="con", extra=extra)
+    """The console suite's stack settings (`support.console_stack.stack_environment`)."""
+    return console_stack.stack_environment(sim, workdir, "console", prefix_label="con")
 
 
 @dataclass(frozen=True)
@@ -87,10 +84,6 @@ def log_in(base_url: str, user: str, password: str) -> Session:
             csrf.group(1),
             ";".join(done.headers.get_list("set-cookie")),
         )
-
-
-def unique(name: str) -> str:
-    return f"{name} {uuid.uuid4().hex[:8]}"
 
 
 def eventually(probe: Callable[[], T | None], what: str, within: float = 60.0) -> T:
