@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from entrasync_devtools.infra import LocalInfra
+from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_shared.deadletter import REASON_HEADER, SUBJECT_HEADER, DeadLetters, settle_failure
 from entrasync_shared.subjects import Names
 from faststream import AckPolicy
@@ -52,7 +53,13 @@ class Consumer:
                 return
             seq = msg.raw_message.metadata.sequence.stream
             await settle_failure(
-                msg, error, self.letters, limit=LIMIT, delay=0.05, msg_id=f"test:{seq}"
+                msg,
+                error,
+                self.letters,
+                limit=LIMIT,
+                delay=0.05,
+                msg_id=f"test:{seq}",
+                also=MONGO_OUTAGES,  # as history passes them: shared/ knows no database
             )
 
 
