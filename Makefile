@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap demo test lint format bench soak
+.PHONY: help bootstrap demo test lint typecheck format bench soak
 
 help:
 	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
-	@echo "make test   - lint + the whole test suite (unit, integration, end-to-end)"
+	@echo "make test   - lint, format and type checks + the whole test suite (unit, integration, end-to-end)"
+	@echo "make typecheck - mypy only (strict for shared/ and the pure domains); make lint - ruff only"
 	@echo "make bench  - entrasync vs raw httpx vs msgraph-sdk on a 100k-user simulated tenant"
 	@echo "make soak   - the randomised convergence test with 5,000 sequences (a fresh seed each time)"
 
@@ -19,12 +20,21 @@ DEMO_ARGS ?=
 demo:
 	@UV=$$(ENTRASYNC_SKIP_BROWSER=1 scripts/bootstrap.sh) && exec "$$UV" run --frozen entrasync-demo $(DEMO_ARGS)
 
+# The static checks take seconds and run before the suite, so a lint, format or type error fails
+# `make test` at once. Recipes set UV (the bootstrap's uv) before using these.
+LINT = "$$UV" run --frozen ruff check . && "$$UV" run --frozen ruff format --check .
+TYPECHECK = "$$UV" run --frozen mypy
+
 test:
-	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . \
+	@UV=$$(scripts/bootstrap.sh) && $(LINT) && $(TYPECHECK) \
 	  && UV="$$UV" "$$UV" run --frozen pytest $(PYTEST_ARGS)
 
 lint:
-	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check . && "$$UV" run --frozen ruff format --check .
+	@UV=$$(scripts/bootstrap.sh) && $(LINT)
+
+# mypy as configured in pyproject.toml ([tool.mypy]: what it checks and where it is strict).
+typecheck:
+	@UV=$$(scripts/bootstrap.sh) && $(TYPECHECK)
 
 format:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen ruff check --fix . && "$$UV" run --frozen ruff format .
