@@ -6,7 +6,7 @@ import pytest
 from entrasync_shared.messages import ObservationBatch, StartSync, SyncFinished
 from entrasync_syncer.domain import full_round_url
 from entrasync_syncer.ports import DeltaPage, InfrastructureError, LeaseHeld, RunAlreadyDone
-from entrasync_syncer.usecases.sync import run_command
+from entrasync_syncer.usecases.command import run_command
 from syncer_fakes import GRAPH, Fakes, credential
 
 USERS = full_round_url(GRAPH, "user")

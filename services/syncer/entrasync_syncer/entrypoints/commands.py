@@ -24,7 +24,8 @@ from entrasync_shared.messages import StartSync
 
 from entrasync_syncer.entrypoints.deps import SyncerDeps
 from entrasync_syncer.ports import InfrastructureError, LeaseHeld, RunAlreadyDone
-from entrasync_syncer.usecases.sync import give_up, run_command
+from entrasync_syncer.usecases.command import run_command
+from entrasync_syncer.usecases.sync import give_up
 
 log = logging.getLogger("entrasync.syncer")
 

@@ -8,12 +8,9 @@ Graph failures end up in the run's `TypeResult`s; infrastructure failures (NATS)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from entrasync_shared.messages import (
     Credential,
@@ -36,8 +33,6 @@ from entrasync_syncer.ports import (
     GraphError,
     GraphReader,
     InfrastructureError,
-    Lease,
-    LeaseHeld,
     RequestStats,
     RunLeases,
     RunPublisher,
@@ -77,39 +72,6 @@ class Deps:
     leases: RunLeases
     deletions: DeletionWatch
     options: RunOptions = field(default_factory=RunOptions)
-
-
-async def run_command(command: StartSync, deps: Deps, attempt: int = 1) -> SyncFinished:
-    """Take the tenant's lease (waiting up to `lease_wait`), run `command`, hand it back.
-
-    Raises LeaseHeld when another run keeps the tenant, RunAlreadyDone for a command whose run
-    already finished, InfrastructureError when NATS fails or the lease was lost.
-    """
-    lease = await _acquire(command, deps)
-    holder = _Holder(lease)
-    work = asyncio.create_task(sync_tenant(command, deps, attempt))
-    renewing = asyncio.create_task(holder.keep(deps))
-    done = False
-    try:
-        await asyncio.wait({work, renewing}, return_when=asyncio.FIRST_COMPLETED)
-        if not work.done():
-            await _cancel(work)
-            renewing.result()  # raises why the lease was lost
-        finished = work.result()
-        done = True
-        return finished
-    finally:
-        await _cancel(work)
-        await _cancel(renewing)
-        with contextlib.suppress(InfrastructureError):
-            await deps.leases.release(holder.lease, done=done)
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncFinished:
@@ -262,34 +224,6 @@ async def _finish(
         ),
     )
     return finished
-
-
-async def _acquire(command: StartSync, deps: Deps) -> Lease:
-    deadline = time.monotonic() + deps.options.lease_wait
-    while True:
-        try:
-            return await deps.leases.acquire(command.tenant_id, command.run_id)
-        except LeaseHeld as held:
-            if time.monotonic() >= deadline:
-                raise
-            log.info("run %s waits: %s", command.run_id, held)
-            await asyncio.sleep(deps.options.lease_poll)
-
-
-class _Holder:
-    """The lease of a running run, renewed until the run ends or the lease is lost."""
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-
-    async def keep(self, deps: Deps) -> None:
-        while True:
-            await asyncio.sleep(deps.options.lease_renew)
-            try:
-                self.lease = await deps.leases.renew(self.lease)
-            except InfrastructureError as exc:
-                log.error("run %s: %s; stopping it", self.lease.run_id, exc)
-                raise
 
 
 class _RunToken:
