@@ -199,7 +199,7 @@ def run(argv: list[str] | None = None) -> None:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if _print_tools(args.command, args.name):
         return
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, service="entrasync-console")
     try:
         settings = ConsoleSettings()
         logging.getLogger().setLevel(settings.log_level.upper())

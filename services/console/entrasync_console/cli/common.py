@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 import nats
 import typer
 import yaml  # type: ignore[import-untyped]  # PyYAML's stubs (types-PyYAML) are not a dependency
+from entrasync_shared.kit.api import first_error
 from entrasync_shared.natsutil import ApiCallError, connect
 from entrasync_shared.settings import ServiceSettings
 from entrasync_shared.subjects import Names
@@ -75,10 +76,8 @@ class Context:
             err.print(f"[red]error[/red] {error.error.code}{where}: {error.error.message}")
             raise typer.Exit(3 if error.error.code == "timeout" else 2) from None
         except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            field = ".".join(str(p) for p in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            err.print(f"[red]invalid[/red] {field}: {message}")
+            field, message = first_error(error)
+            err.print(f"[red]invalid[/red] {field or ''}: {message}")
             raise typer.Exit(2) from None
         except TimeoutError as error:
             err.print(f"[red]timeout[/red] {error}")
