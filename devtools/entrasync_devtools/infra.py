@@ -15,6 +15,7 @@ import ctypes
 import importlib.metadata
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -161,6 +163,33 @@ class _Process:
                 self.proc.kill()
                 self.proc.wait()
         self._log_fh.close()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A permission violation nats-server logged: `kind` is "Publish" or "Subscription"."""
+
+    kind: str
+    user: str
+    subject: str
+
+
+# 2.9:   ... - Publish Violation - User "console", Subject "a.b"
+# 2.10+: ... - "$G/user:console" - Publish Violation - Subject "a.b"
+_VIOLATION = re.compile(
+    r'(?:"[^"/]*/user:(?P<user>[^"]+)" - )?(?P<kind>\w+) Violation - '
+    r'(?:User "(?P<old_user>[^"]+)", )?Subject "(?P<subject>[^"]*)"'
+)
+
+
+def nats_violations(log: str) -> list[Violation]:
+    """The permission violations in a nats-server log, in the format of 2.9 or of 2.10 and
+    later (which moved the user into the connection's description)."""
+    found = []
+    for match in _VIOLATION.finditer(log):
+        user = match["user"] or match["old_user"] or ""
+        found.append(Violation(match["kind"], user, match["subject"]))
+    return found
 
 
 def _nats_healthy(monitor_port: int) -> bool:

