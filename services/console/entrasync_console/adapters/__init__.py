@@ -1,1 +1,2 @@
-"""The console's adapters: the other services' NATS request-reply APIs."""
+"""The console's adapters, all NATS: the other services' APIs (`nats`, the `Services` port) and the
+login sessions' KV bucket (`kv_sessions`)."""
