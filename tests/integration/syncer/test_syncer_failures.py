@@ -1,6 +1,4 @@
-import asyncio
 import re
-import time
 
 from entrasync_shared.messages import Credential
 from entrasync_shared.natsutil import ensure_cursor_bucket
@@ -8,6 +6,7 @@ from entrasync_shared.subjects import Names, cursor_key
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from support.polling import eventually
 from syncer_helpers import (
     PipelineWatcher,
     send_command,
@@ -113,14 +112,14 @@ async def test_a_command_is_retried_while_config_does_not_answer(
     watcher: PipelineWatcher,
 ) -> None:
     command = await send_command(nc, names, "tl", "full", object_types=("device",))
-    deadline = time.monotonic() + 10
-    while (
-        await nc.jetstream().consumer_info(
+    await eventually(
+        lambda: nc.jetstream().consumer_info(
             names.commands_stream, names.consumer("syncer", "commands")
-        )
-    ).num_redelivered < 1:
-        assert time.monotonic() < deadline, "the command was never redelivered"
-        await asyncio.sleep(0.05)
+        ),
+        "the command to be redelivered",
+        10,
+        accept=lambda info: info.num_redelivered >= 1,
+    )
 
     late = await serve_credentials(nc, names, {"tl": simulator_credential(sim, "tl")})
     run = await watcher.run(command.run_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+
+from support.polling import eventually_blocking
 
 
 def test_settling_freezes_the_startup_heap_and_leaves_the_allocator_alone() -> None:
@@ -42,10 +43,7 @@ def test_a_child_started_with_die_with_parent_ends_when_its_parent_is_killed() -
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
         parent.kill()  # no cleanup code runs: only the kernel can take the child along
-    deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(child)
+    eventually_blocking(lambda: not _alive(child), "the orphaned child to end", 10)
 
 
 def _alive(pid: int) -> bool:
