@@ -104,6 +104,12 @@ class DeletionWatch(Protocol):
     def deleted(self, tenant_id: str) -> bool: ...
 
 
+class DeletionLog(DeletionWatch, Protocol):
+    """The same, written to as the events arrive."""
+
+    def add(self, tenant_id: str) -> None: ...
+
+
 class TokenSource(Protocol):
     async def token(self, credential: Credential, *, fresh: bool = False) -> str: ...
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from entrasync_syncer.adapters.deletions import DeletedTenants
 from entrasync_syncer.domain import Redelivery
+from entrasync_syncer.ports import DeletionLog
 from entrasync_syncer.usecases.sync import Deps
 
 
@@ -14,5 +14,5 @@ from entrasync_syncer.usecases.sync import Deps
 class SyncerDeps:
     run: Deps
     redelivery: Redelivery
-    deletions: DeletedTenants
+    deletions: DeletionLog
     connected: Callable[[], bool]
