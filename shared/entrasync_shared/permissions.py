@@ -17,10 +17,11 @@ Two fences keep users apart on the wire:
 - JetStream: a service may create, inspect, pull from and ack only its own durable consumers
   (`catalog.DURABLES`), by name, and delete none; ordered consumers are created on the legacy
   ephemeral subject, where the server refuses durable names. Only `admin` creates streams.
-  Subject permissions cannot see a request's body, and nats-server 2.9 treats an ephemeral
-  create naming (`name`, not `durable_name`) an existing consumer as an update of its mutable
-  settings (`ack_wait`, `max_ack_pending`, ...): whoever may create ephemeral consumers on a
-  stream can retune, though not read, delete or ack, the durables on it.
+  Subject permissions cannot see a request's body, and nats-server (2.9.10, and still 2.15.1:
+  tests/integration/deploy/test_nats_ephemeral_name.py) treats an ephemeral create naming
+  (`name`, not `durable_name`) an existing consumer as an update of its mutable settings
+  (`ack_wait`, `max_ack_pending`, ...): whoever may create ephemeral consumers on a stream can
+  retune, though not read, delete or ack, the durables on it.
 """
 
 from __future__ import annotations
