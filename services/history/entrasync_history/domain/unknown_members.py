@@ -1,0 +1,61 @@
+"""A full run's finish looks for the members its groups gained since the last one (`pending`):
+those of the types it read in full whose object the inventory does not hold live are hidden
+(see `model`). Graph lists a soft-deleted member's edge in a full round without ever listing
+the member (microsoft-graph-docs#7115), so the inventory may not know it at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from entrasync_shared.members import MemberType
+from entrasync_shared.subjects import ObjectType
+
+from entrasync_history.domain.model import SYNCED_MEMBER_TYPES, StoredObject
+
+# Ids per lookup: a finish after a big first load may check every edge of the tenant.
+CHUNK = 1_000
+
+
+class MemberLookups(Protocol):
+    """What the check reads (part of `ports.HistoryStore`)."""
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]: ...
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """The groups with pending members, which of those members are not live, and the member
+    types checked (read in full and swept by this run)."""
+
+    groups: list[StoredObject]
+    unknown: frozenset[str]
+    checked: frozenset[MemberType]
+
+
+async def check_pending_members(
+    store: MemberLookups, tenant_id: str, swept: Iterable[str]
+) -> PendingCheck:
+    checked = frozenset(t for t in SYNCED_MEMBER_TYPES if t in set(swept))
+    if not checked:
+        return PendingCheck([], frozenset(), checked)
+    groups = await store.groups_with_pending_members(tenant_id)
+    wanted: dict[ObjectType, set[str]] = {}
+    for group in groups:
+        for member in group.pending_members:
+            kind = group.member_type(member)
+            if kind in checked:
+                wanted.setdefault(cast(ObjectType, kind), set()).add(member)
+    unknown: set[str] = set()
+    for kind, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            unknown |= set(chunk) - await store.live_ids(tenant_id, kind, chunk)
+    return PendingCheck(groups, frozenset(unknown), checked)
