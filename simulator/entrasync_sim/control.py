@@ -228,6 +228,7 @@ ROUTES = [
     Route("/_control/clock", guarded(ops.clock), methods=["GET", "POST"]),
     Route("/_control/settings", guarded(ops.settings), methods=["GET", "PATCH"]),
     Route("/_control/throttling", guarded(ops.throttling), methods=["GET", "PUT"]),
+    Route("/_control/issuers", guarded(ops.issuers), methods=["GET", "PUT"]),
     Route(_PREFIX + "/{tid}/truth", guarded(truth)),
     Route(_PREFIX + "/{tid}/state", guarded(state)),
     Route(_PREFIX + "/{tid}/mutations", guarded(lagging(mutations)), methods=["POST"]),

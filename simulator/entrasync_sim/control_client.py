@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -283,15 +283,37 @@ class SimulatorControl:
         permissions: Sequence[str] = ("Directory.Read.All",),
         secret: bool = True,
         certificate: bool = True,
+        federated: Sequence[Mapping[str, Any]] = (),
     ) -> dict[str, Any]:
-        """Register another app; returns it with its secret and certificate material."""
-        body = {"permissions": list(permissions), "secret": secret, "certificate": certificate}
+        """Register another app; returns it with its secret and certificate material.
+
+        `federated` lists its federated identity credentials (`issuer`, `subject`, optional
+        `audiences` and `name`).
+        """
+        body = {
+            "permissions": list(permissions),
+            "secret": secret,
+            "certificate": certificate,
+            "federated": [dict(f) for f in federated],
+        }
         result: dict[str, Any] = self._call("POST", f"/tenants/{tenant_id}/apps", json=body)
         return result
 
     def _patch_app(self, tenant_id: str, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
         path = f"/tenants/{tenant_id}/apps/{client_id}"
         result: dict[str, Any] = self._call("PATCH", path, json=body)
+        return result
+
+    def set_federated(
+        self, tenant_id: str, client_id: str, federated: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Replace an app's federated identity credentials."""
+        return self._patch_app(tenant_id, client_id, {"federated": [dict(f) for f in federated]})
+
+    def trust_issuer(self, issuer: str, jwks: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Publish an external issuer's signing keys (what Entra reads from its `jwks_uri`)."""
+        body = {"issuer": issuer, "jwks": dict(jwks)}
+        result: list[dict[str, Any]] = self._call("PUT", "/issuers", json=body)
         return result
 
     def set_permissions(

@@ -15,6 +15,7 @@ from entrasync_sim.control_common import BadRequest, json_body, sim_of, tenant_o
 from entrasync_sim.credentials import make_certificate
 from entrasync_sim.delta import Quirks
 from entrasync_sim.faults import FaultSpecError
+from entrasync_sim.federation import FederatedCredential, parse_federated
 from entrasync_sim.mutations import kind_of
 from entrasync_sim.schema import KINDS, Kind
 from entrasync_sim.tenants import DEFAULT_PERMISSIONS, AppRegistration
@@ -139,26 +140,56 @@ def _permissions(value: Any) -> list[str]:
     return list(value)
 
 
+def _federated(value: Any) -> list[FederatedCredential]:
+    if not isinstance(value, list):
+        raise BadRequest(400, "badRequest", "federated must be a list of credentials.")
+    try:
+        return [parse_federated(item) for item in value]
+    except ValueError as err:
+        raise BadRequest(400, "badRequest", f"{err}.") from None
+
+
+async def issuers(request: Request) -> Response:
+    """GET: the external issuers known; PUT `{"issuer": url, "jwks": {"keys": [...]}}` trusts
+    (or replaces) an issuer's published signing keys, as Entra would fetch them."""
+    known = sim_of(request).issuers
+    if request.method == "PUT":
+        body = await json_body(request)
+        issuer = body.get("issuer")
+        if set(body) != {"issuer", "jwks"} or not isinstance(issuer, str) or not issuer:
+            raise BadRequest(400, "badRequest", "Body must be {'issuer': url, 'jwks': {...}}.")
+        try:
+            known.register(issuer, body["jwks"])
+        except ValueError as err:
+            raise BadRequest(400, "badRequest", f"{err}.") from None
+    return JSONResponse(known.describe())
+
+
 async def apps(request: Request) -> Response:
-    """GET: the tenant's apps; POST: register one (secret and/or certificate)."""
+    """GET: the tenant's apps; POST: register one (secret, certificate and/or federated
+    credentials)."""
     tenant = tenant_of(request)
     if request.method == "POST":
         body = await json_body(request)
-        unknown = set(body) - {"permissions", "secret", "certificate"}
+        unknown = set(body) - {"permissions", "secret", "certificate", "federated"}
         if unknown:
             raise BadRequest(400, "badRequest", f"Unknown app fields: {sorted(unknown)}.")
         permissions = _permissions(body.get("permissions", list(DEFAULT_PERMISSIONS)))
         with_secret, with_cert = body.get("secret", True), body.get("certificate", True)
         if not isinstance(with_secret, bool) or not isinstance(with_cert, bool):
             raise BadRequest(400, "badRequest", "secret and certificate must be booleans.")
-        if not with_secret and not with_cert:
-            raise BadRequest(400, "badRequest", "An app needs a secret or a certificate.")
+        federated = _federated(body.get("federated", []))
+        if not with_secret and not with_cert and not federated:
+            raise BadRequest(
+                400, "badRequest", "An app needs a secret, a certificate or a federated credential."
+            )
         client_id = str(uuid.uuid4())
         app = AppRegistration(
             client_id=client_id,
             client_secret=uuid.uuid4().hex + "~" + uuid.uuid4().hex[:8] if with_secret else None,
             permissions=permissions,
             certificate=make_certificate(f"entrasync-sim {client_id}") if with_cert else None,
+            federated=federated,
         )
         tenant.apps[client_id] = app
         return JSONResponse(app.describe(), status_code=201)
@@ -166,15 +197,18 @@ async def apps(request: Request) -> Response:
 
 
 async def app(request: Request) -> Response:
-    """PATCH an app: `permissions` and/or `secret_expires_at` (ISO-8601 or null)."""
+    """PATCH an app: `permissions`, `secret_expires_at` (ISO-8601 or null) and/or `federated`
+    (the federated credentials, replaced as a whole)."""
     tenant = tenant_of(request)
     found = tenant.apps.get(request.path_params["cid"].lower())
     if found is None:
         raise BadRequest(404, "notFound", f"No app {request.path_params['cid']} in this tenant.")
     body = await json_body(request)
-    unknown = set(body) - {"permissions", "secret_expires_at"}
+    unknown = set(body) - {"permissions", "secret_expires_at", "federated"}
     if unknown:
         raise BadRequest(400, "badRequest", f"Unknown app fields: {sorted(unknown)}.")
+    if "federated" in body:
+        found.federated = _federated(body["federated"])
     if "permissions" in body:
         found.permissions = _permissions(body["permissions"])
     if "secret_expires_at" in body:

@@ -20,6 +20,7 @@ from entrasync_sim.credentials import (
     check_assertion,
 )
 from entrasync_sim.errors import aad_error
+from entrasync_sim.federation import check_federated, looks_federated, unverified_claims
 from entrasync_sim.runtime import Simulator
 from entrasync_sim.tenants import AppRegistration, Tenant
 
@@ -94,11 +95,12 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 def _authenticate(
     request: Request, tenant: Tenant, app: AppRegistration, form: dict[str, str]
 ) -> Response | None:
-    """Check the secret, or the certificate-signed client assertion, as Entra does."""
+    """Check the secret, or the client assertion (certificate-signed or federated), as Entra
+    does."""
     clock = _sim(request).clock
     assertion = form.get("client_assertion")
     if assertion is not None:
-        return _check_certificate(request, tenant, app, form, assertion)
+        return _check_assertion(request, tenant, app, form, assertion)
     _, secret = _client_credentials(request, form)
     if secret is None:
         text = (
@@ -132,37 +134,52 @@ def _token_audiences(request: Request, tenant: Tenant) -> set[str]:
     }
 
 
-def _check_certificate(
+def _check_assertion(
     request: Request,
     tenant: Tenant,
     app: AppRegistration,
     form: dict[str, str],
     assertion: str,
 ) -> Response | None:
-    clock = _sim(request).clock
+    sim = _sim(request)
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         text = "The provided value for the input parameter 'client_assertion_type' is not valid."
-        return aad_error(clock, 400, "invalid_request", 50027, text)
+        return aad_error(sim.clock, 400, "invalid_request", 50027, text)
     try:
         header = assertion_header(assertion)
-        certificate = app.certificate
-        if certificate is None or not certificate.matches(header):
-            text = (
-                "The certificate with identifier used to sign the client assertion is not "
-                f"registered on application. [Reason - The key was not found., Thumbprint of "
-                f"key used by client: '{header.get('x5t', header.get('x5t#S256', ''))}']"
-            )
-            return aad_error(clock, 401, "invalid_client", 700027, text)
-        check_assertion(
-            assertion,
-            certificate,
-            app.client_id,
-            _token_audiences(request, tenant),
-            # The client signs with its own (real) clock, which tests cannot move.
-            int(time.time()),
-        )
+        if looks_federated(unverified_claims(assertion), header, app.client_id):
+            # Signed by the workload's platform with its own (real) clock, like a certificate's.
+            check_federated(assertion, app.federated, sim.issuers, int(time.time()))
+            return None
+        return _check_certificate(request, tenant, app, assertion, header)
     except AssertionRefused as refused:
-        return aad_error(clock, refused.status, refused.error, refused.code, refused.text)
+        return aad_error(sim.clock, refused.status, refused.error, refused.code, refused.text)
+
+
+def _check_certificate(
+    request: Request,
+    tenant: Tenant,
+    app: AppRegistration,
+    assertion: str,
+    header: dict[str, Any],
+) -> Response | None:
+    """A certificate-signed assertion; AssertionRefused for what `check_assertion` refuses."""
+    certificate = app.certificate
+    if certificate is None or not certificate.matches(header):
+        text = (
+            "The certificate with identifier used to sign the client assertion is not "
+            f"registered on application. [Reason - The key was not found., Thumbprint of "
+            f"key used by client: '{header.get('x5t', header.get('x5t#S256', ''))}']"
+        )
+        return aad_error(_sim(request).clock, 401, "invalid_client", 700027, text)
+    check_assertion(
+        assertion,
+        certificate,
+        app.client_id,
+        _token_audiences(request, tenant),
+        # The client signs with its own (real) clock, which tests cannot move.
+        int(time.time()),
+    )
     return None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from entrasync_sim.clock import Clock
 from entrasync_sim.faults import FaultBook
+from entrasync_sim.federation import IssuerKeys
 from entrasync_sim.lag import ReplicationLag
 from entrasync_sim.notifications import Notifier
 from entrasync_sim.tenants import Tenant, TenantRegistry
@@ -43,6 +44,8 @@ class Simulator:
     notifier: Notifier | None = None
     notifier_ca_file: str | None = None
     verified_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # External issuers' published keys, for federated identity credentials.
+    issuers: IssuerKeys = field(default_factory=IssuerKeys)
     # Replication lag per tenant GUID (none: changes reach delta rounds at once).
     lags: dict[str, ReplicationLag] = field(default_factory=dict)
     # Background renderings of full rounds: key → (directory seq at start, task).

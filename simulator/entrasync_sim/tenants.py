@@ -11,6 +11,7 @@ from entrasync_sim.clock import isoformat
 from entrasync_sim.credentials import AppCertificate
 from entrasync_sim.delta import Quirks
 from entrasync_sim.directory import TenantDirectory
+from entrasync_sim.federation import FederatedCredential
 from entrasync_sim.schema import KINDS, Kind
 
 DEFAULT_PERMISSIONS = ("Directory.Read.All",)
@@ -18,13 +19,15 @@ DEFAULT_PERMISSIONS = ("Directory.Read.All",)
 
 @dataclass
 class AppRegistration:
-    """An application (client) registered in a tenant: a secret and/or a certificate."""
+    """An application (client) registered in a tenant: a secret, a certificate and/or
+    federated identity credentials."""
 
     client_id: str
     client_secret: str | None
     permissions: list[str] = field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
     secret_expires_at: datetime | None = None
     certificate: AppCertificate | None = None
+    federated: list[FederatedCredential] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         cert = self.certificate
@@ -38,6 +41,7 @@ class AppRegistration:
             "thumbprint": cert.sha1_hex if cert else None,
             "certificate_pem": cert.cert_pem if cert else None,
             "private_key_pem": cert.key_pem if cert else None,
+            "federated_credentials": [f.describe() for f in self.federated],
         }
 
 
