@@ -24,6 +24,7 @@ import nats.errors
 import nats.js.errors
 from faststream.nats import NatsBroker, NatsMessage
 
+from entrasync_shared.kit import metrics
 from entrasync_shared.subjects import Names
 
 SUBJECT_HEADER: Final = "Entrasync-Subject"
@@ -67,7 +68,7 @@ class DeadLetters:
 
     `msg_id` should be stable for the original message (e.g. stream + sequence) so that a
     redelivered copy — or the copies of several replicas — is parked only once. `parked`
-    counts the messages this process parked.
+    counts the messages this process parked (so does the `entrasync_dead_letters` metric).
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class DeadLetters:
     ) -> None:
         self._broker = broker
         self._names = names
+        self._service = service
         self._subject = names.dead_letter(service)
         self._timeout = timeout
         self.parked = 0
@@ -91,6 +93,7 @@ class DeadLetters:
             timeout=self._timeout,
         )
         self.parked += 1
+        metrics.parked(self._service)
 
 
 def one_line(text: str) -> str:

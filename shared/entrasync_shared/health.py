@@ -2,7 +2,8 @@
 
 `GET /livez` answers 200 while the event loop runs. `GET /readyz` runs every readiness check
 (e.g. "NATS connected", "MongoDB answers ping") with a timeout and answers 200 when all pass,
-else 503 — both with a small JSON body naming each check's result. Anything else is 404.
+else 503 — both with a small JSON body naming each check's result. `GET /metrics` answers the
+process's Prometheus metrics (`kit.metrics`). Anything else is 404.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+
+from entrasync_shared.kit import metrics
 
 log = logging.getLogger("entrasync.health")
 
@@ -36,7 +39,7 @@ class HealthServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self._host, self._port)
-        log.info("health endpoints on :%d (/livez, /readyz)", self.port)
+        log.info("health endpoints on :%d (/livez, /readyz, /metrics)", self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -53,6 +56,21 @@ class HealthServer:
                 results[name] = False
         return results
 
+    async def _answer(self, path: str) -> tuple[int, str, bytes]:
+        """Status, content type and body of a GET of `path`."""
+        if path == "/metrics":
+            return 200, metrics.CONTENT_TYPE, await metrics.exposition()
+        body: dict[str, object]
+        if path == "/livez":
+            status, body = 200, {"status": "alive"}
+        elif path == "/readyz":
+            checks = await self.readiness()
+            status = 200 if all(checks.values()) else 503
+            body = {"status": "ready" if status == 200 else "not ready", "checks": checks}
+        else:
+            status, body = 404, {"status": "not found"}
+        return status, "application/json", json.dumps(body).encode()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), self._timeout)
@@ -60,19 +78,10 @@ class HealthServer:
                 pass
             parts = request.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else ""
-            body: dict[str, object]
-            if path == "/livez":
-                status, body = 200, {"status": "alive"}
-            elif path == "/readyz":
-                checks = await self.readiness()
-                status = 200 if all(checks.values()) else 503
-                body = {"status": "ready" if status == 200 else "not ready", "checks": checks}
-            else:
-                status, body = 404, {"status": "not found"}
-            payload = json.dumps(body).encode()
+            status, content_type, payload = await self._answer(path)
             reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
             head = (
-                f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+                f"HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\n"
                 f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n"
             )
             writer.write(head.encode() + payload)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from entrasync_shared import catalog
 from entrasync_shared.catalog import Endpoint, ErrorCode, NoArguments, Service, endpoints
 from entrasync_shared.deadletter import is_transient
+from entrasync_shared.kit import metrics
 from entrasync_shared.kit.micro import MicroService, register_discovery
 from entrasync_shared.messages import ApiError, Reply
 from entrasync_shared.natsutil import ApiCallError, call
@@ -116,7 +117,8 @@ class ApiRouter(Generic[DepsT]):
 
     `attach(broker, names, deps)` subscribes them (queue group `entrasync-<service>`) at start,
     and refuses to when the handlers and the catalog disagree. Every endpoint also shows in the
-    NATS micro protocol (`$SRV.INFO`), with request and error counts.
+    NATS micro protocol (`$SRV.INFO`), with request and error counts, and in the Prometheus
+    metrics (`kit.metrics`: requests by verb and code, latency; the broker's publishes per flow).
     """
 
     service: Service
@@ -172,6 +174,7 @@ class ApiRouter(Generic[DepsT]):
             )
             subscriber(self._on_request(endpoint, deps, micro))
         register_discovery(broker, micro)
+        broker.add_middleware(metrics.count_publishes(self.service, names))
         return micro
 
     def _on_request(
@@ -191,6 +194,8 @@ class ApiRouter(Generic[DepsT]):
             micro.record(
                 endpoint.verb, started, f"{error.code}: {error.message}" if error else None
             )
+            code = error.code if error is not None else None
+            metrics.api_answered(self.service, endpoint.verb, code, started)
             return reply
 
         on_request.__name__ = f"on_{endpoint.verb.replace('.', '_')}"

@@ -21,6 +21,10 @@ and attached at start (`attach(broker, names, deps, ...)`). Outcomes map to acks
   then parked.
 
 Ordered consumers (no acks) only parse and park; a failing handler is logged.
+
+Every outcome is counted in the Prometheus metrics (`kit.metrics`: `entrasync_consumer_messages`
+by service, consumer and outcome), and a durable's pending and ack-pending messages are sampled
+from JetStream at each scrape.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from pydantic import BaseModel, ValidationError
 from entrasync_shared import catalog
 from entrasync_shared.catalog import Durable, Flow
 from entrasync_shared.deadletter import DeadLetters, Outage, Parking, one_line, settle_failure
+from entrasync_shared.kit import metrics
 from entrasync_shared.subjects import Names
 
 log = logging.getLogger("entrasync.consumers")
@@ -86,11 +91,19 @@ class Delivery:
 
 @dataclass
 class ConsumerStats:
-    """What one consumer did since the process started (health APIs show it)."""
+    """What one consumer did since the process started (health APIs show it); `count` also
+    records the outcome in the process's metrics."""
 
+    service: str = ""
+    consumer: str = ""
     handled: int = 0
     parked: int = 0
     retried: int = 0
+
+    def count(self, outcome: metrics.ConsumerOutcome) -> None:
+        if outcome in ("handled", "parked", "retried"):
+            setattr(self, outcome, getattr(self, outcome) + 1)
+        metrics.consumed(self.service, self.consumer, outcome)
 
 
 Handler = Callable[[Any, DepsT, Delivery], Awaitable[Outcome]]
@@ -177,6 +190,7 @@ class DurableConsumer(Generic[DepsT]):
             raise ValueError(f"{self.durable.service}-{self.durable.purpose} has no handler")
         handler, flows, stats = self.handler, self.flows, self.stats
         service, purpose = self.durable.service, self.durable.purpose
+        stats.service, stats.consumer = service, purpose
         dead_letters = parking or DeadLetters(broker, names, service)
         prefix = f"{service}:{purpose}:"
 
@@ -190,7 +204,7 @@ class DurableConsumer(Generic[DepsT]):
                 log.warning("could not park message #%s, retrying: %r", sequence, park_error)
                 await msg.nack(delay=retry_delay)
                 return
-            stats.parked += 1
+            stats.count("parked")
             await msg.ack()
 
         async def on_message(msg: NatsMessage) -> None:
@@ -215,28 +229,33 @@ class DurableConsumer(Generic[DepsT]):
                     msg_id=f"{prefix}{delivery.sequence}",
                     also=outages,
                 )
-                if verdict == "park":
-                    stats.parked += 1
-                else:
-                    stats.retried += 1
+                stats.count("parked" if verdict == "park" else "retried")
                 return
             if isinstance(outcome, Later):
+                stats.count("later")
                 await msg.nack(delay=outcome.delay)
                 return
             if isinstance(outcome, Park):
                 await park(msg, outcome.reason)
                 return
             if isinstance(outcome, Terminate):
+                stats.count("terminated")
                 await msg.reject()  # term
                 return
-            stats.handled += 1
+            stats.count("handled")
             await msg.ack()
 
         on_message.__name__ = f"on_{purpose.replace('-', '_')}"
+        stream, durable = names.stream(self.durable.stream), names.consumer(service, purpose)
+
+        async def info() -> Any:
+            return await broker.config.connection_state.stream.consumer_info(stream, durable)
+
+        metrics.consumer_lag(service, purpose, info)
         subscriber = broker.subscriber(
             _filter(flows, names),
-            stream=JStream(names.stream(self.durable.stream), declare=False),
-            durable=names.consumer(service, purpose),
+            stream=JStream(stream, declare=False),
+            durable=durable,
             deliver_policy=self.deliver_policy,
             # One message per pull, in stream order: FastStream runs a fetched batch
             # concurrently, and nats-py (2.16) ends an idle pull of several messages with a
@@ -309,6 +328,7 @@ class OrderedConsumer(Generic[DepsT]):
         if any(self.service not in f.ordered for f in flows):
             raise ValueError(f"{self.service}.{self.name}: the catalog lists no such reader")
         handler, stats = self.handler, self.stats
+        stats.service, stats.consumer = self.service, self.name
         dead_letters = parking or DeadLetters(broker, names, self.service)
         stream = names.stream(flows[0].stream)
 
@@ -322,14 +342,15 @@ class OrderedConsumer(Generic[DepsT]):
                     return
                 msg_id = f"{self.service}:{stream}:{raw.metadata.sequence.stream}"
                 await dead_letters.park(raw.data, raw.subject, str(err), msg_id)
-                stats.parked += 1
+                stats.count("parked")
                 return
             try:
                 await handler(message, deps())
             except Exception:
                 log.exception("%s.%s failed on %s", self.service, self.name, raw.subject)
+                stats.count("failed")
                 return
-            stats.handled += 1
+            stats.count("handled")
 
         on_message.__name__ = f"on_{self.name}"
         subscriber = broker.subscriber(
