@@ -40,6 +40,10 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+PROXIED_NAMES = "*.lab.example"
+"""The server certificate also holds these names (`sim.lab.example`, ...)."""
+
+
 def write_tls_files(state_dir: Path) -> TlsFiles:
     """Create a CA and a CA-signed server certificate in `state_dir`; return their paths."""
     now = datetime.now(UTC) - timedelta(minutes=5)
@@ -73,7 +77,13 @@ def write_tls_files(state_dir: Path) -> TlsFiles:
         .not_valid_after(until)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    # Names only a test's egress proxy resolves (tests/support/connect_proxy.py):
+                    # a cloud reachable through the proxy alone, TLS still checked end to end.
+                    x509.DNSName(PROXIED_NAMES),
+                ]
             ),
             critical=False,
         )

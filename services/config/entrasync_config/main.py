@@ -64,6 +64,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
     """The config app; refuses (raises `ValueError`) on a bad encryption key or cloud list."""
     box = secret_box(settings)
     clouds = settings.cloud_registry()
+    proxies = settings.egress_proxies()
     names = settings.names
     broker = NatsBroker(
         settings.nats_url, name="entrasync-config", inbox_prefix=settings.inbox_prefix
@@ -92,7 +93,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
         await broker.connect()
         await ensure_streams(broker.connection.jetstream(), names)
         relay = NatsOutboxRelay(broker, names, mongo.MongoOutbox(db))
-        runtime.probe = HttpEntraProbe()
+        runtime.probe = HttpEntraProbe(proxies)
         runtime.deps = Deps(
             profiles=mongo_stores.MongoProfiles(db),
             tenants=mongo_stores.MongoTenants(db),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from entrasync_shared.clouds import CloudRegistry, CustomCloud
+from entrasync_shared.egress import EgressSettingsMixin
 from entrasync_shared.settings import ConsumerSettingsMixin, MongoSettingsMixin, ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -13,7 +14,9 @@ KEY_VARIABLE = "ENTRASYNC_CONFIG_ENCRYPTION_KEY"
 KEY_FILE_VARIABLE = "ENTRASYNC_CONFIG_ENCRYPTION_KEY_FILE"
 
 
-class ConfigSettings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
+class ConfigSettings(
+    ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin, EgressSettingsMixin
+):
     """Secrets are sealed with keys from `ENTRASYNC_CONFIG_ENCRYPTION_KEY` or from the file named
     by `ENTRASYNC_CONFIG_ENCRYPTION_KEY_FILE` (one of them is required, there is no default).
 

@@ -65,12 +65,13 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
     """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
     names = settings.names
     broker = NatsBroker(settings.nats_url, inbox_prefix=settings.inbox_prefix)
-    tokens = MsalTokenSource(settings.retry_policy)
+    proxies = settings.egress_proxies()
+    tokens = MsalTokenSource(settings.retry_policy, proxies=proxies)
 
     async def cursor_bucket() -> KeyValue:
         return await ensure_cursor_bucket(broker.config.connection_state.stream, names)
 
-    http = HttpxGraphConnector(settings.retry_policy, settings.http_timeout)
+    http = HttpxGraphConnector(settings.retry_policy, settings.http_timeout, proxies=proxies)
     deleted = DeletedTenants()
     deps = Deps(
         credentials=NatsCredentialSource(

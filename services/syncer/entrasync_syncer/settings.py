@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from entrasync_shared.egress import EgressSettingsMixin
 from entrasync_shared.settings import ConsumerSettingsMixin, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -17,7 +18,7 @@ took 1.32x the CPU (9.3x the page faults) for 0.97x the peak RSS (100 MB against
 docs/performance.md has the figures."""
 
 
-class Settings(ServiceSettings, ConsumerSettingsMixin):
+class Settings(ServiceSettings, ConsumerSettingsMixin, EgressSettingsMixin):
     model_config = SettingsConfigDict(env_prefix="ENTRASYNC_SYNCER_", frozen=True, extra="ignore")
 
     http_timeout: float = Field(30.0, gt=0, description="Seconds per Graph request")

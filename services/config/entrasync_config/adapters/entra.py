@@ -3,7 +3,8 @@
 Each test uses fresh clients: MSAL replays a token endpoint's 400 for a minute from its HTTP
 cache, and a test must see the tenant as it is now. MSAL is synchronous, so it runs in a worker
 thread, over a `requests.Session` that ignores the environment (`REQUESTS_CA_BUNDLE` would
-override `verify`) and trusts the cloud's own CA when it has one.
+override `verify`) and trusts the cloud's own CA when it has one. Each request goes through the
+proxy `EgressProxies` picks for its host (`HTTPS_PROXY`, `NO_PROXY`, `ENTRASYNC_CLOUD_PROXIES`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import msal  # type: ignore[import-untyped]  # MSAL ships neither types nor stubs
 import requests
+from entrasync_shared.egress import EgressProxies
+from entrasync_shared.federation import FederatedTokenUnavailable, assertion_source
 from entrasync_shared.messages import CloudEndpoints
 
 from entrasync_config.domain import ClientCredential, ProbeFailure
@@ -54,10 +57,12 @@ def _graph_failure(response: httpx.Response) -> ProbeFailure:
 class _TimedSession(requests.Session):
     """A session whose every request has a timeout (MSAL sets none with a custom client)."""
 
-    def __init__(self, timeout: float, verify: str | bool) -> None:
+    def __init__(self, timeout: float, verify: str | bool, proxy: str | None) -> None:
         super().__init__()
         self.trust_env = False
         self.verify = verify
+        if proxy:
+            self.proxies = {"https": proxy}
         self._timeout = timeout
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
@@ -66,9 +71,11 @@ class _TimedSession(requests.Session):
 
 
 class HttpEntraProbe:
-    """Implements `EntraProbe` with httpx (discovery, Graph) and MSAL (token)."""
+    """Implements `EntraProbe` with httpx (discovery, Graph) and MSAL (token); `proxies`
+    None: every request direct."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxies: EgressProxies | None = None) -> None:
+        self._proxies = proxies
         self._ca_dir = Path(tempfile.mkdtemp(prefix="entrasync-config-ca-"))
 
     def close(self) -> None:
@@ -82,15 +89,19 @@ class HttpEntraProbe:
             path.write_text(cloud.ca_pem)
         return str(path)
 
-    def _http(self, cloud: CloudEndpoints, timeout: float) -> httpx.AsyncClient:
+    def _proxy(self, cloud: CloudEndpoints, url: str) -> str | None:
+        return self._proxies.for_url(cloud.name, url) if self._proxies else None
+
+    def _http(self, cloud: CloudEndpoints, url: str, timeout: float) -> httpx.AsyncClient:
         verify: ssl.SSLContext | bool = True
         if cloud.ca_pem:
             verify = ssl.create_default_context(cadata=cloud.ca_pem)
-        return httpx.AsyncClient(verify=verify, trust_env=False, timeout=timeout)
+        proxy = self._proxy(cloud, url)
+        return httpx.AsyncClient(verify=verify, trust_env=False, timeout=timeout, proxy=proxy)
 
     async def discover(self, cloud: CloudEndpoints, tenant: str, timeout: float) -> str:
         url = f"{cloud.authority_host}/{quote(tenant)}/v2.0/.well-known/openid-configuration"
-        async with self._http(cloud, timeout) as http:
+        async with self._http(cloud, url, timeout) as http:
             response = await _send(http, url)
         try:
             body = response.json()
@@ -110,13 +121,14 @@ class HttpEntraProbe:
         self, cloud: CloudEndpoints, tenant: str, credential: ClientCredential, timeout: float
     ) -> str:
         verify = self._ca_file(cloud)
-        return await asyncio.to_thread(_acquire, cloud, tenant, credential, timeout, verify)
+        proxy = self._proxy(cloud, cloud.authority_host)
+        return await asyncio.to_thread(_acquire, cloud, tenant, credential, timeout, verify, proxy)
 
     async def graph_get(
         self, cloud: CloudEndpoints, path: str, token: str, timeout: float
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        async with self._http(cloud, timeout) as http:
+        async with self._http(cloud, cloud.graph_url, timeout) as http:
             response = await _send(http, f"{cloud.graph_url}{path}", headers)
         if response.status_code != 200:
             raise _graph_failure(response)
@@ -145,7 +157,9 @@ def _connection_code(text: str) -> str:
     return "tls_error" if "CERTIFICATE" in text.upper() else "network_error"
 
 
-def _client_credential(credential: ClientCredential) -> str | dict[str, str]:
+def _client_credential(credential: ClientCredential) -> str | dict[str, Any]:
+    if credential.federated:
+        return {"client_assertion": assertion_source(credential.token_file)}
     if credential.private_key_pem:
         return {
             "private_key": credential.private_key_pem,
@@ -161,8 +175,9 @@ def _acquire(
     credential: ClientCredential,
     timeout: float,
     verify: str | bool,
+    proxy: str | None,
 ) -> str:
-    session = _TimedSession(timeout, verify)
+    session = _TimedSession(timeout, verify, proxy)
     try:
         app = msal.ConfidentialClientApplication(
             credential.client_id,
@@ -172,6 +187,8 @@ def _acquire(
             http_client=session,
         )
         result = app.acquire_token_for_client([f"{cloud.graph_url}/.default"])
+    except FederatedTokenUnavailable as err:
+        raise ProbeFailure("federated_token_unavailable", str(err)) from None
     except requests.Timeout:
         raise ProbeFailure("timeout") from None
     except requests.ConnectionError as err:  # SSLError included: a reset mid-handshake is one

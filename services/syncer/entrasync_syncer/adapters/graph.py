@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
+from entrasync_shared.egress import EgressProxies
 from entrasync_shared.messages import CloudEndpoints
 
 from entrasync_syncer.adapters.netstream import AsyncioTransport
@@ -40,7 +41,9 @@ _LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepali
 
 
 class HttpxGraphConnector:
-    """Hands out readers over a long-lived, pooled client per CA; `aclose()` at shutdown."""
+    """Hands out readers over a long-lived, pooled client per CA and egress proxy (`proxies`
+    decides a cloud's, from `ENTRASYNC_CLOUD_PROXIES`, `HTTPS_PROXY` and `NO_PROXY`; None: all
+    direct); `aclose()` at shutdown."""
 
     def __init__(
         self,
@@ -49,7 +52,9 @@ class HttpxGraphConnector:
         *,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxies: EgressProxies | None = None,
     ) -> None:
+        self._proxies = proxies
         self._policy = policy
         self._timeout = timeout
         self._sleep = sleep
@@ -58,15 +63,16 @@ class HttpxGraphConnector:
 
     @asynccontextmanager
     async def open(self, cloud: CloudEndpoints) -> AsyncIterator[HttpxGraphReader]:
-        yield HttpxGraphReader(self._client(cloud.ca_pem), self._policy, self._sleep)
+        proxy = self._proxies.for_url(cloud.name, cloud.graph_url) if self._proxies else None
+        yield HttpxGraphReader(self._client(cloud.ca_pem, proxy), self._policy, self._sleep)
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
 
-    def _client(self, ca_pem: str | None) -> httpx.AsyncClient:
-        key = hashlib.sha256((ca_pem or "").encode()).hexdigest()
+    def _client(self, ca_pem: str | None, proxy: str | None) -> httpx.AsyncClient:
+        key = hashlib.sha256(f"{ca_pem or ''}\n{proxy or ''}".encode()).hexdigest()
         client = self._clients.get(key)
         if client is None:
             # The cloud's own CA when it has one (the simulator), else httpx's default (certifi).
@@ -76,7 +82,8 @@ class HttpxGraphConnector:
             client = httpx.AsyncClient(
                 timeout=self._timeout,
                 trust_env=False,
-                transport=self._transport or AsyncioTransport(ssl_context=context, limits=_LIMITS),
+                transport=self._transport
+                or AsyncioTransport(ssl_context=context, limits=_LIMITS, proxy=proxy),
                 headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
             )
             self._clients[key] = client

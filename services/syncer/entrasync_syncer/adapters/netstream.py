@@ -140,14 +140,29 @@ class AsyncioBackend(AsyncNetworkBackend):
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
-    """`httpx.AsyncHTTPTransport` (HTTP/1.1, pooled, no proxy) over `AsyncioBackend`."""
+    """`httpx.AsyncHTTPTransport` (HTTP/1.1, pooled) over `AsyncioBackend`, direct or through
+    an `http://` proxy (`CONNECT`, then TLS end to end; credentials in the URL are sent as
+    `Proxy-Authorization`)."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext, limits: httpx.Limits, proxy: str | None = None
+    ) -> None:
         super().__init__(verify=ssl_context, limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
+        pool: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": AsyncioBackend(),
+        }
+        if proxy is None:
+            self._pool = httpcore.AsyncConnectionPool(**pool)
+            return
+        url = httpx.Proxy(proxy)
+        self._pool = httpcore.AsyncHTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=url.url.raw_scheme, host=url.url.raw_host, port=url.url.port, target=b"/"
+            ),
+            proxy_auth=url.raw_auth,
+            **pool,
         )

@@ -4,7 +4,9 @@ MSAL is synchronous, so every call runs in a worker thread. A token endpoint tha
 429, or cannot be reached, is retried with the same backoff budget as Graph calls (MSAL raises for
 those); a refusal (4xx with an AADSTS code) is final and explained. Its HTTP goes through a
 `requests.Session` that ignores the environment (`REQUESTS_CA_BUNDLE` would otherwise override
-`verify`) and trusts either the cloud's own CA, written to a private file, or certifi's bundle.
+`verify`) and trusts either the cloud's own CA, written to a private file, or certifi's bundle;
+its proxy is the one `EgressProxies` picks for the authority (`HTTPS_PROXY`, `NO_PROXY`,
+`ENTRASYNC_CLOUD_PROXIES`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 import msal  # type: ignore[import-untyped]  # MSAL ships neither types nor stubs
 import requests
 from entrasync_shared.aadsts import aadsts_code, token_advice
+from entrasync_shared.egress import EgressProxies, redacted
+from entrasync_shared.federation import FederatedTokenUnavailable, assertion_source
 from entrasync_shared.messages import Credential
 
 from entrasync_syncer.domain import RetryPolicy, parse_retry_after
@@ -46,9 +50,15 @@ class _App:
     session: requests.Session
 
 
-def client_credential(credential: Credential) -> str | dict[str, str]:
+def client_credential(credential: Credential) -> str | dict[str, Any]:
     """What MSAL takes as `client_credential`: the secret, or the certificate's key and
-    thumbprint (MSAL signs the client assertion JWT itself)."""
+    thumbprint (MSAL signs the client assertion JWT itself), or for workload identity a reader
+    of the projected token file (a `partial`: its repr, and so the app's digest, is stable)."""
+    if credential.kind == "federated":
+        try:
+            return {"client_assertion": assertion_source(credential.federated_token_file)}
+        except FederatedTokenUnavailable as err:
+            raise TokenError(str(err)) from None
     if credential.kind == "certificate":
         key, thumbprint = credential.private_key_pem, credential.certificate_thumbprint
         if key is None or not thumbprint:
@@ -74,7 +84,13 @@ class _Outage:
 class MsalTokenSource:
     """Implements `TokenSource`; keeps MSAL's in-memory token cache warm across runs."""
 
-    def __init__(self, policy: RetryPolicy | None = None, sleep: Any = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        sleep: Any = asyncio.sleep,
+        proxies: EgressProxies | None = None,
+    ) -> None:
+        self._proxies = proxies  # None: every authority direct
         self._apps: dict[tuple[str, str, str], _App] = {}
         self._lock = asyncio.Lock()
         self._ca_dir = Path(tempfile.mkdtemp(prefix="entrasync-syncer-ca-"))
@@ -89,6 +105,8 @@ class MsalTokenSource:
             attempt += 1
             try:
                 result = await asyncio.to_thread(_acquire, app.app, scopes, fresh)
+            except FederatedTokenUnavailable as err:  # raised by MSAL's call of the reader
+                raise TokenError(str(err)) from None
             except Exception as exc:  # MSAL raises for 5xx and network errors, no common base
                 outage = _outage(exc)
                 wait = self._policy.delay(attempt, outage.retry_after)
@@ -114,7 +132,9 @@ class MsalTokenSource:
     async def _app(self, credential: Credential) -> _App:
         authority = f"{credential.cloud.authority_host.rstrip('/')}/{credential.tenant}"
         ca_pem = credential.cloud.ca_pem or ""
-        key = (credential.client_id, authority, _digest(ca_pem))
+        # One proxy for discovery and token requests: both go to the authority's host.
+        proxy = self._proxies.for_url(credential.cloud.name, authority) if self._proxies else None
+        key = (credential.client_id, authority, _digest(f"{ca_pem}\n{proxy or ''}"))
         secret = client_credential(credential)
         secret_digest = _digest(
             repr(sorted(secret.items())) if isinstance(secret, dict) else secret
@@ -125,7 +145,7 @@ class MsalTokenSource:
                 return known
             if known is not None:
                 known.session.close()  # the secret or certificate was rotated: start over
-            session = self._session(ca_pem)
+            session = self._session(ca_pem, proxy)
             try:
                 app = await asyncio.to_thread(
                     msal.ConfidentialClientApplication,
@@ -139,12 +159,19 @@ class MsalTokenSource:
                 session.close()
                 raise TokenError(f"authority {authority} unusable: {_short(exc)}") from None
             self._apps[key] = _App(secret_digest, app, session)
-            log.info("MSAL application ready for client %s at %s", credential.client_id, authority)
+            log.info(
+                "MSAL application ready for client %s at %s%s",
+                credential.client_id,
+                authority,
+                f" via proxy {redacted(proxy)}" if proxy else "",
+            )
             return self._apps[key]
 
-    def _session(self, ca_pem: str) -> requests.Session:
+    def _session(self, ca_pem: str, proxy: str | None) -> requests.Session:
         session = requests.Session()
         session.trust_env = False
+        if proxy:
+            session.proxies = {"https": proxy}
         if ca_pem:
             ca_file = self._ca_dir / f"{_digest(ca_pem)}.pem"
             if not ca_file.exists():
