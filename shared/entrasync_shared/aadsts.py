@@ -22,7 +22,27 @@ TOKEN_ADVICE: Final[dict[str, str]] = {
     "AADSTS700027": "The certificate was not accepted: upload this certificate to the app "
     "registration (Certificates & secrets), or replace an expired one.",
     "AADSTS700024": "The signed client assertion is outside its validity window: check this "
-    "host's clock.",
+    "host's clock; with workload identity, check that the platform still refreshes the "
+    "projected token file (a copied or stale token expires within the hour).",
+    "AADSTS70021": "Entra ID has no federated credential on app {client_id} that trusts this "
+    "token: add one (Certificates & secrets > Federated credentials) with the cluster's OIDC "
+    "issuer, the subject system:serviceaccount:<namespace>:<service account> and the audience "
+    "api://AzureADTokenExchange.",
+    "AADSTS700211": "No federated credential on app {client_id} names the token's issuer: set "
+    "the credential's issuer to the cluster's OIDC issuer URL exactly (trailing slash "
+    "included).",
+    "AADSTS700212": "No federated credential on app {client_id} accepts the token's audience: "
+    "the credential's audience and the projected token's must match "
+    "(api://AzureADTokenExchange by default).",
+    "AADSTS700213": "No federated credential on app {client_id} names the token's subject: set "
+    "the credential's subject to system:serviceaccount:<namespace>:<service account> of this "
+    "service's pod.",
+    "AADSTS7000272": "The key that signed the federated token is not in its issuer's published "
+    "keys (JWKS): check that the cluster's OIDC issuer serves its current signing keys.",
+    "AADSTS50166": "Entra ID could not read the federated token issuer's OpenID configuration "
+    "or keys: check that the cluster's OIDC issuer URL is public and serves them.",
+    "AADSTS50027": "The client assertion is not a valid signed JWT: with workload identity, "
+    "check that the token file holds the projected service-account token.",
     "AADSTS7000112": "The application is disabled in tenant {tenant}: ask its admin to enable it.",
     "AADSTS7000218": "No client secret or certificate was sent: the credential profile is "
     "incomplete.",

@@ -32,6 +32,24 @@ from entrasync_shared.contract.common import (
 from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
 
 MAX_GROUP_FILTERS = 100
+MAX_PATH = 1024
+
+CredentialKind = Literal["secret", "certificate", "federated"]
+"""How an app proves itself: a client secret, a certificate, or workload identity federation
+(a token the platform projects into a file, e.g. AKS's service-account token: no secret)."""
+
+TOKEN_FILE_HELP = (
+    "federated: where the projected service-account token is read (default: the "
+    "AZURE_FEDERATED_TOKEN_FILE the service was started with)"
+)
+
+
+def token_file_path(value: str) -> str:
+    """A federated credential's token file: an absolute path, no control characters."""
+    value = display_name(value)
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path (the projected token file)")
+    return value
 
 
 def _reveal(value: SecretStr | None) -> str | None:
@@ -54,6 +72,11 @@ class _ProfileFields(BaseModel):
     def _client_id_is_guid(cls, value: str | None) -> str | None:
         return if_given(client_id_guid, value)
 
+    @field_validator("federated_token_file", check_fields=False)
+    @classmethod
+    def _token_file_is_absolute(cls, value: str | None) -> str | None:
+        return if_given(token_file_path, value)
+
     @field_serializer("client_secret", "private_key_pem", when_used="json", check_fields=False)
     def _reveal_for_config(self, value: SecretStr | None) -> str | None:
         # JSON is how this request travels to config; masking it would store "**********".
@@ -61,10 +84,17 @@ class _ProfileFields(BaseModel):
 
 
 class CredentialProfileCreate(_ProfileFields, Request):
-    """`profile.create`: give either `client_secret`, or `private_key_pem` + `certificate_pem`."""
+    """`profile.create`: give either `client_secret`, or `private_key_pem` + `certificate_pem`,
+    or `kind: "federated"` (optionally with `federated_token_file`) and no secret at all."""
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
     client_id: str = Field(description="Application (client) id of the app registration")
+    kind: CredentialKind | None = Field(
+        default=None, description="Left out: secret or certificate, from the fields given"
+    )
+    federated_token_file: str | None = Field(
+        default=None, max_length=MAX_PATH, description=TOKEN_FILE_HELP
+    )
     client_secret: SecretStr | None = Field(default=None, min_length=1, max_length=MAX_SECRET)
     private_key_pem: SecretStr | None = Field(
         default=None, max_length=MAX_PEM, description="PEM private key (RSA) of a certificate"
@@ -81,7 +111,7 @@ class CredentialProfile(Model):
     id: str
     name: str
     client_id: str
-    kind: Literal["secret", "certificate"] = "secret"
+    kind: CredentialKind = "secret"
     secret_expires_at: date | None = None
     version: int = 1
     created_at: datetime
@@ -89,6 +119,7 @@ class CredentialProfile(Model):
     certificate_thumbprint: str | None = Field(
         default=None, description="SHA-1 thumbprint (hex) of a certificate profile"
     )
+    federated_token_file: str | None = Field(default=None, description=TOKEN_FILE_HELP)
     expires_soon: bool = Field(
         default=False, description="The secret/certificate expires within 30 days (or has)"
     )
@@ -104,8 +135,10 @@ class ProfileRef(Request):
 class ProfileUpdate(PartialUpdate, _ProfileFields, Request):
     """`profile.update`: only the fields given change; `version` guards against lost updates.
 
-    A new `client_secret`, or a new `private_key_pem` + `certificate_pem` pair, replaces the
-    credential (and may switch the profile's kind); `secret_expires_at: null` clears the date.
+    A new `client_secret`, or a new `private_key_pem` + `certificate_pem` pair, or
+    `kind: "federated"`, replaces the credential (and may switch the profile's kind);
+    `secret_expires_at: null` clears the date. A federated profile's `federated_token_file` may
+    change alone.
     """
 
     profile_id: str = Field(max_length=MAX_ID)
@@ -115,10 +148,20 @@ class ProfileUpdate(PartialUpdate, _ProfileFields, Request):
     client_secret: SecretStr | None = Field(default=None, min_length=1, max_length=MAX_SECRET)
     private_key_pem: SecretStr | None = Field(default=None, max_length=MAX_PEM)
     certificate_pem: str | None = Field(default=None, max_length=MAX_PEM)
+    kind: CredentialKind | None = None
+    federated_token_file: str | None = Field(
+        default=None, max_length=MAX_PATH, description=f"{TOKEN_FILE_HELP}; null: the default"
+    )
     secret_expires_at: date | None = None
 
     @field_validator(
-        "name", "client_id", "client_secret", "private_key_pem", "certificate_pem", mode="before"
+        "name",
+        "client_id",
+        "client_secret",
+        "private_key_pem",
+        "certificate_pem",
+        "kind",
+        mode="before",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
@@ -326,7 +369,7 @@ class Credential(Model):
     tenant_id: str
     tenant: str
     client_id: str
-    kind: Literal["secret", "certificate"] = "secret"
+    kind: CredentialKind = "secret"
     client_secret: SecretStr | None = None
     private_key_pem: SecretStr | None = Field(
         default=None, description="PEM private key of a certificate credential"
@@ -334,6 +377,11 @@ class Credential(Model):
     certificate_pem: str | None = None
     certificate_thumbprint: str | None = Field(
         default=None, description="SHA-1 thumbprint (hex) of the certificate, as MSAL wants it"
+    )
+    federated_token_file: str | None = Field(
+        default=None,
+        description="federated: the token file the profile names (None: the syncer's "
+        "AZURE_FEDERATED_TOKEN_FILE); never the token itself",
     )
     cloud: CloudEndpoints
     object_types: tuple[ObjectType, ...]

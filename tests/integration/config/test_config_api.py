@@ -152,3 +152,25 @@ async def test_an_unknown_tenant_is_not_found(nc: NatsClient, names: Names) -> N
         with pytest.raises(ApiCallError) as missing:
             await call(nc, names.api("config", verb), TenantRef(tenant_id="nope"), Tenant)
         assert missing.value.error.code == "not_found"
+
+
+async def test_a_federated_profile_is_stored_without_any_secret_and_credential_get_names_its_file(
+    nc: NatsClient, names: Names, config_db: AsyncDatabase[Any]
+) -> None:
+    token_file = "/var/run/secrets/azure/tokens/azure-identity-token"
+    body = CredentialProfileCreate(
+        name="workload", client_id=CLIENT_ID, kind="federated", federated_token_file=token_file
+    )
+    profile = await call(nc, names.api("config", "profile.create"), body, CredentialProfile)
+    tenant = await create_tenant(nc, names, profile.id, cloud="lab")
+
+    credential: Credential = await call(
+        nc, names.api("config", "credential.get"), TenantRef(tenant_id=tenant.id), Credential
+    )
+
+    assert (profile.kind, profile.federated_token_file) == ("federated", token_file)
+    assert (credential.kind, credential.federated_token_file) == ("federated", token_file)
+    assert credential.client_secret is None and credential.private_key_pem is None
+    [stored] = await config_db.profiles.find().to_list()
+    assert (stored["kind"], stored["federated_token_file"]) == ("federated", token_file)
+    assert stored.get("certificate_pem") is None and stored["secret_expires_at"] is None

@@ -23,6 +23,7 @@ from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
+from support.federation import WorkloadIssuer
 
 CLOUD = "simlab"
 ALL = ("User.Read.All", "GroupMember.Read.All", "Device.Read.All")
@@ -374,3 +375,117 @@ async def test_duplicates_from_before_the_check_are_reported_not_merged(
     )
     tenants = await result(nc, names, "tenant.list", {})
     assert {t["id"] for t in tenants} == {first["id"], "older-duplicate"}
+
+
+async def federated_profile(
+    nc: NatsClient, names: Names, app: dict[str, Any], token_file: Path | None
+) -> str:
+    body: dict[str, Any] = {
+        "name": f"wi-{uuid.uuid4().hex[:6]}",
+        "client_id": app["client_id"],
+        "kind": "federated",
+    }
+    if token_file is not None:
+        body["federated_token_file"] = str(token_file)
+    profile = await result(nc, names, "profile.create", body)
+    return str(profile["id"])
+
+
+@pytest.fixture
+def workload(control: SimulatorControl) -> WorkloadIssuer:
+    issuer = WorkloadIssuer()
+    control.trust_issuer(issuer.issuer, issuer.jwks())
+    return issuer
+
+
+async def test_a_federated_credential_connects_with_the_projected_token(
+    nc: NatsClient,
+    names: Names,
+    home: dict[str, Any],
+    control: SimulatorControl,
+    workload: WorkloadIssuer,
+    tmp_path: Path,
+) -> None:
+    app = control.add_app(
+        home["tenant_id"], secret=False, certificate=False, federated=[workload.credential()]
+    )
+    token_file = workload.write(tmp_path / "azure-identity-token")
+    profile_id = await federated_profile(nc, names, app, token_file)
+
+    outcome = await try_unsaved(nc, names, home["domain"], profile_id)
+
+    assert outcome["ok"] is True, outcome
+    assert token_file.read_text() not in str(outcome)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "code", "words"),
+    [
+        ({"subject": "system:serviceaccount:other:other"}, "AADSTS700213", "token's subject"),
+        ({"issuer": "https://elsewhere.test/"}, "AADSTS700211", "token's issuer"),
+        ({"audiences": ["api://other"]}, "AADSTS700212", "token's audience"),
+    ],
+)
+async def test_a_federated_credential_that_does_not_match_is_explained(
+    nc: NatsClient,
+    names: Names,
+    home: dict[str, Any],
+    control: SimulatorControl,
+    workload: WorkloadIssuer,
+    tmp_path: Path,
+    trusted: dict[str, Any],
+    code: str,
+    words: str,
+) -> None:
+    app = control.add_app(
+        home["tenant_id"],
+        secret=False,
+        certificate=False,
+        federated=[workload.credential(**trusted)],
+    )
+    profile_id = await federated_profile(nc, names, app, workload.write(tmp_path / "token"))
+
+    outcome = await try_unsaved(nc, names, home["domain"], profile_id)
+
+    assert outcome["ok"] is False and outcome["error_code"] == code, outcome
+    assert words in outcome["message"] and app["client_id"] in outcome["message"]
+
+
+async def test_an_expired_projected_token_is_explained(
+    nc: NatsClient,
+    names: Names,
+    home: dict[str, Any],
+    control: SimulatorControl,
+    workload: WorkloadIssuer,
+    tmp_path: Path,
+) -> None:
+    app = control.add_app(
+        home["tenant_id"], secret=False, certificate=False, federated=[workload.credential()]
+    )
+    token_file = workload.write(tmp_path / "token", lifetime=-120)
+    profile_id = await federated_profile(nc, names, app, token_file)
+
+    outcome = await try_unsaved(nc, names, home["domain"], profile_id)
+
+    assert outcome["error_code"] == "AADSTS700024"
+    assert "refreshes the projected token file" in outcome["message"]
+
+
+async def test_a_federated_profile_without_a_token_file_anywhere_is_explained(
+    nc: NatsClient,
+    names: Names,
+    home: dict[str, Any],
+    control: SimulatorControl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE", raising=False)
+    stranger = WorkloadIssuer()
+    app = control.add_app(
+        home["tenant_id"], secret=False, certificate=False, federated=[stranger.credential()]
+    )
+    profile_id = await federated_profile(nc, names, app, None)
+
+    outcome = await try_unsaved(nc, names, home["domain"], profile_id)
+
+    assert outcome["error_code"] == "federated_token_unavailable"
+    assert 'azure.workload.identity/use: "true"' in outcome["message"]

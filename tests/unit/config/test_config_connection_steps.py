@@ -78,6 +78,14 @@ async def test_an_unknown_tenant_stops_at_discovery(world: World) -> None:
         ("AADSTS7000222", "client secret has expired"),
         ("AADSTS700016", f"Application (client) id {CLIENT_ID} was not found"),
         ("AADSTS700027", "certificate was not accepted"),
+        ("AADSTS70021", f"no federated credential on app {CLIENT_ID} that trusts this token"),
+        ("AADSTS700211", "names the token's issuer"),
+        ("AADSTS700212", "accepts the token's audience"),
+        ("AADSTS700213", "system:serviceaccount:<namespace>:<service account>"),
+        ("AADSTS700024", "still refreshes the projected token file"),
+        ("AADSTS7000272", "not in its issuer's published keys"),
+        ("AADSTS50166", "could not read the federated token issuer's OpenID configuration"),
+        ("federated_token_unavailable", 'azure.workload.identity/use: "true"'),
         ("AADSTS123456", "Entra ID refused the token request (AADSTS123456)"),
     ],
 )
@@ -193,3 +201,16 @@ async def test_unsaved_input_needs_a_known_cloud_and_profile(world: World) -> No
 
     assert (no_profile.value.field, no_cloud.value.field) == ("profile_id", "cloud")
     assert world.probe.calls == []
+
+
+async def test_a_federated_profile_is_tested_with_its_token_file_and_no_secret(
+    world: World,
+) -> None:
+    path = "/var/run/secrets/azure/tokens/azure-identity-token"
+    tenant = await saved_tenant(world, kind="federated", federated_token_file=path)
+
+    result = await run(world, tenant)
+
+    [credential] = world.probe.credentials
+    assert result.ok and credential.federated and credential.token_file == path
+    assert credential.secrets() == ()

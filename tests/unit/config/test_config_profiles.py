@@ -253,3 +253,92 @@ async def test_a_certificate_profile_hands_the_syncer_key_certificate_and_thumbp
     assert credential.private_key_pem.get_secret_value() == key
     assert credential.certificate_pem == certificate
     assert credential.certificate_thumbprint == profile.certificate_thumbprint
+
+
+TOKEN_FILE = "/var/run/secrets/azure/tokens/azure-identity-token"
+
+
+async def test_a_federated_profile_holds_no_secret_and_names_its_token_file(
+    world: World,
+) -> None:
+    profile = await new_profile(
+        world, client_secret=None, kind="federated", federated_token_file=TOKEN_FILE
+    )
+
+    assert (profile.kind, profile.federated_token_file) == ("federated", TOKEN_FILE)
+    assert profile.secret_expires_at is None and not profile.expires_soon
+    stored = world.profiles.rows[profile.id]
+    assert world.deps.box.open(stored.sealed, SecretBinding.of(stored.profile)) == ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"kind": "federated"}, "kind", "holds no secret"),
+        ({"client_secret": None, "kind": "certificate"}, "kind", "needs private_key_pem"),
+        ({"federated_token_file": TOKEN_FILE}, "federated_token_file", "not to a secret"),
+    ],
+)
+async def test_a_profiles_kind_must_fit_its_fields(
+    world: World, fields: dict[str, object], field: str, words: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        await new_profile(world, **fields)
+
+    assert refused.value.field == field and words in refused.value.message
+
+
+@pytest.mark.parametrize("path", ["relative/token", "/token\nfile", " "])
+def test_a_token_file_must_be_an_absolute_path(path: str) -> None:
+    with pytest.raises(ValueError, match="federated_token_file"):
+        CredentialProfileCreate(
+            name="wi", client_id=CLIENT_ID, kind="federated", federated_token_file=path
+        )
+
+
+async def test_a_federated_profile_hands_the_syncer_its_kind_and_token_file_only(
+    world: World,
+) -> None:
+    profile = await new_profile(
+        world, client_secret=None, kind="federated", federated_token_file=TOKEN_FILE
+    )
+    tenant = await usecases.create_tenant(
+        TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=profile.id), world.deps
+    )
+
+    credential = await usecases.get_credential(TenantRef(tenant_id=tenant.id), world.deps)
+
+    assert (credential.kind, credential.client_id) == ("federated", CLIENT_ID)
+    assert credential.federated_token_file == TOKEN_FILE
+    assert credential.client_secret is None and credential.private_key_pem is None
+
+
+async def test_a_secret_profile_can_become_federated_and_back(world: World) -> None:
+    profile = await new_profile(world, secret_expires_at="2027-01-01")
+
+    federated = await usecases.update_profile(
+        ProfileUpdate(profile_id=profile.id, version=1, kind="federated"), world.deps
+    )
+    moved = await usecases.update_profile(
+        ProfileUpdate(profile_id=profile.id, version=2, federated_token_file=TOKEN_FILE),
+        world.deps,
+    )
+    back = await usecases.update_profile(
+        ProfileUpdate(profile_id=profile.id, version=3, client_secret="fresh"), world.deps
+    )
+
+    assert (federated.kind, federated.secret_expires_at) == ("federated", None)
+    assert (moved.kind, moved.federated_token_file) == ("federated", TOKEN_FILE)
+    assert (back.kind, back.federated_token_file) == ("secret", None)
+
+
+async def test_only_a_federated_profile_takes_a_token_file_in_an_update(world: World) -> None:
+    profile = await new_profile(world)
+
+    with pytest.raises(Invalid) as refused:
+        await usecases.update_profile(
+            ProfileUpdate(profile_id=profile.id, version=1, federated_token_file=TOKEN_FILE),
+            world.deps,
+        )
+
+    assert refused.value.field == "federated_token_file"

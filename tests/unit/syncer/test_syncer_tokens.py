@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from entrasync_shared.messages import Credential
 from entrasync_syncer.adapters.tokens import client_credential
@@ -33,3 +35,48 @@ def test_an_incomplete_certificate_credential_is_a_token_error() -> None:
 
     with pytest.raises(TokenError, match="certificate credential without"):
         client_credential(broken)
+
+
+def _federated(path: str | None) -> Credential:
+    fields = credential().model_dump(exclude={"client_secret"})
+    return Credential.model_validate({**fields, "kind": "federated", "federated_token_file": path})
+
+
+def test_a_federated_credential_gives_msal_a_reader_of_the_token_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text("first.jwt.token\n")
+    cred = client_credential(_federated(str(token_file)))
+    assert isinstance(cred, dict) and set(cred) == {"client_assertion"}
+    read = cred["client_assertion"]
+
+    first = read()
+    token_file.write_text("rotated.jwt.token")
+
+    assert (first, read()) == ("first.jwt.token", "rotated.jwt.token")
+
+
+def test_a_federated_credential_without_a_path_reads_azure_federated_token_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from.the.environment")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+
+    cred = client_credential(_federated(None))
+
+    assert isinstance(cred, dict) and cred["client_assertion"]() == "from.the.environment"
+
+
+def test_a_federated_credential_with_no_token_file_anywhere_is_a_token_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE", raising=False)
+
+    with pytest.raises(TokenError, match="AZURE_FEDERATED_TOKEN_FILE is not set"):
+        client_credential(_federated(None))
+
+
+def test_the_same_token_file_keeps_one_msal_application() -> None:
+    a, b = (client_credential(_federated("/var/run/token")) for _ in range(2))
+
+    assert repr(sorted(a.items())) == repr(sorted(b.items()))  # type: ignore[union-attr]

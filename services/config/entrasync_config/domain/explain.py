@@ -45,6 +45,13 @@ def explain_token(
     known = token_advice(code, tenant=tenant, cloud=cloud, client_id=client_id)
     if known is not None:
         return known
+    if code == "federated_token_unavailable":
+        return (
+            "This service has no workload identity token to present: on AKS, label its pod "
+            'azure.workload.identity/use: "true" and give it a service account annotated '
+            "azure.workload.identity/client-id, or name the projected token file in the "
+            "credential profile."
+        )
     return _network(code, host, timeout) or (
         f"Entra ID refused the token request ({code}): see the detail, then check the "
         "credential profile."

@@ -4,9 +4,9 @@ connection test, a failed probe step, and the events config publishes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from entrasync_shared.messages import (
+    CredentialKind,
     CredentialProfile,
     ProfileCreated,
     ProfileDeleted,
@@ -32,7 +32,7 @@ class SecretBinding:
 
     profile_id: str
     version: int
-    kind: Literal["secret", "certificate"]
+    kind: CredentialKind
 
     @classmethod
     def of(cls, profile: CredentialProfile) -> SecretBinding:
@@ -51,13 +51,16 @@ class StoredProfile:
 
 @dataclass(frozen=True)
 class ClientCredential:
-    """The app's credential for one connection test (secret *or* certificate)."""
+    """The app's credential for one connection test (secret, certificate *or* federated:
+    then the token is read from `token_file`, or the service's AZURE_FEDERATED_TOKEN_FILE)."""
 
     client_id: str
     secret: str | None = field(default=None, repr=False)
     private_key_pem: str | None = field(default=None, repr=False)
     certificate_pem: str | None = field(default=None, repr=False)
     thumbprint: str | None = None
+    federated: bool = False
+    token_file: str | None = None
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.secret, self.private_key_pem) if s)

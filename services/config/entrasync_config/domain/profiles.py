@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
 
-from entrasync_shared.messages import CredentialProfile, Tenant
+from entrasync_shared.messages import CredentialKind, CredentialProfile, Tenant
 from pydantic import SecretStr
 
 from entrasync_config.domain.certificates import inspect_certificate
@@ -31,19 +30,48 @@ def profile_event_id(profile: CredentialProfile) -> str:
 
 @dataclass(frozen=True)
 class Material:
-    """A new credential as given: the secret or private key, plus certificate facts."""
+    """A new credential as given: the secret or private key, plus certificate facts. A
+    federated one has no secret: its plaintext is empty (the token is read where it runs)."""
 
-    kind: Literal["secret", "certificate"]
+    kind: CredentialKind
     plaintext: str = field(repr=False)
     certificate_pem: str | None = field(default=None, repr=False)
     thumbprint: str | None = None
     not_after: date | None = None
 
 
+FEDERATED = Material("federated", "")
+
+
 def read_material(
+    secret: SecretStr | None,
+    key: SecretStr | None,
+    certificate: str | None,
+    kind: CredentialKind | None = None,
+) -> Material | None:
+    """The credential a request carries, validated; None when it carries none.
+
+    `kind` is the kind the request names, if any: "federated" takes no secret at all; a named
+    "secret" or "certificate" must match the fields given.
+    """
+    if kind == "federated":
+        if secret is not None or key is not None or certificate is not None:
+            raise Invalid(
+                "a federated profile holds no secret: leave out client_secret, private_key_pem "
+                "and certificate_pem (the token comes from the workload's token file)",
+                field="kind",
+            )
+        return FEDERATED
+    material = _secret_or_certificate(secret, key, certificate)
+    if kind is not None and (material is None or material.kind != kind):
+        needs = "client_secret" if kind == "secret" else "private_key_pem with certificate_pem"
+        raise Invalid(f"a {kind} profile needs {needs}", field="kind")
+    return material
+
+
+def _secret_or_certificate(
     secret: SecretStr | None, key: SecretStr | None, certificate: str | None
 ) -> Material | None:
-    """The credential a request carries, validated; None when it carries none."""
     if secret is not None and (key is not None or certificate is not None):
         raise Invalid(
             "give either client_secret, or private_key_pem with certificate_pem, not both",
@@ -67,6 +95,15 @@ def read_material(
     return Material(
         "certificate", key.get_secret_value(), certificate, info.thumbprint, info.not_after
     )
+
+
+def check_token_file(kind: CredentialKind, token_file: str | None) -> None:
+    """Only a federated profile names a token file."""
+    if token_file is not None and kind != "federated":
+        raise Invalid(
+            f"federated_token_file belongs to federated profiles, not to a {kind} profile",
+            field="federated_token_file",
+        )
 
 
 def check_version(kind: str, current: int, expected: int | None) -> None:

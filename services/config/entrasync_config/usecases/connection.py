@@ -80,10 +80,12 @@ async def _target(
     certificate = profile.kind == "certificate"
     credential = ClientCredential(
         client_id=profile.client_id,
-        secret=None if certificate else plaintext,
+        secret=plaintext if profile.kind == "secret" else None,
         private_key_pem=plaintext if certificate else None,
         certificate_pem=stored.certificate_pem if certificate else None,
         thumbprint=profile.certificate_thumbprint,
+        federated=profile.kind == "federated",
+        token_file=profile.federated_token_file,
     )
     return Target(
         tenant=tenant,

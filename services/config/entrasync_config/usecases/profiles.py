@@ -21,6 +21,7 @@ from entrasync_shared.messages import (
 from entrasync_config.domain.errors import Invalid, NotFound, SecretUnreadable, Unavailable
 from entrasync_config.domain.model import SecretBinding, StoredProfile
 from entrasync_config.domain.profiles import (
+    check_token_file,
     check_version,
     in_use,
     present,
@@ -33,13 +34,15 @@ from entrasync_config.usecases.events import announce
 
 async def create_profile(request: CredentialProfileCreate, deps: Deps) -> CredentialProfile:
     material = read_material(
-        request.client_secret, request.private_key_pem, request.certificate_pem
+        request.client_secret, request.private_key_pem, request.certificate_pem, request.kind
     )
     if material is None:
         raise Invalid(
-            "a client_secret, or a private_key_pem with its certificate_pem, is required",
+            "a client_secret, or a private_key_pem with its certificate_pem, is required "
+            '(or kind "federated", which takes no secret)',
             field="client_secret",
         )
+    check_token_file(material.kind, request.federated_token_file)
     now = deps.now()
     expires = (
         request.secret_expires_at
@@ -53,6 +56,7 @@ async def create_profile(request: CredentialProfileCreate, deps: Deps) -> Creden
         kind=material.kind,
         secret_expires_at=expires,
         certificate_thumbprint=material.thumbprint,
+        federated_token_file=request.federated_token_file,
         version=1,
         created_at=now,
         updated_at=now,
@@ -117,7 +121,7 @@ async def update_profile(request: ProfileUpdate, deps: Deps) -> CredentialProfil
         name: getattr(request, name) for name in ("name", "client_id") if name in given
     }
     material = read_material(
-        request.client_secret, request.private_key_pem, request.certificate_pem
+        request.client_secret, request.private_key_pem, request.certificate_pem, request.kind
     )
     if material is not None:
         # A new credential makes the old expiry date meaningless: take the new one's.
@@ -125,7 +129,11 @@ async def update_profile(request: ProfileUpdate, deps: Deps) -> CredentialProfil
             kind=material.kind,
             certificate_thumbprint=material.thumbprint,
             secret_expires_at=material.not_after,
+            federated_token_file=None,
         )
+    if "federated_token_file" in given:
+        check_token_file(material.kind if material else old.kind, request.federated_token_file)
+        changes["federated_token_file"] = request.federated_token_file
     if "secret_expires_at" in given:
         changes["secret_expires_at"] = request.secret_expires_at
     changes = {k: v for k, v in changes.items() if getattr(old, k) != v}

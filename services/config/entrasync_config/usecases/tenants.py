@@ -128,7 +128,8 @@ async def delete_tenant(request: TenantDelete, deps: Deps) -> Tenant:
 
 
 async def get_credential(ref: TenantRef, deps: Deps) -> Credential:
-    """What a syncer needs: the tenant's cloud, app and decrypted secret or private key."""
+    """What a syncer needs: the tenant's cloud, app and decrypted secret or private key (or,
+    federated, where its token file is: never a token)."""
     tenant = await get_tenant(ref, deps)
     try:
         stored = await stored_profile(tenant.profile_id, deps)
@@ -140,15 +141,17 @@ async def get_credential(ref: TenantRef, deps: Deps) -> Credential:
     profile = stored.profile
     plaintext = SecretStr(open_secret(stored, deps))
     certificate = profile.kind == "certificate"
+    secret = profile.kind == "secret"
     return Credential(
         tenant_id=tenant.id,
         tenant=tenant.tenant,
         client_id=profile.client_id,
         kind=profile.kind,
-        client_secret=None if certificate else plaintext,
+        client_secret=plaintext if secret else None,
         private_key_pem=plaintext if certificate else None,
         certificate_pem=stored.certificate_pem if certificate else None,
         certificate_thumbprint=profile.certificate_thumbprint if certificate else None,
+        federated_token_file=profile.federated_token_file,
         cloud=cloud,
         object_types=tenant.object_types,
         filters=tenant.filters,
