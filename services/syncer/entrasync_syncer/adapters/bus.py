@@ -23,6 +23,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from pydantic import ValidationError
 
+from entrasync_syncer.adapters import metrics
 from entrasync_syncer.ports import CredentialRefused, InfrastructureError, TenantGone
 
 log = logging.getLogger("entrasync.syncer.bus")
@@ -32,7 +33,8 @@ _TRANSIENT_API_CODES = frozenset({"unavailable", "timeout"})
 
 
 class JetStreamRunPublisher:
-    """Implements `RunPublisher`: each message waits for its PubAck; `Nats-Msg-Id` = its id."""
+    """Implements `RunPublisher`: each message waits for its PubAck; `Nats-Msg-Id` = its id.
+    What it published is counted in the metrics (objects, runs, type results)."""
 
     def __init__(
         self, broker: NatsBroker, names: Names, *, attempts: int = 3, timeout: float = 5.0
@@ -47,9 +49,11 @@ class JetStreamRunPublisher:
 
     async def batch(self, batch: ObservationBatch) -> None:
         await self._publish(batch, self._names.observed(batch.tenant_id, batch.object_type))
+        metrics.batch_published(batch)
 
     async def finished(self, event: SyncFinished) -> None:
         await self._publish(event, self._names.run_event(event.tenant_id, "finished"))
+        metrics.run_finished(event)
 
     async def _publish(self, message: Message, subject: str) -> None:
         # Retrying is safe: the stream's duplicate window drops a copy with the same id.

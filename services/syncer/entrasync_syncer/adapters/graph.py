@@ -22,6 +22,7 @@ import orjson
 from entrasync_shared.egress import EgressProxies
 from entrasync_shared.messages import CloudEndpoints
 
+from entrasync_syncer.adapters import metrics
 from entrasync_syncer.adapters.netstream import AsyncioTransport
 from entrasync_syncer.domain import RetryPolicy, classify, parse_retry_after
 from entrasync_syncer.ports import (
@@ -83,7 +84,7 @@ class HttpxGraphConnector:
                 timeout=self._timeout,
                 trust_env=False,
                 transport=self._transport
-                or AsyncioTransport(ssl_context=context, limits=_LIMITS, proxy=proxy),
+                or AsyncioTransport(ssl_context=context, limits=_LIMITS, proxy=None),
                 headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
             )
             self._clients[key] = client
@@ -127,11 +128,15 @@ class HttpxGraphReader:
         attempt, waited, refreshed = 0, 0.0, False
         while True:
             attempt += 1
+            paused = stats.throttle_wait
             await self._wait_for_pause(me, stats)
+            if stats.throttle_wait > paused:
+                metrics.waited(url, stats.throttle_wait - paused)
             stats.requests += 1
             try:
                 response = await self._get(url, await token(False))
             except httpx.TransportError as exc:
+                metrics.graph_answered(url, None)
                 problem = f"Graph unreachable ({type(exc).__name__})"
                 wait = self._policy.delay(attempt, None)
                 if self._policy.gives_up(attempt, waited, wait):
@@ -140,6 +145,7 @@ class HttpxGraphReader:
                 waited += wait
                 await self._sleep(wait)
                 continue
+            metrics.graph_answered(url, response.status_code)
             code, message = _error_of(response)
             verdict = classify(response.status_code, code, message)
             if verdict == "ok":
@@ -148,6 +154,7 @@ class HttpxGraphReader:
             if verdict == "retry":
                 stats.throttled += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                metrics.throttled(url, retry_after)
                 if self._policy.too_long(retry_after):
                     raise GraphError(
                         f"{problem} (Graph asked to wait {retry_after:.0f} s, longer than the "
@@ -162,6 +169,7 @@ class HttpxGraphReader:
                 if retry_after is not None:
                     self._pause(me, wait)
                 stats.throttle_wait += wait
+                metrics.waited(url, wait)
                 await self._sleep(wait)
                 continue
             if verdict == "reauth" and not refreshed:

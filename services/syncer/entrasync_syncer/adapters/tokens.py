@@ -28,6 +28,7 @@ from entrasync_shared.egress import EgressProxies, redacted
 from entrasync_shared.federation import FederatedTokenUnavailable, assertion_source
 from entrasync_shared.messages import Credential
 
+from entrasync_syncer.adapters import metrics
 from entrasync_syncer.domain import RetryPolicy, parse_retry_after
 from entrasync_syncer.ports import TokenError
 
@@ -106,6 +107,7 @@ class MsalTokenSource:
             try:
                 result = await asyncio.to_thread(_acquire, app.app, scopes, fresh)
             except FederatedTokenUnavailable as err:  # raised by MSAL's call of the reader
+                metrics.token(credential.kind, "refused")
                 raise TokenError(str(err)) from None
             except Exception as exc:  # MSAL raises for 5xx and network errors, no common base
                 outage = _outage(exc)
@@ -113,14 +115,18 @@ class MsalTokenSource:
                 if outage.retry_after is None:  # sooner, MSAL would only replay the failure
                     wait = max(wait, _MSAL_THROTTLE)
                 if self._policy.gives_up(attempt, waited, wait):
+                    metrics.token(credential.kind, "unavailable")
                     raise TokenError(_gave_up(credential, outage, attempt, waited)) from None
+                metrics.token(credential.kind, "retried")
                 log.info("token %s; retry in %.1f s", outage.problem, wait)
                 waited += wait
                 await self._sleep(wait)
                 continue
             token = result.get("access_token")
             if isinstance(token, str):
+                metrics.token(credential.kind, "acquired")
                 return token
+            metrics.token(credential.kind, "refused")
             raise TokenError(_refusal(credential, result))
 
     def close(self) -> None:
