@@ -13,6 +13,7 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 
 from entrasync_scheduler.adapters.clock import SystemClock
+from entrasync_scheduler.adapters.metrics import PrometheusScheduleMetrics, sample_census
 from entrasync_scheduler.adapters.nats import NatsCommands, NatsConfigApi
 from entrasync_scheduler.entrypoints.api import api
 from entrasync_scheduler.entrypoints.events import CONSUMERS
@@ -34,7 +35,9 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
         sink=NatsCommands(broker, names),
         clock=clock or SystemClock(),
         settings=settings,
+        metrics=PrometheusScheduleMetrics(),
     )
+    sample_census(scheduler.census)
     for consumer in CONSUMERS:
         consumer.attach(broker, names, lambda: scheduler)
     api.attach(broker, names, lambda: scheduler)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
-from entrasync_shared.messages import Tenant
+from entrasync_shared.messages import StartSync, SyncRecorded, Tenant
 
 from entrasync_scheduler.domain import Planned
 
@@ -25,3 +25,38 @@ class CommandSink(Protocol):
 
     async def pending(self, tenant_id: str) -> int:
         """Commands of the tenant still on the queue (waiting or running); raises on trouble."""
+
+
+SlotOutcome = Literal["queued", "busy", "failed"]
+
+
+class ScheduleMetrics(Protocol):
+    """What the scheduler reports for monitoring (docs/metrics.md)."""
+
+    def slot(self, outcome: SlotOutcome, command: StartSync) -> None:
+        """A due slot was acted on: its command queued, postponed (busy) or not sent."""
+
+    def run_lost(self) -> None:
+        """A run never reported back and was declared lost."""
+
+    def run_recorded(self, recorded: SyncRecorded) -> None:
+        """A run of a tenant ended (heard again after a restart: the same `run_id`)."""
+
+    def tenant_gone(self, tenant_id: str) -> None:
+        """The tenant was deleted: forget what was reported of it."""
+
+
+class NoMetrics:
+    """`ScheduleMetrics` that reports nothing (tests that do not look)."""
+
+    def slot(self, outcome: SlotOutcome, command: StartSync) -> None:
+        pass
+
+    def run_lost(self) -> None:
+        pass
+
+    def run_recorded(self, recorded: SyncRecorded) -> None:
+        pass
+
+    def tenant_gone(self, tenant_id: str) -> None:
+        pass

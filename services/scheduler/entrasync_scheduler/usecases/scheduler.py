@@ -10,13 +10,20 @@ import asyncio
 import contextlib
 import logging
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from entrasync_shared.messages import Health, SyncNowAccepted, SyncRecorded, Tenant
 
 from entrasync_scheduler import domain
 from entrasync_scheduler.domain import Planned, TenantSchedule
-from entrasync_scheduler.ports import Clock, CommandSink, TenantSource
+from entrasync_scheduler.ports import (
+    Clock,
+    CommandSink,
+    NoMetrics,
+    ScheduleMetrics,
+    TenantSource,
+)
 from entrasync_scheduler.settings import SchedulerSettings
 
 log = logging.getLogger("entrasync.scheduler")
@@ -30,6 +37,17 @@ class TenantDisabled(Exception):
     """`sync_now` for a disabled tenant: it never runs while disabled."""
 
 
+@dataclass(frozen=True)
+class Census:
+    """What the scheduler holds now: tenants (enabled or not), runs in flight, each tenant's
+    interval as scheduled."""
+
+    enabled: int
+    disabled: int
+    in_flight: int
+    intervals: dict[str, int]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -37,8 +55,10 @@ class Scheduler:
         sink: CommandSink,
         clock: Clock,
         settings: SchedulerSettings,
+        metrics: ScheduleMetrics | None = None,
     ) -> None:
         self._source, self._sink, self._clock, self._settings = source, sink, clock, settings
+        self._metrics = metrics or NoMetrics()
         self._states: dict[str, TenantSchedule] = {}
         self._deleted: set[str] = set()
         self._recorded: dict[str, SyncRecorded] = {}  # runs heard of before their tenant
@@ -64,8 +84,11 @@ class Scheduler:
         self._deleted.add(tenant_id)
         self._states.pop(tenant_id, None)
         self._recorded.pop(tenant_id, None)
+        self._metrics.tenant_gone(tenant_id)
 
     def run_recorded(self, recorded: SyncRecorded) -> None:
+        if recorded.tenant_id not in self._deleted:
+            self._metrics.run_recorded(recorded)
         state = self._states.get(recorded.tenant_id)
         if state is None:
             if recorded.tenant_id not in self._deleted:
@@ -102,6 +125,16 @@ class Scheduler:
         after = busy.in_flight.run_id if busy.in_flight is not None else None
         self._wake.set()
         return SyncNowAccepted(tenant_id=tenant_id, status="deferred", after_run=after)
+
+    def census(self) -> Census:
+        states = list(self._states.values())
+        enabled = sum(1 for s in states if s.tenant.enabled)
+        return Census(
+            enabled=enabled,
+            disabled=len(states) - enabled,
+            in_flight=sum(1 for s in states if s.in_flight is not None),
+            intervals={s.tenant.id: domain.interval_of(s.tenant, self._policy) for s in states},
+        )
 
     def health(self) -> Health:
         details = {"tenants": str(len(self._states)), "reconciled": str(self.reconciled)}
@@ -176,6 +209,7 @@ class Scheduler:
     def _expire(self, state: TenantSchedule, now: float) -> TenantSchedule:
         live = domain.expire_lost_run(state, now, self._settings.lost_after_seconds)
         if live is not state and state.in_flight is not None:
+            self._metrics.run_lost()
             log.warning(
                 "run %s of tenant %s never reported back; declared lost",
                 state.in_flight.run_id,
@@ -194,11 +228,14 @@ class Scheduler:
         try:
             if await self._sink.pending(command.tenant_id):
                 self._postpone(command.tenant_id, now)
+                self._metrics.slot("busy", command)
                 return "busy"
             await self._sink.start_sync(planned)
         except Exception as err:
             log.warning("could not emit run %s of %s: %r", command.run_id, command.tenant_id, err)
+            self._metrics.slot("failed", command)
             return "failed"
+        self._metrics.slot("queued", command)
         log.info(
             "run %s of tenant %s emitted: %s (%s)",
             command.run_id,
