@@ -84,7 +84,7 @@ class HttpxGraphConnector:
                 timeout=self._timeout,
                 trust_env=False,
                 transport=self._transport
-                or AsyncioTransport(ssl_context=context, limits=_LIMITS, proxy=None),
+                or AsyncioTransport(ssl_context=context, limits=_LIMITS, proxy=proxy),
                 headers={"Accept": "application/json", "User-Agent": "entrasync-syncer"},
             )
             self._clients[key] = client
