@@ -89,3 +89,26 @@ async def test_saving_over_a_newer_version_says_so_plainly_and_saves_on_retry(
     await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
     stored = (await rest.get(f"/api/v1/credential-profiles/{profile['id']}")).json()
     assert stored["secret_expires_at"] == "2099-06-30"
+
+
+async def test_a_workload_identity_profile_is_added_without_a_secret(
+    admin: Page, ui_access: ConsoleAccess
+) -> None:
+    page = admin
+    await page.goto("/credential-profiles/new")
+    dialog = page.get_by_role("dialog", name="Add Credential Profile")
+    name = unique("Workload app")
+    await dialog.get_by_label("Name").fill(name)
+    await dialog.get_by_label("Client ID").fill("0a1b2c3d-1111-4222-8333-444455556677")
+    await dialog.get_by_text("Use workload identity federation instead").click()
+    await dialog.get_by_label("Workload identity (e.g. AKS)").check()
+    await dialog.get_by_label("Token file").fill("/var/run/secrets/azure/tokens/token")
+    await dialog.get_by_role("button", name="Add").click()
+    await expect(page).to_have_url(f"{ui_access.url}/credential-profiles")
+    row = page.locator("#profile-table tbody tr").filter(has_text=name)
+    await expect(row).to_contain_text("Workload identity")
+    await row.get_by_role("link", name=name).click()
+    await expect(page.get_by_label("Token file")).to_have_value(
+        "/var/run/secrets/azure/tokens/token"
+    )
+    await expect(page.get_by_role("button", name="Save")).to_be_disabled()

@@ -134,3 +134,29 @@ def test_unknown_profiles_are_404_and_bad_ids_422(api: httpx.Client) -> None:
     assert missing.json()["code"] == "not_found"
     weird = api.get("/api/v1/credential-profiles/" + "x" * 65)
     assert weird.status_code == 422 and weird.json()["field"] == "profile_id"
+
+
+def test_a_workload_identity_profile_is_created_without_any_secret(api: httpx.Client) -> None:
+    token_file = "/var/run/secrets/azure/tokens/azure-identity-token"
+
+    profile = new_profile(
+        api, client_secret=None, kind="federated", federated_token_file=token_file
+    )
+    switched = api.patch(
+        f"/api/v1/credential-profiles/{profile['id']}",
+        json={"version": 1, "federated_token_file": None},
+    )
+    refused = api.post(
+        "/api/v1/credential-profiles",
+        json={
+            "name": unique("wi"),
+            "client_id": CLIENT_ID,
+            "kind": "federated",
+            "client_secret": "s",
+        },
+    )
+
+    assert (profile["kind"], profile["federated_token_file"]) == ("federated", token_file)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["federated_token_file"] is None
+    assert refused.status_code == 422 and "no secret" in refused.text

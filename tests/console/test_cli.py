@@ -62,6 +62,20 @@ def test_profiles_are_added_listed_updated_and_deleted(console_stack: ServiceSta
     assert added["id"] not in [p["id"] for p in ctl_json(console_stack, "profiles", "list")]
 
 
+def test_a_workload_identity_profile_is_added_with_no_secret(console_stack: ServiceStack) -> None:
+    added = ctl_json(
+        console_stack,
+        "profiles", "add", "--name", unique("ctl wi"), "--client-id", CLIENT_ID, "--federated",
+        "--token-file", "/var/run/secrets/azure/tokens/azure-identity-token",
+    )  # fmt: skip
+    moved = ctl_json(console_stack, "profiles", "update", added["id"], "--token-file", "default")
+
+    assert added["kind"] == "federated"
+    assert added["federated_token_file"] == "/var/run/secrets/azure/tokens/azure-identity-token"
+    assert (moved["kind"], moved["federated_token_file"]) == ("federated", None)
+    assert "federated" in ctl(console_stack, "profiles", "list").stdout
+
+
 def test_a_refusal_exits_2_with_the_services_message(console_stack: ServiceStack) -> None:
     bad = ctl(console_stack, "profiles", "add", "--name", "x", "--client-id", "nope")
     assert bad.returncode == 2

@@ -342,3 +342,13 @@ async def test_only_a_federated_profile_takes_a_token_file_in_an_update(world: W
         )
 
     assert refused.value.field == "federated_token_file"
+
+
+async def test_naming_the_kind_of_a_federated_profile_again_changes_nothing(world: World) -> None:
+    profile = await new_profile(world, client_secret=None, kind="federated")
+
+    same = await usecases.update_profile(
+        ProfileUpdate(profile_id=profile.id, version=1, kind="federated"), world.deps
+    )
+
+    assert same.version == 1 and len(world.outbox.published) == 1

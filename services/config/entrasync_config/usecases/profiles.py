@@ -123,6 +123,8 @@ async def update_profile(request: ProfileUpdate, deps: Deps) -> CredentialProfil
     material = read_material(
         request.client_secret, request.private_key_pem, request.certificate_pem, request.kind
     )
+    if material is not None and material.kind == old.kind == "federated":
+        material = None  # still federated: nothing to replace (a form sends the kind each time)
     if material is not None:
         # A new credential makes the old expiry date meaningless: take the new one's.
         changes.update(

@@ -49,9 +49,19 @@ def profiles_add(
     secret_stdin: Annotated[bool, typer.Option(help="Read the client secret from stdin")] = False,
     key_file: Annotated[Path | None, typer.Option(help="PEM private key of a certificate")] = None,
     cert_file: Annotated[Path | None, typer.Option(help="PEM certificate")] = None,
+    federated: Annotated[
+        bool, typer.Option(help="Workload identity federation: no secret at all")
+    ] = False,
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            help="federated: the projected token file (default: AZURE_FEDERATED_TOKEN_FILE)"
+        ),
+    ] = None,
     expires: Annotated[str | None, typer.Option(help="Secret expiry date (YYYY-MM-DD)")] = None,
 ) -> None:
-    """Add a credential profile with a client secret (stdin) or a certificate."""
+    """Add a credential profile with a client secret (stdin), a certificate, or workload
+    identity federation (--federated)."""
     c: Context = ctx.obj
     secret = _read_secret(secret_stdin)
 
@@ -64,6 +74,8 @@ def profiles_add(
                 "client_secret": secret,
                 "private_key_pem": key_file.read_text() if key_file else None,
                 "certificate_pem": cert_file.read_text() if cert_file else None,
+                "kind": "federated" if federated else None,
+                "federated_token_file": token_file,
                 "secret_expires_at": expires,
             }
         )
@@ -79,6 +91,13 @@ def profiles_update(
     name: Annotated[str | None, typer.Option()] = None,
     client_id: Annotated[str | None, typer.Option()] = None,
     secret_stdin: Annotated[bool, typer.Option(help="Read a new secret from stdin")] = False,
+    federated: Annotated[
+        bool, typer.Option(help="Switch to workload identity federation (drops the secret)")
+    ] = False,
+    token_file: Annotated[
+        str | None,
+        typer.Option(help="federated: the projected token file, or 'default'"),
+    ] = None,
     expires: Annotated[str | None, typer.Option(help="YYYY-MM-DD, or 'none' to clear")] = None,
 ) -> None:
     """Change a credential profile."""
@@ -89,6 +108,10 @@ def profiles_update(
         current = await ops.find_profile(s, profile)
         changes: dict[str, Any] = {"name": name, "client_id": client_id, "client_secret": secret}
         changes = {k: v for k, v in changes.items() if v is not None}
+        if federated:
+            changes["kind"] = "federated"
+        if token_file is not None:
+            changes["federated_token_file"] = None if token_file == "default" else token_file
         if expires is not None:
             changes["secret_expires_at"] = None if expires == "none" else expires
         update = ProfileUpdate(profile_id=current.id, version=current.version, **changes)

@@ -42,20 +42,24 @@ REQUIRED = {
 
 
 def profile_values(form: FormData) -> dict[str, Any]:
-    """The form's non-empty fields; blank secret fields mean "keep the current one"."""
+    """The form's non-empty fields; blank secret fields mean "keep the current one". With
+    workload identity ticked, the kind and the token file (blank: the service's default)."""
     values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in FIELDS}
     values["secret_expires_at"] = values["secret_expires_at"] or None
     for name in SECRETS:
         text = str(form.get(name) or "")
         if text.strip():
             values[name] = text.strip() if name == "client_secret" else text
+    if form.get("kind") == "federated":
+        values["kind"] = "federated"
+        values["federated_token_file"] = str(form.get("federated_token_file") or "").strip() or None
     return values
 
 
 def missing_profile_fields(values: dict[str, Any]) -> dict[str, str]:
     required = dict(REQUIRED)
-    if any(name in values for name in SECRETS):
-        del required["client_secret"]  # a certificate instead; config checks the pair
+    if any(name in values for name in SECRETS) or values.get("kind") == "federated":
+        del required["client_secret"]  # a certificate or no secret; config checks the rest
     return missing_fields(values, required)
 
 
