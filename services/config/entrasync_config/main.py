@@ -32,6 +32,7 @@ from entrasync_config.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_config.adapters.nats import NatsOutboxRelay
 from entrasync_config.domain import Unavailable
 from entrasync_config.entrypoints.api import api
+from entrasync_config.entrypoints.metrics import sample_config
 from entrasync_config.entrypoints.sync_recorded import sync_recorded
 from entrasync_config.ports import Deps
 from entrasync_config.settings import ConfigSettings
@@ -85,6 +86,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
         max_failed_deliveries=settings.max_failed_deliveries,
         fetch_timeout=settings.fetch_timeout_seconds,
     )
+    sample_config(runtime.get)
 
     async def start() -> None:
         runtime.mongo = mongo.connect(settings.mongodb_uri)
