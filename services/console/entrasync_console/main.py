@@ -46,6 +46,7 @@ from entrasync_console.core.auth import SessionCodec as Codec
 from entrasync_console.core.security import Console, SessionGate, api_principal
 from entrasync_console.settings import ConsoleSettings
 from entrasync_console.web import api_docs, history_pages, login, middleware, pages, profile_pages
+from entrasync_console.web.metrics import RequestMetrics
 from entrasync_console.web.rendering import HERE, build_templates
 
 log = logging.getLogger("entrasync.console")
@@ -127,6 +128,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     middleware.add_security_headers(app)
     app.add_middleware(SessionGate, console=state)
     app.add_middleware(bodies.BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: requests the others refuse count too
     return app
 
 
