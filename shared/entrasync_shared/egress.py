@@ -46,6 +46,13 @@ def check_proxy_url(value: str) -> str:
     return value
 
 
+def _checked(value: str, where: str) -> str:
+    try:
+        return check_proxy_url(value)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
 def redacted(proxy: str) -> str:
     """`proxy` fit for a log line: ``user:password@`` becomes ``***@``."""
     parts = urlsplit(proxy)
@@ -64,9 +71,12 @@ class EgressProxies:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
-        self._per_cloud = {name: check_proxy_url(url) for name, url in (per_cloud or {}).items()}
+        self._per_cloud = {
+            name: _checked(url, f"{CLOUD_PROXIES_VARIABLE}, cloud {name!r}")
+            for name, url in (per_cloud or {}).items()
+        }
         https = environ.get("https_proxy") or environ.get("HTTPS_PROXY") or ""
-        self._https = check_proxy_url(https) if https else None
+        self._https = _checked(https, "HTTPS_PROXY") if https else None
         self._no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
 
     def for_url(self, cloud: str, url: str) -> str | None:

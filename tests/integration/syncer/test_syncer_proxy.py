@@ -9,7 +9,11 @@ a firewall, and TLS is still checked end to end against the simulator's CA.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,6 +114,34 @@ async def test_proxy_credentials_are_sent_and_never_logged(
     assert "via proxy http://***@127.0.0.1" in caplog.text  # which proxy, without its password
     for text in (caplog.text, str(refused.value), str(unreachable.value)):
         assert PROXY_PASSWORD not in text and "wrong-password" not in text
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("HTTPS_PROXY", f"https://u:{PROXY_PASSWORD}@proxy:3128", "HTTPS_PROXY"),
+        (
+            "ENTRASYNC_CLOUD_PROXIES",
+            f'{{"lab": "u:{PROXY_PASSWORD}@proxy"}}',
+            "ENTRASYNC_CLOUD_PROXIES: cloud 'lab'",
+        ),
+    ],
+)
+def test_a_malformed_proxy_stops_the_syncer_without_showing_it(
+    variable: str, value: str, named: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "entrasync-syncer")],
+        env={**env, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert named in done.stderr and "http://host:port" in done.stderr
+    assert PROXY_PASSWORD not in done.stderr + done.stdout
 
 
 async def _token(credential: Credential, proxies: EgressProxies) -> str:
