@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from entrasync_config.adapters.entra import HttpEntraProbe
 from entrasync_config.domain import ClientCredential, ProbeFailure
+from entrasync_config.domain.explain import explain_discovery
 from entrasync_shared.egress import EgressProxies
 from entrasync_shared.messages import CloudEndpoints
 from entrasync_sim.launcher import SimulatorProcess
@@ -88,8 +89,24 @@ async def test_a_wrong_proxy_password_fails_the_test_without_showing_it(
             probe.close()
         assert not proxy.tunnels()
     for failure in (discovery.value, token.value):
-        assert failure.code == "network_error"
+        assert failure.code == "proxy_error"
         assert "not-the-password" not in str(failure) and PROXY_PASSWORD not in str(failure)
+
+
+async def test_an_unreachable_proxy_is_named_as_the_problem(
+    cloud: CloudEndpoints, home: dict[str, Any]
+) -> None:
+    probe = HttpEntraProbe(EgressProxies({}, {"HTTPS_PROXY": "http://127.0.0.1:9"}))
+    try:
+        with pytest.raises(ProbeFailure) as discovery:
+            await probe.discover(cloud, home["domain"], 5)
+        with pytest.raises(ProbeFailure) as token:
+            await probe.token(cloud, home["tenant_id"], _credential(home), 5)
+    finally:
+        probe.close()
+    assert discovery.value.code == token.value.code == "proxy_error"
+    advice = explain_discovery("proxy_error", home["domain"], "lab", HOST, 5)
+    assert "egress proxy" in advice and "HTTPS_PROXY" in advice
 
 
 async def _discover(probe: HttpEntraProbe, cloud: CloudEndpoints, home: dict[str, Any]) -> str:

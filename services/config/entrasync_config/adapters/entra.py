@@ -102,7 +102,7 @@ class HttpEntraProbe:
     async def discover(self, cloud: CloudEndpoints, tenant: str, timeout: float) -> str:
         url = f"{cloud.authority_host}/{quote(tenant)}/v2.0/.well-known/openid-configuration"
         async with self._http(cloud, url, timeout) as http:
-            response = await _send(http, url)
+            response = await _send(http, url, proxied=self._proxy(cloud, url) is not None)
         try:
             body = response.json()
         except ValueError:
@@ -129,7 +129,8 @@ class HttpEntraProbe:
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         async with self._http(cloud, cloud.graph_url, timeout) as http:
-            response = await _send(http, f"{cloud.graph_url}{path}", headers)
+            proxied = self._proxy(cloud, cloud.graph_url) is not None
+            response = await _send(http, f"{cloud.graph_url}{path}", headers, proxied=proxied)
         if response.status_code != 200:
             raise _graph_failure(response)
         try:
@@ -140,21 +141,29 @@ class HttpEntraProbe:
 
 
 async def _send(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+    http: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    proxied: bool = False,
 ) -> httpx.Response:
     try:
         return await http.get(url, headers=headers)
     except httpx.TimeoutException:
         raise ProbeFailure("timeout") from None
-    except httpx.ConnectError as err:
-        raise ProbeFailure(_connection_code(str(err)), type(err).__name__) from None
+    except (httpx.ConnectError, httpx.ProxyError) as err:
+        raise ProbeFailure(_connection_code(str(err), proxied), type(err).__name__) from None
     except httpx.HTTPError as err:
         raise ProbeFailure("network_error", type(err).__name__) from None
 
 
-def _connection_code(text: str) -> str:
-    """`tls_error` when the server's certificate is not trusted, else `network_error`."""
-    return "tls_error" if "CERTIFICATE" in text.upper() else "network_error"
+def _connection_code(text: str, proxied: bool) -> str:
+    """`tls_error` when the server's certificate is not trusted, else `proxy_error` through a
+    proxy (unreachable, or refusing the tunnel: a wrong password, a host it may not reach),
+    else `network_error`."""
+    if "CERTIFICATE" in text.upper():
+        return "tls_error"
+    return "proxy_error" if proxied else "network_error"
 
 
 def _client_credential(credential: ClientCredential) -> str | dict[str, Any]:
@@ -192,7 +201,8 @@ def _acquire(
     except requests.Timeout:
         raise ProbeFailure("timeout") from None
     except requests.ConnectionError as err:  # SSLError included: a reset mid-handshake is one
-        raise ProbeFailure(_connection_code(str(err)), type(err).__name__) from None
+        code = _connection_code(str(err), proxy is not None)
+        raise ProbeFailure(code, type(err).__name__) from None
     except ValueError as err:
         # MSAL: a 4xx from the authority's discovery, or a credential it cannot use. Only the
         # first line: never anything that could echo key material.

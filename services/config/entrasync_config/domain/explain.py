@@ -27,6 +27,12 @@ def _network(code: str, host: str, timeout: float) -> str | None:
         return f"The TLS certificate of {host} is not trusted: check the cloud's CA settings."
     if code == "network_error":
         return f"Could not connect to {host}: check DNS, firewall and proxy settings."
+    if code == "proxy_error":
+        return (
+            f"The egress proxy did not connect this service to {host} (unreachable, or it "
+            "refused: its user and password, or a host it may not reach): check HTTPS_PROXY, "
+            "NO_PROXY and ENTRASYNC_CLOUD_PROXIES, and the proxy's own log."
+        )
     return None
 
 
