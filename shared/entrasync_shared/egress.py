@@ -55,6 +55,8 @@ def _checked(value: str, where: str) -> str:
 
 def redacted(proxy: str) -> str:
     """`proxy` fit for a log line: ``user:password@`` becomes ``***@``."""
+    if proxy == DIRECT:
+        return proxy
     parts = urlsplit(proxy)
     if parts.username is None and parts.password is None:
         return proxy
@@ -78,6 +80,16 @@ class EgressProxies:
         https = environ.get("https_proxy") or environ.get("HTTPS_PROXY") or ""
         self._https = _checked(https, "HTTPS_PROXY") if https else None
         self._no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
+
+    def summary(self) -> str:
+        """What this process does, for its start-up log line (passwords shown as ``***``)."""
+        parts = [
+            f"HTTPS_PROXY={redacted(self._https)} NO_PROXY={self._no_proxy or '-'}"
+            if self._https
+            else "no HTTPS_PROXY"
+        ]
+        parts += [f"{name}: {redacted(url)}" for name, url in sorted(self._per_cloud.items())]
+        return "; ".join(parts)
 
     def for_url(self, cloud: str, url: str) -> str | None:
         """The proxy URL for a request to `url` of cloud `cloud`, or None to go direct."""

@@ -79,3 +79,5 @@ async def test_a_tenant_is_tested_and_synced_through_the_proxy(
         log = stack.log_file(service).read_text()
         assert PROXY_PASSWORD not in log, f"{service} logged the proxy password"
     assert "via proxy http://***@127.0.0.1" in stack.log_file("syncer").read_text()
+    for service in ("config", "syncer"):  # the start-up line says which proxy is in use
+        assert "egress: HTTPS_PROXY=http://***@127.0.0.1" in stack.log_file(service).read_text()

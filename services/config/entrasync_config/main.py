@@ -124,11 +124,12 @@ def build_app(settings: ConfigSettings) -> FastStream:
         await subscriptions_in_place(broker.connection)
         await health.start()
         log.info(
-            "entrasync-config ready: prefix=%r database=%s clouds=%s key=%s",
+            "entrasync-config ready: prefix=%r database=%s clouds=%s key=%s egress: %s",
             settings.prefix,
             settings.db,
             ",".join(clouds.names()),
             box.key_id,
+            proxies.summary(),
         )
 
     async def stop_relay() -> None:

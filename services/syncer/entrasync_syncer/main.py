@@ -109,10 +109,11 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         await subscriptions_in_place(broker.connection)  # before we say "ready"
         tune_process(settings)
         log.info(
-            "syncer ready: consumer %s on %s (stream %s)",
+            "syncer ready: consumer %s on %s (stream %s); egress: %s",
             names.consumer("syncer", "commands"),
             names.sync_commands,
             names.commands_stream,
+            proxies.summary(),
         )
 
     async def close() -> None:

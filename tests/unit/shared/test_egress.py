@@ -73,3 +73,12 @@ def test_a_bad_cloud_proxy_setting_names_the_cloud_not_the_password(
 def test_redacted_hides_user_and_password() -> None:
     assert redacted("http://me:s3cret@proxy:3128") == "http://***@proxy:3128"
     assert redacted(PROXY) == PROXY
+
+
+def test_the_summary_for_the_start_up_log_shows_no_password() -> None:
+    environ = {"HTTPS_PROXY": "http://me:s3cret@proxy:3128", "NO_PROXY": "localhost"}
+    proxies = EgressProxies({"usgov": "http://gov:pw2@p:1", "lab": "direct"}, environ)
+    assert proxies.summary() == (
+        "HTTPS_PROXY=http://***@proxy:3128 NO_PROXY=localhost; lab: direct; usgov: http://***@p:1"
+    )
+    assert EgressProxies({}, {}).summary() == "no HTTPS_PROXY"
