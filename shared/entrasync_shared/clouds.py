@@ -3,7 +3,8 @@
 A custom cloud (a sovereign endpoint, an egress proxy, or the Graph simulator) is declared in
 settings as JSON, e.g. ``ENTRASYNC_CLOUDS='{"lab": {"authority_host": "https://login.lab",
 "graph_url": "https://graph.lab", "ca_file": "/etc/lab-ca.pem"}}'``. Nothing else in the
-services knows what sits behind a cloud name.
+services knows what sits behind a cloud name. A forward (``CONNECT``) proxy on the way to a cloud
+is not a cloud: see `entrasync_shared.egress`.
 """
 
 from __future__ import annotations
