@@ -36,7 +36,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from entrasync_devtools.demo import build_parser
 from entrasync_devtools.infra import InfraError, LocalInfra
 from entrasync_devtools.keys import new_encryption_key
-from entrasync_devtools.stack import ServiceStack, SimulatorCloud
+from entrasync_devtools.stack import SERVICES, ServiceStack, SimulatorCloud
 
 CLOUD = "simulator"
 NAMES = Names()
@@ -259,6 +259,7 @@ def ready_object(
         "first_sync": recorded[0],
         "workdir": str(workdir),
         "console_url": access.url,
+        "metrics_urls": {service: demo.stack.metrics_url(service) for service in SERVICES},
         "admin_user": access.admin_user,
         "admin_password": access.admin_password,
         "api_token": access.api_token,
@@ -275,6 +276,10 @@ def hints(ready: dict[str, Any], directory: dict[str, Any]) -> list[str]:
         f"  REST API:              curl -H 'Authorization: Bearer {ready['api_token']}' "
         f"{ready['console_url']}/api/v1/tenants",
         f"  services' logs:        {workdir}/*.log",
+        *(
+            f"  Prometheus metrics:    {url}  ({service})"
+            for service, url in ready["metrics_urls"].items()
+        ),
         f"  inventory (MongoDB):   mongosh '{ready['mongodb_uri']}'  (database entrasync_history)",
         f"  change events (NATS):  nats --server {ready['nats_url']} sub 'entrasync.directory.>'"
         f"  (admin; every service's user: {ready['nats_users_file']})",

@@ -3,7 +3,9 @@
 Used by `make demo` and by the end-to-end tests: each service is started from its console
 script exactly as an operator would run it, configured only through environment variables.
 The web console is the fifth process: the stack makes up an admin account, an API token and a
-session secret for it (`ServiceStack.console`) and serves it on a free local port.
+session secret for it (`ServiceStack.console`) and serves it on a free local port. Every service
+gets a free health port too (`/livez`, `/readyz` and its Prometheus metrics at
+`ServiceStack.metrics_url(service)`), unless its environment names one.
 """
 
 from __future__ import annotations
@@ -138,12 +140,17 @@ class ServiceStack:
     services: tuple[str, ...] = SERVICES
     service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     console: ConsoleAccess | None = None
+    health_ports: dict[str, int] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
     def names(self) -> Names:
         return Names(self.prefix)
+
+    def metrics_url(self, service: str) -> str:
+        """Where `service` serves its Prometheus metrics (on its health port)."""
+        return f"http://127.0.0.1:{self.health_ports[service]}/metrics"
 
     def log_file(self, service: str) -> Path:
         return self.workdir / f"{service}.log"
@@ -196,6 +203,9 @@ class ServiceStack:
                     self.console = ConsoleAccess.generate(free_port())
                 service_env = {**service_env, **self.console.environment(bindir)}
                 service_env.update(self.service_env.get(service, {}))
+            port = int(service_env.get("ENTRASYNC_HEALTH_PORT") or 0) or free_port()
+            self.health_ports[service] = port
+            service_env["ENTRASYNC_HEALTH_PORT"] = str(port)
             log = self.log_file(service).open("ab")
             self._logs.append(log)
             self._procs[service] = subprocess.Popen(
