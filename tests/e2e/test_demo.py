@@ -46,6 +46,7 @@ DOCUMENTED_KEYS = {
     "first_sync",
     "workdir",
     "console_url",
+    "metrics_urls",
     "admin_user",
     "admin_password",
     "api_token",
@@ -98,6 +99,9 @@ def check_ready_line(line: str, tenants: int) -> dict[str, Any]:
     assert ready["tenants"][0]["tenant_id"] == ready["tenant_id"]
     assert [t["entra_tenant_id"] for t in ready["tenants"]] == [d["tenant_id"] for d in directories]
     assert ready["first_sync"]["status"] == "Succeeded"
+    assert set(ready["metrics_urls"]) == {"config", "scheduler", "syncer", "history", "console"}
+    for url in ready["metrics_urls"].values():
+        assert "# TYPE entrasync_api_requests_total counter" in httpx.get(url, timeout=10).text
     return dict(ready)
 
 
@@ -159,6 +163,8 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
 
     line = run.wait_for_line(lambda text: text.startswith(READY), 300)
     ready = check_ready_line(line, tenants=3)
+    for url in ready["metrics_urls"].values():  # a hint line each, to open or scrape
+        run.wait_for_line(lambda text, url=url: "Prometheus metrics:" in text and url in text, 5)
     assert Path(ready["workdir"]) == workdir
     listed = httpx.get(
         f"{ready['console_url']}/api/v1/tenants",
