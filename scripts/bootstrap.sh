@@ -2,8 +2,9 @@
 # Install what `make demo` and `make test` need on a fresh Debian/Ubuntu machine, then sync the
 # locked environment. Idempotent: a second run only checks. Prints the uv path on stdout's last line.
 # Root (or passwordless sudo) is needed only for Debian packages missing on the machine: chromium
-# (browser tests), nodejs/npm (the consumer example), python3-pip (to get uv); with
-# ENTRASYNC_SKIP_BROWSER=1 / ENTRASYNC_SKIP_NODE=1 and uv present, nothing needs root.
+# (browser tests), nodejs/npm (the consumer example), prometheus (its promtool checks deploy/'s
+# alert rules), python3-pip (to get uv); with ENTRASYNC_SKIP_BROWSER=1 / ENTRASYNC_SKIP_NODE=1 /
+# ENTRASYNC_SKIP_PROMTOOL=1 and uv present, nothing needs root.
 set -euo pipefail
 
 say() { echo "bootstrap: $*" >&2; }
@@ -50,6 +51,16 @@ if [ "${ENTRASYNC_SKIP_NODE:-}" != "1" ] && ! { command -v node >/dev/null && co
     || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
          && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >&2; }; } \
     || die "could not install Node.js; run: sudo apt-get install -y nodejs npm"
+fi
+
+# promtool for the deploy tests (checks and unit-tests the PrometheusRule's alerts): Debian's
+# prometheus package carries it (with the Prometheus server, which the tests do not run).
+if [ "${ENTRASYNC_SKIP_PROMTOOL:-}" != "1" ] && ! command -v promtool >/dev/null; then
+  say "installing promtool (Debian's prometheus package) for the deploy tests ..."
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >&2 \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+         && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >&2; }; } \
+    || die "could not install promtool; run: sudo apt-get install -y prometheus"
 fi
 
 # Python environment from the lock file. It carries the servers too, so they need no root:
