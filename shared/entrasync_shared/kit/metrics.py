@@ -146,6 +146,14 @@ def flow_of(names: Names, subject: str) -> str | None:
     return None
 
 
+def published(service: str, names: Names, subject: str) -> None:
+    """Count one message `service` published on `subject` (nothing unless it is a catalog
+    flow's); for publishers that bypass the broker, e.g. history's pipelined events."""
+    flow = flow_of(names, subject)
+    if flow is not None:
+        PUBLISHED.labels(service, flow).inc()
+
+
 def count_publishes(service: str, names: Names) -> Callable[..., BaseMiddleware[Any, Any]]:
     """A FastStream broker middleware counting `service`'s publishes per catalog flow
     (`broker.add_middleware(count_publishes("history", names))`); the flow, not the subject,
@@ -155,9 +163,7 @@ def count_publishes(service: str, names: Names) -> Callable[..., BaseMiddleware[
         async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
             result = await call_next(cmd)
             if cmd.publish_type is PublishType.PUBLISH:
-                flow = flow_of(names, cmd.destination)
-                if flow is not None:
-                    PUBLISHED.labels(service, flow).inc()
+                published(service, names, cmd.destination)
             return result
 
     return CountPublishes
