@@ -6,4 +6,6 @@
   read on the dead-letter subject, map outcomes to ack / nak / park in one place;
 - `service`: `run_service()` — settings errors, logging, the event loop;
 - `micro`: the NATS micro discovery protocol for every service.
+- `metrics`: the Prometheus metrics every service shares (API requests, consumer outcomes and
+  lag, dead letters, publishes per flow), served at `/metrics` on the health port.
 """
