@@ -27,9 +27,11 @@ from nats.js.api import (
 )
 from nats.js.errors import APIError, BucketNotFoundError, NoStreamResponseError, NotFoundError
 from nats.js.kv import KeyValue
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_json
 
+from entrasync_shared.kit import tracing
 from entrasync_shared.messages import ApiError, Reply
 from entrasync_shared.settings import user_in_url
 from entrasync_shared.subjects import Names, StreamSpec, inbox_prefix
@@ -162,10 +164,13 @@ async def call(
     *,
     timeout: float = 10.0,
 ) -> T:
-    """Send an API request and return its typed result, raising `ApiCallError` on failure."""
+    """Send an API request and return its typed result, raising `ApiCallError` on failure.
+    With tracing on, the request is a client span and carries its trace context."""
     payload = request.model_dump_json().encode() if request is not None else b"{}"
     try:
-        msg = await nc.request(subject, payload, timeout=timeout)
+        with tracing.span(f"{subject} request", kind=SpanKind.CLIENT):
+            headers = tracing.inject({}) or None
+            msg = await nc.request(subject, payload, timeout=timeout, headers=headers)
     except NoRespondersError:
         error = ApiError(code="unavailable", message=f"nobody serves {subject}")
         raise ApiCallError(error) from None
@@ -208,11 +213,20 @@ class OrderedPublisher:
     async def publish(self, messages: Sequence[Outgoing], *, stream: str) -> None:
         """Return once `stream` has stored every message; raise the first failure
         (`nats.js.errors.Error`, or `TimeoutError` when acks are missing after the timeout of
-        a window). A retry is safe: the stream drops copies with the same `Nats-Msg-Id`."""
-        for start in range(0, len(messages), self._window):
-            await self._publish_window(messages[start : start + self._window], stream)
+        a window). A retry is safe: the stream drops copies with the same `Nats-Msg-Id`.
+        With tracing on, one producer span covers them and each carries its context."""
+        with tracing.span(
+            f"{stream} publish",
+            {"messaging.batch.message_count": len(messages)},
+            kind=SpanKind.PRODUCER,
+        ):
+            traced = tracing.inject({})
+            for start in range(0, len(messages), self._window):
+                await self._publish_window(messages[start : start + self._window], stream, traced)
 
-    async def _publish_window(self, messages: Sequence[Outgoing], stream: str) -> None:
+    async def _publish_window(
+        self, messages: Sequence[Outgoing], stream: str, traced: dict[str, str]
+    ) -> None:
         prefix = await self._inbox()
         tokens: list[str] = []
         results: list[Any] = []
@@ -227,6 +241,7 @@ class OrderedPublisher:
                     "correlation_id": out.msg_id,
                     "Nats-Msg-Id": out.msg_id,
                     "Nats-Expected-Stream": stream,
+                    **traced,
                 }
                 await self._nc.publish(
                     out.subject, to_json(out.message), reply=f"{prefix}.{token}", headers=headers

@@ -17,6 +17,7 @@ from importlib.metadata import version
 
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
 from entrasync_shared.kit.service import load_settings, run_service
+from entrasync_shared.kit.tracing import nats_middlewares
 from entrasync_shared.logs import configure_logging
 from entrasync_shared.messages import KeysReencrypted, new_id
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
@@ -68,7 +69,10 @@ def build_app(settings: ConfigSettings) -> FastStream:
     proxies = settings.egress_proxies()
     names = settings.names
     broker = NatsBroker(
-        settings.nats_url, name="entrasync-config", inbox_prefix=settings.inbox_prefix
+        settings.nats_url,
+        name="entrasync-config",
+        inbox_prefix=settings.inbox_prefix,
+        middlewares=nats_middlewares(),
     )
     runtime = _Runtime()
     api.attach(

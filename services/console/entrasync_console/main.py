@@ -23,6 +23,7 @@ from typing import Any
 import nats
 import uvicorn
 from entrasync_shared.health import HealthServer
+from entrasync_shared.kit.tracing import configure_tracing, tracing_on
 from entrasync_shared.logs import configure_logging
 from entrasync_shared.reconnects import ReconnectLog
 from fastapi import Depends, FastAPI
@@ -48,6 +49,7 @@ from entrasync_console.settings import ConsoleSettings
 from entrasync_console.web import api_docs, history_pages, login, middleware, pages, profile_pages
 from entrasync_console.web.metrics import RequestMetrics
 from entrasync_console.web.rendering import HERE, build_templates
+from entrasync_console.web.tracing import TracedRequests
 
 log = logging.getLogger("entrasync.console")
 
@@ -128,6 +130,8 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     middleware.add_security_headers(app)
     app.add_middleware(SessionGate, console=state)
     app.add_middleware(bodies.BodyLimit, limit=settings.max_body_bytes)
+    if tracing_on():
+        app.add_middleware(TracedRequests)
     app.add_middleware(RequestMetrics)  # outermost: requests the others refuse count too
     return app
 
@@ -202,6 +206,7 @@ def run(argv: list[str] | None = None) -> None:
     if _print_tools(args.command, args.name):
         return
     configure_logging(logging.INFO, service="entrasync-console")
+    configure_tracing("console")
     try:
         settings = ConsoleSettings()
         logging.getLogger().setLevel(settings.log_level.upper())

@@ -8,6 +8,7 @@ import logging
 
 from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.kit.service import run_service
+from entrasync_shared.kit.tracing import nats_middlewares
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -28,7 +29,10 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
     """The scheduler app; tests pass their own `clock` to move time on."""
     names = settings.names
     broker = NatsBroker(
-        settings.nats_url, name="entrasync-scheduler", inbox_prefix=settings.inbox_prefix
+        settings.nats_url,
+        name="entrasync-scheduler",
+        inbox_prefix=settings.inbox_prefix,
+        middlewares=nats_middlewares(),
     )
     scheduler = Scheduler(
         source=NatsConfigApi(broker, names, settings.config_timeout_seconds),

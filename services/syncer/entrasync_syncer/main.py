@@ -9,6 +9,7 @@ import platform
 
 from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.kit.service import run_service
+from entrasync_shared.kit.tracing import nats_middlewares
 from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
@@ -64,7 +65,9 @@ def tune_process(settings: Settings) -> None:
 def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> FastStream:
     """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
     names = settings.names
-    broker = NatsBroker(settings.nats_url, inbox_prefix=settings.inbox_prefix)
+    broker = NatsBroker(
+        settings.nats_url, inbox_prefix=settings.inbox_prefix, middlewares=nats_middlewares()
+    )
     proxies = settings.egress_proxies()
     tokens = MsalTokenSource(settings.retry_policy, proxies=proxies)
 

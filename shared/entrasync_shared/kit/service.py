@@ -3,7 +3,8 @@
 Settings come from the environment (pydantic-settings); a bad one stops the process with exit
 code 2 and one line naming each problem (never its value: it may be a secret). Logging is set
 up once (`logs.configure_logging`: one record per line, control characters escaped; JSON lines
-naming the service with `ENTRASYNC_LOG_FORMAT=json`), then the level from the settings.
+naming the service with `ENTRASYNC_LOG_FORMAT=json`), then the level from the settings; traces
+as the `OTEL_*` variables say (`kit.tracing`: off by default).
 FastStream's app handles SIGINT/SIGTERM: it stops its subscribers, runs the shutdown hooks and
 exits 0.
 """
@@ -18,6 +19,7 @@ from typing import Protocol, TypeVar
 from faststream import FastStream
 from pydantic import ValidationError
 
+from entrasync_shared.kit.tracing import configure_tracing
 from entrasync_shared.logs import configure_logging
 
 
@@ -58,6 +60,7 @@ def run_service(
     signal stops it. `build_app` may refuse a setting only it can judge (an unusable key) by
     raising `ValueError`: exit 2 too, with its message."""
     configure_logging(logging.INFO, service=f"entrasync-{name}")
+    configure_tracing(name)  # before `build_app`: its broker takes the tracing middlewares
     settings = load_settings(name, settings_type)
     logging.getLogger().setLevel(settings.log_level.upper())
     try:

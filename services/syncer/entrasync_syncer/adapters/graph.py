@@ -20,7 +20,10 @@ from typing import Any
 import httpx
 import orjson
 from entrasync_shared.egress import EgressProxies
+from entrasync_shared.kit import tracing
 from entrasync_shared.messages import CloudEndpoints
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from entrasync_syncer.adapters import metrics
 from entrasync_syncer.adapters.netstream import AsyncioTransport
@@ -115,12 +118,15 @@ class HttpxGraphReader:
     ) -> DeltaPage:
         stats = stats if stats is not None else RequestStats()
         me = object()
-        try:
-            return await self._page(url, token, stats, me)
-        finally:
-            if self._pause_owner is me:
-                self._pause_owner = None
-                self._released.set()
+        before = RequestStats(stats.requests, stats.throttled, stats.throttle_wait)
+        with tracing.span("graph page", {"graph.endpoint": metrics.endpoint_of(url)}) as span:
+            try:
+                return await self._page(url, token, stats, me)
+            finally:
+                _trace_cost(span, before, stats)
+                if self._pause_owner is me:
+                    self._pause_owner = None
+                    self._released.set()
 
     async def _page(
         self, url: str, token: TokenSupplier, stats: RequestStats, me: object
@@ -146,6 +152,9 @@ class HttpxGraphReader:
                 await self._sleep(wait)
                 continue
             metrics.graph_answered(url, response.status_code)
+            trace.get_current_span().set_attribute(
+                "http.response.status_code", response.status_code
+            )
             code, message = _error_of(response)
             verdict = classify(response.status_code, code, message)
             if verdict == "ok":
@@ -155,6 +164,8 @@ class HttpxGraphReader:
                 stats.throttled += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 metrics.throttled(url, retry_after)
+                if retry_after is not None:
+                    trace.get_current_span().set_attribute("graph.retry_after_seconds", retry_after)
                 if self._policy.too_long(retry_after):
                     raise GraphError(
                         f"{problem} (Graph asked to wait {retry_after:.0f} s, longer than the "
@@ -203,6 +214,14 @@ class HttpxGraphReader:
 
     async def _get(self, url: str, bearer: str) -> httpx.Response:
         return await self._client.get(url, headers={"Authorization": f"Bearer {bearer}"})
+
+
+def _trace_cost(span: Span, before: RequestStats, after: RequestStats) -> None:
+    """What fetching one page cost, on its span: requests (retries), throttling answers and
+    seconds waited (its own `Retry-After` and other requests' of the run)."""
+    span.set_attribute("graph.requests", after.requests - before.requests)
+    span.set_attribute("graph.throttled", after.throttled - before.throttled)
+    span.set_attribute("graph.throttle_wait_seconds", after.throttle_wait - before.throttle_wait)
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import logging
 import time
 from typing import Any
 
+from entrasync_shared.kit import tracing
 from entrasync_shared.messages import StartSync, SyncFinished
 
 from entrasync_syncer.ports import InfrastructureError, Lease, LeaseHeld
@@ -23,24 +24,36 @@ async def run_command(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
     Raises LeaseHeld when another run keeps the tenant, RunAlreadyDone for a command whose run
     already finished, InfrastructureError when NATS fails or the lease was lost.
     """
-    lease = await _acquire(command, deps)
-    holder = _Holder(lease)
-    work = asyncio.create_task(sync_tenant(command, deps, attempt))
-    renewing = asyncio.create_task(holder.keep(deps))
-    done = False
-    try:
-        await asyncio.wait({work, renewing}, return_when=asyncio.FIRST_COMPLETED)
-        if not work.done():
+    with tracing.span("sync run", _run_attributes(command, attempt)) as span:
+        lease = await _acquire(command, deps)
+        holder = _Holder(lease)
+        work = asyncio.create_task(sync_tenant(command, deps, attempt))
+        renewing = asyncio.create_task(holder.keep(deps))
+        done = False
+        try:
+            await asyncio.wait({work, renewing}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await _cancel(work)
+                renewing.result()  # raises why the lease was lost
+            finished = work.result()
+            done = True
+            span.set_attribute("entrasync.run.status", finished.status)
+            return finished
+        finally:
             await _cancel(work)
-            renewing.result()  # raises why the lease was lost
-        finished = work.result()
-        done = True
-        return finished
-    finally:
-        await _cancel(work)
-        await _cancel(renewing)
-        with contextlib.suppress(InfrastructureError):
-            await deps.leases.release(holder.lease, done=done)
+            await _cancel(renewing)
+            with contextlib.suppress(InfrastructureError):
+                await deps.leases.release(holder.lease, done=done)
+
+
+def _run_attributes(command: StartSync, attempt: int) -> dict[str, str | int]:
+    return {
+        "entrasync.tenant_id": command.tenant_id,
+        "entrasync.run_id": command.run_id,
+        "entrasync.run.mode": command.mode,
+        "entrasync.run.reason": command.reason,
+        "entrasync.run.attempt": attempt,
+    }
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
