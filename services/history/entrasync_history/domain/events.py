@@ -3,11 +3,12 @@
 An event id is a hash of the tenant, the object, the object's revision (how many public changes
 were committed for it before) and the change (its kind and content: the attributes it sets, the
 members it adds and removes, ...), never of the batch or run that carried it. It is also the
-`Nats-Msg-Id`. history publishes a change's events before it commits the change, so a crash in
-between replans the same change from the same stored state; whether that comes from the same
-batch redelivered or from another attempt's batch covering the same objects, the id is the same
-and the events stream's duplicate window (`Names.streams`, 10 minutes) drops the copy. A replay
-later than the window still carries the same id, for consumers to drop. A change that genuinely
+`Nats-Msg-Id`. history commits a change's events to an outbox in the transaction that commits
+the change, and publishes them from there afterwards: an event exists only for a committed
+change, and a crash after the commit publishes the very same events later (the events stream's
+duplicate window, `Names.streams`, 10 minutes, drops a copy already stored). Another attempt's
+batch covering the same objects finds the change committed and plans nothing. A replay later
+than the window still carries the same id, for consumers to drop. A change that genuinely
 repeats (a member removed and added back) starts from a newer revision: a new id.
 """
 
@@ -45,6 +46,15 @@ class OutgoingEvent:
     subject: str
     msg_id: str
     envelope: CloudEvent[Any]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event committed to the outbox and not yet known to be on the stream; `key` names its
+    outbox entry."""
+
+    key: str
+    event: OutgoingEvent
 
 
 def event_id(tenant_id: str, change: Change, revision: int) -> str:
