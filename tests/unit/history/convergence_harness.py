@@ -94,13 +94,13 @@ class CrashingStore(FakeHistoryStore):
             self.crash_next = False
             raise ConnectionError("history killed before its commit")
 
-    async def commit_batch(self, batch: Any, writes: Any, tallies: Any, events: Any) -> Any:
+    async def commit_batch(self, *args: Any) -> Any:
         self._crash()
-        return await super().commit_batch(batch, writes, tallies, events)
+        return await super().commit_batch(*args)
 
-    async def commit_finish(self, recorded: Any, writes: Any, events: Any) -> Any:
+    async def commit_finish(self, *args: Any) -> Any:
         self._crash()
-        return await super().commit_finish(recorded, writes, events)
+        return await super().commit_finish(*args)
 
 
 @dataclass
