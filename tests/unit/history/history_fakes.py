@@ -149,6 +149,26 @@ class FakeHistoryStore:
             if o.object_type == "group" and (o.members | o.hidden_members) & ids
         ]
 
+    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        ids = set(member_ids)
+        return [
+            o for o in self.objects.values() if o.object_type == "group" and o.hidden_members & ids
+        ]
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]:
+        return frozenset(
+            i for i in object_ids if (o := self.objects.get((object_type, i))) and o.live
+        )
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
+        return [
+            o
+            for o in self.objects.values()
+            if o.object_type == "group" and o.live and o.pending_members
+        ]
+
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         ids = set(object_ids)
         return frozenset(

@@ -53,6 +53,17 @@ class HistoryStore(Protocol):
         """Which of `object_ids` (of any type) the inventory holds as deleted but maybe
         restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full scan)."""
 
+    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        """Groups (live or not) with one of `member_ids` among their hidden members."""
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]:
+        """Which of `object_ids` the inventory holds live as `object_type` objects."""
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
+        """Live groups whose `pending_members` are not empty."""
+
     async def commit_batch(
         self,
         batch: ObservationBatch,

@@ -30,6 +30,7 @@ from entrasync_history.domain.plans import (
     Tally,
     TypeVerdict,
     added_member_ids,
+    appeared_ids,
     final_counts,
     guardrail_refusal,
     hard_removed_ids,
@@ -45,6 +46,7 @@ from entrasync_history.domain.plans import (
 from entrasync_history.domain.ports import EventPublisher, HistoryStore
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
 from entrasync_history.domain.runs import run_span
+from entrasync_history.domain.unknown_members import check_pending_members
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,9 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     moved = hard_removed_ids(fresh) | soft_removed_ids(fresh) | restored_ids(fresh, stored)
     if moved:
         stored += await ctx.store.groups_containing(batch.tenant_id, moved)
+    appeared = appeared_ids(fresh, stored)  # a finish may have hidden their edges
+    if appeared:
+        stored += await ctx.store.groups_hiding(batch.tenant_id, appeared)
     added = added_member_ids(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
     plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
@@ -212,6 +217,8 @@ async def record_finished(
         groups += await ctx.store.groups_with_unconfirmed_members(
             finished.tenant_id, finished.run_id, finished.attempt
         )
+    unknown = await check_pending_members(ctx.store, finished.tenant_id, reconcile)
+    groups += unknown.groups
     plan = plan_reconciliation(
         finished.run_id,
         unseen,
@@ -220,6 +227,8 @@ async def record_finished(
         drop_members="group" in reconcile,
         attempt=finished.attempt,
         held=await _held(ctx, finished, sweeps.refused) if "group" in reconcile else None,
+        unknown=unknown.unknown,
+        checked=unknown.checked,
     )
     if plan.held_back:
         log.warning("run %s: %s", finished.run_id, held_back_note(plan.held_back))
