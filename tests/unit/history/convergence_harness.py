@@ -48,7 +48,7 @@ from entrasync_sim.tenants import TenantRegistry
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.domain import SELECTS, Cursor, RetryPolicy
 from entrasync_syncer.ports import InfrastructureError
-from entrasync_syncer.sync import Deps, RunOptions, sync_tenant
+from entrasync_syncer.usecases.sync import Deps, RunOptions, sync_tenant
 from history_fakes import FakeHistoryStore
 
 GRAPH_URL = "https://localhost"
