@@ -27,6 +27,7 @@ from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.services import Context
 from entrasync_history.handlers import Deps, register, sweep_purged_forever
+from entrasync_history.outbox import publish_outboxes_forever
 from entrasync_history.settings import Settings
 
 log = logging.getLogger("entrasync_history")
@@ -62,7 +63,7 @@ def build_app(settings: Settings) -> FastStream:
     register(broker, deps)
     app = FastStream(broker, logger=log)
     discovery: list[micro.Service] = []
-    sweeping: list[asyncio.Task[None]] = []
+    sweeping: list[asyncio.Task[None]] = []  # background loops, cancelled at shutdown
     health = HealthHooks(
         settings.health_port,
         {"nats": nats_connected(lambda: broker.connection), "mongodb": mongo_answers(mongo)},
@@ -91,6 +92,11 @@ def build_app(settings: Settings) -> FastStream:
         await health.start()
         sweeping.append(
             asyncio.create_task(sweep_purged_forever(deps, settings.purge_sweep_seconds))
+        )
+        # What a crash left between a commit and its publish goes out now, not at the
+        # tenant's next commit.
+        sweeping.append(
+            asyncio.create_task(publish_outboxes_forever(ctx, settings.outbox_retry_seconds))
         )
         settle_after_startup()
         log.info(

@@ -50,6 +50,12 @@ class Settings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_PURGE_SWEEP_SECONDS"),
         description="Seconds between sweeps that erase stragglers of purged tenants",
     )
+    outbox_retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_OUTBOX_RETRY_SECONDS"),
+        description="Seconds between passes that publish events left in the outbox by a crash",
+    )
     retention_days: int = Field(
         90,
         ge=1,

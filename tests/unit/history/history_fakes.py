@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from entrasync_history.domain.events import OutgoingEvent
+from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.runs import RunStart
@@ -122,6 +122,8 @@ class FakeHistoryStore:
         self.overrides: dict[ObjectType, GuardrailOverride] = {}
         self.deleted_tenants: dict[str, TenantDeleted] = {}
         self.tombstones: dict[str, bool] = {}  # tenant id → purged
+        self.outbox: list[tuple[str, Pending]] = []  # (tenant id, entry), in commit order
+        self._outboxed = 0
 
     async def ensure_indexes(self) -> None:
         return None
@@ -147,6 +149,26 @@ class FakeHistoryStore:
             if o.object_type == "group" and (o.members | o.hidden_members) & ids
         ]
 
+    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        ids = set(member_ids)
+        return [
+            o for o in self.objects.values() if o.object_type == "group" and o.hidden_members & ids
+        ]
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]:
+        return frozenset(
+            i for i in object_ids if (o := self.objects.get((object_type, i))) and o.live
+        )
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
+        return [
+            o
+            for o in self.objects.values()
+            if o.object_type == "group" and o.live and o.pending_members
+        ]
+
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         ids = set(object_ids)
         return frozenset(
@@ -160,13 +182,36 @@ class FakeHistoryStore:
         batch: ObservationBatch,
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
-    ) -> None:
+        events: Sequence[OutgoingEvent] = (),
+    ) -> list[Pending]:
         self._write(writes)
         for object_type, tally in tallies.items():
             row = self.tallies.setdefault((batch.run_id, object_type), Tally())
             row.changed += tally.changed
             row.deleted += tally.deleted
         self.applied[batch.id] = batch
+        return self._enqueue(batch.tenant_id, events)
+
+    def _enqueue(self, tenant_id: str, events: Sequence[OutgoingEvent]) -> list[Pending]:
+        entries = []
+        for event in events:
+            self._outboxed += 1
+            entries.append(Pending(str(self._outboxed), event))
+        self.outbox += [(tenant_id, entry) for entry in entries]
+        return entries
+
+    async def unpublished(self, tenant_id: str) -> list[Pending]:
+        return [entry for tenant, entry in self.outbox if tenant == tenant_id]
+
+    async def unpublished_before(self, tenant_id: str, key: str) -> bool:
+        return any(t == tenant_id and int(e.key) < int(key) for t, e in self.outbox)
+
+    async def outbox_tenants(self) -> list[str]:
+        return sorted({tenant for tenant, _ in self.outbox})
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        done = set(keys)
+        self.outbox = [(t, entry) for t, entry in self.outbox if entry.key not in done]
 
     def _write(self, writes: Sequence[StoredObject]) -> None:
         for o in writes:
@@ -284,7 +329,12 @@ class FakeHistoryStore:
             t: o for t, o in self.overrides.items() if o.used_by_run is None and o.expires_at > now
         }
 
-    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
+    async def commit_finish(
+        self,
+        recorded: SyncRecorded,
+        writes: Sequence[StoredObject],
+        events: Sequence[OutgoingEvent] = (),
+    ) -> list[Pending]:
         self._write(writes)
         self.runs[recorded.run_id] = recorded
         for counts in recorded.types:
@@ -293,6 +343,7 @@ class FakeHistoryStore:
                 self.overrides[counts.object_type] = used.model_copy(
                     update={"used_by_run": recorded.run_id}
                 )
+        return self._enqueue(recorded.tenant_id, events)
 
     def grant(self, object_type: ObjectType, operator: str, at: datetime) -> None:
         self.overrides[object_type] = GuardrailOverride(

@@ -5,9 +5,23 @@ its membership edges and lists them: history must still keep it out of its group
 from datetime import timedelta
 
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import Context, apply_batch
+from entrasync_history.domain.services import (
+    Context,
+    apply_batch,
+    record_finished,
+    record_started,
+)
+from entrasync_shared.messages import ObservedObject
 from entrasync_shared.subjects import Names
-from history_fakes import T0, FakeEventPublisher, FakeHistoryStore, batch, obj
+from history_fakes import (
+    T0,
+    FakeEventPublisher,
+    FakeHistoryStore,
+    batch,
+    finished,
+    obj,
+    started,
+)
 
 S = timedelta(seconds=1)
 
@@ -42,3 +56,72 @@ async def test_a_never_seen_user_restored_later_is_created_for_consumers() -> No
 
     assert [kind for kind, _ in events.kinds()] == ["created"]
     assert store.objects[("user", "u2")].live
+
+
+# The same user met by a full scan instead (issue 17.5): its users round does not list it and
+# sends no @removed, its groups round lists the edge (microsoft-graph-docs#7115).
+
+DIRECTORY = ("created", "updated", "deleted", "members_changed")
+
+
+def group(group_id: str, members: dict[str, str]) -> ObservedObject:
+    """A group as a typed syncer sends it: members id → type code."""
+    return ObservedObject(
+        id=group_id,
+        attributes={"displayName": group_id},
+        members_added=tuple(members),
+        members_added_types="".join(members.values()),
+    )
+
+
+async def full_run(
+    ctx: Context, run_id: str, at, users: list, groups: list, devices_read: bool = True
+) -> None:
+    await record_started(ctx, started(run_id, at=at))
+    await apply_batch(ctx, batch(run_id, "user", 0, users, at=at + S), at + S)
+    await apply_batch(ctx, batch(run_id, "group", 0, groups, at=at + S), at + S)
+    batches = {"user": 1, "group": 1, **({"device": 0} if devices_read else {})}
+    done = finished(run_id, batches, started_at=at)  # type: ignore[arg-type]
+    recorded = await record_finished(ctx, done, 1, at + 2 * S)
+    assert recorded is not None and recorded.status == "Succeeded", recorded
+
+
+def directory(events: FakeEventPublisher) -> list[str]:
+    return [kind for kind, _ in events.take() if kind in DIRECTORY]
+
+
+async def test_a_full_scan_hides_a_member_it_lists_but_never_saw_live() -> None:
+    ctx, store, events = context()
+    users = [obj("u1", displayName="U1")]
+    await full_run(ctx, "r1", T0, users, [group("g1", {"u1": "u", "u2": "u"})])
+
+    g1 = store.objects[("group", "g1")]
+    assert (set(g1.members), set(g1.hidden_members)) == ({"u1"}, {"u2"})
+    directory(events)
+
+    await full_run(ctx, "r2", T0 + 10 * S, users, [group("g1", {"u1": "u", "u2": "u"})])
+    assert directory(events) == [], "an unchanged full scan published"
+    assert set(store.objects[("group", "g1")].members) == {"u1"}
+
+
+async def test_a_hidden_member_comes_back_once_its_object_is_recorded() -> None:
+    # Created after the users round read past it: unknown at the finish, live a run later.
+    ctx, store, events = context()
+    await full_run(ctx, "r1", T0, [], [group("g1", {"u2": "u"})])
+    assert store.objects[("group", "g1")].members == frozenset()
+    directory(events)
+
+    users = batch("r2", "user", 0, [obj("u2", displayName="U2")], mode="delta", at=T0 + 10 * S)
+    await apply_batch(ctx, users, T0 + 10 * S)
+
+    assert set(store.objects[("group", "g1")].members) == {"u2"}
+    assert sorted(directory(events)) == ["created", "members_changed"]
+
+
+async def test_members_of_types_not_synced_or_not_read_in_full_stay_visible() -> None:
+    # Service principals and contacts are never synced; devices were not read by this run.
+    ctx, store, _ = context()
+    members = {"s1": "s", "c1": "c", "d1": "d", "u9": "u"}
+    await full_run(ctx, "r1", T0, [], [group("g1", members)], devices_read=False)
+
+    assert set(store.objects[("group", "g1")].members) == {"s1", "c1", "d1"}

@@ -1,7 +1,8 @@
 """`MongoHistoryStore`: inventory, runs, history rows and batch markers in MongoDB.
 
-Every write that must be all-or-nothing (a batch's objects, counts and marker; a run's final
-rows, objects and run document) runs in one multi-document transaction.
+Every write that must be all-or-nothing (a batch's objects, counts, marker and events; a run's
+final rows, objects, run document and events) runs in one multi-document transaction. Events go
+to the `outbox` collection there, and leave it once the events stream has them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from entrasync_shared.messages import (
     GuardrailOverride,
     ObservationBatch,
@@ -33,7 +35,14 @@ from entrasync_history.adapters.documents import (
     stored_object,
     utc,
 )
+from entrasync_history.adapters.outbox import (
+    committed,
+    document_ids,
+    outbox_documents,
+    read_back,
+)
 from entrasync_history.adapters.rows import MongoRows
+from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.runs import RunStart
@@ -72,6 +81,7 @@ class MongoHistoryStore:
         self._deleted_tenants = db["deleted_tenants"]
         # Never purged: a deleted tenant stays deleted (its pipeline messages are dropped).
         self._tombstones = db["tenant_tombstones"]
+        self._outbox = db["outbox"]
 
     async def ensure_indexes(self) -> None:
         await self._inventory.create_indexes(
@@ -99,6 +109,9 @@ class MongoHistoryStore:
                     expireAfterSeconds=int(APPLIED_MARKER_TTL.total_seconds()),
                 ),
             ]
+        )
+        await self._outbox.create_indexes(
+            [IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)])]
         )
         await self._overrides.create_indexes(
             [
@@ -142,6 +155,27 @@ class MongoHistoryStore:
         }
         return [stored_object(doc) async for doc in self._inventory.find(query)]
 
+    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        ids = sorted(member_ids)
+        if not ids:
+            return []
+        query = {"tenant_id": tenant_id, "object_type": "group", "hidden_members": {"$in": ids}}
+        return [stored_object(doc) async for doc in self._inventory.find(query)]
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]:
+        keys = [object_key(tenant_id, object_type, oid) for oid in object_ids]
+        if not keys:
+            return frozenset()
+        query = {"_id": {"$in": keys}, "deleted": False}
+        found = self._inventory.find(query, {"object_id": 1})
+        return frozenset([doc["object_id"] async for doc in found])
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
+        query = {**self._live(tenant_id, "group"), "pending_members.0": {"$exists": True}}
+        return [stored_object(doc) async for doc in self._inventory.find(query)]
+
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         # By `_id` (type unknown: one key per type), so each id is a point lookup.
         keys = [object_key(tenant_id, t, oid) for oid in object_ids for t in OBJECT_TYPES]
@@ -155,11 +189,14 @@ class MongoHistoryStore:
         batch: ObservationBatch,
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
-    ) -> None:
+        events: Sequence[OutgoingEvent] = (),
+    ) -> list[Pending]:
         now = _now()
+        outboxed = outbox_documents(batch.tenant_id, events, now)
 
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
+            await self._enqueue(outboxed, session)
             for object_type, tally in tallies.items():
                 await self.rows.add_tallies(
                     row_key(batch.run_id, object_type),
@@ -185,6 +222,26 @@ class MongoHistoryStore:
             )
 
         await self._transaction(write)
+        return committed(outboxed, events)
+
+    async def _enqueue(self, documents: list[dict[str, Any]], session: AsyncClientSession) -> None:
+        if documents:
+            await self._outbox.insert_many(documents, session=session)
+
+    async def unpublished(self, tenant_id: str) -> list[Pending]:
+        cursor = self._outbox.find({"tenant_id": tenant_id}).sort("_id", ASCENDING)
+        return [entry async for doc in cursor for entry in read_back(doc)]
+
+    async def unpublished_before(self, tenant_id: str, key: str) -> bool:
+        query = {"tenant_id": tenant_id, "_id": {"$lt": ObjectId(key)}}
+        return await self._outbox.find_one(query, {"_id": 1}) is not None
+
+    async def outbox_tenants(self) -> list[str]:
+        return sorted(await self._outbox.distinct("tenant_id"))
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._outbox.delete_many({"_id": {"$in": document_ids(keys)}})
 
     async def _write_objects(
         self, writes: Sequence[StoredObject], now: datetime, session: AsyncClientSession
@@ -449,11 +506,18 @@ class MongoHistoryStore:
         found = [override_from(doc) async for doc in self._overrides.find(query)]
         return {override.object_type: override for override in found}
 
-    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
+    async def commit_finish(
+        self,
+        recorded: SyncRecorded,
+        writes: Sequence[StoredObject],
+        events: Sequence[OutgoingEvent] = (),
+    ) -> list[Pending]:
         now = _now()
+        outboxed = outbox_documents(recorded.tenant_id, events, now)
 
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
+            await self._enqueue(outboxed, session)
             for counts in recorded.types:
                 key = row_key(recorded.run_id, counts.object_type)
                 row = final_row(recorded, counts)
@@ -493,3 +557,4 @@ class MongoHistoryStore:
             }, session)  # fmt: skip
 
         await self._transaction(write)
+        return committed(outboxed, events)

@@ -27,7 +27,7 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import ObjectType
 
-from entrasync_history.domain.events import OutgoingEvent
+from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.runs import RunStart
@@ -53,14 +53,39 @@ class HistoryStore(Protocol):
         """Which of `object_ids` (of any type) the inventory holds as deleted but maybe
         restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full scan)."""
 
+    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        """Groups (live or not) with one of `member_ids` among their hidden members."""
+
+    async def live_ids(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> frozenset[str]:
+        """Which of `object_ids` the inventory holds live as `object_type` objects."""
+
+    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
+        """Live groups whose `pending_members` are not empty."""
+
     async def commit_batch(
         self,
         batch: ObservationBatch,
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
-    ) -> None:
-        """Write the objects, add the tallies to the run's rows and mark the batch applied,
-        all or nothing."""
+        events: Sequence[OutgoingEvent],
+    ) -> list[Pending]:
+        """Write the objects, add the tallies to the run's rows, mark the batch applied and
+        put `events` in the outbox (after the tenant's earlier ones), all or nothing; returns
+        the outbox entries, in order."""
+
+    async def unpublished(self, tenant_id: str) -> list[Pending]:
+        """The tenant's events in the outbox, in the order they were committed."""
+
+    async def unpublished_before(self, tenant_id: str, key: str) -> bool:
+        """Whether the outbox holds an entry of the tenant committed before entry `key`."""
+
+    async def outbox_tenants(self) -> list[str]:
+        """The tenants with events in the outbox."""
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        """Take these entries (`Pending.key`) out of the outbox: the stream has them."""
 
     async def record_started(self, started: SyncStarted) -> None:
         """Record a run's attempt as Running; a later attempt keeps the first one's start."""
@@ -134,9 +159,15 @@ class HistoryStore(Protocol):
     ) -> dict[ObjectType, GuardrailOverride]:
         """Guardrail overrides granted, not yet used and not expired, per object type."""
 
-    async def commit_finish(self, recorded: SyncRecorded, writes: Sequence[StoredObject]) -> None:
-        """Write the objects, the final rows, the run and the tenant's last sync, and mark the
-        guardrail overrides the run used (`TypeCounts.guardrail_override`), all or nothing."""
+    async def commit_finish(
+        self,
+        recorded: SyncRecorded,
+        writes: Sequence[StoredObject],
+        events: Sequence[OutgoingEvent],
+    ) -> list[Pending]:
+        """Write the objects, the final rows, the run and the tenant's last sync, mark the
+        guardrail overrides the run used (`TypeCounts.guardrail_override`) and put `events` in
+        the outbox, all or nothing; returns the outbox entries, in order."""
 
     async def ping(self) -> None: ...
 

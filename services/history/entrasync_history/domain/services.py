@@ -1,8 +1,11 @@
 """Use cases: one per pipeline message, taking the ports as arguments.
 
 Each follows the same order so a crash anywhere is safe to redeliver: compute the changes from
-stored state, publish their events (stable ids, so duplicates are dropped by the stream), write
-the new state in one transaction, and only then let the caller ack.
+stored state, write the new state and the changes' events (to the outbox) in one transaction,
+publish the tenant's outbox in commit order, and only then let the caller ack. Nothing is
+published for a change that was not committed; a crash after the commit leaves the events in
+the outbox, published by the redelivery (which finds its message applied), by the tenant's next
+commit or by `publish_outboxes` (at startup and periodically), with their committed ids.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import Names, ObjectType
 
-from entrasync_history.domain.events import announce, recorded_event
+from entrasync_history.domain.events import Pending, announce, recorded_event
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import (
     GuardrailPolicy,
     Tally,
     TypeVerdict,
     added_member_ids,
+    appeared_ids,
     final_counts,
     guardrail_refusal,
     hard_removed_ids,
@@ -42,6 +46,7 @@ from entrasync_history.domain.plans import (
 from entrasync_history.domain.ports import EventPublisher, HistoryStore
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
 from entrasync_history.domain.runs import run_span
+from entrasync_history.domain.unknown_members import check_pending_members
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +78,41 @@ def swept_at(writes: tuple[StoredObject, ...], finished: SyncFinished) -> list[S
     ]
 
 
+async def publish_outbox(ctx: Context, tenant_id: str) -> int:
+    """Publish the tenant's committed events still in the outbox, oldest first, then take them
+    out; how many there were. A copy published twice has the same id: the stream drops it."""
+    pending = await ctx.store.unpublished(tenant_id)
+    if pending:
+        await ctx.publisher.publish([entry.event for entry in pending])
+        await ctx.store.mark_published([entry.key for entry in pending])
+    return len(pending)
+
+
+async def publish_committed(ctx: Context, tenant_id: str, entries: list[Pending]) -> None:
+    """Publish what a commit just put in the outbox, after whatever of the tenant's an earlier
+    crash left there (then the whole outbox is read back, in order)."""
+    if not entries:
+        return
+    if await ctx.store.unpublished_before(tenant_id, entries[0].key):
+        await publish_outbox(ctx, tenant_id)
+        return
+    await ctx.publisher.publish([entry.event for entry in entries])
+    await ctx.store.mark_published([entry.key for entry in entries])
+
+
+async def publish_outboxes(ctx: Context) -> int:
+    """Publish every tenant's outbox (what a crash between a commit and its publish left)."""
+    published = 0
+    for tenant_id in await ctx.store.outbox_tenants():
+        published += await publish_outbox(ctx, tenant_id)
+    return published
+
+
 async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> bool:
     """Apply a batch once; False when it was applied before (a redelivery)."""
     if await ctx.store.is_applied(batch.id):
+        # Its commit may have been the last thing a crashed process did.
+        await publish_outbox(ctx, batch.tenant_id)
         return False
     ids = {obj.id for obj in batch.objects} | {r.id for r in batch.removals}
     stored = await ctx.store.load(batch.tenant_id, batch.object_type, ids)
@@ -89,6 +126,9 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     moved = hard_removed_ids(fresh) | soft_removed_ids(fresh) | restored_ids(fresh, stored)
     if moved:
         stored += await ctx.store.groups_containing(batch.tenant_id, moved)
+    appeared = appeared_ids(fresh, stored)  # a finish may have hidden their edges
+    if appeared:
+        stored += await ctx.store.groups_hiding(batch.tenant_id, appeared)
     added = added_member_ids(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
     plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
@@ -101,8 +141,8 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     events, writes = announce(
         ctx.names, batch.tenant_id, batch.run_id, plan, now, batch.entra_tenant_id
     )
-    await ctx.publisher.publish(events)
-    await ctx.store.commit_batch(batch, writes, plan.tallies)
+    entries = await ctx.store.commit_batch(batch, writes, plan.tallies, events)
+    await publish_committed(ctx, batch.tenant_id, entries)
     return True
 
 
@@ -154,7 +194,7 @@ async def record_finished(
     """
     already = await ctx.store.recorded(finished.run_id)
     if already is not None:
-        await ctx.publisher.publish([recorded_event(ctx.names, already)])
+        await publish_outbox(ctx, finished.tenant_id)
         return already
     applied = await ctx.store.applied_batches(finished.run_id)
     missing = missing_batches(finished.results, applied, finished.attempt)
@@ -177,6 +217,8 @@ async def record_finished(
         groups += await ctx.store.groups_with_unconfirmed_members(
             finished.tenant_id, finished.run_id, finished.attempt
         )
+    unknown = await check_pending_members(ctx.store, finished.tenant_id, reconcile)
+    groups += unknown.groups
     plan = plan_reconciliation(
         finished.run_id,
         unseen,
@@ -185,6 +227,8 @@ async def record_finished(
         drop_members="group" in reconcile,
         attempt=finished.attempt,
         held=await _held(ctx, finished, sweeps.refused) if "group" in reconcile else None,
+        unknown=unknown.unknown,
+        checked=unknown.checked,
     )
     if plan.held_back:
         log.warning("run %s: %s", finished.run_id, held_back_note(plan.held_back))
@@ -207,9 +251,9 @@ async def record_finished(
     events, writes = announce(
         ctx.names, finished.tenant_id, finished.run_id, plan, now, finished.entra_tenant_id
     )
-    await ctx.publisher.publish(events)
-    await ctx.store.commit_finish(recorded, swept_at(writes, finished))
-    await ctx.publisher.publish([recorded_event(ctx.names, recorded)])
+    events.append(recorded_event(ctx.names, recorded))
+    entries = await ctx.store.commit_finish(recorded, swept_at(writes, finished), events)
+    await publish_committed(ctx, finished.tenant_id, entries)
     return recorded
 
 
