@@ -98,7 +98,7 @@ def parse_pipeline(names: Names, subject: str, payload: bytes) -> PipelineMessag
 
 def _storable(message: MessageT) -> MessageT:
     """`message` unless it holds something MongoDB refuses: such a write would fail the same
-    way on every delivery (and a batch's change events would go out before it failed)."""
+    way on every delivery."""
     problem = unstorable(message.model_dump(mode="json", exclude={"objects"}))
     if problem is None and isinstance(message, ObservationBatch):
         for observed in message.objects:
