@@ -13,6 +13,7 @@ from typing import Any
 
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
+from entrasync_shared.kit.tracing import configure_tracing, nats_middlewares
 from entrasync_shared.logs import configure_logging
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
@@ -37,7 +38,12 @@ MICRO_VERSION = "0.1.0"
 
 def build_app(settings: Settings) -> FastStream:
     names = settings.names
-    broker = NatsBroker(settings.nats_url, logger=log, inbox_prefix=settings.inbox_prefix)
+    broker = NatsBroker(
+        settings.nats_url,
+        logger=log,
+        inbox_prefix=settings.inbox_prefix,
+        middlewares=nats_middlewares(),
+    )
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     store = MongoHistoryStore(mongo, settings.history_db, settings.retention_days)
     ctx = Context(
@@ -126,4 +132,5 @@ def build_app(settings: Settings) -> FastStream:
 def run() -> None:
     settings = Settings()
     configure_logging(settings.log_level.upper())
+    configure_tracing("history")  # before `build_app`: its broker takes the tracing middlewares
     asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))

@@ -53,6 +53,8 @@ from history_fakes import FakeHistoryStore
 
 GRAPH_URL = "https://localhost"
 KINDS: dict[ObjectType, str] = {"user": "users", "group": "groups", "device": "devices"}
+# Group members entrasync does not sync as objects: typed references only (issue 17.4).
+OTHER_KINDS: dict[str, str] = {"servicePrincipal": "servicePrincipals", "orgContact": "contacts"}
 Message = SyncStarted | ObservationBatch | SyncFinished
 
 
@@ -342,6 +344,7 @@ class World:
                 entry = dict(obj.attributes)
                 if object_type == "group":
                     entry["members"] = sorted(member_id(m) for m in obj.members)
+                    entry["memberTypes"] = obj.typed_members()
                 result[object_type][object_id] = entry
         return result
 
@@ -409,4 +412,8 @@ def differences(
                     want = sorted(want or [])
                 if want != got:
                     problems.append(f"{object_type} {object_id}.{name}: {got!r}, truth {want!r}")
+            if object_type == "group":
+                want, got = expected[object_id].get("memberTypes"), stored[object_id]["memberTypes"]
+                if want != got:
+                    problems.append(f"group {object_id} member types: {got!r}, truth {want!r}")
     return problems
