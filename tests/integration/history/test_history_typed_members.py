@@ -42,6 +42,9 @@ async def test_typed_members_are_stored_published_and_shown_and_a_hard_delete_le
 ) -> None:
     full = await Run(pipeline, "full").start()
     await full.send("user", [ObservedObject(id="u1", attributes={"displayName": "U1"})])
+    # Every member of a synced type exists in the run: a full run's finish hides edges to users,
+    # groups and devices it did not find live (issue 17.5).
+    await full.send("device", [ObservedObject(id="d1", attributes={"displayName": "D1"})])
     await full.send("group", [group("g1", {"u1": "u", "sp1": "s", "c1": "c", "g2": "g"})])
     await full.send("group", [group("g2", {"d1": "d", "u1": "u"})])
     await full.finish()
@@ -90,6 +93,7 @@ async def test_members_stored_before_types_read_as_unknown_until_a_full_round_ty
     history: None, pipeline: Pipeline, db: Any, nc: NatsClient, names: Names
 ) -> None:
     first = await Run(pipeline, "full").start()
+    await first.send("user", [ObservedObject(id="u1", attributes={"displayName": "U1"})])
     await first.send("group", [group("g1", {"u1": "u", "sp1": "s"})])
     await first.finish()
     # As a group document written before history kept types.
@@ -109,6 +113,7 @@ async def test_members_stored_before_types_read_as_unknown_until_a_full_round_ty
     assert await refs() == {("unknown", "u1"), ("unknown", "sp1")}
 
     again = await Run(pipeline, "full").start()
+    await again.send("user", [ObservedObject(id="u1", attributes={"displayName": "U1"})])
     await again.send("group", [group("g1", {"u1": "u", "sp1": "s"})])
     await again.finish()
 
