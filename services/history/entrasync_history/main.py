@@ -26,9 +26,9 @@ from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.adapters.nats import JetStreamEventPublisher
 from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import Context
-from entrasync_history.handlers import Deps, register, sweep_purged_forever
-from entrasync_history.outbox import publish_outboxes_forever
+from entrasync_history.usecases.pipeline import Context
+from entrasync_history.entrypoints.pipeline import Deps, register, sweep_purged_forever
+from entrasync_history.usecases.outbox import publish_outboxes_forever
 from entrasync_history.settings import Settings
 
 log = logging.getLogger("entrasync_history")

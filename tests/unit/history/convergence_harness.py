@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import (
+from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
     record_finished,

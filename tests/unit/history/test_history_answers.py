@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from entrasync_history import api
+from entrasync_history.entrypoints import api
 from entrasync_shared.messages import HistoryRow
 from history_fakes import FakeHistoryQueries
 

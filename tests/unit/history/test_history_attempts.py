@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.domain.runs import RunStart, run_span
-from entrasync_history.domain.services import Context, record_finished, record_started
+from entrasync_history.usecases.pipeline import Context, record_finished, record_started
 from entrasync_shared.subjects import Names
 from history_fakes import T0, FakeEventPublisher, FakeHistoryStore, finished, started
 

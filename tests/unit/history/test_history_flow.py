@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import (
+from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
     record_finished,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 import pytest
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import Context
-from entrasync_history.handlers import (
+from entrasync_history.usecases.pipeline import Context
+from entrasync_history.entrypoints.pipeline import (
     Deps,
     handle_pipeline,
     handle_tenant_deleted,

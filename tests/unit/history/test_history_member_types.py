@@ -11,7 +11,7 @@ from entrasync_history.adapters.documents import (
 )
 from entrasync_history.domain.model import StoredObject, diff, observe
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import Context, apply_batch
+from entrasync_history.usecases.pipeline import Context, apply_batch
 from entrasync_shared.members import MemberRef
 from entrasync_shared.messages import MembersChanged, ObservedObject
 from entrasync_shared.subjects import Names

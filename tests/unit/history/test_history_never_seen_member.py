@@ -5,7 +5,7 @@ its membership edges and lists them: history must still keep it out of its group
 from datetime import timedelta
 
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import (
+from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
     record_finished,

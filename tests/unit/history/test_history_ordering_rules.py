@@ -10,7 +10,7 @@ import pytest
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import GuardrailPolicy, Tally
 from entrasync_history.domain.positions import Position, batch_position, fresh_part
-from entrasync_history.domain.services import (
+from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
     record_finished,

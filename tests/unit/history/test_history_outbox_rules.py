@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import (
+from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
     publish_outboxes,

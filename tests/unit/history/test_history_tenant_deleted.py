@@ -5,10 +5,10 @@ defect 3)."""
 
 from __future__ import annotations
 
-from entrasync_history.domain import deletions, services
+from entrasync_history.usecases import deletions, pipeline as services
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.domain.services import TENANT_DELETED, Context
-from entrasync_history.handlers import Deps, handle_pipeline, handle_tenant_deleted
+from entrasync_history.usecases.pipeline import TENANT_DELETED, Context
+from entrasync_history.entrypoints.pipeline import Deps, handle_pipeline, handle_tenant_deleted
 from entrasync_shared.messages import SyncFinished, SyncStarted, TenantDeleted
 from entrasync_shared.subjects import Names
 from history_fakes import (

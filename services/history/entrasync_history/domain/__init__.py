@@ -1,1 +1,1 @@
-"""History's rules: the inventory model, pure plans, events, ports and use cases."""
+"""History's pure rules: the inventory model, plans, events, positions, paging, search, CSV."""

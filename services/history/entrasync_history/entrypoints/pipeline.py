@@ -33,10 +33,10 @@ from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, Pul
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
-from entrasync_history import api
+from entrasync_history.entrypoints import api
 from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
-from entrasync_history.domain import deletions, services
-from entrasync_history.domain.ports import DeadLetters, HistoryQueries, HistoryStore
+from entrasync_history.usecases import deletions, pipeline as services
+from entrasync_history.ports import DeadLetters, HistoryQueries, HistoryStore
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import logging
 
 from entrasync_shared.messages import TenantDeleted
 
-from entrasync_history.domain import services
+from entrasync_history.usecases import pipeline as services
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
 from entrasync_history.domain import csvexport
-from entrasync_history.domain.ports import HistoryQueries
+from entrasync_history.ports import HistoryQueries
 
 log = logging.getLogger(__name__)
 Q = TypeVar("Q", bound=BaseModel)

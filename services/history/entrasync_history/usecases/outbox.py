@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from entrasync_history.domain import services
+from entrasync_history.usecases import pipeline as services
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""History's entry points: the pipeline and tenant-deleted consumers, the API, background loops."""
