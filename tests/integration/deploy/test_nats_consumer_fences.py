@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from entrasync_devtools.infra import LocalInfra
+from entrasync_shared import catalog
 from entrasync_shared.natsutil import connect, ensure_streams
 from entrasync_shared.permissions import SERVICE_USERS
-from entrasync_shared import catalog
 from entrasync_shared.subjects import Names, inbox_prefix
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError

@@ -4,9 +4,9 @@ is in tests/integration/deploy)."""
 from __future__ import annotations
 
 import pytest
+from entrasync_shared import catalog
 from entrasync_shared.permissions import service_permissions
 from entrasync_shared.settings import ServiceSettings, user_in_url
-from entrasync_shared import catalog
 from entrasync_shared.subjects import Names, inbox_prefix
 
 NAMES = Names("t1")
