@@ -13,27 +13,32 @@ from typing import Any
 
 from entrasync_shared.deadletter import DeadLetters
 from entrasync_shared.health import HealthHooks, mongo_answers, nats_connected
-from entrasync_shared.kit.tracing import configure_tracing, nats_middlewares
-from entrasync_shared.logs import configure_logging
+from entrasync_shared.kit.service import run_service
+from entrasync_shared.kit.tracing import nats_middlewares
 from entrasync_shared.natsutil import ensure_streams, subscriptions_in_place
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
-from nats import micro
 from pymongo import AsyncMongoClient
 
 from entrasync_history.adapters.mongo import MongoHistoryStore
+from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_history.adapters.nats import JetStreamEventPublisher
 from entrasync_history.adapters.queries import MongoHistoryQueries
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.usecases.pipeline import Context
-from entrasync_history.entrypoints.pipeline import Deps, register, sweep_purged_forever
-from entrasync_history.usecases.outbox import publish_outboxes_forever
+from entrasync_history.entrypoints.api import api
+from entrasync_history.entrypoints.background import (
+    retry_held_finishes_forever,
+    sweep_purged_forever,
+)
+from entrasync_history.entrypoints.deps import Deps, Stats
+from entrasync_history.entrypoints.pipeline import pipeline
+from entrasync_history.entrypoints.tenant_deleted import tenant_deleted
 from entrasync_history.settings import Settings
+from entrasync_history.usecases.outbox import publish_outboxes_forever
+from entrasync_history.usecases.pipeline import Context
 
 log = logging.getLogger("entrasync_history")
-MICRO_NAME = "entrasync-history"
-MICRO_VERSION = "0.1.0"
 
 
 def build_app(settings: Settings) -> FastStream:
@@ -65,10 +70,16 @@ def build_app(settings: Settings) -> FastStream:
         retry_delay=settings.retry_delay_seconds,
         finish_wait=settings.finish_wait_seconds,
         max_failed_deliveries=settings.max_failed_deliveries,
+        stats=Stats(pipeline=pipeline.stats, tenant_deleted=tenant_deleted.stats),
     )
-    register(broker, deps)
+    attach(broker, deps, settings)
+    api.attach(
+        broker,
+        names,
+        lambda: deps,
+        metadata={"prefix": settings.prefix, "database": settings.history_db},
+    )
     app = FastStream(broker, logger=log)
-    discovery: list[micro.Service] = []
     sweeping: list[asyncio.Task[None]] = []  # background loops, cancelled at shutdown
     health = HealthHooks(
         settings.health_port,
@@ -79,17 +90,11 @@ def build_app(settings: Settings) -> FastStream:
     async def prepare() -> None:
         connection = await broker.connect()
         await ensure_streams(connection.jetstream(), names)
-        await store.ensure_indexes()
-        # Answers $SRV.PING/INFO/STATS so ops tools can discover the service.
-        discovery.append(
-            await micro.add_service(
-                connection,
-                name=MICRO_NAME,
-                version=MICRO_VERSION,
-                description="entrasync history: inventory, sync history, change events",
-                metadata={"prefix": settings.prefix, "database": settings.history_db},
-            )
+        # A durable created before `max_ack_pending=1` (or with another ack wait) gets it now.
+        await pipeline.update_existing(
+            connection.jetstream(), names, ack_wait=settings.pipeline_ack_wait_seconds
         )
+        await store.ensure_indexes()
 
     @app.after_startup
     async def announce() -> None:
@@ -98,6 +103,9 @@ def build_app(settings: Settings) -> FastStream:
         await health.start()
         sweeping.append(
             asyncio.create_task(sweep_purged_forever(deps, settings.purge_sweep_seconds))
+        )
+        sweeping.append(
+            asyncio.create_task(retry_held_finishes_forever(deps, settings.finish_wait_seconds))
         )
         # What a crash left between a commit and its publish goes out now, not at the
         # tenant's next commit.
@@ -119,8 +127,6 @@ def build_app(settings: Settings) -> FastStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await health.stop()
-        for service in discovery:
-            await service.stop()
 
     @app.after_shutdown
     async def close() -> None:
@@ -129,8 +135,23 @@ def build_app(settings: Settings) -> FastStream:
     return app
 
 
+def attach(broker: NatsBroker, deps: Deps, settings: Settings) -> None:
+    """Both consumers, with history's parking, outages and redelivery settings."""
+    for consumer in (pipeline, tenant_deleted):
+        consumer.attach(
+            broker,
+            deps.names,
+            lambda: deps,
+            parking=deps.dead_letters,
+            outages=MONGO_OUTAGES,
+            max_failed_deliveries=deps.max_failed_deliveries,
+            retry_delay=deps.retry_delay,
+            # Only the pipeline's: the tenant-deleted durable keeps its declared ack wait.
+            ack_wait=settings.pipeline_ack_wait_seconds if consumer is pipeline else None,
+            keepalive=settings.keepalive_seconds,
+        )
+
+
 def run() -> None:
-    settings = Settings()
-    configure_logging(settings.log_level.upper())
-    configure_tracing("history")  # before `build_app`: its broker takes the tracing middlewares
-    asyncio.run(build_app(settings).run(log_level=logging.getLevelName(settings.log_level.upper())))
+    """Console entry point `entrasync-history`."""
+    run_service("history", Settings, build_app)

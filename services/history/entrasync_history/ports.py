@@ -19,6 +19,7 @@ from entrasync_shared.messages import (
     InventoryCounts,
     InventoryItem,
     ObservationBatch,
+    SyncFinished,
     SyncRecorded,
     SyncStarted,
     TenantDeleted,
@@ -92,6 +93,15 @@ class HistoryStore(Protocol):
 
     async def run_start(self, run_id: str) -> RunStart | None:
         """The run's first recorded start and the highest attempt recorded, if known."""
+
+    async def hold_finish(self, finished: SyncFinished, waits: int) -> None:
+        """Keep a finish whose batches are not all applied yet, with how often it waited."""
+
+    async def held_finishes(self, tenant_id: str | None = None) -> list[tuple[SyncFinished, int]]:
+        """The finishes held (of `tenant_id`, else of every tenant), with their waits."""
+
+    async def release_finish(self, run_id: str) -> None:
+        """Forget the run's held finish (it was recorded)."""
 
     async def cancel_running(
         self,
@@ -208,4 +218,4 @@ class EventPublisher(Protocol):
 class DeadLetters(Protocol):
     """Parks a message that cannot be read, with the reason, for an operator to look at."""
 
-    async def park(self, payload: bytes, subject: str, reason: str, dedupe_id: str) -> None: ...
+    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from entrasync_shared.settings import ConsumerSettingsMixin, MongoSettingsMixin, ServiceSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -36,13 +36,26 @@ class Settings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
         1.0,
         gt=0,
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_WAIT_SECONDS"),
-        description="Redelivery delay of a run's finish while its batches are still missing",
+        description="Seconds between retries of a run's finish held while its batches are missing",
     )
     finish_max_waits: int = Field(
         60,
         ge=1,
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_FINISH_MAX_WAITS"),
-        description="Deliveries of a finish to wait for missing batches before failing the type",
+        description="Retries of a held finish before its missing types are recorded Failed",
+    )
+    pipeline_ack_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_PIPELINE_ACK_WAIT_SECONDS"),
+        description="Seconds before a pipeline message a stopped history held is redelivered "
+        "(nothing later is delivered meanwhile)",
+    )
+    keepalive_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=AliasChoices("ENTRASYNC_HISTORY_KEEPALIVE_SECONDS"),
+        description="Seconds between in-progress signals while a message is being applied",
     )
     purge_sweep_seconds: float = Field(
         300.0,
@@ -63,3 +76,12 @@ class Settings(ServiceSettings, MongoSettingsMixin, ConsumerSettingsMixin):
         validation_alias=AliasChoices("ENTRASYNC_HISTORY_RETENTION_DAYS"),
         description="Sync History rows are kept this many whole UTC days (TTL index)",
     )
+
+    @model_validator(mode="after")
+    def _beats_within_ack_wait(self) -> Settings:
+        if self.keepalive_seconds >= self.pipeline_ack_wait_seconds:
+            raise ValueError(
+                "ENTRASYNC_HISTORY_KEEPALIVE_SECONDS must be below "
+                "ENTRASYNC_HISTORY_PIPELINE_ACK_WAIT_SECONDS"
+            )
+        return self

@@ -39,6 +39,8 @@ from typing import Any, Generic, TypeVar
 from faststream import AckPolicy
 from faststream.nats import DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ValidationError
 
 from entrasync_shared import catalog
@@ -156,6 +158,10 @@ class DurableConsumer(Generic[DepsT]):
     durable: Durable
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
     ack_wait: float = 30.0
+    max_ack_pending: int | None = None
+    """At most this many delivered, unacked messages (None: the server's default). With 1, no
+    later message is delivered while one waits for its ack, even after the process died with
+    it: order is kept across crashes (the server updates it on an existing durable)."""
     handler: Handler[DepsT] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
@@ -166,6 +172,27 @@ class DurableConsumer(Generic[DepsT]):
     def handles(self, handler: Handler[DepsT]) -> Handler[DepsT]:
         self.handler = handler
         return handler
+
+    async def update_existing(
+        self, js: JetStreamContext, names: Names, *, ack_wait: float | None = None
+    ) -> bool:
+        """Give an existing durable the declared `ack_wait` (or this one) and `max_ack_pending`;
+        True if it changed. Call it at startup, before the subscribers start: nats-py binds to
+        an existing durable without touching its config, so a changed value would never reach
+        it. Only these editable fields change; a durable not created yet is left to `attach`."""
+        stream = names.stream(self.durable.stream)
+        durable = names.consumer(self.durable.service, self.durable.purpose)
+        try:
+            config = (await js.consumer_info(stream, durable)).config
+        except NotFoundError:
+            return False
+        wanted = (ack_wait or self.ack_wait, self.max_ack_pending or config.max_ack_pending)
+        if (config.ack_wait, config.max_ack_pending) == wanted:
+            return False
+        log.info("updating durable %s: ack_wait, max_ack_pending = %s", durable, wanted)
+        config.ack_wait, config.max_ack_pending = wanted
+        await js.add_consumer(stream, config)  # create-or-update: the same name updates it
+        return True
 
     def attach(
         self,
@@ -264,7 +291,11 @@ class DurableConsumer(Generic[DepsT]):
             inbox_prefix=names.pull_inbox,
             # Unlimited: an outage is retried until it is over; other failures are parked by
             # `settle_failure` (the server's own limit would drop a message without a word).
-            config=ConsumerConfig(max_deliver=-1, ack_wait=ack_wait or self.ack_wait),
+            config=ConsumerConfig(
+                max_deliver=-1,
+                ack_wait=ack_wait or self.ack_wait,
+                max_ack_pending=self.max_ack_pending,
+            ),
             ack_policy=AckPolicy.MANUAL,
             title=f"{service}.{purpose}",
         )

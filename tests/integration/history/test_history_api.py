@@ -84,7 +84,7 @@ async def test_a_bad_history_query_gets_an_error_reply(
 ) -> None:
     reply = await ask(nc, names.api("history", "runs.list"), request_body)
     assert reply["ok"] is False
-    assert (reply["error"]["code"], reply["error"]["field"]) == ("invalid", field)
+    assert (reply["error"]["code"], reply["error"]["field"]) == ("validation", field)
     assert message in reply["error"]["message"]
 
 

@@ -115,6 +115,6 @@ async def test_the_export_follows_the_search_and_refuses_bad_requests(
         reply = await ask(nc, subject, body)
         assert (reply["ok"], reply["error"]["code"], reply["error"]["field"]) == (
             False,
-            "invalid",
+            "validation",
             field,
         )

@@ -19,9 +19,9 @@ from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
-from entrasync_history.usecases.pipeline import Context, apply_batch, record_finished
 from entrasync_history.main import build_app
 from entrasync_history.settings import Settings
+from entrasync_history.usecases.pipeline import Context, apply_batch, record_finished
 from entrasync_shared.messages import SyncStarted
 from entrasync_shared.subjects import OBJECT_TYPES, Names
 from faststream import FastStream

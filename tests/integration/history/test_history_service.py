@@ -234,7 +234,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_flows(
     letters = await eventually(parked, "two dead letters")
     assert [data for _, _, data in letters] == [b'{"objects": "nope"}', b"not json"]
     assert all(subject == names.dead_letter("history") for subject, _, _ in letters)
-    assert "invalid payload" in letters[0][1]["Entrasync-Reason"]
+    assert "not a ObservationBatch" in letters[0][1]["Entrasync-Reason"]
     assert letters[1][1]["Entrasync-Subject"] == names.run_event(TENANT, "finished")
     run = await Run(pipeline, "delta").start()
     await run.send("user", [obj("u1")])

@@ -6,9 +6,10 @@ Real code at every layer that decides what the inventory holds: the Graph simula
 adapter (whose `Retry-After` sleeps move the simulator's clock instead of waiting); and
 history's use cases (`record_started`, `apply_batch`, `record_finished`) over the dict-backed
 `FakeHistoryStore`. Only NATS and MongoDB are replaced: the pipeline stream is a list that this
-harness delivers from, so it can crash history between publishing and committing (the message
-stays unacked and comes back later, possibly after newer batches), and crash the syncer after
-any publish (the command is redelivered as the next attempt of the same run).
+harness delivers from as history's durable does (in order, one unacked message at a time), so it
+can crash history before or after committing a message (the message stays unacked and comes
+back before anything newer, as `max_ack_pending=1` makes JetStream do), and crash the syncer
+after any publish (the command is redelivered as the next attempt of the same run).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Any
 import httpx
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.usecases.finishes import finish_or_hold, retry_held
 from entrasync_history.usecases.pipeline import (
     Context,
     apply_batch,
-    record_finished,
     record_started,
 )
 from entrasync_shared.messages import (
@@ -188,7 +189,6 @@ class World:
         http: httpx.AsyncClient,
         simulator: Simulator,
         graph: Any,
-        late_after_publish: bool = False,
     ) -> None:
         self.http = http
         self.simulator = simulator
@@ -217,8 +217,6 @@ class World:
             finish_max_waits=1_000_000,
         )
         self.runs = 0
-        self.held: list[tuple[Message, int]] = []  # crashed deliveries JetStream redelivers late
-        self.late_after_publish = late_after_publish
         self.recorded: dict[str, SyncRecorded] = {}
 
     # -- the simulated directory, through the simulator's control API ----------------------
@@ -273,48 +271,35 @@ class World:
                 attempt += 1
                 self.pipeline.published = 0
 
-    async def deliver(self, crashes: set[int], late: bool, rng: random.Random) -> None:
-        """Deliver the pipeline stream to history, as its pull consumer does (one at a time).
+    async def deliver(self, crashes: set[int]) -> None:
+        """Deliver the pipeline stream to history as its durable does: in stream order, one
+        unacked message at a time (`max_ack_pending=1`).
 
-        Delivery number n in `crashes` kills history: before it published anything (even n) or
-        after it published and before it committed (odd n). The message stays unacked and comes
-        back after `ack_wait`, behind newer messages (`late`: only after the next run's). A
-        finish whose batches are missing is nakked and comes back after the rest.
-        `defects.late_after_publish` off: a message killed after its publish is redelivered at
-        once (the known defect below, in `test_history_convergence_random`, stays out of the
-        generated runs; its shrunk examples stay in).
+        Delivery number n in `crashes` kills history: after its commit and before its events
+        were published (even n), or before its commit (odd n). The message stays unacked and,
+        since JetStream delivers nothing later while it waits, comes back first (after
+        `ack_wait`). A finish whose batches are missing is nakked and keeps its slot too.
         """
-        # Redelivered messages come back after the newer ones (a late redelivery).
-        backlog = self.pipeline.queue if late else self.pipeline.queue + self.held
-        if not late:
-            self.held = []
+        backlog = self.pipeline.queue
         self.pipeline.queue = []
         n = 0
         while backlog:
             message, deliveries = backlog.pop(0)
             n += 1
             crash = "after" if n in crashes and n % 2 else "before" if n in crashes else None
-            if await self._handle(message, deliveries, crash):
-                continue
-            again = (message, deliveries + 1)
-            if crash == "after" and not self.late_after_publish:
-                backlog.insert(0, again)
-            elif late:
-                self.held.append(again)
-            elif crash:
-                backlog.insert(rng.randint(0, len(backlog)), again)
-            else:
-                backlog.append(again)  # a nakked finish: its batches are still coming
+            if not await self._handle(message, deliveries, crash):
+                backlog.insert(0, (message, deliveries + 1))
             if n > 10_000:
                 raise AssertionError("the pipeline never drained")
 
     async def drain(self) -> None:
-        """Deliver everything still held or queued, with no crash (JetStream redelivers)."""
-        self.pipeline.queue = self.held + self.pipeline.queue
-        self.held = []
-        await self.deliver(set(), False, random.Random(0))
+        """Deliver everything still queued, with no crash: no finish is left held (its
+        batches came before it)."""
+        await self.deliver(set())
+        assert not self.store.held, f"finishes held for ever: {sorted(self.store.held)}"
 
     async def _handle(self, message: Message, deliveries: int, crash: str | None) -> bool:
+        """True when history acked the message (as its pipeline handler would)."""
         now = utcnow()
         if isinstance(message, SyncStarted):
             await record_started(self.ctx, message)
@@ -324,15 +309,15 @@ class World:
         try:
             if isinstance(message, ObservationBatch):
                 await apply_batch(self.ctx, message, now)
-                return True
-            recorded = await record_finished(self.ctx, message, deliveries, now)
+                done = await retry_held(self.ctx, now, tenant_id=message.tenant_id)
+            else:
+                recorded = await finish_or_hold(self.ctx, message, deliveries, now)
+                done = [recorded] if recorded is not None else []  # else held, and acked
         except ConnectionError:
             return False
         finally:
             self.events.crash_next = self.store.crash_next = False
-        if recorded is None:
-            return False
-        self.recorded[recorded.run_id] = recorded
+        self.recorded.update((r.run_id, r) for r in done)
         return True
 
     # -- what history holds ------------------------------------------------------------------
@@ -370,7 +355,6 @@ async def world(
     page_size: int,
     member_slice: int,
     seed: int,
-    late_after_publish: bool = False,
 ) -> AsyncIterator[World]:
     """A fresh simulator with one small seeded tenant, and the syncer and history reading it."""
     tenant = seed_tenant(random.Random(seed), 0, users, groups, devices, certificates=False)
@@ -388,7 +372,7 @@ async def world(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=GRAPH_URL) as http:
         try:
-            yield World(http, simulator, graph, late_after_publish)
+            yield World(http, simulator, graph)
         finally:
             await graph.aclose()
 

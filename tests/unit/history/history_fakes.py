@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
 from entrasync_history.domain.runs import RunStart
 from entrasync_history.domain.search import row_search
+from entrasync_history.entrypoints.deps import Deps
+from entrasync_history.entrypoints.pipeline import pipeline
+from entrasync_shared.kit.consumers import DurableConsumer
 from entrasync_shared.messages import (
     DeletedTenant,
     DeletedTenantsQuery,
@@ -123,6 +127,7 @@ class FakeHistoryStore:
         self.deleted_tenants: dict[str, TenantDeleted] = {}
         self.tombstones: dict[str, bool] = {}  # tenant id → purged
         self.outbox: list[tuple[str, Pending]] = []  # (tenant id, entry), in commit order
+        self.held: dict[str, tuple[SyncFinished, int]] = {}  # run id → held finish, waits
         self._outboxed = 0
 
     async def ensure_indexes(self) -> None:
@@ -227,6 +232,15 @@ class FakeHistoryStore:
     async def run_start(self, run_id: str) -> RunStart | None:
         started = self.started.get(run_id)
         return RunStart(started.at, started.attempt) if started else None
+
+    async def hold_finish(self, finished: SyncFinished, waits: int) -> None:
+        self.held[finished.run_id] = (finished, waits)
+
+    async def held_finishes(self, tenant_id: str | None = None) -> list[tuple[SyncFinished, int]]:
+        return [h for h in self.held.values() if tenant_id in (None, h[0].tenant_id)]
+
+    async def release_finish(self, run_id: str) -> None:
+        self.held.pop(run_id, None)
 
     async def cancel_running(
         self,
@@ -433,8 +447,8 @@ class FakeDeadLetters:
     def __init__(self) -> None:
         self.parked: list[tuple[bytes, str, str, str]] = []
 
-    async def park(self, payload: bytes, subject: str, reason: str, dedupe_id: str) -> None:
-        self.parked.append((payload, subject, reason, dedupe_id))
+    async def park(self, payload: bytes, subject: str, reason: str, msg_id: str) -> None:
+        self.parked.append((payload, subject, reason, msg_id))
 
 
 class FakeJsMessage:
@@ -449,9 +463,49 @@ class FakeJsMessage:
             ),
         )
         self.decision: tuple[str, float | None] | None = None
+        self.beats = 0
 
     async def ack(self) -> None:
         self.decision = ("ack", None)
 
     async def nack(self, delay: float | None = None) -> None:
         self.decision = ("nack", delay)
+
+    async def reject(self) -> None:
+        self.decision = ("term", None)
+
+    async def in_progress(self) -> None:
+        self.beats += 1
+
+
+class CapturingBroker:
+    """Stands in for the broker at `attach`: keeps each subscriber's options and handler."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, dict[str, Any]] = {}
+        self.handlers: dict[str, Callable[[Any], Awaitable[None]]] = {}
+
+    def subscriber(self, subject: str, **options: Any) -> Any:
+        def register(handler: Callable[[Any], Awaitable[None]]) -> None:
+            self.options[options["title"]] = options
+            self.handlers[options["title"]] = handler
+
+        return register
+
+
+async def deliver_to(consumer: DurableConsumer[Deps], deps: Deps, msg: FakeJsMessage) -> None:
+    """Run `msg` through `consumer` as the kit does (parse, handler, ack), counting in
+    `deps.stats`; no broker."""
+    stats = deps.stats.pipeline if consumer is pipeline else deps.stats.tenant_deleted
+    broker = CapturingBroker()
+    replace(consumer, stats=stats).attach(
+        broker,  # type: ignore[arg-type]
+        deps.names,
+        lambda: deps,
+        parking=deps.dead_letters,
+        outages=MONGO_OUTAGES,
+        max_failed_deliveries=deps.max_failed_deliveries,
+        retry_delay=deps.retry_delay,
+    )
+    [handler] = broker.handlers.values()
+    await handler(msg)

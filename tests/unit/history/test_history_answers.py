@@ -6,9 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from entrasync_history.entrypoints import api
-from entrasync_shared.messages import HistoryRow
-from history_fakes import FakeHistoryQueries
+from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.entrypoints.api import api
+from entrasync_history.entrypoints.deps import Deps
+from entrasync_history.usecases.pipeline import Context
+from entrasync_shared.catalog import Endpoint, HistoryApi
+from entrasync_shared.kit.api import answer
+from entrasync_shared.messages import HistoryRow, Reply
+from entrasync_shared.subjects import Names
+from history_fakes import FakeDeadLetters, FakeEventPublisher, FakeHistoryQueries, FakeHistoryStore
 
 T = datetime(2025, 5, 1, tzinfo=UTC)
 
@@ -33,6 +39,19 @@ def body(value: object) -> bytes:
     return json.dumps(value).encode()
 
 
+async def ask(endpoint: Endpoint, queries: FakeHistoryQueries, payload: bytes) -> Reply:
+    """`payload` answered by the router's handler, as the kit answers it on NATS."""
+    store, names = FakeHistoryStore(), Names("p")
+    ctx = Context(store, FakeEventPublisher(), names, GuardrailPolicy(), 2)
+    deps = Deps(names, ctx, store, queries, FakeDeadLetters(), 2.0, 0.5)
+    handler = api.handlers[endpoint.verb]
+    return await answer(payload, endpoint, lambda r: handler(r, deps), outages=api.outages)
+
+
+def test_the_router_answers_exactly_the_catalog_endpoints() -> None:
+    api.check()
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
@@ -44,18 +63,20 @@ def body(value: object) -> bytes:
     ],
 )
 async def test_an_invalid_runs_query_is_refused_with_the_field(payload: object, field: str) -> None:
-    reply = await api.list_runs(FakeHistoryQueries(rows(3)), body(payload))
+    reply = await ask(HistoryApi.runs_list, FakeHistoryQueries(rows(3)), body(payload))
     assert not reply.ok and reply.error is not None
-    assert (reply.error.code, reply.error.field) == ("invalid", field)
+    assert (reply.error.code, reply.error.field) == ("validation", field)
 
 
 async def test_not_json_at_all_is_refused() -> None:
-    reply = await api.list_runs(FakeHistoryQueries(), b"{not json")
-    assert reply.error is not None and reply.error.code == "invalid"
+    reply = await ask(HistoryApi.runs_list, FakeHistoryQueries(), b"{not json")
+    assert reply.error is not None and reply.error.code == "validation"
 
 
 async def test_the_page_size_error_says_what_is_allowed() -> None:
-    reply = await api.list_runs(FakeHistoryQueries(), body({"tenant_id": "t", "page_size": 10}))
+    reply = await ask(
+        HistoryApi.runs_list, FakeHistoryQueries(), body({"tenant_id": "t", "page_size": 10})
+    )
     assert reply.error is not None
     assert reply.error.message == "page_size must be 50, 100 or 1000"
 
@@ -65,7 +86,7 @@ async def test_the_export_comes_in_chunks_with_the_header_only_first() -> None:
     text, after, replies = "", None, 0
     while True:
         request = {"tenant_id": "t", "max_rows": 10, **({"after": after} if after else {})}
-        reply = await api.export_runs(queries, body(request))
+        reply = await ask(HistoryApi.runs_export, queries, body(request))
         assert reply.ok and reply.result is not None
         text += reply.result.csv
         replies += 1
@@ -85,13 +106,17 @@ async def test_a_database_outage_is_reported_as_unavailable() -> None:
         async def history_rows(self, query, now):  # type: ignore[no-untyped-def]
             raise ServerSelectionTimeoutError("no primary")
 
-    reply = await api.list_runs(Down(), body({"tenant_id": "t"}))
+    reply = await ask(HistoryApi.runs_list, Down(), body({"tenant_id": "t"}))
     assert reply.error is not None and reply.error.code == "unavailable"
 
 
 async def test_an_override_needs_an_operator() -> None:
     queries = FakeHistoryQueries()
-    reply = await api.override_guardrail(queries, body({"tenant_id": "t", "operator": "  "}))
+    reply = await ask(
+        HistoryApi.guardrail_override, queries, body({"tenant_id": "t", "operator": "  "})
+    )
     assert reply.error is not None and reply.error.field == "operator"
-    reply = await api.override_guardrail(queries, body({"tenant_id": "t", "operator": "bob"}))
+    reply = await ask(
+        HistoryApi.guardrail_override, queries, body({"tenant_id": "t", "operator": "bob"})
+    )
     assert reply.ok and [g.operator for g in queries.grants] == ["bob"]

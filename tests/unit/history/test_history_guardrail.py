@@ -14,7 +14,12 @@ from entrasync_history.domain.plans import (
     plan_batch,
     plan_reconciliation,
 )
-from entrasync_history.usecases.pipeline import Context, apply_batch, record_finished, record_started
+from entrasync_history.usecases.pipeline import (
+    Context,
+    apply_batch,
+    record_finished,
+    record_started,
+)
 from entrasync_shared.messages import SyncRecorded
 from entrasync_shared.subjects import Names
 from history_fakes import (

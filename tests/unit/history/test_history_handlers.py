@@ -1,4 +1,5 @@
-"""The pipeline handler's ack decisions, driven with a stand-in message (no broker)."""
+"""The pipeline and tenant-deleted consumers' ack decisions, driven through the kit with a
+stand-in message (no broker)."""
 
 import json
 from collections.abc import Sequence
@@ -6,17 +7,17 @@ from collections.abc import Sequence
 import pytest
 from entrasync_history.domain.events import OutgoingEvent
 from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.entrypoints.api import health
+from entrasync_history.entrypoints.deps import Deps
+from entrasync_history.entrypoints.pipeline import parse_pipeline, pipeline
+from entrasync_history.entrypoints.tenant_deleted import tenant_deleted
+from entrasync_history.usecases import finishes
 from entrasync_history.usecases.pipeline import Context
-from entrasync_history.entrypoints.pipeline import (
-    Deps,
-    handle_pipeline,
-    handle_tenant_deleted,
-    health,
-    parse_pipeline,
-)
+from entrasync_shared.catalog import NoArguments
 from entrasync_shared.messages import TenantDeleted
 from entrasync_shared.subjects import Names
 from history_fakes import (
+    T0,
     TENANT,
     FakeDeadLetters,
     FakeEventPublisher,
@@ -24,6 +25,7 @@ from history_fakes import (
     FakeHistoryStore,
     FakeJsMessage,
     batch,
+    deliver_to,
     finished,
     obj,
     started,
@@ -59,7 +61,7 @@ def observed_message(deliveries: int = 1) -> FakeJsMessage:
 async def test_an_applied_batch_is_acked() -> None:
     deps = make_deps()
     msg = observed_message()
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
     assert msg.decision == ("ack", None)
     assert deps.stats.applied == 1
 
@@ -67,29 +69,55 @@ async def test_an_applied_batch_is_acked() -> None:
 async def test_a_malformed_message_is_parked_then_acked() -> None:
     deps = make_deps()
     msg = FakeJsMessage(NAMES.observed(TENANT, "user"), b"{")
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
     assert msg.decision == ("ack", None)
     assert isinstance(deps.dead_letters, FakeDeadLetters)
     [(payload, subject, reason, dedupe_id)] = deps.dead_letters.parked
-    assert (payload, subject, dedupe_id) == (b"{", NAMES.observed(TENANT, "user"), "history:7")
-    assert reason.startswith("invalid payload")
+    assert (payload, subject, dedupe_id) == (
+        b"{",
+        NAMES.observed(TENANT, "user"),
+        "history:pipeline:7",
+    )
+    assert reason.startswith("not a ObservationBatch")
     assert deps.stats.dead_lettered == 1
 
 
 async def test_a_transient_failure_is_nacked_with_a_delay() -> None:
     deps = make_deps(BrokenPublisher())
     msg = observed_message()
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
     assert msg.decision == ("nack", 2.0)
     assert deps.stats.retried == 1
 
 
-async def test_a_finish_ahead_of_its_batches_is_nacked_briefly() -> None:
+async def test_a_finish_ahead_of_its_batches_is_held_then_recorded_by_its_batch() -> None:
+    # Acked and held, not nakked: a nak would keep the durable's only unacked slot
+    # (max_ack_pending=1) and hold back the batch behind it.
     deps = make_deps()
     payload = finished("r1", {"user": 1}).model_dump_json().encode()
     msg = FakeJsMessage(NAMES.run_event(TENANT, "finished"), payload)
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
-    assert msg.decision == ("nack", 0.5)
+    await deliver_to(pipeline, deps, msg)
+    assert msg.decision == ("ack", None) and deps.stats.recorded == 0
+    store = deps.ctx.store
+    assert isinstance(store, FakeHistoryStore) and list(store.held) == ["r1"]
+
+    await deliver_to(pipeline, deps, observed_message())
+
+    assert deps.stats.recorded == 1 and store.held == {} and "r1" in store.runs
+
+
+async def test_a_held_finish_records_its_missing_types_failed_after_the_waits() -> None:
+    deps = make_deps()  # finish_max_waits=2
+    payload = finished("r1", {"user": 1}).model_dump_json().encode()
+    await deliver_to(pipeline, deps, FakeJsMessage(NAMES.run_event(TENANT, "finished"), payload))
+    store = deps.ctx.store
+    assert isinstance(store, FakeHistoryStore)
+
+    assert await finishes.retry_held(deps.ctx, T0, waited=True) != []
+
+    [counts] = store.runs["r1"].types
+    assert (counts.status, counts.error) == ("Failed", "only 0 of 1 batches were applied")
+    assert store.held == {}
 
 
 @pytest.mark.parametrize(
@@ -110,9 +138,9 @@ def test_messages_that_do_not_match_their_subject_are_malformed(
 
 async def test_health_reports_the_counters() -> None:
     deps = make_deps()
-    reply = await health(deps)
-    assert reply.ok and reply.result.ok
-    assert reply.result.details["dead_lettered"] == "0"
+    result = await health(NoArguments(), deps)
+    assert result.ok
+    assert result.details["dead_lettered"] == "0"
 
 
 async def test_a_tenant_deletion_cancels_its_runs_and_a_purge_erases_it() -> None:
@@ -120,24 +148,24 @@ async def test_a_tenant_deletion_cancels_its_runs_and_a_purge_erases_it() -> Non
     store = deps.ctx.store
     assert isinstance(store, FakeHistoryStore)
     start = FakeJsMessage(NAMES.run_event(TENANT, "started"), started_payload())
-    await handle_pipeline(deps, start)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, start)
     msg = FakeJsMessage(NAMES.tenant_event("deleted"), b'{"tenant_id": "tenant-1"}')
-    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, msg)
     assert msg.decision == ("ack", None) and list(store.cancelled) == ["r1"]
     purge = b'{"tenant_id": "tenant-1", "purge_history": true}'
     purging = FakeJsMessage(NAMES.tenant_event("deleted"), purge)
-    await handle_tenant_deleted(deps, purging)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, purging)
     assert store.started == {} and store.cancelled == {}
 
 
 async def test_an_unreadable_tenant_deletion_is_parked() -> None:
     deps = make_deps()
     msg = FakeJsMessage(NAMES.tenant_event("deleted"), b'{"purge_history": true}', seq=3)
-    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, msg)
     assert msg.decision == ("ack", None)
     assert isinstance(deps.dead_letters, FakeDeadLetters)
     [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
-    assert dedupe_id == "history:config:3" and "tenant_id" in reason
+    assert dedupe_id == "history:tenant-deleted:3" and "tenant_id" in reason
 
 
 def started_payload() -> bytes:
@@ -171,7 +199,7 @@ async def test_a_batch_mongodb_cannot_store_is_parked_at_once_and_publishes_noth
     poison = batch("r1", "user", 0, [obj("u1", **{"a\x00b": 1})])
     msg = FakeJsMessage(NAMES.observed(TENANT, "user"), poison.model_dump_json().encode())
 
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
 
     assert msg.decision == ("ack", None) and deps.stats.dead_lettered == 1
     assert isinstance(deps.dead_letters, FakeDeadLetters)
@@ -191,13 +219,16 @@ async def test_a_message_failing_for_another_reason_is_parked_after_the_limit() 
     decisions = []
     for deliveries in (1, 2, 3):
         msg = observed_message(deliveries)
-        await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+        await deliver_to(pipeline, deps, msg)
         decisions.append(msg.decision)
 
     assert decisions == [("nack", 2.0), ("nack", 2.0), ("ack", None)]
     assert isinstance(deps.dead_letters, FakeDeadLetters)
     [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
-    assert (reason, dedupe_id) == ("failed 3 deliveries: KeyError: 'attributes'", "history:7")
+    assert (reason, dedupe_id) == (
+        "failed 3 deliveries: KeyError: 'attributes'",
+        "history:pipeline:7",
+    )
     assert (deps.stats.retried, deps.stats.dead_lettered) == (2, 1)
 
 
@@ -205,7 +236,7 @@ async def test_an_outage_is_retried_without_limit() -> None:
     deps = make_deps_with(FakeHistoryStore(), BrokenPublisher())
     msg = observed_message(deliveries=1000)
 
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
 
     assert msg.decision == ("nack", 2.0) and deps.stats.dead_lettered == 0
 
@@ -229,12 +260,12 @@ async def test_a_tenant_deletion_mongodb_cannot_store_is_parked_at_once() -> Non
     body = TenantDeleted(tenant_id="tenant-1").model_dump(mode="json") | {"tenant": tenant}
     msg = FakeJsMessage(NAMES.tenant_event("deleted"), json.dumps(body).encode(), seq=4)
 
-    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, msg)
 
     assert msg.decision == ("ack", None)
     assert isinstance(deps.dead_letters, FakeDeadLetters)
     [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
-    assert dedupe_id == "history:config:4"
+    assert dedupe_id == "history:tenant-deleted:4"
     assert (
         reason
         == "cannot be stored: at tenant.version: integer 18446744073709551616 exceeds 64 bits"

@@ -5,10 +5,13 @@ defect 3)."""
 
 from __future__ import annotations
 
-from entrasync_history.usecases import deletions, pipeline as services
 from entrasync_history.domain.plans import GuardrailPolicy
+from entrasync_history.entrypoints.deps import Deps
+from entrasync_history.entrypoints.pipeline import pipeline
+from entrasync_history.entrypoints.tenant_deleted import tenant_deleted
+from entrasync_history.usecases import deletions
+from entrasync_history.usecases import pipeline as services
 from entrasync_history.usecases.pipeline import TENANT_DELETED, Context
-from entrasync_history.entrypoints.pipeline import Deps, handle_pipeline, handle_tenant_deleted
 from entrasync_shared.messages import SyncFinished, SyncStarted, TenantDeleted
 from entrasync_shared.subjects import Names
 from history_fakes import (
@@ -20,6 +23,7 @@ from history_fakes import (
     FakeHistoryStore,
     FakeJsMessage,
     batch,
+    deliver_to,
     finished,
     obj,
     started,
@@ -43,14 +47,14 @@ async def deliver(deps: Deps, message: SyncStarted | SyncFinished | object) -> F
     else:
         subject = NAMES.observed(TENANT, "user")
     msg = FakeJsMessage(subject, message.model_dump_json().encode())  # type: ignore[attr-defined]
-    await handle_pipeline(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(pipeline, deps, msg)
     return msg
 
 
 async def delete(deps: Deps, *, purge: bool) -> None:
     event = TenantDeleted(tenant_id=TENANT, purge_history=purge)
     msg = FakeJsMessage(NAMES.tenant_event("deleted"), event.model_dump_json().encode())
-    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, msg)
     assert msg.decision == ("ack", None)
 
 
@@ -118,7 +122,7 @@ async def test_other_tenants_messages_still_apply() -> None:
     deps, store, _ = make_deps()
     event = TenantDeleted(tenant_id="another-tenant", purge_history=True)
     msg = FakeJsMessage(NAMES.tenant_event("deleted"), event.model_dump_json().encode())
-    await handle_tenant_deleted(deps, msg)  # type: ignore[arg-type]
+    await deliver_to(tenant_deleted, deps, msg)
 
     await deliver(deps, batch("r1", "user", 0, [obj("u1", displayName="Ada")]))
 

@@ -15,6 +15,7 @@ from bson import ObjectId
 from entrasync_shared.messages import (
     GuardrailOverride,
     ObservationBatch,
+    SyncFinished,
     SyncRecorded,
     SyncStarted,
     TenantDeleted,
@@ -311,6 +312,30 @@ class MongoHistoryStore:
         return run_start(
             await self._runs.find_one({"_id": run_id}, {"started_at": 1, "attempts": 1})
         )
+
+    async def hold_finish(self, finished: SyncFinished, waits: int) -> None:
+        # In the run's document: a purge of the tenant erases it with the run.
+        held = {"message": finished.model_dump(mode="json"), "waits": waits}
+        await self._runs.update_one(
+            {"_id": finished.run_id},
+            {"$set": {"tenant_id": finished.tenant_id, "held_finish": held}},
+            upsert=True,
+        )
+
+    async def held_finishes(self, tenant_id: str | None = None) -> list[tuple[SyncFinished, int]]:
+        query: dict[str, Any] = {"held_finish": {"$exists": True}}
+        if tenant_id is not None:
+            query["tenant_id"] = tenant_id
+        return [
+            (
+                SyncFinished.model_validate(doc["held_finish"]["message"]),
+                doc["held_finish"]["waits"],
+            )
+            async for doc in self._runs.find(query, {"held_finish": 1})
+        ]
+
+    async def release_finish(self, run_id: str) -> None:
+        await self._runs.update_one({"_id": run_id}, {"$unset": {"held_finish": ""}})
 
     async def cancel_running(
         self,

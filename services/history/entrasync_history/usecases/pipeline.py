@@ -43,9 +43,9 @@ from entrasync_history.domain.plans import (
     run_status,
     soft_removed_ids,
 )
-from entrasync_history.ports import EventPublisher, HistoryStore
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
 from entrasync_history.domain.runs import run_span
+from entrasync_history.ports import EventPublisher, HistoryStore
 from entrasync_history.usecases.unknown_members import check_pending_members
 
 log = logging.getLogger(__name__)
