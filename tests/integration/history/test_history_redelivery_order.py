@@ -4,6 +4,7 @@ before that (or with another ack wait) is updated at startup."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conftest import history_settings
@@ -102,3 +103,23 @@ async def test_a_batch_history_died_holding_is_applied_before_newer_messages(
         if e["type"].startswith("io.entrasync.directory.") and e["subject"] == "g1"
     ]
     assert events[-2:] == [("members_changed", first.run_id), ("updated", second.run_id)]
+
+
+async def test_a_finish_held_for_its_batches_is_found_without_a_collection_scan(
+    history: None, pipeline: Pipeline, db: Any
+) -> None:
+    run = await Run(pipeline, "full").start()
+    held = run.batch("user", [obj("u1", displayName="A")])
+    await pipeline.publish(pipeline.names.run_event(TENANT, "finished"), run.finished())
+
+    async def holding() -> Any:
+        return await db["runs"].find_one({"_id": run.run_id, "held_finish": {"$exists": True}})
+
+    await eventually(holding, "the finish held")
+    plan = await db["runs"].find({"held_finish.waits": {"$exists": True}}).explain()
+    assert "COLLSCAN" not in json.dumps(plan["queryPlanner"]["winningPlan"])
+
+    await pipeline.publish_batch(held)
+    recorded = await pipeline.recorded(run.run_id)
+    assert recorded["data"]["status"] == "Succeeded"
+    assert await holding() is None

@@ -99,7 +99,11 @@ class MongoHistoryStore:
         )  # fmt: skip
         await self.rows.ensure_indexes()
         await self._runs.create_indexes(
-            [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)])]
+            [
+                IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+                # Only runs holding a finish: looked up after every batch and every second.
+                IndexModel([("held_finish.waits", ASCENDING)], sparse=True, name="held_finishes"),
+            ]
         )
         await self._applied.create_indexes(
             [
@@ -323,7 +327,7 @@ class MongoHistoryStore:
         )
 
     async def held_finishes(self, tenant_id: str | None = None) -> list[tuple[SyncFinished, int]]:
-        query: dict[str, Any] = {"held_finish": {"$exists": True}}
+        query: dict[str, Any] = {"held_finish.waits": {"$exists": True}}
         if tenant_id is not None:
             query["tenant_id"] = tenant_id
         return [
