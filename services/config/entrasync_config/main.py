@@ -71,6 +71,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
     broker = NatsBroker(
         settings.nats_url,
         name="entrasync-config",
+        logger=logging.getLogger("entrasync.config.broker"),  # our format, JSON included
         inbox_prefix=settings.inbox_prefix,
         middlewares=nats_middlewares(),
     )

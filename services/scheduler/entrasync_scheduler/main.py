@@ -31,6 +31,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
     broker = NatsBroker(
         settings.nats_url,
         name="entrasync-scheduler",
+        logger=logging.getLogger("entrasync.scheduler.broker"),  # our format, JSON included
         inbox_prefix=settings.inbox_prefix,
         middlewares=nats_middlewares(),
     )

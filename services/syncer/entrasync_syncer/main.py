@@ -66,7 +66,10 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
     """The syncer app; `graph` replaces the httpx Graph connector (tests inject faults)."""
     names = settings.names
     broker = NatsBroker(
-        settings.nats_url, inbox_prefix=settings.inbox_prefix, middlewares=nats_middlewares()
+        settings.nats_url,
+        inbox_prefix=settings.inbox_prefix,
+        middlewares=nats_middlewares(),
+        logger=logging.getLogger("entrasync.syncer.broker"),  # our format, JSON included
     )
     proxies = settings.egress_proxies()
     tokens = MsalTokenSource(settings.retry_policy, proxies=proxies)

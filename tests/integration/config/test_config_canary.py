@@ -42,9 +42,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
         yield running
 
 
-@pytest.fixture
+@pytest.fixture(params=["text", "json"])
 async def stack(
-    infra: LocalInfra, sim: SimulatorProcess, tmp_path: Path
+    infra: LocalInfra, sim: SimulatorProcess, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[ServiceStack]:
     cloud = SimulatorCloud(CLOUD, sim.authority_host, sim.graph_url, sim.ca_file)
     env = {
@@ -54,6 +54,8 @@ async def stack(
         "ENTRASYNC_HISTORY_DB": f"canary_history_{tmp_path.name}",
         "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
         "ENTRASYNC_LOG_LEVEL": "DEBUG",
+        # Both log formats: JSON lines for log pipelines (issue 23.2) must not leak either.
+        "ENTRASYNC_LOG_FORMAT": request.param,
     }
     prefix = "canary" + tmp_path.name.replace("_", "").replace("-", "")[-8:]
     running = ServiceStack(
@@ -88,9 +90,11 @@ async def all_messages(nc: NatsClient, names: Names) -> list[bytes]:
 
 
 def forms(secret: str) -> list[bytes]:
-    """The secret as text, and as the base64 a careless encoder would produce."""
+    """The secret as text, as a JSON string holds it, and as the base64 a careless encoder
+    would produce."""
     raw = secret.encode()
-    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw)]
+    in_json = json.dumps(secret)[1:-1].encode()
+    return [raw, in_json, base64.b64encode(raw), base64.urlsafe_b64encode(raw)]
 
 
 async def test_secrets_appear_nowhere_but_where_they_are_needed(
@@ -171,6 +175,13 @@ async def test_secrets_appear_nowhere_but_where_they_are_needed(
         await client.close()
     logs = {s: stack.log_file(s).read_bytes() for s in ("config", "scheduler", "syncer", "history")}
     assert all(logs.values()) and len(documents) > 20 and len(messages) > 10
+    if stack.env.get("ENTRASYNC_LOG_FORMAT") == "json":
+        for service, text in logs.items():
+            lines = [line for line in text.splitlines() if line.strip()]
+            assert [line for line in lines if not line.startswith(b"{")] == [], service
+            records = [json.loads(line) for line in lines]
+            assert {r.get("service") for r in records} == {f"entrasync-{service}"}, service
+            assert any(r["level"] == "DEBUG" for r in records), service
 
     places = {
         "mongodb": b"\n".join(documents),
