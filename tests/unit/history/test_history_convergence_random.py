@@ -375,6 +375,41 @@ STALE_DELTA_BATCH_REDELIVERED_LATE = {
     ],
 }
 
+# Found by `make soak` (5,000 sequences), open defects that predate the ordering fix (they fail
+# the same on 8d75f92): a soft-deleted group restored after a full run brings back the edge to a
+# member soft-deleted meanwhile (the inventory lists it, the truth does not) ...
+RESTORED_GROUP_KEEPS_A_SOFT_DELETED_MEMBER = {
+    "seed": 0,
+    "sizes": (0, 1, 0),
+    "paging": (2, 1),
+    "quirks": (0.0, 0.0, 0.0),
+    "lag": 0,
+    "missed_restores": 0.0,
+    "steps": [
+        ("big_group", 0, 3),
+        ("soft_delete", "user", 0),
+        ("soft_delete", "group", 0),
+        ("run", "full", None, frozenset()),
+        ("restore", "group", 0),
+    ],
+}
+# ... and the events of a group restored after a full run, replayed, list a member its stored
+# state does not hold.
+RESTORED_GROUP_EVENTS_DISAGREE_WITH_ITS_STATE = {
+    "seed": 0,
+    "sizes": (1, 1, 1),
+    "paging": (2, 1),
+    "quirks": (0.0, 0.0, 0.0),
+    "lag": 0,
+    "missed_restores": 0.0,
+    "steps": [
+        ("soft_delete", "user", 0),
+        ("soft_delete", "group", 0),
+        ("run", "full", None, frozenset()),
+        ("restore", "group", 0),
+    ],
+}
+
 
 @PROFILE
 @given(SCENARIOS)
@@ -394,6 +429,14 @@ STALE_DELTA_BATCH_REDELIVERED_LATE = {
 # redelivers the killed batch before anything newer (tests/integration/history/
 # test_history_ordering.py shows it on the real server); the harness now delivers that way.
 @example(STALE_DELTA_BATCH_REDELIVERED_LATE)
+@example(RESTORED_GROUP_KEEPS_A_SOFT_DELETED_MEMBER).xfail(
+    raises=AssertionError,
+    reason="a soft-deleted group restored after a full run lists a member soft-deleted meanwhile",
+)
+@example(RESTORED_GROUP_EVENTS_DISAGREE_WITH_ITS_STATE).xfail(
+    raises=AssertionError,
+    reason="a group restored after a full run: replaying its events gives a member it lacks",
+)
 def test_the_inventory_converges_exactly_whatever_the_directory_and_the_faults_do(
     scenario: dict[str, Any],
 ) -> None:
