@@ -47,6 +47,7 @@ from entrasync_shared import catalog
 from entrasync_shared.catalog import Durable, Flow
 from entrasync_shared.deadletter import DeadLetters, Outage, Parking, one_line, settle_failure
 from entrasync_shared.kit import metrics
+from entrasync_shared.logs import log_context
 from entrasync_shared.subjects import Names
 
 log = logging.getLogger("entrasync.consumers")
@@ -120,6 +121,17 @@ def _tokens_match(pattern: str, subject: str) -> bool:
     return len(wanted) == len(tokens) and all(
         w in ("*", t) for w, t in zip(wanted, tokens, strict=True)
     )
+
+
+def about(message: BaseModel) -> dict[str, str | None]:
+    """The tenant and run a message is about (a CloudEvent's are in its `data`), for the log
+    context of its handling: JSON log lines then carry `tenant_id` and `run_id`."""
+    subject = getattr(message, "data", message)
+    fields = {
+        "tenant_id": getattr(subject, "tenant_id", None),
+        "run_id": getattr(subject, "run_id", None),
+    }
+    return {key: value if isinstance(value, str) else None for key, value in fields.items()}
 
 
 def parse(flows: tuple[Flow, ...], names: Names, subject: str, payload: bytes) -> BaseModel:
@@ -241,8 +253,9 @@ class DurableConsumer(Generic[DepsT]):
             )
             try:
                 message = parse(flows, names, raw.subject, raw.data)
-                async with _kept_alive(msg, keepalive):
-                    outcome = await handler(message, deps(), delivery)
+                with log_context(**about(message)):
+                    async with _kept_alive(msg, keepalive):
+                        outcome = await handler(message, deps(), delivery)
             except Malformed as err:
                 await park(msg, str(err))
                 return
@@ -376,7 +389,8 @@ class OrderedConsumer(Generic[DepsT]):
                 stats.count("parked")
                 return
             try:
-                await handler(message, deps())
+                with log_context(**about(message)):
+                    await handler(message, deps())
             except Exception:
                 log.exception("%s.%s failed on %s", self.service, self.name, raw.subject)
                 stats.count("failed")

@@ -182,6 +182,8 @@ async def test_secrets_appear_nowhere_but_where_they_are_needed(
             records = [json.loads(line) for line in lines]
             assert {r.get("service") for r in records} == {f"entrasync-{service}"}, service
             assert any(r["level"] == "DEBUG" for r in records), service
+            if service in ("syncer", "history"):  # lines logged while handling a run's messages
+                assert any("tenant_id" in r and "run_id" in r for r in records), service
 
     places = {
         "mongodb": b"\n".join(documents),

@@ -9,8 +9,8 @@ import pytest
 from entrasync_shared import catalog
 from entrasync_shared.catalog import ConfigApi, HistoryApi, SchedulerApi
 from entrasync_shared.kit.api import ApiFailure, ApiRouter, answer
-from entrasync_shared.kit.consumers import Malformed, _filter, parse
-from entrasync_shared.messages import SyncNow, SyncNowAccepted, TenantRef
+from entrasync_shared.kit.consumers import Malformed, _filter, about, parse
+from entrasync_shared.messages import SyncNow, SyncNowAccepted, SyncStarted, TenantRef
 from entrasync_shared.subjects import Names
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
@@ -101,3 +101,9 @@ def test_the_catalog_is_consistent() -> None:
             assert durable.service in catalog.flow(flow).consumers
     for flow in catalog.FLOWS:
         assert set(flow.ordered) <= set(flow.consumers), flow.name
+
+
+def test_a_consumed_message_says_which_tenant_and_run_it_is_about() -> None:
+    started = SyncStarted.model_construct(tenant_id="t1", run_id="r1")
+    assert about(started) == {"tenant_id": "t1", "run_id": "r1"}
+    assert about(TenantRef(tenant_id="t2")) == {"tenant_id": "t2", "run_id": None}
