@@ -136,6 +136,9 @@ async def test_each_tenant_shows_its_last_success_failures_in_a_row_and_interval
     assert sample("entrasync_scheduler_tenant_interval_seconds", tenant_id=tenant_id) == 300
     assert sample("entrasync_scheduler_tenants", enabled="true") == 1
     assert sample("entrasync_scheduler_tenants", enabled="false") == 1
+    # A disabled tenant is not expected to sync: no interval, so "not synced" never fires.
+    interval = "entrasync_scheduler_tenant_interval_seconds"
+    assert REGISTRY.get_sample_value(interval, {"tenant_id": "off-" + tenant_id}) is None
 
     subject.run_recorded(recorded(tenant_id, "r4", "Succeeded", T0 + 900))
     assert sample(failures, tenant_id=tenant_id) == 0
