@@ -57,6 +57,17 @@ MOVES: list[tuple[str, str, dict[str, str]]] = [
     ("syncer", "entrasync_syncer_throttle_wait_seconds_total", {}),
     ("syncer", "entrasync_syncer_retry_after_seconds_count", {}),
     ("syncer", "entrasync_syncer_token_requests_total", {"result": "acquired"}),
+    # history (on the kit too)
+    (
+        "history",
+        "entrasync_consumer_messages_total",
+        {"consumer": "pipeline", "outcome": "handled"},
+    ),
+    ("history", "entrasync_messages_published_total", {"flow": "syncRecorded"}),
+    ("history", "entrasync_messages_published_total", {"flow": "directory_created"}),
+    ("history", "entrasync_history_batch_apply_seconds_count", {"object_type": "user"}),
+    ("history", "entrasync_history_events_published_total", {"change": "created"}),
+    ("history", "entrasync_history_runs_recorded_total", {"status": "Succeeded"}),
     # scheduler
     ("scheduler", "entrasync_scheduler_slots_total", {"outcome": "queued"}),
     ("scheduler", "entrasync_scheduler_commands_total", {"mode": "full"}),
@@ -75,6 +86,8 @@ SERVED: list[tuple[str, str]] = [
     ("syncer", "entrasync_consumer_pending_messages"),
     ("syncer", "entrasync_consumer_ack_pending_messages"),
     ("config", "entrasync_consumer_pending_messages"),
+    ("history", "entrasync_consumer_pending_messages"),
+    ("history", "entrasync_consumer_ack_pending_messages"),
     ("config", "entrasync_config_profiles_expired"),
     ("scheduler", "entrasync_scheduler_runs_in_flight"),
     ("scheduler", "entrasync_scheduler_missed_runs_total"),

@@ -14,6 +14,7 @@ from entrasync_shared.natsutil import OrderedPublisher, Outgoing
 from entrasync_shared.subjects import Names
 from faststream.nats import NatsBroker
 
+from entrasync_history.adapters import metrics
 from entrasync_history.domain.events import OutgoingEvent
 
 
@@ -31,3 +32,4 @@ class JetStreamEventPublisher:
             [Outgoing(event.subject, event.envelope, event.msg_id) for event in events],
             stream=self._names.events_stream,
         )
+        metrics.events_published(self._names, events)

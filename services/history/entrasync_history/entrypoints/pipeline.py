@@ -25,6 +25,7 @@ from entrasync_shared.messages import ObservationBatch, SyncFinished, SyncStarte
 from entrasync_shared.storable import unstorable
 from entrasync_shared.subjects import OBJECT_TYPES, Names
 
+from entrasync_history.adapters import metrics
 from entrasync_history.entrypoints.deps import Deps
 from entrasync_history.usecases import deletions, finishes
 from entrasync_history.usecases import pipeline as usecases
@@ -62,7 +63,8 @@ async def _apply(message: PipelineMessage, deps: Deps, delivery: Delivery) -> No
         return
     match message:
         case ObservationBatch():
-            deps.stats.applied += await usecases.apply_batch(deps.ctx, message, now)
+            with metrics.applying(message.object_type):
+                deps.stats.applied += await usecases.apply_batch(deps.ctx, message, now)
             # A finish held for this batch may go through now.
             held = await finishes.retry_held(deps.ctx, now, tenant_id=message.tenant_id)
             deps.stats.recorded += len(held)
