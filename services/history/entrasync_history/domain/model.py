@@ -21,9 +21,10 @@ so the inventory keeps them aside in `hidden_members` and brings them back when 
 restored.
 A member Graph lists whose object the inventory does not hold live may be such a soft-deleted
 member the inventory never saw (a full round lists its edge and no `@removed` for it), or one
-created after its type's round read past it: each new edge is `pending` until a full run's
-finish, which hides the pending members of the types it read in full that are still not live
-(`hide_unknown_members`); recording the object later brings its edges back, as a restore does.
+created after its type's round read past it: each new edge is `pending` until a run's finish,
+which hides the pending members still not live of the types it swept or read with a delta round
+(`hide_unknown_members`; a restored group's edges arrive in a delta round, say); recording the
+object later brings its edges back, as a restore does.
 Members of types entrasync does not sync (service principals, contacts) stay visible.
 """
 

@@ -126,19 +126,21 @@ def _in_all_groups(
     rule: Callable[[StoredObject, frozenset[str]], StoredObject],
     ids: frozenset[str],
 ) -> None:
+    """Apply a membership rule to the live groups of the working set.
+
+    A deleted group keeps the membership it was last published with: a deletion's event says
+    nothing of members, so its restore (which replaces the membership, see `observe`) must
+    describe the change from that list, or its replayed events disagree with its state.
+    """
     if not ids:
         return
     for k, obj in list(work.items()):
-        if obj.object_type == "group":
+        if obj.object_type == "group" and obj.live:
             work[k] = rule(obj, ids)
 
 
 def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> None:
-    if not gone:
-        return
-    for k, obj in list(work.items()):
-        if obj.object_type == "group":
-            work[k] = leave_groups(obj, gone)
+    _in_all_groups(work, leave_groups, gone)
 
 
 def _placed(position: Position | None, obj: StoredObject) -> StoredObject:
@@ -322,6 +324,32 @@ def missing_batches(
         for r in results
         if got[r.object_type] < r.batches
     }
+
+
+def member_checked_types(
+    results: Sequence[TypeResult],
+    failed: Iterable[ObjectType],
+    swept: Iterable[ObjectType],
+) -> list[ObjectType]:
+    """The types whose pending members a run's finish looks for: those its sweep covered, and
+    those a delta round read in full (succeeded, every batch applied, no verdict in `failed`).
+
+    A delta round lists every object created or restored since its link, so a member a group
+    lists that is still not live in the inventory is not live in Graph either: a soft-deleted
+    user a restored group brings back, say, that no round ever listed. Should it be live after
+    all (created after its round read past it), a later round records it and shows its edges.
+    """
+    skipped = set(failed)
+    checked = list(swept)
+    checked += [
+        r.object_type
+        for r in results
+        if r.mode != "full"
+        and r.status == "Succeeded"
+        and r.object_type not in skipped
+        and r.object_type not in checked
+    ]
+    return checked
 
 
 @dataclass(frozen=True)

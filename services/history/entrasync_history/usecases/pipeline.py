@@ -36,6 +36,7 @@ from entrasync_history.domain.plans import (
     hard_removed_ids,
     held_back_note,
     key,
+    member_checked_types,
     missing_batches,
     plan_batch,
     plan_reconciliation,
@@ -217,7 +218,8 @@ async def record_finished(
         groups += await ctx.store.groups_with_unconfirmed_members(
             finished.tenant_id, finished.run_id, finished.attempt
         )
-    unknown = await check_pending_members(ctx.store, finished.tenant_id, reconcile)
+    checked = member_checked_types(finished.results, verdicts, reconcile)
+    unknown = await check_pending_members(ctx.store, finished.tenant_id, checked)
     groups += unknown.groups
     plan = plan_reconciliation(
         finished.run_id,

@@ -1,7 +1,8 @@
-"""A full run's finish looks for the members its groups gained since the last one (`pending`):
-those of the types it read in full whose object the inventory does not hold live are hidden
-(see `model`). Graph lists a soft-deleted member's edge in a full round without ever listing
-the member (microsoft-graph-docs#7115), so the inventory may not know it at all.
+"""A run's finish looks for the members its groups gained since the last one (`pending`):
+those of the types it swept or read with a delta round (`plans.member_checked_types`) whose
+object the inventory does not hold live are hidden (see `model`). Graph lists a soft-deleted
+member's edge in a full round without ever listing the member (microsoft-graph-docs#7115), so
+the inventory may not know it at all.
 """
 
 from __future__ import annotations
