@@ -410,6 +410,23 @@ RESTORED_GROUP_EVENTS_DISAGREE_WITH_ITS_STATE = {
     ],
 }
 
+# Found by `make soak` after those fixes, open (the simulator's, not history's): a user's
+# property is cleared, then the user is soft-deleted and restored, all between two runs. The
+# delta round lists the restored user like a new one, nulls left out (`Directory.restore` drops
+# its property history), so history's merge keeps the old value. Graph's user-delta.md says a
+# property changed since the link is included "including properties being set to null"; which
+# of the two Graph does for a restore is not documented (history cannot tell a restore it never
+# saw a soft delete for from an update).
+CLEARED_THEN_SOFT_DELETED_AND_RESTORED_USER = {
+    "seed": 0,
+    "sizes": (1, 0, 0),
+    "paging": (2, 1),
+    "quirks": (0.0, 0.0, 0.0),
+    "lag": 0,
+    "missed_restores": 0.0,
+    "steps": [("clear", "user", 0, 0), ("soft_delete", "user", 0), ("restore", "user", 0)],
+}
+
 
 @PROFILE
 @given(SCENARIOS)
@@ -435,6 +452,11 @@ RESTORED_GROUP_EVENTS_DISAGREE_WITH_ITS_STATE = {
 # Fixed: a deleted group keeps the membership it was last published with; its restore publishes
 # the change from that list to its live members.
 @example(RESTORED_GROUP_EVENTS_DISAGREE_WITH_ITS_STATE)
+@example(CLEARED_THEN_SOFT_DELETED_AND_RESTORED_USER).xfail(
+    raises=AssertionError,
+    reason="a delta round lists a user restored after a clear without the cleared property "
+    "(the simulator renders a restore like a creation): history keeps the old value",
+)
 def test_the_inventory_converges_exactly_whatever_the_directory_and_the_faults_do(
     scenario: dict[str, Any],
 ) -> None:
