@@ -5,8 +5,8 @@ Collections (one database, `ENTRASYNC_HISTORY_DB`):
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
   Live objects have `deleted: false`; `members` holds a group's live member ids (sorted),
   `hidden_members` those of its soft-deleted members (back in `members` once restored), and of
-  members not live in the inventory (hidden by a full run's finish, back once recorded);
-  `pending_members` the live members added since the last full run's finish, still to check.
+  members not live in the inventory (hidden by a run's finish, back once recorded);
+  `pending_members` the live members added since the last run's finish, still to check.
   A group's members are typed: `member_types` maps the ids whose type is not `member_default`
   (usually "user") to their type. A group stored before types were kept has neither field:
   its members read as `unknown` until a round lists them again with their types.

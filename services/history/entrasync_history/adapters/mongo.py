@@ -95,6 +95,10 @@ class MongoHistoryStore:
                             ("confirmed_run", ASCENDING)]),
                 IndexModel([("tenant_id", ASCENDING), ("members", ASCENDING)]),
                 IndexModel([("tenant_id", ASCENDING), ("hidden_members", ASCENDING)]),
+                # Only groups with pending members: looked up at every run's finish.
+                IndexModel([("tenant_id", ASCENDING), ("object_type", ASCENDING),
+                            ("deleted", ASCENDING)], name="pending_groups",
+                           partialFilterExpression={"pending_members.0": {"$exists": True}}),
             ]
         )  # fmt: skip
         await self.rows.ensure_indexes()
