@@ -117,7 +117,9 @@ class FakeNats:
     def __init__(self, reply: Reply[Any] | None) -> None:
         self.reply, self.sent, self.is_connected = reply, list[Sent](), True
 
-    async def request(self, subject: str, payload: bytes, timeout: float) -> Any:
+    async def request(
+        self, subject: str, payload: bytes, timeout: float, headers: Any = None
+    ) -> Any:
         self.sent.append(Sent(subject, timeout))
         if self.reply is None:
             raise NoRespondersError
