@@ -90,12 +90,13 @@ def announce(
             names,
             tenant_id,
             run_id,
-            change,
+            part,
             now,
             entra_tenant_id,
             revision=before.get((change.object_type, change.object_id), 0),
         )
         for change in plan.changes
+        for part in in_parts(change)
     ]
     changed = {(change.object_type, change.object_id) for change in plan.changes}
     writes = tuple(
@@ -103,6 +104,37 @@ def announce(
         for obj in plan.writes
     )
     return events, writes
+
+
+MEMBERS_PER_EVENT = 4000
+"""At most this many members (added + removed) in one `members_changed` event: each costs about
+120 bytes of JSON (its id in `added`, its typed reference in `added_members`), so an event stays
+near 500 KB, under NATS' default 1 MB message limit, however big the group's change."""
+
+
+def in_parts(change: Change, size: int = MEMBERS_PER_EVENT) -> list[Change]:
+    """`change` as one change, or — a membership change of more than `size` members — as
+    consecutive parts of at most `size` members each (removals first), in a fixed order so a
+    redelivery yields the same parts and ids. Applied one after another they make the change."""
+    if change.kind != "members_changed" or len(change.added) + len(change.removed) <= size:
+        return [change]
+    members = [(m, t, True) for m, t in zip(change.removed, change.removed_types, strict=True)]
+    members += [(m, t, False) for m, t in zip(change.added, change.added_types, strict=True)]
+    parts = []
+    for start in range(0, len(members), size):
+        chunk = members[start : start + size]
+        removed = [(m, t) for m, t, gone in chunk if gone]
+        added = [(m, t) for m, t, gone in chunk if not gone]
+        parts.append(
+            replace(
+                change,
+                added=tuple(m for m, _ in added),
+                added_types=tuple(t for _, t in added),
+                removed=tuple(m for m, _ in removed),
+                removed_types=tuple(t for _, t in removed),
+            )
+        )
+    return parts
 
 
 def change_data(tenant_id: str, run_id: str, change: Change) -> BaseModel:
