@@ -294,6 +294,15 @@ def hints(ready: dict[str, Any], directory: dict[str, Any]) -> list[str]:
     ]
 
 
+LOGGING_VARIABLES = ("ENTRASYNC_LOG_FORMAT", "ENTRASYNC_LOG_LEVEL")
+
+
+def logging_choices() -> dict[str, str]:
+    """The caller's log format and level (`ENTRASYNC_LOG_FORMAT=json make demo`), passed on to
+    every service: the stack gives services no other `ENTRASYNC_*` variable of the caller's."""
+    return {name: os.environ[name] for name in LOGGING_VARIABLES if os.environ.get(name)}
+
+
 def run(args: Any) -> int:
     """Start everything, run the demo until SIGTERM, stop everything in order."""
     workdir = Path(args.workdir)
@@ -320,6 +329,7 @@ def run(args: Any) -> int:
                 "ENTRASYNC_CLOUDS": cloud.as_setting(),
                 "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
                 "ENTRASYNC_SCHEDULER_JITTER_SECONDS": "0",
+                **logging_choices(),
             }
             with ServiceStack(
                 users.urls["console"],

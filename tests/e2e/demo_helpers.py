@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class DemoRun:
     it), with stdout and stderr collected line by line with their arrival times."""
 
     args: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)  # added to this process's environment
     proc: subprocess.Popen[bytes] = field(init=False)
     lines: list[tuple[float, str]] = field(default_factory=list)
     _reader: threading.Thread = field(init=False)
@@ -63,6 +64,7 @@ class DemoRun:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -157,7 +157,7 @@ def stop_with_ctrl_c(run: DemoRun) -> tuple[float, dict[int, str]]:
 def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     demo_runs: list[DemoRun],
 ) -> None:
-    run = DemoRun(["--tenants", "3", *SMALL])
+    run = DemoRun(["--tenants", "3", *SMALL], env={"ENTRASYNC_LOG_FORMAT": "json"})
     demo_runs.append(run)
     workdir = started_workdir(run)
 
@@ -188,6 +188,11 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     before_stop = len(run.lines)
     # Open now: what the services log while stopping stays readable after the folder is gone.
     logs = {path.name: path.open("rb") for path in workdir.glob("*.log")}
+    # Asked for JSON logs: every service's log is JSON lines naming it (issue 23.2).
+    for service in ("config", "scheduler", "syncer", "history", "console"):
+        lines = (workdir / f"{service}.log").read_text().splitlines()
+        records = [json.loads(text) for text in lines if text.strip()]
+        assert records and {r["service"] for r in records} == {f"entrasync-{service}"}, service
     for log in logs.values():
         log.seek(0, os.SEEK_END)
     elapsed, tree = stop_with_ctrl_c(run)
