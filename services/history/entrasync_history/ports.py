@@ -65,6 +65,12 @@ class HistoryStore(Protocol):
     async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
         """Live groups whose `pending_members` are not empty."""
 
+    async def settle_pending_members(
+        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+    ) -> None:
+        """Take `settled[group id]` out of each group's `pending_members` (checked and live:
+        nothing else about the group changes), in bulk and outside any transaction."""
+
     async def commit_batch(
         self,
         batch: ObservationBatch,

@@ -174,6 +174,16 @@ class FakeHistoryStore:
             if o.object_type == "group" and o.live and o.pending_members
         ]
 
+    async def settle_pending_members(
+        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+    ) -> None:
+        for group_id, members in settled.items():
+            group = self.objects.get(("group", group_id))
+            if group is not None:
+                self.objects[("group", group_id)] = replace(
+                    group, pending_members=group.pending_members - members
+                )
+
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         ids = set(object_ids)
         return frozenset(

@@ -125,3 +125,25 @@ async def test_members_of_types_not_synced_or_not_read_in_full_stay_visible() ->
     await full_run(ctx, "r1", T0, [], [group("g1", members)], devices_read=False)
 
     assert set(store.objects[("group", "g1")].members) == {"s1", "c1", "d1"}
+
+
+async def test_a_big_first_load_settles_live_pending_members_outside_the_finish_commit() -> None:
+    # `make bench`: 20,000 groups, every edge pending after the first full load; writing them
+    # all in the finish's transaction ran past MongoDB's limits (WriteConflict, retried forever).
+    ctx, store, _ = context()
+    written: list[str] = []
+    commit_finish = store.commit_finish
+
+    async def spy(recorded, writes, events=()):  # type: ignore[no-untyped-def]
+        written.extend(o.object_id for o in writes if o.object_type == "group")
+        return await commit_finish(recorded, writes, events)
+
+    store.commit_finish = spy  # type: ignore[method-assign]
+    users = [obj(f"u{n}", displayName=f"U{n}") for n in range(20)]
+    groups = [group(f"g{n}", {f"u{n}": "u", f"u{n + 1}": "u"}) for n in range(19)]
+    groups.append(group("g-unknown", {"u0": "u", "u-gone": "u"}))
+    await full_run(ctx, "r1", T0, users, groups)
+
+    assert written == ["g-unknown"]  # only the group whose change is published
+    assert all(not o.pending_members for o in store.objects.values())
+    assert set(store.objects[("group", "g-unknown")].hidden_members) == {"u-gone"}

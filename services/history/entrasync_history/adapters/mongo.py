@@ -21,7 +21,7 @@ from entrasync_shared.messages import (
     TenantDeleted,
 )
 from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from entrasync_history.adapters.documents import (
@@ -65,6 +65,10 @@ def _progress(batch: ObservationBatch, object_type: ObjectType) -> dict[str, int
     if object_type != batch.object_type:
         return {}
     return {"received": len(batch.objects) + len(batch.removals), "pages": 1}
+
+
+SETTLE_CHUNK = 1_000
+"""Groups per bulk write when a finish settles the pending members it found live."""
 
 
 class MongoHistoryStore:
@@ -184,6 +188,20 @@ class MongoHistoryStore:
     async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
         query = {**self._live(tenant_id, "group"), "pending_members.0": {"$exists": True}}
         return [stored_object(doc) async for doc in self._inventory.find(query)]
+
+    async def settle_pending_members(
+        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+    ) -> None:
+        updates = [
+            UpdateOne(
+                {"_id": object_key(tenant_id, "group", group_id)},
+                {"$pull": {"pending_members": {"$in": sorted(members)}}},
+            )
+            for group_id, members in sorted(settled.items())
+            if members
+        ]
+        for start in range(0, len(updates), SETTLE_CHUNK):
+            await self._inventory.bulk_write(updates[start : start + SETTLE_CHUNK], ordered=False)
 
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         # By `_id` (type unknown: one key per type), so each id is a point lookup.

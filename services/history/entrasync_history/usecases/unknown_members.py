@@ -8,7 +8,7 @@ the inventory may not know it at all.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from entrasync_shared.members import MemberType
@@ -32,12 +32,16 @@ class MemberLookups(Protocol):
 
 @dataclass(frozen=True)
 class PendingCheck:
-    """The groups with pending members, which of those members are not live, and the member
-    types checked (read in full and swept by this run)."""
+    """The groups with a pending member that is not live (`groups`: the finish's plan hides
+    those members and publishes the change), which members are not live, the member types
+    checked, and per other group the checked pending members found live (`settled`: nothing
+    about those groups changes but that bookkeeping, written in bulk outside the finish's
+    transaction — after a big first load that is every group, too many for one transaction)."""
 
     groups: list[StoredObject]
     unknown: frozenset[str]
     checked: frozenset[MemberType]
+    settled: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 async def check_pending_members(
@@ -59,4 +63,12 @@ async def check_pending_members(
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
             unknown |= set(chunk) - await store.live_ids(tenant_id, kind, chunk)
-    return PendingCheck(groups, frozenset(unknown), checked)
+    changing: list[StoredObject] = []
+    settled: dict[str, frozenset[str]] = {}
+    for group in groups:
+        done = frozenset(m for m in group.pending_members if group.member_type(m) in checked)
+        if done & unknown:
+            changing.append(group)
+        elif done:
+            settled[group.object_id] = done
+    return PendingCheck(changing, frozenset(unknown), checked, settled)
