@@ -25,6 +25,10 @@ class MemberLookups(Protocol):
 
     async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]: ...
 
+    async def load(
+        self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
+    ) -> list[StoredObject]: ...
+
     async def live_ids(
         self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
     ) -> frozenset[str]: ...
@@ -71,4 +75,6 @@ async def check_pending_members(
             changing.append(group)
         elif done:
             settled[group.object_id] = done
-    return PendingCheck(changing, frozenset(unknown), checked, settled)
+    # The lookup may be light (pending ids and types only): the groups to change, whole.
+    whole = await store.load(tenant_id, "group", [g.object_id for g in changing])
+    return PendingCheck(whole, frozenset(unknown), checked, settled)
