@@ -20,6 +20,7 @@ label ever carries a tenant, object or run id. `docs/metrics.md` lists every met
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -134,24 +135,30 @@ def parked(service: str) -> None:
     DEAD_LETTERS.labels(service).inc()
 
 
+@functools.lru_cache(maxsize=16)
+def _patterns(names: Names) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((flow.name, tuple(flow.pattern(names).split("."))) for flow in catalog.FLOWS)
+
+
+@functools.lru_cache(maxsize=16_384)
 def flow_of(names: Names, subject: str) -> str | None:
-    """The name of the catalog flow `subject` belongs to, or None (a reply, an API call)."""
+    """The name of the catalog flow `subject` belongs to, or None (a reply, an API call).
+    Cached: history asks once per published event, and subjects repeat (tenant, type, kind)."""
     tokens = subject.split(".")
-    for flow in catalog.FLOWS:
-        wanted = flow.pattern(names).split(".")
+    for name, wanted in _patterns(names):
         if len(wanted) == len(tokens) and all(
             w in ("*", t) for w, t in zip(wanted, tokens, strict=True)
         ):
-            return flow.name
+            return name
     return None
 
 
-def published(service: str, names: Names, subject: str) -> None:
+def published(service: str, names: Names, subject: str, count: int = 1) -> None:
     """Count one message `service` published on `subject` (nothing unless it is a catalog
     flow's); for publishers that bypass the broker, e.g. history's pipelined events."""
     flow = flow_of(names, subject)
     if flow is not None:
-        PUBLISHED.labels(service, flow).inc()
+        PUBLISHED.labels(service, flow).inc(count)
 
 
 def count_publishes(service: str, names: Names) -> Callable[..., BaseMiddleware[Any, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,13 +59,19 @@ class Pending:
 
 def event_id(tenant_id: str, change: Change, revision: int) -> str:
     """The id of `change` made to an object at `revision` (its committed changes so far)."""
+    # The fields as they are: `dataclasses.asdict` would deep-copy the attributes first (a
+    # tenth of history's CPU on a full scan) for the same JSON.
+    fields_ = {name: getattr(change, name) for name in _CHANGE_FIELDS}
     canonical = json.dumps(
-        [tenant_id, revision, asdict(change)],
+        [tenant_id, revision, fields_],
         sort_keys=True,
         separators=(",", ":"),
         default=_canonical,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
 
 
 def _canonical(value: object) -> object:
