@@ -18,8 +18,10 @@ import sys
 from entrasync_shared.natsutil import (
     connect,
     ensure_cursor_bucket,
+    ensure_notify_replay_bucket,
     ensure_session_bucket,
     ensure_streams,
+    ensure_subscription_bucket,
 )
 from entrasync_shared.permissions import render_nats_config_with_env_passwords
 from entrasync_shared.subjects import Names
@@ -33,6 +35,8 @@ async def declare(nats_url: str, names: Names) -> None:
         await ensure_streams(js, names)
         await ensure_cursor_bucket(js, names)
         await ensure_session_bucket(js, names)
+        await ensure_subscription_bucket(js, names)
+        await ensure_notify_replay_bucket(js, names)
     finally:
         await nc.close()
 
@@ -77,7 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             print("entrasync-infra declare: set ENTRASYNC_NATS_URL (admin user)", file=sys.stderr)
             return 2
         asyncio.run(declare(url, names))
-        buckets = f"{names.cursor_bucket}, {names.session_bucket}"
+        buckets = ", ".join(
+            (
+                names.cursor_bucket,
+                names.session_bucket,
+                names.subscription_bucket,
+                names.notify_replay_bucket,
+            )
+        )
         print(f"declared {len(names.streams())} streams and buckets {buckets}")
         return 0
     print(

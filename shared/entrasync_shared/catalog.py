@@ -27,10 +27,10 @@ from pydantic import BaseModel, ConfigDict
 from entrasync_shared import messages as m
 from entrasync_shared.subjects import CHANGE_KINDS, ChangeKind, Names, StreamKey
 
-Service = Literal["config", "scheduler", "syncer", "history"]
+Service = Literal["config", "scheduler", "syncer", "history", "receiver"]
 SERVICES: Final[tuple[Service, ...]] = get_args(Service)
 
-User = Literal["config", "scheduler", "syncer", "history", "console", "reader"]
+User = Literal["config", "scheduler", "syncer", "history", "receiver", "console", "reader"]
 """A NATS user of the installation (besides `admin`, which may do everything)."""
 
 ErrorCode = Literal[
@@ -91,7 +91,9 @@ class Durable:
     flows: tuple[str, ...]
 
 
-Party = Literal["config", "scheduler", "syncer", "history", "console", "anyone", "operators"]
+Party = Literal[
+    "config", "scheduler", "syncer", "history", "receiver", "console", "anyone", "operators"
+]
 """Who sends or receives a flow: a service, or outsiders (`anyone` reads public events as the
 `reader` user or with their own; `operators` read dead letters with admin tools)."""
 
@@ -254,6 +256,12 @@ class HistoryApi:
     health: Final = _ep("history", "health", NoArguments, m.Health, "history's health.")
 
 
+class ReceiverApi:
+    """receiver: health only (Graph's notifications arrive over HTTPS)."""
+
+    health: Final = _ep("receiver", "health", NoArguments, m.Health, "receiver's health.")
+
+
 def _endpoints_of(namespace: type) -> Iterator[Endpoint[Any, Any]]:
     for value in vars(namespace).values():
         if isinstance(value, Endpoint):
@@ -262,7 +270,7 @@ def _endpoints_of(namespace: type) -> Iterator[Endpoint[Any, Any]]:
 
 ENDPOINTS: Final[tuple[Endpoint[Any, Any], ...]] = tuple(
     endpoint
-    for namespace in (ConfigApi, SchedulerApi, SyncerApi, HistoryApi)
+    for namespace in (ConfigApi, SchedulerApi, SyncerApi, HistoryApi, ReceiverApi)
     for endpoint in _endpoints_of(namespace)
 )
 """Every request-reply endpoint of every service."""
@@ -354,6 +362,18 @@ FLOWS: Final[tuple[Flow, ...]] = (
         "Work queue: read one tenant now. Nats-Msg-Id = tenant + time slot.",
     ),
     Flow(
+        "manageSubscriptions", lambda n: n.manage_subscriptions(TENANT), m.ManageSubscriptions,
+        "commands", ("scheduler",), ("syncer",),
+        "Work queue: create, renew, reauthorize, recreate or delete a tenant's Graph "
+        "subscriptions.",
+    ),
+    Flow(
+        "changeNotified", lambda n: n.notification(TENANT, TYPE), m.ChangeNotified,  # type: ignore[arg-type]
+        "notify", ("receiver",), ("scheduler",),
+        "Graph notified a change (or a lifecycle event) of a tenant's users or groups; one per "
+        "tenant and type per accepted POST. Nats-Msg-Id = digest of the POST + tenant + type.",
+    ),
+    Flow(
         "syncStarted", lambda n: n.run_event(TENANT, "started"), m.SyncStarted, "pipeline",
         ("syncer",), ("history",), "A syncer began a run.",
     ),
@@ -384,29 +404,52 @@ FLOWS: Final[tuple[Flow, ...]] = (
 DURABLES: Final[tuple[Durable, ...]] = (
     Durable("config", "sync-recorded", "events", ("syncRecorded",)),
     Durable("syncer", "commands", "commands", ("startSync",)),
+    Durable("syncer", "subscriptions", "commands", ("manageSubscriptions",)),
+    Durable("scheduler", "notifications", "notify", ("changeNotified",)),
     Durable("history", "pipeline", "pipeline", ("syncStarted", "observed", "syncFinished")),
     Durable("history", "tenant-deleted", "config", ("tenantDeleted",)),
 )
 """Every durable consumer. A service's NATS user may create, pull from and ack exactly its own."""
 
 
+BucketKey = Literal["cursors", "sessions", "subscriptions", "notify_replay"]
+
+
 @dataclass(frozen=True)
 class Bucket:
-    """A JetStream key-value bucket and the one user who reads and writes it."""
+    """A JetStream key-value bucket: the one user who writes it (and reads it), and `readers`
+    who may only get keys and watch it."""
 
-    key: Literal["cursors", "sessions"]
+    key: BucketKey
     user: User
     description: str
+    readers: tuple[User, ...] = ()
 
     def name(self, names: Names) -> str:
-        return names.cursor_bucket if self.key == "cursors" else names.session_bucket
+        return {
+            "cursors": names.cursor_bucket,
+            "sessions": names.session_bucket,
+            "subscriptions": names.subscription_bucket,
+            "notify_replay": names.notify_replay_bucket,
+        }[self.key]
 
 
 BUCKETS: Final[tuple[Bucket, ...]] = (
     Bucket("cursors", "syncer", "Delta links per tenant and object type."),
     Bucket("sessions", "console", "Live console login sessions."),
-)
-"""Every key-value bucket (declared by `admin`), with its only user."""
+    Bucket(
+        "subscriptions", "syncer",
+        "Graph subscriptions by id (`SubscriptionRecord`): the receiver verifies notifications "
+        "against them, the scheduler renews them.",
+        readers=("receiver", "scheduler"),
+    ),
+    Bucket(
+        "notify_replay", "receiver",
+        "Digests of recently accepted notification bodies (replays are refused on every "
+        "replica).",
+    ),
+)  # fmt: skip
+"""Every key-value bucket (declared by `admin`), with its writer and its readers."""
 
 
 def flow(name: str) -> Flow:

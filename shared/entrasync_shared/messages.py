@@ -99,6 +99,15 @@ from entrasync_shared.contract.history import (
     TenantSyncStatus,
     TypeInventoryCount,
 )
+from entrasync_shared.contract.notifications import (
+    NOTIFICATION_KINDS,
+    ChangeNotified,
+    ManageSubscriptions,
+    NotificationKind,
+    SubscriptionAction,
+    SubscriptionRecord,
+    SubscriptionState,
+)
 from entrasync_shared.contract.pipeline import (
     ObservationBatch,
     ObservedObject,
@@ -115,6 +124,7 @@ from entrasync_shared.contract.scheduler import (
 
 __all__ = [
     "ApiError",
+    "ChangeNotified",
     "CloudEndpoints",
     "CloudEvent",
     "ConnectionStep",
@@ -149,9 +159,12 @@ __all__ = [
     "MAX_PEM",
     "MAX_SEARCH",
     "MAX_SECRET",
+    "ManageSubscriptions",
     "MembersChanged",
     "Message",
     "Model",
+    "NOTIFICATION_KINDS",
+    "NotificationKind",
     "ObjectCreated",
     "ObjectDeleted",
     "ObjectUpdated",
@@ -172,6 +185,9 @@ __all__ = [
     "RunStatus",
     "StartSync",
     "StepStatus",
+    "SubscriptionAction",
+    "SubscriptionRecord",
+    "SubscriptionState",
     "SyncFinished",
     "SyncMode",
     "SyncNow",

@@ -127,6 +127,40 @@ async def ensure_session_bucket(js: JetStreamContext, names: Names) -> KeyValue:
         return await js.create_key_value(config)
 
 
+async def ensure_subscription_bucket(js: JetStreamContext, names: Names) -> KeyValue:
+    """The Graph subscriptions bucket (`SubscriptionRecord` by subscription id), created on
+    first use (by a user allowed to: the syncer locally, `admin` in production)."""
+    try:
+        return await js.key_value(names.subscription_bucket)
+    except BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=names.subscription_bucket, history=1, storage=StorageType.FILE
+        )
+        return await js.create_key_value(config)
+
+
+NOTIFY_REPLAY_WINDOW = timedelta(minutes=10)
+"""How long the receiver remembers an accepted notification body (a replay within it is
+refused). Graph retries an unanswered delivery with backoff for up to 4 hours, but a retry
+follows a failed delivery, which was never accepted, so it is not a replay."""
+
+
+async def ensure_notify_replay_bucket(js: JetStreamContext, names: Names) -> KeyValue:
+    """The receiver's replay bucket (key: digest of an accepted body), created on first use:
+    keys age out after `NOTIFY_REPLAY_WINDOW`, and `KeyValue.create` refuses an existing key
+    on every replica."""
+    try:
+        return await js.key_value(names.notify_replay_bucket)
+    except BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=names.notify_replay_bucket,
+            history=1,
+            ttl=NOTIFY_REPLAY_WINDOW.total_seconds(),
+            storage=StorageType.FILE,
+        )
+        return await js.create_key_value(config)
+
+
 class ApiCallError(Exception):
     """An API answered with an error reply, or did not answer at all."""
 

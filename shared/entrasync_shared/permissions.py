@@ -32,7 +32,7 @@ from typing import Any, Final
 from entrasync_shared import catalog
 from entrasync_shared.subjects import Names, inbox_prefix
 
-SERVICE_USERS: Final = ("config", "scheduler", "syncer", "history", "console")
+SERVICE_USERS: Final = ("config", "scheduler", "syncer", "history", "receiver", "console")
 ALL_USERS: Final = (*SERVICE_USERS, "reader", "admin")
 
 
@@ -70,6 +70,16 @@ def _kv(bucket: str) -> list[str]:
     ]
 
 
+def _kv_read(bucket: str) -> list[str]:
+    """Get keys of `bucket` and watch it (an ordered consumer on its stream): no put, no
+    delete."""
+    return [
+        f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
+        f"$JS.API.DIRECT.GET.KV_{bucket}.>",
+        *_js_ephemeral(f"KV_{bucket}"),
+    ]
+
+
 def _unique(subjects: list[str]) -> list[str]:
     return list(dict.fromkeys(subjects))
 
@@ -89,6 +99,8 @@ def _publish(names: Names, user: str) -> list[str]:
     for bucket in catalog.BUCKETS:
         if bucket.user == user:
             allowed += _kv(bucket.name(names))
+        elif user in bucket.readers:
+            allowed += _kv_read(bucket.name(names))
     return _unique(allowed)
 
 

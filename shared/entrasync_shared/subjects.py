@@ -19,7 +19,11 @@ OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
 ChangeKind = Literal["created", "updated", "deleted", "members_changed"]
 CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("created", "updated", "deleted", "members_changed")
 
-StreamKey = Literal["config", "commands", "pipeline", "events", "deadletter"]
+NotifiableType = Literal["user", "group"]
+NOTIFIABLE_TYPES: Final[tuple[NotifiableType, ...]] = ("user", "group")
+"""The object types Graph change notifications cover for entrasync (the others stay on polling)."""
+
+StreamKey = Literal["config", "commands", "pipeline", "events", "deadletter", "notify"]
 
 DEFAULT_INBOX: Final = "_INBOX"
 _USER_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -94,6 +98,12 @@ class Names:
         return self._n("ENTRASYNC_DEADLETTER")
 
     @property
+    def notify_stream(self) -> str:
+        """Graph change notifications accepted by the receiver (short-lived: a safety-net poll
+        covers whatever ages out)."""
+        return self._n("ENTRASYNC_NOTIFY")
+
+    @property
     def cursor_bucket(self) -> str:
         return self._n("entrasync_cursors")
 
@@ -101,6 +111,18 @@ class Names:
     def session_bucket(self) -> str:
         """The console's live login sessions (see `natsutil.ensure_session_bucket`)."""
         return self._n("entrasync_console_sessions")
+
+    @property
+    def subscription_bucket(self) -> str:
+        """Graph subscriptions by subscription id (`SubscriptionRecord`): the syncer writes,
+        the receiver and the scheduler read."""
+        return self._n("entrasync_subscriptions")
+
+    @property
+    def notify_replay_bucket(self) -> str:
+        """Digests of notification bodies the receiver accepted recently (replay detection
+        across replicas: a key is created once, and ages out)."""
+        return self._n("entrasync_notify_replay")
 
     def streams(self) -> tuple[StreamSpec, ...]:
         """Every stream with its retention policy."""
@@ -114,7 +136,7 @@ class Names:
             ),
             StreamSpec(
                 self.commands_stream,
-                (self._s("entrasync.sync.command.*"),),
+                (self._s("entrasync.sync.command.*"), self._s("entrasync.subscriptions.manage.*")),
                 "workqueue",
                 timedelta(days=1),
                 timedelta(minutes=10),
@@ -139,6 +161,13 @@ class Names:
                 "limits",
                 timedelta(days=14),
                 timedelta(minutes=2),
+            ),
+            StreamSpec(
+                self.notify_stream,
+                (self._s("entrasync.notify.*.*"),),
+                "limits",
+                timedelta(hours=1),
+                timedelta(minutes=10),
             ),
         )
 
@@ -169,6 +198,23 @@ class Names:
     @property
     def sync_commands(self) -> str:
         return self._s("entrasync.sync.command.*")
+
+    def manage_subscriptions(self, tenant_id: str) -> str:
+        """The scheduler's commands to the syncer about a tenant's Graph subscriptions."""
+        return self._s(f"entrasync.subscriptions.manage.{tenant_id}")
+
+    @property
+    def manage_subscriptions_all(self) -> str:
+        return self._s("entrasync.subscriptions.manage.*")
+
+    # -- change notifications -----------------------------------------------------------------
+    def notification(self, tenant_id: str, object_type: NotifiableType) -> str:
+        """Where the receiver publishes `ChangeNotified` for one tenant and object type."""
+        return self._s(f"entrasync.notify.{tenant_id}.{object_type}")
+
+    @property
+    def notifications_all(self) -> str:
+        return self._s("entrasync.notify.*.*")
 
     # -- pipeline -----------------------------------------------------------------------------
     def observed(self, tenant_id: str, object_type: ObjectType) -> str:
@@ -221,13 +267,14 @@ class Names:
 
     def stream(self, key: StreamKey) -> str:
         """A stream's name by its key (`config`, `commands`, `pipeline`, `events`,
-        `deadletter`)."""
+        `deadletter`, `notify`)."""
         return {
             "config": self.config_stream,
             "commands": self.commands_stream,
             "pipeline": self.pipeline_stream,
             "events": self.events_stream,
             "deadletter": self.dead_letter_stream,
+            "notify": self.notify_stream,
         }[key]
 
     @property

@@ -72,6 +72,11 @@ REFUSED: dict[str, tuple[str, ...]] = {
 }
 
 
+def first_subject(declared: catalog.Durable) -> str:
+    """The subjects of a durable's first flow: enough to receive one message."""
+    return catalog.flow(declared.flows[0]).pattern(NAMES)
+
+
 @pytest.fixture(scope="module")
 def fenced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalInfra]:
     workdir = tmp_path_factory.mktemp("fenced-nats")
@@ -86,14 +91,12 @@ async def durables(fenced: LocalInfra) -> AsyncIterator[dict[tuple[str, str], Co
     js = admin.jetstream()
     await ensure_streams(js, NAMES)
     wanted = {(E, AUDIT): NAMES.directory_events, (C, AUDIT): NAMES.tenant_events}
-    for service in sorted({d.service for d in catalog.DURABLES}):
-        for name, stream in catalog.durables_of(NAMES, service).items():
-            wanted[(stream, name)] = ">"
+    for declared in catalog.DURABLES:
+        # A work-queue stream takes several durables only if their filters do not overlap.
+        name = NAMES.consumer(declared.service, declared.purpose)
+        wanted[(NAMES.stream(declared.stream), name)] = first_subject(declared)
     for (stream, name), subject in wanted.items():
-        filter_subject = None if subject == ">" else subject
-        await js.add_consumer(
-            stream, ConsumerConfig(durable_name=name, filter_subject=filter_subject)
-        )
+        await js.add_consumer(stream, ConsumerConfig(durable_name=name, filter_subject=subject))
     yield {key: (await js.consumer_info(*key)).config for key in wanted}
     await admin.close()
 
@@ -139,10 +142,12 @@ async def test_each_service_creates_pulls_and_acks_its_own_durables(
     own = Names(NAMES.prefix, inbox=inbox_prefix(service))  # as its settings make them
     nc = await connect(fenced.user_url(service), error_cb=on_error)
     try:
-        for name, stream in catalog.durables_of(NAMES, service).items():
+        for declared in (d for d in catalog.DURABLES if d.service == service):
+            name = NAMES.consumer(declared.service, declared.purpose)
+            stream = NAMES.stream(declared.stream)
             with contextlib.suppress(NotFoundError):  # the service creates it
                 await admin.jetstream().delete_consumer(stream, name)
-            subject = (await admin.jetstream().stream_info(stream)).config.subjects[0]
+            subject = first_subject(declared)
             sub = await nc.jetstream().pull_subscribe(
                 subject, durable=name, stream=stream, inbox_prefix=own.pull_inbox
             )

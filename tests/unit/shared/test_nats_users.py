@@ -65,6 +65,35 @@ def test_no_user_may_delete_consumers_or_use_a_consumer_it_does_not_own() -> Non
 
 def test_every_durable_is_declared() -> None:
     assert NAMES.consumer("history", "tenant-deleted") == "T1_history-tenant-deleted"
-    assert {d.service for d in catalog.DURABLES} == {"config", "syncer", "history"}
+    assert {d.service for d in catalog.DURABLES} == {"config", "syncer", "history", "scheduler"}
     with pytest.raises(ValueError, match="unknown durable"):
         catalog.consumer_name(NAMES, "reader", "feed")
+
+
+def test_the_receiver_may_publish_notifications_and_use_its_buckets_only() -> None:
+    allowed = service_permissions(NAMES)["receiver"]["publish"]["allow"]
+    subscriptions, replay = NAMES.subscription_bucket, NAMES.notify_replay_bucket
+    assert set(allowed) == {
+        "$JS.API.INFO",
+        "$JS.API.STREAM.INFO.*",
+        "t1.entrasync.notify.*.*",
+        f"$JS.API.STREAM.MSG.GET.KV_{subscriptions}",
+        f"$JS.API.DIRECT.GET.KV_{subscriptions}.>",
+        f"$JS.API.CONSUMER.CREATE.KV_{subscriptions}",
+        f"$JS.FC.KV_{subscriptions}.>",
+        f"$KV.{replay}.>",
+        f"$JS.API.STREAM.MSG.GET.KV_{replay}",
+        f"$JS.API.DIRECT.GET.KV_{replay}.>",
+    }
+
+
+def test_readers_of_a_bucket_may_get_and_watch_but_not_write_it() -> None:
+    users = service_permissions(NAMES)
+    bucket = NAMES.subscription_bucket
+    assert f"$KV.{bucket}.>" in users["syncer"]["publish"]["allow"]
+    for reader in ("receiver", "scheduler"):
+        allowed = users[reader]["publish"]["allow"]
+        assert f"$JS.API.DIRECT.GET.KV_{bucket}.>" in allowed, reader
+        assert not [s for s in allowed if s.startswith(f"$KV.{bucket}")], reader
+    for other in ("config", "history", "console", "reader"):
+        assert not [s for s in users[other]["publish"]["allow"] if bucket in s], other

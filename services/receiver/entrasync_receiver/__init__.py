@@ -1,0 +1,1 @@
+"""entrasync's receiver: Graph change notifications in, `ChangeNotified` on JetStream out."""

@@ -1,0 +1,1 @@
+"""The receiver's adapters: the subscriptions KV, the replay KV, JetStream, metrics."""

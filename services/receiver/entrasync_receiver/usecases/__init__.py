@@ -1,0 +1,1 @@
+"""The receiver's use cases: accept a notification POST (`receive`)."""
