@@ -6,7 +6,9 @@ config, history and syncer as processes, and measures (see bench/README.md):
 
 1. entrasync end to end: a full sync from the command to the history record, then a delta round
    with 1% of the objects changed (change -> public event latency);
-2. the raw fetch ceiling: httpx reading the same pages and discarding them;
+2. the raw fetch ceiling: httpx reading the same pages and discarding them; the sink ceiling: a
+   minimal program reading them, bulk-inserting the objects into MongoDB and publishing one
+   event per object to JetStream (no diffing, no history rows);
 3. the official SDK baseline: msgraph-sdk iterating the same rounds, one MongoDB write per object;
 4. Graph requests and pages, syncer and history peak RSS, syncer RSS at 10k vs 100k users.
 
@@ -66,6 +68,7 @@ PAGE_SIZE = 200
 TARGETS = {
     "ratio_vs_ceiling": ">= 0.5",
     "ratio_vs_sdk": ">= 10",
+    "end_to_end_ratio_vs_sink_ceiling": ">= 0.5",
     "syncer_peak_rss_mb": "<= 200",
     "rss_growth_10k_to_100k": "<= 0.15",
 }
@@ -452,12 +455,15 @@ def conclude(
     solo, full = alone["full_100k"], e2e["full_100k"]
     objects = sum(e2e["objects"].values())
     ceiling_rate = objects / ceiling["wall_s"]
+    sink_rate = objects / ceiling["sink"]["wall_s"]
     sdk_rate = sdk["entries"] / sdk["wall_s"]
     sdk_wall = sdk["wall_s"] if sdk["complete"] else objects / sdk_rate
     return {
         "ratio_vs_ceiling": ratio(solo["sync_objects_per_s"], ceiling_rate),
         "ratio_vs_sdk": ratio(full["end_to_end_objects_per_s"], sdk_rate),
         "end_to_end_ratio_vs_ceiling": ratio(full["end_to_end_objects_per_s"], ceiling_rate),
+        "sink_ceiling_objects_per_s": round(sink_rate, 1),
+        "end_to_end_ratio_vs_sink_ceiling": ratio(full["end_to_end_objects_per_s"], sink_rate),
         "syncer_peak_rss_mb": max(alone["syncer_peak_rss_mb_100k"], e2e["syncer_peak_rss_mb"]),
         "history_peak_rss_mb": e2e["history_peak_rss_mb"],
         "rss_growth_10k_to_100k": round(
@@ -493,30 +499,38 @@ def table(result: dict[str, Any]) -> str:
     alone, e2e = result["syncer_alone"], result["end_to_end"]
     c, s, k = result["ceiling"], result["sdk"], result["summary"]
     solo, full, delta = alone["full_100k"], e2e["full_100k"], e2e["delta_1pct"]
+    sink = c["sink"]
     sdk_wall = f"{k['sdk_wall_s']:.0f}" + (" (extrapolated)" if k["sdk_wall_extrapolated"] else "")
     objects = e2e["objects"]
     rows = [
-        "| full sync, 100k-user tenant | entrasync | raw httpx ceiling | msgraph-sdk + MongoDB "
-        "| entrasync / ceiling | entrasync / SDK |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| full sync, 100k-user tenant | entrasync | raw httpx ceiling | sink ceiling "
+        "| msgraph-sdk + MongoDB | entrasync / ceiling | entrasync / sink ceiling "
+        "| entrasync / SDK |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| syncer alone: objects/s (wall s) | {solo['sync_objects_per_s']:.0f} "
-        f"({solo['sync_s']:.1f}) | {k['ceiling_objects_per_s']:.0f} ({c['wall_s']:.1f}) | "
-        f"| **{k['ratio_vs_ceiling']:.2f}** | |",
+        f"({solo['sync_s']:.1f}) | {k['ceiling_objects_per_s']:.0f} ({c['wall_s']:.1f}) | | "
+        f"| **{k['ratio_vs_ceiling']:.2f}** | | |",
         f"| end to end into MongoDB: objects/s (wall s) | {full['end_to_end_objects_per_s']:.0f} "
-        f"({full['end_to_end_s']:.1f}) | | {k['sdk_objects_per_s']:.0f} ({sdk_wall}) "
-        f"| {k['end_to_end_ratio_vs_ceiling']:.2f} | **{k['ratio_vs_sdk']:.1f}×** |",
+        f"({full['end_to_end_s']:.1f}) | | {k['sink_ceiling_objects_per_s']:.0f} "
+        f"({sink['wall_s']:.1f}) | {k['sdk_objects_per_s']:.0f} ({sdk_wall}) "
+        f"| {k['end_to_end_ratio_vs_ceiling']:.2f} "
+        f"| **{k['end_to_end_ratio_vs_sink_ceiling']:.2f}** | **{k['ratio_vs_sdk']:.1f}×** |",
         f"| peak RSS, MB | syncer {k['syncer_peak_rss_mb']:.0f}, history "
-        f"{k['history_peak_rss_mb']:.0f} | {c['peak_rss_mb']:.0f} | {s['peak_rss_mb']:.0f} "
-        f"| {ratio(k['syncer_peak_rss_mb'], c['peak_rss_mb']):.2f} "
+        f"{k['history_peak_rss_mb']:.0f} | {c['peak_rss_mb']:.0f} | {sink['peak_rss_mb']:.0f} "
+        f"| {s['peak_rss_mb']:.0f} | {ratio(k['syncer_peak_rss_mb'], c['peak_rss_mb']):.2f} | "
         f"| {ratio(k['syncer_peak_rss_mb'], s['peak_rss_mb']):.2f} |",
         f"| Graph requests / pages | {solo['requests']} / {solo['pages']} "
-        f"| {c['pages']} / {c['pages']} | {s['pages']}+ / {s['pages']}+ | | |",
+        f"| {c['pages']} / {c['pages']} | {sink['pages']} / {sink['pages']} "
+        f"| {s['pages']}+ / {s['pages']}+ | | | |",
     ]
     notes = [
         "",
         f"- Tenant: {objects['user']} users, {objects['group']} groups, {objects['device']} "
         f"devices; page size {PAGE_SIZE}; simulator throttling off; "
         f"{result['machine']['cpus']} CPUs shared by every process.",
+        f"- Sink ceiling: {sink['entries']} objects bulk-inserted into MongoDB and "
+        f"{sink['events_stored']} events stored by JetStream (async PubAcks) in "
+        f"{sink['wall_s']:.1f} s; no diffing, no history rows.",
         f"- Delta round, 1% changed ({delta['changed_objects']} objects, {delta['events']} "
         f"public events): change → public event p50 {delta['event_latency_p50_s']:.2f} s, "
         f"p95 {delta['event_latency_p95_s']:.2f} s (run {delta['end_to_end_s']:.1f} s end to "
@@ -561,6 +575,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         ceiling = run_json([sys.executable, str(BENCH / "ceiling.py"), target])
         ceiling["asyncio_transport"] = run_json(
             [sys.executable, str(BENCH / "ceiling.py"), target, "asyncio"]
+        )
+        print("benchmark: sink ceiling ...", file=sys.stderr)
+        ceiling["sink"] = run_json(
+            [
+                sys.executable,
+                str(BENCH / "sink_ceiling.py"),
+                target,
+                infra.mongodb_uri,
+                "bench_sink",
+                infra.nats_url,
+                f"{PREFIX}sink",
+            ]
         )
         print("benchmark: syncer alone ...", file=sys.stderr)
         alone = await measure_syncer_alone(infra, big, small, workdir)
