@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from entrasync_sim import control_notifications as notify
 from entrasync_sim import control_ops as ops
 from entrasync_sim.clock import isoformat
 from entrasync_sim.control_common import (
@@ -244,6 +245,8 @@ ROUTES = [
         methods=["POST"],
     ),
     Route(_PREFIX + "/{tid}/notifications", guarded(ops.notifications)),
+    Route(_PREFIX + "/{tid}/delivery", guarded(notify.delivery), methods=["GET", "PUT"]),
+    Route("/_control/subscription-quotas", guarded(notify.quotas), methods=["GET", "PUT"]),
     Route(_PREFIX + "/{tid}/groups/{id}/members", guarded(lagging(members)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}/{id}/restore", guarded(lagging(restore)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}", guarded(lagging(create)), methods=["POST"]),

@@ -339,12 +339,59 @@ class SimulatorControl:
         return result
 
     def notifications(self, tenant_id: str) -> list[dict[str, Any]]:
-        """Every POST the simulator made to a subscriber: url, kind, status, body."""
+        """Every POST the simulator made to a subscriber (`url`, `kind`, `status`, `body`,
+        `attempt`, `at`), and every notification it lost (`status` "dropped") or gave up on
+        (`status` "discarded"), each with a `reason`."""
         result: list[dict[str, Any]] = self._call("GET", f"/tenants/{tenant_id}/notifications")
         return result
 
     def send_lifecycle_event(
-        self, tenant_id: str, subscription_id: str, event: str = "reauthorizationRequired"
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        event: str = "reauthorizationRequired",
+        grace: float = 0.0,
     ) -> None:
+        """POST a lifecycle notification to the subscription's lifecycleNotificationUrl and
+        apply its effect: `subscriptionRemoved` deletes the subscription;
+        `reauthorizationRequired` pauses its change notifications `grace` simulated seconds
+        from now until the app reauthorizes or renews it; `missed` only signals."""
         path = f"/tenants/{tenant_id}/subscriptions/{subscription_id}/lifecycle"
-        self._call("POST", path, json={"event": event})
+        self._call("POST", path, json={"event": event, "grace": grace})
+
+    def set_notification_delivery(
+        self,
+        tenant_id: str,
+        *,
+        delay: float = 0.0,
+        loss: float = 0.0,
+        drop_next: int = 0,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Replace the tenant's delivery conditions: `delay` seconds before each change
+        notification's first POST, the next `drop_next` notifications lost, then each lost
+        with probability `loss` (1.0 loses all; seeded by `seed`). Defaults switch both off."""
+        body = {"delay": delay, "loss": loss, "drop_next": drop_next, "seed": seed}
+        result: dict[str, Any] = self._call("PUT", f"/tenants/{tenant_id}/delivery", json=body)
+        return result
+
+    def notification_delivery(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's delivery conditions, with `lost`: notifications lost so far."""
+        result: dict[str, Any] = self._call("GET", f"/tenants/{tenant_id}/delivery")
+        return result
+
+    def set_subscription_quotas(
+        self, *, per_app_and_tenant: int = 100, per_tenant: int = 1000, per_app: int = 50_000
+    ) -> dict[str, Any]:
+        """Replace the subscription quotas (defaults: Graph's for users and groups)."""
+        body = {
+            "per_app_and_tenant": per_app_and_tenant,
+            "per_tenant": per_tenant,
+            "per_app": per_app,
+        }
+        result: dict[str, Any] = self._call("PUT", "/subscription-quotas", json=body)
+        return result
+
+    def subscription_quotas(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/subscription-quotas")
+        return result

@@ -17,6 +17,7 @@ from entrasync_sim.delta import Quirks
 from entrasync_sim.faults import FaultSpecError
 from entrasync_sim.federation import FederatedCredential, parse_federated
 from entrasync_sim.mutations import kind_of
+from entrasync_sim.notifications import LIFECYCLE_EVENTS
 from entrasync_sim.schema import KINDS, Kind
 from entrasync_sim.tenants import DEFAULT_PERMISSIONS, AppRegistration
 from entrasync_sim.throttle import ThrottleSettings
@@ -250,7 +251,8 @@ async def lifecycle(request: Request) -> Response:
         raise BadRequest(409, "conflict", "The subscription has no lifecycleNotificationUrl.")
     body = await json_body(request)
     event = body.get("event", "reauthorizationRequired")
-    if event not in ("reauthorizationRequired", "subscriptionRemoved", "missed"):
+    if event not in LIFECYCLE_EVENTS:
         raise BadRequest(400, "badRequest", f"Unknown lifecycle event {event!r}.")
-    await notifier.send_lifecycle(found, event)
+    grace = _number(body, "grace") or 0.0
+    await notifier.send_lifecycle(found, event, float(grace))
     return Response(status_code=204)

@@ -94,6 +94,11 @@ async def create(request: Request) -> Response:
         if not change_types or set(change_types) - _CHANGE_TYPES:
             raise _Invalid(400, "InvalidRequest", "changeType must be created/updated/deleted.")
         expires = _expiry(request, body["expirationDateTime"])
+        quota = sim.notifications.quota_problem(caller.tenant.tenant_id, caller.app_id)
+        if quota is not None:
+            # The documented 403; the reason text is the one Graph answers for a quota.
+            reason = f"Operation: Create; Exception: [Status Code: Forbidden; Reason: {quota}]"
+            raise _Invalid(403, "ExtensionError", reason)
         urls = [str(body["notificationUrl"])]
         if body.get("lifecycleNotificationUrl"):
             urls.append(str(body["lifecycleNotificationUrl"]))
@@ -172,6 +177,8 @@ async def one(request: Request) -> Response:
         try:
             body = await _body(request)
             subscription.expires = _expiry(request, body.get("expirationDateTime"))
+            # Renewing also reauthorizes (change-notifications-lifecycle-events.md).
+            subscription.paused_from = None
         except _Invalid as bad:
             return graph_error(
                 request, sim.clock, bad.status, bad.code, bad.message, headers=headers
@@ -184,6 +191,8 @@ async def reauthorize(request: Request) -> Response:
     if isinstance(admitted, Response):
         return admitted
     caller, headers = admitted
-    if _find(request, caller) is None:
+    subscription = _find(request, caller)
+    if subscription is None:
         return _missing(request, headers)
+    subscription.paused_from = None
     return Response(status_code=204, headers=headers)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -145,6 +147,10 @@ class Receiver:
 
     url: str
     validate: bool = True
+    # How notification POSTs are answered (validation is always answered at once); tests
+    # change these while the receiver runs to simulate a failing or slow endpoint.
+    status: int = 202
+    stall: float = 0.0
     posts: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -169,7 +175,12 @@ def webhook_receiver(validate: bool = True) -> Iterator[Receiver]:
                 return
             with receiver.lock:
                 receiver.posts.append({"path": self.path, "body": json.loads(raw or b"{}")})
-            self._answer(202, b"", "text/plain")
+                status, stall = receiver.status, receiver.stall
+            if stall:
+                time.sleep(stall)
+            # A stalled answer may find the simulator gone (it timed out): nothing to tell.
+            with contextlib.suppress(ConnectionError):
+                self._answer(status, b"", "text/plain")
 
         def _answer(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
