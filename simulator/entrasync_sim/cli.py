@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         "--delta-link-lifetime", type=_positive, default=SEVEN_DAYS, metavar="SECONDS"
     )
     serve.add_argument("--throttling", choices=["on", "off"], default="on")
+    # An RSA key per tenant takes ~0.3 s: `off` mints a thousand tenants in seconds (their apps
+    # then authenticate with their secret only).
+    serve.add_argument("--certificates", choices=["on", "off"], default="on")
     serve.add_argument("--throttle-budget", type=_positive, default=None, metavar="UNITS")
     serve.add_argument("--duplicates", type=_probability, default=0.0)
     serve.add_argument("--replays", type=_probability, default=0.0)
@@ -109,7 +112,14 @@ async def _serve(args: argparse.Namespace) -> None:
     state_dir = (args.state_dir or Path(tempfile.mkdtemp(prefix="entrasync-sim-"))).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     tls = write_tls_files(state_dir)
-    tenants = seed_tenants(args.seed, args.tenants, args.users, args.groups, args.devices)
+    tenants = seed_tenants(
+        args.seed,
+        args.tenants,
+        args.users,
+        args.groups,
+        args.devices,
+        certificates=args.certificates == "on",
+    )
     quirks = Quirks(
         args.duplicates,
         args.replays,

@@ -36,8 +36,10 @@ class SimulatorProcess:
         tenants: int = 1,
         extra_args: Sequence[str] = (),
         state_dir: Path | None = None,
+        ready_timeout: float = READY_TIMEOUT,
     ) -> None:
         self._state_dir = state_dir
+        self._ready_timeout = ready_timeout
         self._args = [
             *("--users", str(users), "--groups", str(groups), "--devices", str(devices)),
             *("--page-size", str(page_size), "--seed", str(seed), "--tenants", str(tenants)),
@@ -106,13 +108,15 @@ class SimulatorProcess:
         assert self._process is not None and self._process.stdout is not None
         stdout = self._process.stdout
         buffer = b""
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + self._ready_timeout
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             while b"\n" not in buffer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise RuntimeError(self._failure(f"no ready line within {READY_TIMEOUT} s"))
+                    raise RuntimeError(
+                        self._failure(f"no ready line within {self._ready_timeout} s")
+                    )
                 if not selector.select(timeout=remaining):
                     continue
                 chunk = os.read(stdout.fileno(), 65536)

@@ -55,3 +55,15 @@ def test_the_ready_line_describes_each_tenants_apps_and_credentials() -> None:
         assert len(tenant["thumbprint"]) == 40
         assert tenant["apps"][0]["client_id"] == tenant["client_id"]
         assert tenant["domains"][0] == tenant["domain"]
+
+
+def test_certificates_off_mints_hundreds_of_tenants_with_secrets_only() -> None:
+    # With certificates, 200 tenants' RSA keys would take about a minute: past the ready timeout.
+    with SimulatorProcess(
+        users=2, groups=1, devices=1, tenants=200, extra_args=["--certificates", "off"]
+    ) as sim:
+        tenants = sim.tenants
+
+    assert len({t["tenant_id"] for t in tenants}) == len({t["client_id"] for t in tenants}) == 200
+    assert all(t["client_secret"] and t["thumbprint"] is None for t in tenants)
+    assert all(t["certificate_pem"] is None and t["private_key_pem"] is None for t in tenants)
