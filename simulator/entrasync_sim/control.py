@@ -247,6 +247,11 @@ ROUTES = [
     Route(_PREFIX + "/{tid}/notifications", guarded(ops.notifications)),
     Route(_PREFIX + "/{tid}/delivery", guarded(notify.delivery), methods=["GET", "PUT"]),
     Route("/_control/subscription-quotas", guarded(notify.quotas), methods=["GET", "PUT"]),
+    Route(
+        "/_control/notification-throttling",
+        guarded(notify.slow_endpoints),
+        methods=["GET", "PUT"],
+    ),
     Route(_PREFIX + "/{tid}/groups/{id}/members", guarded(lagging(members)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}/{id}/restore", guarded(lagging(restore)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}", guarded(lagging(create)), methods=["POST"]),

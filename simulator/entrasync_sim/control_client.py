@@ -395,3 +395,34 @@ class SimulatorControl:
     def subscription_quotas(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/subscription-quotas")
         return result
+
+    def set_notification_throttling(
+        self,
+        *,
+        enabled: bool = True,
+        slow_after: float = 2.9,
+        min_responses: int = 100,
+        flag_share: float = 0.10,
+        drop_share: float = 0.15,
+        window: float = 600.0,
+        delay: float = 600.0,
+    ) -> dict[str, Any]:
+        """Replace the slow-endpoint throttling policy (defaults: Graph's documented numbers)
+        and forget every endpoint's counts: a response slower than `slow_after` s is slow;
+        after `min_responses` in a `window`, an endpoint with `flag_share` slow ones is
+        throttled (held back `delay` s; dropped at `drop_share`)."""
+        body = {
+            "enabled": enabled,
+            "slow_after": slow_after,
+            "min_responses": min_responses,
+            "flag_share": flag_share,
+            "drop_share": drop_share,
+            "window": window,
+            "delay": delay,
+        }
+        result: dict[str, Any] = self._call("PUT", "/notification-throttling", json=body)
+        return result
+
+    def notification_throttling(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/notification-throttling")
+        return result

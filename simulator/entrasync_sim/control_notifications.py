@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from entrasync_sim.control_common import BadRequest, json_body, sim_of, tenant_of
 from entrasync_sim.delivery import parse_quotas, parse_switch
+from entrasync_sim.slow_endpoints import SlowEndpoints, parse_policy
 
 
 async def delivery(request: Request) -> Response:
@@ -30,3 +31,15 @@ async def quotas(request: Request) -> Response:
         except ValueError as exc:
             raise BadRequest(400, "badRequest", str(exc)) from None
     return JSONResponse(notifier.quotas.describe())
+
+
+async def slow_endpoints(request: Request) -> Response:
+    """GET or PUT the slow-endpoint throttling policy (omitted fields: the documented
+    values); PUT also forgets every endpoint's counts and flag."""
+    notifier = sim_of(request).notifications
+    if request.method == "PUT":
+        try:
+            notifier.slow = SlowEndpoints(parse_policy(await json_body(request)))
+        except ValueError as exc:
+            raise BadRequest(400, "badRequest", str(exc)) from None
+    return JSONResponse(notifier.slow.policy.describe())

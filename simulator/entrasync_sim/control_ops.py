@@ -17,8 +17,8 @@ from entrasync_sim.delta import Quirks
 from entrasync_sim.faults import FaultSpecError
 from entrasync_sim.federation import FederatedCredential, parse_federated
 from entrasync_sim.mutations import kind_of
-from entrasync_sim.notifications import LIFECYCLE_EVENTS
 from entrasync_sim.schema import KINDS, Kind
+from entrasync_sim.subscriptions import LIFECYCLE_EVENTS
 from entrasync_sim.tenants import DEFAULT_PERMISSIONS, AppRegistration
 from entrasync_sim.throttle import ThrottleSettings
 

@@ -19,6 +19,20 @@ LONGEST_RETRY = 1800.0
 MAX_DELAY = 3600.0
 
 
+@dataclass
+class Delivery:
+    """One POST of a batch to one URL, with its attempt count and retry deadline."""
+
+    tenant_id: str
+    url: str
+    kind: str
+    items: list[dict[str, Any]]
+    first_at: float  # simulated seconds when the notifications were first handed over
+    attempt: int = 1
+    not_before: float = 0.0  # event-loop time: the tenant's delivery delay
+    throttled: bool = False  # already held back once as a slow endpoint's
+
+
 def backoff(attempt: int) -> float:
     """Seconds between attempt `attempt` (1 = the first POST) and the next one."""
     return min(FIRST_RETRY * 2 ** (attempt - 1), LONGEST_RETRY)

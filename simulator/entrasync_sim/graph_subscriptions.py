@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import READ_PERMISSIONS, Caller, GraphJSON, admit, base_url, sim_of
-from entrasync_sim.notifications import MAX_MINUTES, Subscription, url_problem
+from entrasync_sim.subscriptions import MAX_MINUTES, Subscription, url_problem
 
 _CHANGE_TYPES = {"created", "updated", "deleted"}
 

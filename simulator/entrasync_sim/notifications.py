@@ -2,122 +2,43 @@
 
 Deliveries run off the request path: a mutation only queues its change; one task batches
 queued changes and hands each POST to its endpoint's lane (one task per tenant and URL, so a
-slow receiver holds up only its own notifications, in order). A POST that fails is retried
-on the simulated clock (`delivery.py`). Every POST the simulator makes, and every
-notification it loses on purpose, is written to a per-tenant log the control API exposes.
+slow receiver holds up only its own notifications, in order). A POST that fails is retried on
+the simulated clock (`delivery.py`); a slow endpoint is throttled (`slow_endpoints.py`). Every
+POST the simulator makes, and every notification it loses, delays or gives up on, is written
+to a per-tenant log the control API exposes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
-import ipaddress
 import itertools
 import ssl
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from entrasync_sim.clock import Clock, isoformat
 from entrasync_sim.delivery import (
     RETRY_WINDOW,
+    Delivery,
     DeliverySwitch,
     SubscriptionQuotas,
     backoff,
 )
 from entrasync_sim.directory import Change
+from entrasync_sim.slow_endpoints import SlowEndpoints
+from entrasync_sim.subscriptions import Subscription, change_item, lifecycle_item
 from entrasync_sim.tenants import Tenant
 
 VALIDATION_TIMEOUT = 10.0
 DELIVERY_TIMEOUT = 3.0
-MAX_MINUTES = 41_760
-_ODATA = {"users": "#Microsoft.Graph.User", "groups": "#Microsoft.Graph.Group"}
 _LOG_LIMIT = 1000
 _BATCH = 100
 _RETRY_POLL = 0.05
-LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
-
-
-@dataclass
-class Subscription:
-    """One Graph subscription of one app in one tenant."""
-
-    id: str
-    tenant_id: str
-    app_id: str
-    resource: str
-    change_types: list[str]
-    notification_url: str
-    lifecycle_url: str | None
-    client_state: str | None
-    expires: datetime
-    # From this moment on (after a reauthorizationRequired event) changes are not delivered
-    # until the app reauthorizes or renews the subscription.
-    paused_from: datetime | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "resource": self.resource,
-            "applicationId": self.app_id,
-            "changeType": ",".join(self.change_types),
-            "clientState": self.client_state,
-            "notificationUrl": self.notification_url,
-            "notificationQueryOptions": None,
-            "lifecycleNotificationUrl": self.lifecycle_url,
-            "expirationDateTime": isoformat(self.expires),
-            "creatorId": self.app_id,
-            "includeResourceData": False,
-            "latestSupportedTlsVersion": "v1_2",
-            "encryptionCertificate": None,
-            "encryptionCertificateId": None,
-            "notificationUrlAppId": None,
-        }
-
-    def wants(self, change: Change) -> bool:
-        if change.change_type not in self.change_types:
-            return False
-        parts = self.resource.strip("/").lower().split("/")
-        if parts == [change.kind] and change.kind in _ODATA:
-            return True
-        if len(parts) == 2 and parts[0] == change.kind:
-            return parts[1] == change.object_id
-        return parts == ["groups", change.members_of or "", "members"]
-
-    def paused(self, now: datetime) -> bool:
-        return self.paused_from is not None and now >= self.paused_from
-
-
-@dataclass
-class Delivery:
-    """One POST of a batch to one URL, with its attempt count and retry deadline."""
-
-    tenant_id: str
-    url: str
-    kind: str
-    items: list[dict[str, Any]]
-    first_at: float  # simulated seconds of the first attempt's scheduling
-    attempt: int = 1
-    not_before: float = 0.0  # event-loop time: the tenant's delivery delay
-
-
-def url_problem(url: str) -> str | None:
-    """Why Graph would not call `url`; http is accepted for loopback receivers only."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        if parts.hostname == "localhost":
-            return None
-        with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(parts.hostname).is_loopback:
-                return None
-    return f"The notification URL '{url}' must use https."
 
 
 @dataclass
@@ -130,6 +51,7 @@ class Notifier:
     logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     switches: dict[str, DeliverySwitch] = field(default_factory=dict)
     quotas: SubscriptionQuotas = field(default_factory=SubscriptionQuotas)
+    slow: SlowEndpoints = field(default_factory=SlowEndpoints)
     _queue: asyncio.Queue[tuple[Subscription, Change, float]] | None = None
     _worker: asyncio.Task[None] | None = None
     _lanes: dict[tuple[str, str], asyncio.Queue[Delivery]] = field(default_factory=dict)
@@ -162,21 +84,17 @@ class Notifier:
     def quota_problem(self, tenant_id: str, app_id: str) -> str | None:
         """Which documented quota one more subscription of this app in this tenant exceeds."""
         live = [s for s in self.subscriptions.values() if s.expires > self.clock.now()]
-        limits = [
+        limits = (
             (
-                sum(1 for s in live if s.app_id == app_id and s.tenant_id == tenant_id),
+                [s for s in live if s.app_id == app_id and s.tenant_id == tenant_id],
                 self.quotas.per_app_and_tenant,
                 "per app and tenant combination",
             ),
-            (
-                sum(1 for s in live if s.tenant_id == tenant_id),
-                self.quotas.per_tenant,
-                "per tenant",
-            ),
-            (sum(1 for s in live if s.app_id == app_id), self.quotas.per_app, "per app"),
-        ]
-        for count, limit, scope in limits:
-            if count >= limit:
+            ([s for s in live if s.tenant_id == tenant_id], self.quotas.per_tenant, "per tenant"),
+            ([s for s in live if s.app_id == app_id], self.quotas.per_app, "per app"),
+        )
+        for counted, limit, scope in limits:
+            if len(counted) >= limit:
                 return f"Maximum number of subscriptions has been reached ({scope}: {limit})"
         return None
 
@@ -204,16 +122,10 @@ class Notifier:
     async def send_lifecycle(
         self, subscription: Subscription, event: str, grace: float = 0.0
     ) -> None:
-        """POST a lifecycle notification (documented shape), then apply its effect: a removed
-        subscription is gone; one needing reauthorization stops delivering after `grace`."""
+        """POST a lifecycle notification, then apply its effect: a removed subscription is
+        gone; one needing reauthorization stops delivering `grace` seconds from now."""
         assert subscription.lifecycle_url is not None
-        item = {
-            "subscriptionId": subscription.id,
-            "subscriptionExpirationDateTime": isoformat(subscription.expires),
-            "tenantId": subscription.tenant_id,
-            "clientState": subscription.client_state,
-            "lifecycleEvent": event,
-        }
+        item = lifecycle_item(subscription, event)
         if event == "subscriptionRemoved":
             self.subscriptions.pop(subscription.id, None)
         elif event == "reauthorizationRequired":
@@ -226,21 +138,20 @@ class Notifier:
 
     def _changed(self, tenant: Tenant, change: Change) -> None:
         now = self.clock.now()
+        switch = self.switches.get(tenant.tenant_id)
         for subscription in self.of(tenant.tenant_id):
             if not subscription.wants(change):
                 continue
             if subscription.paused(now):
                 self._lose(subscription, change, "reauthorizationRequired")
-                continue
-            switch = self.switches.get(tenant.tenant_id)
-            if switch is not None and switch.drops():
+            elif switch is not None and switch.drops():
                 self._lose(subscription, change, "loss")
-                continue
-            delay = switch.delay if switch is not None else 0.0
-            self._ensure_worker().put_nowait((subscription, change, delay))
+            else:
+                delay = switch.delay if switch is not None else 0.0
+                self._ensure_worker().put_nowait((subscription, change, delay))
 
     def _lose(self, subscription: Subscription, change: Change, reason: str) -> None:
-        body = {"value": [_notification(subscription, change)]}
+        body = {"value": [change_item(subscription, change)]}
         url = subscription.notification_url
         self._record(subscription.tenant_id, url, "change", "dropped", body, 0, reason)
 
@@ -264,7 +175,7 @@ class Notifier:
                 if key not in by_url:
                     by_url[key] = Delivery(*key, "change", [], self.clock.seconds())
                 delivery = by_url[key]
-                delivery.items.append(_notification(subscription, change))
+                delivery.items.append(change_item(subscription, change))
                 delivery.not_before = max(delivery.not_before, loop.time() + delay)
             for delivery in by_url.values():
                 self._lane(delivery).put_nowait(delivery)
@@ -289,35 +200,60 @@ class Notifier:
             await self._attempt(delivery)
 
     async def _attempt(self, delivery: Delivery) -> None:
-        if delivery.kind == "change" and delivery.attempt > 1:
-            # A retry carries only notifications of subscriptions still live.
-            live = {s.id for s in self.of(delivery.tenant_id)}
-            delivery.items = [i for i in delivery.items if i["subscriptionId"] in live]
-            if not delivery.items:
-                return
+        if delivery.kind == "change" and not self._admit(delivery):
+            return
         body = {"value": delivery.items}
+        started = asyncio.get_running_loop().time()
         status = await self._post(delivery.url, body)
+        took = asyncio.get_running_loop().time() - started
+        if delivery.kind == "change":
+            self.slow.record(delivery.url, took, self.clock.seconds())
         self._record(
             delivery.tenant_id, delivery.url, delivery.kind, status, body, delivery.attempt
         )
         if not (isinstance(status, int) and 200 <= status < 300):
             self._retry_later(delivery, body)
 
+    def _admit(self, delivery: Delivery) -> bool:
+        """Whether a change POST goes out now: only live subscriptions' items travel, and a
+        throttled endpoint's notifications are held back 10 minutes once, or dropped."""
+        live = {s.id for s in self.of(delivery.tenant_id)}
+        delivery.items = [i for i in delivery.items if i["subscriptionId"] in live]
+        if not delivery.items:
+            return False
+        verdict = self.slow.verdict(delivery.url, self.clock.seconds())
+        if verdict == "send" or (verdict == "delay" and delivery.throttled):
+            return True
+        body = {"value": delivery.items}
+        if verdict == "drop":
+            reason = "endpoint throttled as slow"
+            self._record(delivery.tenant_id, delivery.url, "change", "dropped", body, 0, reason)
+            return False
+        delivery.throttled = True
+        reason = "endpoint throttled as slow: held back"
+        self._record(delivery.tenant_id, delivery.url, "change", "delayed", body, 0, reason)
+        self._schedule(delivery, self.clock.seconds() + self.slow.policy.delay)
+        return False
+
     def _retry_later(self, delivery: Delivery, body: dict[str, Any]) -> None:
-        due = self.clock.seconds() + backoff(delivery.attempt)
+        wait = backoff(delivery.attempt)
+        if delivery.kind == "change" and self.slow.flagged(delivery.url):
+            wait = self.slow.policy.delay
+        due = self.clock.seconds() + wait
         if due > delivery.first_at + RETRY_WINDOW:
             reason = "not delivered within the 4-hour retry window"
-            self._record(
+            tenant_id, url, kind, attempt = (
                 delivery.tenant_id,
                 delivery.url,
                 delivery.kind,
-                "discarded",
-                body,
                 delivery.attempt,
-                reason,
             )
+            self._record(tenant_id, url, kind, "discarded", body, attempt, reason)
             return
         delivery.attempt += 1
+        self._schedule(delivery, due)
+
+    def _schedule(self, delivery: Delivery, due: float) -> None:
         delivery.not_before = 0.0
         heapq.heappush(self._retries, (due, next(self._order), delivery))
         if self._retry_task is None or self._retry_task.done():
@@ -364,22 +300,3 @@ class Notifier:
                 context.load_verify_locations(self.ca_file)
             self._http = httpx.AsyncClient(verify=context, trust_env=False)
         return self._http
-
-
-def _notification(subscription: Subscription, change: Change) -> dict[str, Any]:
-    kind = change.kind
-    resource = f"{kind.capitalize()}/{change.object_id}"
-    return {
-        "subscriptionId": subscription.id,
-        "subscriptionExpirationDateTime": isoformat(subscription.expires),
-        "changeType": change.change_type,
-        "resource": resource,
-        "resourceData": {
-            "@odata.type": _ODATA.get(kind, "#Microsoft.Graph.DirectoryObject"),
-            "@odata.id": resource,
-            "id": change.object_id,
-            "organizationId": subscription.tenant_id,
-        },
-        "clientState": subscription.client_state,
-        "tenantId": subscription.tenant_id,
-    }

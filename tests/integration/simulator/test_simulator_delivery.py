@@ -223,3 +223,73 @@ def test_retries_back_off_and_stop_after_four_hours(
     assert (moments[-1] - moments[0]).total_seconds() <= FOUR_HOURS + 5
     assert len(attempts) == 9
     assert len(receiver.received()) == len(attempts)
+
+
+@pytest.fixture
+def throttling(control: SimulatorControl) -> Iterator[None]:
+    # Graph's numbers (100 responses, 2.9 s) scaled down so a test can reach them quickly.
+    control.set_notification_throttling(
+        slow_after=0.05, min_responses=4, flag_share=0.5, drop_share=0.75
+    )
+    yield
+    control.set_notification_throttling()
+
+
+def _make_slow(control: SimulatorControl, tid: str, receiver: Receiver) -> None:
+    """Four answered notifications, two of them slow: half slow, the endpoint is flagged."""
+    for n, stall in enumerate((0.1, 0.1, 0.0, 0.0), start=1):
+        receiver.stall = stall
+        _touch(control, tid, 1)
+        _wait_entries(control, tid, receiver.url, n)
+
+
+def test_a_slow_endpoint_is_throttled_and_its_notifications_held_back_ten_minutes(
+    graph: httpx.Client, control: SimulatorControl, tid: str, throttling: None
+) -> None:
+    with webhook_receiver() as receiver:
+        _subscribe(graph, control, receiver)
+        _make_slow(control, tid, receiver)
+        [held] = _touch(control, tid, 1)
+        entries = _wait_entries(control, tid, receiver.url, 5)
+        delivered_before = _delivered_ids(receiver)
+        control.advance_clock(600)
+        entries = _wait_entries(control, tid, receiver.url, 6)
+
+    assert (entries[4]["status"], entries[4]["reason"]) == (
+        "delayed",
+        "endpoint throttled as slow: held back",
+    )
+    assert held not in delivered_before
+    assert entries[5]["status"] == 202
+    assert _delivered_ids(receiver)[-1] == held
+
+
+def test_a_throttled_endpoint_too_slow_loses_its_notifications(
+    graph: httpx.Client, control: SimulatorControl, tid: str, throttling: None
+) -> None:
+    control.set_notification_throttling(
+        slow_after=0.05, min_responses=4, flag_share=0.5, drop_share=0.5
+    )
+    with webhook_receiver() as receiver:
+        _subscribe(graph, control, receiver)
+        _make_slow(control, tid, receiver)
+        _touch(control, tid, 1)
+        entries = _wait_entries(control, tid, receiver.url, 5)
+
+    assert (entries[4]["status"], entries[4]["reason"]) == (
+        "dropped",
+        "endpoint throttled as slow",
+    )
+    assert len(receiver.received()) == 4
+
+
+def test_graphs_slow_endpoint_thresholds_are_the_default(control: SimulatorControl) -> None:
+    assert control.notification_throttling() == {
+        "enabled": True,
+        "slow_after": 2.9,
+        "min_responses": 100,
+        "flag_share": 0.1,
+        "drop_share": 0.15,
+        "window": 600.0,
+        "delay": 600.0,
+    }
