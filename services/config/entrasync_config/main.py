@@ -111,6 +111,7 @@ def build_app(settings: ConfigSettings) -> FastStream:
             now=mongo.now_ms,
             new_id=new_id,
             test_timeout=settings.test_timeout_seconds,
+            notifications=bool(settings.notification_url),
         )
         await usecases.announce(runtime.deps)  # events committed before a crash or outage
         runtime.relay = asyncio.create_task(relay.relay_forever(settings.outbox_interval_seconds))

@@ -135,3 +135,4 @@ class Deps:
     now: Callable[[], datetime]
     new_id: Callable[[], str]
     test_timeout: float = 20.0
+    notifications: bool = False  # ENTRASYNC_NOTIFICATION_URL is set: near real time is possible

@@ -65,6 +65,13 @@ class ConfigSettings(
         description="Longest wait of one pull of the sync.recorded consumer",
     )
 
+    notification_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ENTRASYNC_NOTIFICATION_URL"),
+        description="Public HTTPS base URL of the notification receiver; unset: tenants cannot "
+        "turn near real time on",
+    )
+
     @model_validator(mode="after")
     def _one_key_source(self) -> ConfigSettings:
         if self.encryption_key is None and self.encryption_key_file is None:

@@ -16,8 +16,9 @@ from faststream.nats import NatsBroker
 from entrasync_scheduler.adapters.clock import SystemClock
 from entrasync_scheduler.adapters.metrics import PrometheusScheduleMetrics, sample_census
 from entrasync_scheduler.adapters.nats import NatsCommands, NatsConfigApi
+from entrasync_scheduler.adapters.subscriptions import watch_subscriptions
 from entrasync_scheduler.entrypoints.api import api
-from entrasync_scheduler.entrypoints.events import CONSUMERS
+from entrasync_scheduler.entrypoints.events import CONSUMERS, notifications
 from entrasync_scheduler.ports import Clock
 from entrasync_scheduler.settings import SchedulerSettings
 from entrasync_scheduler.usecases.scheduler import Scheduler
@@ -45,6 +46,7 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
     sample_census(scheduler.census)
     for consumer in CONSUMERS:
         consumer.attach(broker, names, lambda: scheduler)
+    notifications.attach(broker, names, lambda: scheduler, fetch_timeout=1.0)
     api.attach(broker, names, lambda: scheduler)
     loop: list[asyncio.Task[None]] = []
 
@@ -56,6 +58,8 @@ def build_app(settings: SchedulerSettings, *, clock: Clock | None = None) -> Fas
         await subscriptions_in_place(broker.connection)  # its API answers once it says started
         log.info("entrasync-scheduler started (prefix=%r); asking config", settings.prefix)
         loop.append(asyncio.create_task(scheduler.run_forever(), name="entrasync-scheduler"))
+        watch = watch_subscriptions(broker.connection.jetstream, names, scheduler)
+        loop.append(asyncio.create_task(watch, name="entrasync-scheduler-subscriptions"))
 
     async def stop() -> None:
         for task in loop:

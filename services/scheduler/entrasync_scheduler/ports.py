@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 
 from entrasync_shared.messages import StartSync, SyncRecorded, Tenant
 
-from entrasync_scheduler.domain import Planned
+from entrasync_scheduler.domain import Planned, PlannedSubscriptions
 
 
 class Clock(Protocol):
@@ -20,8 +20,13 @@ class TenantSource(Protocol):
 
 
 class CommandSink(Protocol):
-    async def start_sync(self, planned: Planned) -> None:
-        """Put the command on the work queue; raises when it could not."""
+    async def start_sync(self, planned: Planned) -> bool:
+        """Put the command on the work queue; raises when it could not. False when the queue
+        already held a command with its id (another replica's)."""
+
+    async def manage_subscriptions(self, planned: PlannedSubscriptions) -> None:
+        """Put a subscription command for the syncer on the work queue; raises when it could
+        not."""
 
     async def pending(self, tenant_id: str) -> int:
         """Commands of the tenant still on the queue (waiting or running); raises on trouble."""

@@ -221,6 +221,12 @@ def _strict_filters(value: Any) -> Any:
     return value
 
 
+NEAR_REAL_TIME = (
+    "Users and groups sync within seconds of a change (Graph change notifications), and are "
+    "polled at a long interval as a safety net; needs ENTRASYNC_NOTIFICATION_URL"
+)
+
+
 class _TenantFields(BaseModel):
     """The validators of `TenantCreate` and `TenantUpdate`.
 
@@ -255,6 +261,7 @@ class TenantCreate(_TenantFields, Request):
     object_types: tuple[ObjectType, ...] = OBJECT_TYPES
     interval_seconds: int = Field(default=60, ge=10, le=7 * 24 * 3600)
     filters: TenantFilters = TenantFilters()
+    near_real_time: bool = Field(default=False, description=NEAR_REAL_TIME)
 
     @field_validator("tenant")
     @classmethod
@@ -275,6 +282,7 @@ class Tenant(Model):
     object_types: tuple[ObjectType, ...]
     interval_seconds: int
     filters: TenantFilters = TenantFilters()
+    near_real_time: bool = Field(default=False, description=NEAR_REAL_TIME)
     version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -305,6 +313,7 @@ class TenantUpdate(PartialUpdate, _TenantFields, Request):
     object_types: tuple[ObjectType, ...] | None = None
     interval_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
     filters: TenantFilters | None = None
+    near_real_time: bool | None = Field(default=None, description=NEAR_REAL_TIME)
     tenant: str | None = Field(default=None, max_length=300, description="Immutable")
     cloud: str | None = Field(default=None, max_length=MAX_NAME, description="Immutable")
 
@@ -316,6 +325,7 @@ class TenantUpdate(PartialUpdate, _TenantFields, Request):
         "object_types",
         "interval_seconds",
         "filters",
+        "near_real_time",
         "tenant",
         "cloud",
     )

@@ -32,6 +32,9 @@ NOTIFICATION_KINDS: tuple[NotificationKind, ...] = (
     "reauthorizationRequired",
     "subscriptionRemoved",
 )
+MAX_SUBSCRIPTION_MINUTES = 41_760
+"""Graph's longest subscription to users, groups and other directory resources (subscription.md,
+"Maximum length of subscription per resource type": under 29 days)."""
 SubscriptionState = Literal["active", "reauthorizing", "failed"]
 SubscriptionAction = Literal["ensure", "delete"]
 
@@ -86,3 +89,12 @@ class ManageSubscriptions(Message):
     lifecycle_url: str = Field(description="The receiver's public /lifecycle URL")
     reauthorize: tuple[str, ...] = ()
     recreate: tuple[str, ...] = ()
+    lifetime_seconds: int = Field(
+        default=3 * 24 * 3600,
+        gt=0,
+        le=MAX_SUBSCRIPTION_MINUTES * 60,
+        description="How long a created or renewed subscription lasts",
+    )
+    renew_before_seconds: int = Field(
+        default=36 * 3600, ge=0, description="Renew a subscription expiring within this long"
+    )

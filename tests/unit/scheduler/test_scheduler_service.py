@@ -34,10 +34,14 @@ class FakeQueue:
             raise ConnectionError("nats is down")
         return self.waiting.get(tenant_id, 0)
 
-    async def start_sync(self, planned: Planned) -> None:
+    async def start_sync(self, planned: Planned) -> bool:
         if self.broken:
             raise ConnectionError("nats is down")
         self.planned.append(planned)
+        return True
+
+    async def manage_subscriptions(self, planned: object) -> None:
+        raise AssertionError("no tenant here is near real time")
 
 
 def tenant(tenant_id: str = "a", **changes: Any) -> Tenant:

@@ -17,6 +17,7 @@ MUTABLE = (
     "object_types",
     "interval_seconds",
     "filters",
+    "near_real_time",
 )
 
 
@@ -32,6 +33,7 @@ def new_tenant(request: TenantCreate, tenant_id: str, now: datetime) -> Tenant:
         object_types=request.object_types,
         interval_seconds=request.interval_seconds,
         filters=request.filters,
+        near_real_time=request.near_real_time,
         version=1,
         created_at=now,
         updated_at=now,
@@ -72,3 +74,27 @@ def changes_of(request: TenantUpdate, tenant: Tenant) -> dict[str, Any]:
         for name in MUTABLE
         if name in given and getattr(request, name) != getattr(tenant, name)
     }
+
+
+NOTIFICATION_URL_VARIABLE = "ENTRASYNC_NOTIFICATION_URL"
+
+
+def check_near_real_time(tenant: Tenant, changes: dict[str, Any], notifications: bool) -> None:
+    """Near real time needs the receiver's public URL, and users or groups to notify about.
+
+    Checked when the setting is turned on (or the types of a tenant that has it change), so a
+    tenant saved before the URL was removed can still be edited otherwise.
+    """
+    if not tenant.near_real_time or not {"near_real_time", "object_types"} & set(changes):
+        return
+    if not notifications:
+        raise Invalid(
+            "near real time needs the notification receiver's public URL: set "
+            f"{NOTIFICATION_URL_VARIABLE} on config and the scheduler",
+            field="near_real_time",
+        )
+    if not {"user", "group"} & set(tenant.object_types):
+        raise Invalid(
+            "near real time covers users and groups; this tenant syncs neither",
+            field="near_real_time",
+        )

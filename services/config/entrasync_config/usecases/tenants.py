@@ -27,6 +27,7 @@ from entrasync_config.domain.profiles import check_version
 from entrasync_config.domain.tenants import (
     changes_of,
     check_immutable,
+    check_near_real_time,
     new_tenant,
     tenant_event_id,
 )
@@ -74,6 +75,7 @@ async def create_tenant(request: TenantCreate, deps: Deps) -> Tenant:
     directory = await resolve_directory(request.tenant, endpoints, deps)
     await refuse_a_second_tenant(directory, request.cloud, deps)
     tenant = new_tenant(request, deps.new_id(), deps.now())
+    check_near_real_time(tenant, request.model_dump(), deps.notifications)
     tenant = tenant.model_copy(update={"entra_tenant_id": directory})
     event = TenantCreated(id=tenant_event_id(tenant), at=tenant.updated_at, tenant=tenant)
     await deps.tenants.add(tenant, event, directory)
@@ -105,6 +107,7 @@ async def update_tenant(request: TenantUpdate, deps: Deps) -> Tenant:
     updated = tenant.model_copy(
         update={**changes, "version": tenant.version + 1, "updated_at": now}
     )
+    check_near_real_time(updated, changes, deps.notifications)
     event = TenantUpdated(id=tenant_event_id(updated), at=now, tenant=updated)
     await deps.tenants.replace(updated, request.version, event)
     await announce(deps)

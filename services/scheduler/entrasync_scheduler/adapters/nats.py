@@ -1,4 +1,5 @@
-"""The scheduler's NATS side: config's tenant list, the command work queue, dead letters."""
+"""The scheduler's NATS side: config's tenant list, the command work queue (sync runs and
+subscription commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from entrasync_shared.messages import Tenant
 from entrasync_shared.subjects import Names
 from faststream.nats import NatsBroker
 
-from entrasync_scheduler.domain import Planned
+from entrasync_scheduler.domain import Planned, PlannedSubscriptions
 
 log = logging.getLogger("entrasync.scheduler")
 
@@ -42,11 +43,22 @@ class NatsCommands:
         info = await js.stream_info(self._names.commands_stream, subjects_filter=subject)
         return int((info.state.subjects or {}).get(subject, 0))
 
-    async def start_sync(self, planned: Planned) -> None:
+    async def start_sync(self, planned: Planned) -> bool:
+        command = planned.command
+        ack = await self._broker.publish(
+            command,
+            self._names.sync_command(command.tenant_id),
+            headers={"Nats-Msg-Id": planned.msg_id},
+            stream=self._names.commands_stream,
+            timeout=PUBLISH_TIMEOUT,
+        )
+        return not (ack is not None and ack.duplicate)
+
+    async def manage_subscriptions(self, planned: PlannedSubscriptions) -> None:
         command = planned.command
         await self._broker.publish(
             command,
-            self._names.sync_command(command.tenant_id),
+            self._names.manage_subscriptions(command.tenant_id),
             headers={"Nats-Msg-Id": planned.msg_id},
             stream=self._names.commands_stream,
             timeout=PUBLISH_TIMEOUT,

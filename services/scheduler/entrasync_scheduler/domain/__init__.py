@@ -7,6 +7,7 @@ identically. A command's ids derive from tenant + slot (+ a tag for an extra run
 so two replicas emit the same command and JetStream keeps one.
 """
 
+from entrasync_scheduler.domain.nrt import notified_types, polled_types, wants_subscriptions
 from entrasync_scheduler.domain.planning import (
     choose_mode,
     full_scan_pending,
@@ -14,6 +15,7 @@ from entrasync_scheduler.domain.planning import (
     periodic_full_due,
     plan_start,
     run_ids,
+    slot_types,
 )
 from entrasync_scheduler.domain.schedule import (
     LINK_REFRESH_SECONDS,
@@ -34,14 +36,35 @@ from entrasync_scheduler.domain.schedule import (
     slot_of,
     track_tenant,
 )
+from entrasync_scheduler.domain.subscriptions import (
+    NO_RECEIVER,
+    PlannedSubscriptions,
+    Receiver,
+    check_window,
+    mark_subscriptions_sent,
+    needs_care,
+    plan_removal,
+    plan_subscriptions,
+)
+from entrasync_scheduler.domain.targeted import (
+    plan_targeted,
+    take_notification,
+    targeted_due,
+    wanted_types,
+    window_of,
+)
 
 __all__ = [
     "LINK_REFRESH_SECONDS",
+    "NO_RECEIVER",
     "Force",
     "InFlight",
     "Planned",
+    "PlannedSubscriptions",
     "Policy",
+    "Receiver",
     "TenantSchedule",
+    "check_window",
     "choose_mode",
     "expire_lost_run",
     "force_run",
@@ -50,13 +73,26 @@ __all__ = [
     "jitter_offset",
     "mark_busy",
     "mark_started",
+    "mark_subscriptions_sent",
+    "needs_care",
     "needs_resync",
     "next_due",
+    "notified_types",
     "periodic_full_due",
+    "plan_removal",
     "plan_start",
+    "plan_subscriptions",
+    "plan_targeted",
+    "polled_types",
     "reconcile",
     "record_run",
     "run_ids",
     "slot_of",
+    "slot_types",
+    "take_notification",
+    "targeted_due",
     "track_tenant",
+    "wanted_types",
+    "wants_subscriptions",
+    "window_of",
 ]

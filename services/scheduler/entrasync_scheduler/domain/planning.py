@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, datetime
 
 from entrasync_shared.messages import StartSync, SyncMode, SyncReason
+from entrasync_shared.subjects import ObjectType
 
+from entrasync_scheduler.domain.nrt import notified_types, polled_types
 from entrasync_scheduler.domain.schedule import (
     DEFAULT_POLICY,
     RUN_NAMESPACE,
@@ -68,6 +70,21 @@ def next_due(state: TenantSchedule, policy: Policy) -> float | None:
     return max(due, state.busy_until)
 
 
+def slot_types(
+    state: TenantSchedule, now: float, mode: SyncMode, policy: Policy
+) -> tuple[ObjectType, ...]:
+    """A slot run reads every type, except that a near-real-time tenant's notified types (kept
+    current by notification rounds) wait for the safety-net poll; a full run reads them all."""
+    tenant = state.tenant
+    polled = polled_types(tenant)
+    if mode == "full" or not notified_types(tenant) or not polled:
+        return tenant.object_types
+    last = state.notified_polled_at
+    if last is None or now - last >= policy.nrt_poll:
+        return tenant.object_types
+    return polled
+
+
 def run_ids(tenant_id: str, interval_seconds: int, key: str) -> tuple[str, str, str]:
     """(Nats-Msg-Id, command id, run id): identical on every replica for one slot and tag."""
     name = f"{tenant_id}:{interval_seconds}:{key}"
@@ -99,6 +116,6 @@ def plan_start(state: TenantSchedule, now: float, policy: Policy) -> Planned | N
         tenant_id=tenant.id,
         mode=mode,
         reason=reason,
-        object_types=tenant.object_types,
+        object_types=slot_types(state, now, mode, policy),
     )
     return Planned(command=command, msg_id=msg_id, slot=slot, key=key)

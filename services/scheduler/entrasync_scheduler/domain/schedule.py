@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 from entrasync_shared.messages import StartSync, SyncReason, SyncRecorded, Tenant
+
+from entrasync_scheduler.domain.nrt import notified_types, polled_types
 
 RUN_NAMESPACE: Final = uuid.UUID("6f1c1f4e-8d0a-4c55-9a43-3c0c2b1f5e10")
 MAX_JITTER_SHARE: Final = 0.1  # jitter never exceeds a tenth of the interval
@@ -25,6 +27,11 @@ class Policy:
     max_jitter: float = 0.0
     refresh_links_after: float = LINK_REFRESH_SECONDS
     full_scan_every: float = 0.0  # 0: never force a periodic full scan
+    nrt_poll: float = 3600.0  # near-real-time tenants poll notified types this often
+    coalesce: float = 1.0  # at most one notification round per tenant per this many seconds
+    subscriptions_every: float = 600.0  # how often subscriptions are looked after
+    subscription_lifetime: float = 3 * 24 * 3600.0
+    renew_before: float = 1.5 * 24 * 3600.0
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -59,19 +66,35 @@ class TenantSchedule:
     resync_needed: bool = False
     force: Force | None = None
     busy_until: float = 0.0  # the queue holds another command of this tenant until about then
+    # Near real time: notified types no run has covered yet, and since when.
+    wanted: frozenset[str] = frozenset()
+    wanted_since: float = 0.0
+    urgent: bool = False  # a `missed` lifecycle event: run without waiting for the window
+    targeted_window: int | None = None  # coalescing window of the last notification round
+    notified_polled_at: float | None = None  # last run that read every notified type
+    # Graph subscriptions: what was last asked of the syncer, and what lifecycle events ask.
+    subs_version: int | None = None
+    subs_window: int | None = None
+    reauthorize: frozenset[str] = frozenset()
+    recreate: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Planned:
     command: StartSync
     msg_id: str
-    slot: int
+    slot: int  # the slot, or for a notification round its coalescing window
     key: str
+    kind: Literal["slot", "targeted"] = "slot"
 
 
 def interval_of(tenant: Tenant, policy: Policy) -> int:
-    """The tenant's interval, shortened so its delta links never reach Graph's expiry."""
-    return int(min(tenant.interval_seconds, policy.refresh_links_after))
+    """The tenant's interval, shortened so its delta links never reach Graph's expiry; a
+    near-real-time tenant whose every type is notified polls at the long safety-net interval."""
+    seconds = float(tenant.interval_seconds)
+    if notified_types(tenant) and not polled_types(tenant):
+        seconds = policy.nrt_poll
+    return int(min(seconds, policy.refresh_links_after))
 
 
 def slot_of(now: float, interval_seconds: int) -> int:
@@ -121,8 +144,11 @@ def record_run(
     if recorded.is_full_success() and (full_at is None or recorded.finished_at > full_at):
         full_at = recorded.finished_at
     interval = interval_of(state.tenant, policy)
-    ran_in = float(slot_of(recorded.started_at.timestamp(), interval) * interval)
+    started = recorded.started_at.timestamp()
+    ran_in = float(slot_of(started, interval) * interval)
     last = state.last_slot_start
+    if recorded.reason != "notification" and (last is None or ran_in > last):
+        last = ran_in  # a notification round leaves the slots to the schedule
     return replace(
         state,
         in_flight=in_flight,
@@ -130,26 +156,50 @@ def record_run(
         last_recorded_run=recorded.run_id,
         full_succeeded_at=full_at,
         resync_needed=needs_resync(recorded) and not recorded.is_full_success(),
-        last_slot_start=ran_in if last is None or ran_in > last else last,
+        last_slot_start=last,
         busy_until=0.0,  # a run ended: whatever waited for the queue looks again now
+        notified_polled_at=_polled_at(state, {t.object_type for t in recorded.types}, started),
     )
+
+
+def _polled_at(state: TenantSchedule, types: Iterable[str], started: float) -> float | None:
+    """When every notified type was last read: moved on by a run that read them all."""
+    last = state.notified_polled_at
+    if not set(notified_types(state.tenant)) <= set(types):
+        return last
+    return started if last is None or started > last else last
 
 
 def mark_started(
-    state: TenantSchedule, planned: Planned, now: float, policy: Policy = Policy()
+    state: TenantSchedule,
+    planned: Planned,
+    now: float,
+    policy: Policy = Policy(),
+    *,
+    fresh: bool = True,
 ) -> TenantSchedule:
-    """The command is on the queue; its run is in flight unless it already reported back."""
-    run_id = planned.command.run_id
-    finished = state.last_recorded_run == run_id
-    interval = interval_of(state.tenant, policy)
-    in_flight = None if finished else InFlight(run_id=run_id, key=planned.key, since=now)
-    return replace(
+    """The command is on the queue; its run is in flight unless it already reported back.
+
+    The run covers the notifications heard so far, unless the queue already held it (`fresh`
+    False: another replica queued it, maybe before them): those then wait for the next round.
+    """
+    command = planned.command
+    finished = state.last_recorded_run == command.run_id
+    in_flight = None if finished else InFlight(run_id=command.run_id, key=planned.key, since=now)
+    types = set(command.object_types)
+    wanted = state.wanted - types if fresh else state.wanted
+    state = replace(
         state,
-        last_slot_start=float(planned.slot * interval),
         in_flight=in_flight,
-        force=None,
         busy_until=0.0,
+        wanted=wanted,
+        urgent=state.urgent and bool(wanted),
+        notified_polled_at=_polled_at(state, types, now),
     )
+    if planned.kind == "targeted":
+        return replace(state, targeted_window=planned.slot)
+    interval = interval_of(state.tenant, policy)
+    return replace(state, last_slot_start=float(planned.slot * interval), force=None)
 
 
 def mark_busy(state: TenantSchedule, now: float, recheck: float) -> TenantSchedule:

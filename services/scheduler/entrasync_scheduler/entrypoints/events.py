@@ -1,16 +1,28 @@
-"""The scheduler's event consumers: config's tenant events and `sync.recorded`.
+"""The scheduler's event consumers: config's tenant events, `sync.recorded`, and Graph's change
+notifications (`changeNotified`, from the receiver).
 
 Each replica keeps its own view, so both are per-replica ordered JetStream consumers (they
 recreate themselves after a gap or reconnect). Tenant events are read from now on: the start-up
 and periodic reconcile with config's tenant list covers what a replica missed while away.
 `sync.recorded` starts with the last record of every tenant, so a replica that (re)starts knows
 which slots already ran.
+
+Change notifications are work: one durable consumer shared by the replicas, so each notification
+reaches one of them (replicas that heard of the same tenant within one coalescing window emit
+the same round, which JetStream keeps once).
 """
 
 from __future__ import annotations
 
-from entrasync_shared.kit.consumers import OrderedConsumer
-from entrasync_shared.messages import SyncRecordedEvent, TenantCreated, TenantDeleted, TenantUpdated
+from entrasync_shared import catalog
+from entrasync_shared.kit.consumers import Delivery, DurableConsumer, OrderedConsumer, Outcome
+from entrasync_shared.messages import (
+    ChangeNotified,
+    SyncRecordedEvent,
+    TenantCreated,
+    TenantDeleted,
+    TenantUpdated,
+)
 from faststream.nats import DeliverPolicy
 
 from entrasync_scheduler.usecases.scheduler import Scheduler
@@ -32,6 +44,8 @@ sync_recorded = OrderedConsumer[Scheduler](
 
 CONSUMERS = (tenant_events, sync_recorded)
 
+notifications = DurableConsumer[Scheduler](catalog.durable("scheduler", "notifications"))
+
 
 @tenant_events.handles
 async def on_tenant_event(
@@ -46,3 +60,11 @@ async def on_tenant_event(
 @sync_recorded.handles
 async def on_sync_recorded(event: SyncRecordedEvent, scheduler: Scheduler) -> None:
     scheduler.run_recorded(event.data)
+
+
+@notifications.handles
+async def on_change_notified(
+    message: ChangeNotified, scheduler: Scheduler, delivery: Delivery
+) -> Outcome:
+    scheduler.notified(message)
+    return None

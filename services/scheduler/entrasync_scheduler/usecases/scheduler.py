@@ -13,10 +13,17 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from entrasync_shared.messages import Health, SyncNowAccepted, SyncRecorded, Tenant
+from entrasync_shared.messages import (
+    ChangeNotified,
+    Health,
+    SubscriptionRecord,
+    SyncNowAccepted,
+    SyncRecorded,
+    Tenant,
+)
 
 from entrasync_scheduler import domain
-from entrasync_scheduler.domain import Planned, TenantSchedule
+from entrasync_scheduler.domain import Planned, PlannedSubscriptions, TenantSchedule
 from entrasync_scheduler.ports import (
     Clock,
     CommandSink,
@@ -66,7 +73,18 @@ class Scheduler:
             max_jitter=settings.jitter_seconds,
             refresh_links_after=settings.refresh_links_seconds,
             full_scan_every=settings.full_scan_every_seconds,
+            nrt_poll=settings.nrt_poll_seconds,
+            coalesce=settings.nrt_coalesce_seconds,
+            subscriptions_every=settings.subscription_check_seconds,
+            subscription_lifetime=settings.subscription_lifetime_seconds,
+            renew_before=settings.subscription_renew_before_seconds,
         )
+        url = settings.notification_url
+        self._receiver = domain.Receiver.at(url) if url else None
+        self._records: dict[str, SubscriptionRecord] = {}  # the syncer's, by subscription id
+        self._records_loaded = False
+        self._removals: dict[str, str] = {}  # tenant id -> why its subscriptions go
+        self._removed: dict[str, int] = {}  # tenant id -> check window of its last removal
         self._wake = asyncio.Event()
         self._emitting = asyncio.Lock()  # the loop and `sync_now` never plan a tenant at once
         self._next_reconcile = -math.inf
@@ -82,9 +100,40 @@ class Scheduler:
 
     def tenant_deleted(self, tenant_id: str) -> None:
         self._deleted.add(tenant_id)
-        self._states.pop(tenant_id, None)
+        gone = self._states.pop(tenant_id, None)
         self._recorded.pop(tenant_id, None)
         self._metrics.tenant_gone(tenant_id)
+        if (gone is not None and gone.subs_version is not None) or self.subscriptions_of(tenant_id):
+            self._removals[tenant_id] = "deleted"
+            self._wake.set()
+
+    def notified(self, message: ChangeNotified) -> None:
+        """Graph said a tenant's objects of a type changed (or a lifecycle event came)."""
+        state = self._states.get(message.tenant_id)
+        if state is None:
+            return
+        now = self._clock.time()
+        self._states[message.tenant_id] = domain.take_notification(
+            state, message.object_type, message.kind, message.subscription_id, now
+        )
+        self._wake.set()
+
+    def subscriptions_loaded(self, records: list[SubscriptionRecord]) -> None:
+        """The bucket's content at (re)start of its watch."""
+        self._records = {r.subscription_id: r for r in records}
+        self._records_loaded = True
+        self._wake.set()
+
+    def subscription_stored(self, record: SubscriptionRecord) -> None:
+        self._records[record.subscription_id] = record
+
+    def subscription_dropped(self, subscription_id: str) -> None:
+        self._records.pop(subscription_id, None)
+
+    def subscriptions_of(self, tenant_id: str) -> list[SubscriptionRecord]:
+        """The tenant's Graph subscriptions as the syncer recorded them, by object type."""
+        mine = [r for r in self._records.values() if r.tenant_id == tenant_id]
+        return sorted(mine, key=lambda r: (r.object_type, r.subscription_id))
 
     def run_recorded(self, recorded: SyncRecorded) -> None:
         if recorded.tenant_id not in self._deleted:
@@ -144,7 +193,22 @@ class Scheduler:
 
     def health(self) -> Health:
         details = {"tenants": str(len(self._states)), "reconciled": str(self.reconciled)}
+        details.update(self._subscription_health())
         return Health(service="scheduler", ok=self.reconciled, details=details)
+
+    def _subscription_health(self) -> dict[str, str]:
+        """How many subscriptions are in each state, and each one that is not active."""
+        if self._receiver is None and not self._records:
+            return {}
+        counts = {state: 0 for state in ("active", "reauthorizing", "failed")}
+        details: dict[str, str] = {}
+        for record in self._records.values():
+            counts[record.state] += 1
+            if record.state != "active":
+                key = f"subscription.{record.tenant_id}.{record.object_type}"
+                details[key] = f"{record.state}: {record.error or 'no error given'}"
+        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+        return {"subscriptions": summary, **details}
 
     # -- the loop ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
@@ -173,9 +237,13 @@ class Scheduler:
                 continue
             if (live := self._expire(state, now)) is not state:
                 self._states[tenant_id] = state = live
-            planned = domain.plan_start(state, now, self._policy)
+            planned = domain.plan_start(state, now, self._policy) or domain.plan_targeted(
+                state, now, self._policy
+            )
             if planned is not None:
                 all_emitted = await self._emit(planned, now) != "failed" and all_emitted
+            all_emitted = await self._look_after_subscriptions(tenant_id, now) and all_emitted
+        all_emitted = await self._remove_subscriptions(now) and all_emitted
         if not all_emitted:
             return self._settings.tick_seconds
         return self._pause(self._clock.time())
@@ -233,10 +301,10 @@ class Scheduler:
         command = planned.command
         try:
             if await self._sink.pending(command.tenant_id):
-                self._postpone(command.tenant_id, now)
+                self._postpone(command.tenant_id, now, planned.kind)
                 self._metrics.slot("busy", command)
                 return "busy"
-            await self._sink.start_sync(planned)
+            fresh = await self._sink.start_sync(planned)
         except Exception as err:
             log.warning("could not emit run %s of %s: %r", command.run_id, command.tenant_id, err)
             self._metrics.slot("failed", command)
@@ -252,19 +320,80 @@ class Scheduler:
         current = self._states.get(command.tenant_id)
         if current is not None:
             self._states[command.tenant_id] = domain.mark_started(
-                current, planned, now, self._policy
+                current, planned, now, self._policy, fresh=fresh
             )
         return "queued"
 
-    def _postpone(self, tenant_id: str, now: float) -> None:
+    def _postpone(self, tenant_id: str, now: float, kind: str) -> None:
         current = self._states.get(tenant_id)
         if current is None:
             return
         log.info("tenant %s has a command queued or running; waiting for it", tenant_id)
         recheck = self._settings.busy_recheck_seconds
+        if kind == "targeted":  # a notification round follows the run it waits for closely
+            recheck = min(recheck, self._policy.coalesce)
         self._states[tenant_id] = domain.mark_busy(current, now, recheck)
 
     def _pause(self, now: float) -> float:
         dues = [domain.next_due(s, self._policy) for s in self._states.values()]
+        dues += [domain.targeted_due(s, self._policy) for s in self._states.values()]
         soonest = min([d for d in dues if d is not None] + [self._next_reconcile])
         return max(0.0, min(self._settings.tick_seconds, soonest - now))
+
+    # -- Graph subscriptions ----------------------------------------------------------------
+    async def _look_after_subscriptions(self, tenant_id: str, now: float) -> bool:
+        """Ask the syncer to ensure or delete the tenant's subscriptions if needed; False when
+        the command could not be sent."""
+        state = self._states.get(tenant_id)
+        if state is None or not self._records_loaded:
+            return True
+        records = self.subscriptions_of(tenant_id)
+        planned = domain.plan_subscriptions(state, records, now, self._policy, self._receiver)
+        if planned is None:
+            return True
+        if not await self._send_subscriptions(planned):
+            return False
+        current = self._states.get(tenant_id)
+        if current is not None:
+            self._states[tenant_id] = domain.mark_subscriptions_sent(current, planned)
+        return True
+
+    async def _remove_subscriptions(self, now: float) -> bool:
+        """Delete the subscriptions of deleted tenants, and of tenants config does not know
+        (once per check window)."""
+        if self.reconciled and self._records_loaded:
+            window = domain.check_window(now, self._policy)
+            for record in list(self._records.values()):
+                tenant_id = record.tenant_id
+                known = tenant_id in self._states or tenant_id in self._removals
+                if not known and self._removed.get(tenant_id) != window:
+                    self._removals[tenant_id] = f"o{window}"
+        sent = True
+        for tenant_id, tag in list(self._removals.items()):
+            planned = domain.plan_removal(tenant_id, tag, now, self._policy, self._receiver)
+            if await self._send_subscriptions(planned):
+                self._removals.pop(tenant_id, None)
+                self._removed[tenant_id] = planned.window
+            else:
+                sent = False
+        return sent
+
+    async def _send_subscriptions(self, planned: PlannedSubscriptions) -> bool:
+        command = planned.command
+        try:
+            await self._sink.manage_subscriptions(planned)
+        except Exception as err:
+            log.warning(
+                "could not ask to %s the subscriptions of %s: %r",
+                command.action,
+                command.tenant_id,
+                err,
+            )
+            return False
+        log.info(
+            "asked the syncer to %s the subscriptions of tenant %s (%s)",
+            command.action,
+            command.tenant_id,
+            planned.msg_id.rsplit(":", 1)[-1],
+        )
+        return True
