@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap demo test lint typecheck format bench soak
+.PHONY: help bootstrap demo test lint typecheck format bench bench-tenants soak
 
 help:
 	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
 	@echo "make test   - lint, format and type checks + the whole test suite (unit, integration, end-to-end)"
 	@echo "make typecheck - mypy only (strict for shared/ and the pure domains); make lint - ruff only"
 	@echo "make bench  - entrasync vs raw httpx vs msgraph-sdk on a 100k-user simulated tenant"
+	@echo "make bench-tenants - 1,000 small tenants on one installation (first sync, steady state, head-of-line)"
 	@echo "make soak   - the randomised convergence test with 5,000 sequences (a fresh seed each time)"
 
 bootstrap:
@@ -43,6 +44,10 @@ format:
 BENCH_ARGS ?=
 bench:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/sync_vs_sdk.py $(BENCH_ARGS)
+
+# BENCH_ARGS here: e.g. --tenants 50 --steady-seconds 120 --big-users 10000 (see --help).
+bench-tenants:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/tenants.py $(BENCH_ARGS)
 
 # The randomised convergence test's `soak` profile: 5,000 generated sequences instead of CI's 200.
 soak:

@@ -44,6 +44,26 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+def rss_mb(pid: int | str = "self") -> float:
+    """The process's resident set size now (VmRSS), in MiB; 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time the process has used so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name (field 2) may hold spaces: count the fields after its ")".
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def client_credentials_token(client: httpx.AsyncClient, target: Target) -> str:
     """One app-only token straight from the token endpoint (no MSAL, no cache)."""
     response = await client.post(

@@ -236,6 +236,14 @@ class LocalInfra:
         self._secure = secure
         self.passwords: dict[str, str] = {}
         self._nats_port = 0
+        self.nats_monitor_url = ""
+        """nats-server's HTTP monitoring endpoint (`/varz`, `/jsz`), when this started it."""
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process ids of the servers this started (`nats-server`, `mongod`): benchmarks read
+        their CPU time and memory."""
+        return {proc.name: proc.proc.pid for proc in self._procs}
 
     def __enter__(self) -> LocalInfra:
         try:
@@ -272,6 +280,7 @@ class LocalInfra:
         self._procs.append(proc)
         _wait(lambda: _nats_healthy(monitor), "nats-server", proc.proc, proc.log, self._timeout)
         self._nats_port = port
+        self.nats_monitor_url = f"http://127.0.0.1:{monitor}"
         return self.user_url("admin") if self._secure is not None else f"nats://127.0.0.1:{port}"
 
     def _write_secure_config(self) -> Path:
