@@ -39,6 +39,7 @@ DELIVERY_TIMEOUT = 3.0
 _LOG_LIMIT = 1000
 _BATCH = 100
 _RETRY_POLL = 0.05
+_TIMEOUT_SLACK = 0.5
 
 
 @dataclass
@@ -270,9 +271,14 @@ class Notifier:
 
     async def _post(self, url: str, body: dict[str, Any]) -> int | str:
         try:
-            response = await self._client().post(url, json=body, timeout=DELIVERY_TIMEOUT)
+            # httpx's timeout bounds each phase; the outer one bounds a receiver that
+            # trickles its answer (Graph's client gives up after 3 s in all).
+            async with asyncio.timeout(DELIVERY_TIMEOUT + _TIMEOUT_SLACK):
+                response = await self._client().post(url, json=body, timeout=DELIVERY_TIMEOUT)
         except httpx.HTTPError as exc:
             return type(exc).__name__
+        except TimeoutError:
+            return "Timeout"
         return response.status_code
 
     def _record(

@@ -151,6 +151,7 @@ class Receiver:
     # change these while the receiver runs to simulate a failing or slow endpoint.
     status: int = 202
     stall: float = 0.0
+    trickle: bool = False  # answer one byte every 0.3 s for 4.5 s
     posts: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -175,12 +176,25 @@ def webhook_receiver(validate: bool = True) -> Iterator[Receiver]:
                 return
             with receiver.lock:
                 receiver.posts.append({"path": self.path, "body": json.loads(raw or b"{}")})
-                status, stall = receiver.status, receiver.stall
+                status, stall, trickle = receiver.status, receiver.stall, receiver.trickle
             if stall:
                 time.sleep(stall)
+            if trickle:
+                with contextlib.suppress(ConnectionError):
+                    self._trickle(status)
+                return
             # A stalled answer may find the simulator gone (it timed out): nothing to tell.
             with contextlib.suppress(ConnectionError):
                 self._answer(status, b"", "text/plain")
+
+        def _trickle(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "15")
+            self.end_headers()
+            for _ in range(15):
+                self.wfile.write(b".")
+                self.wfile.flush()
+                time.sleep(0.3)
 
         def _answer(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

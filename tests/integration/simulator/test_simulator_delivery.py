@@ -188,6 +188,19 @@ def test_a_receiver_slower_than_three_seconds_fails_the_attempt(
     assert (entries[1]["status"], entries[1]["attempt"]) == (202, 2)
 
 
+def test_a_receiver_trickling_its_answer_past_three_seconds_fails_the_attempt(
+    graph: httpx.Client, control: SimulatorControl, tid: str
+) -> None:
+    with webhook_receiver() as receiver:
+        _subscribe(graph, control, receiver)
+        receiver.trickle = True
+        _touch(control, tid, 1)
+        [slow] = _wait_entries(control, tid, receiver.url, 1)
+        receiver.trickle = False
+
+    assert slow["status"] == "Timeout"
+
+
 def test_an_unreachable_receiver_is_retried(
     graph: httpx.Client, control: SimulatorControl, tid: str
 ) -> None:
