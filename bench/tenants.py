@@ -136,28 +136,26 @@ class Replica:
 
 
 class Meter:
-    """CPU time and memory of a set of processes between two readings."""
+    """CPU time and memory of an installation's processes between two readings; a process
+    started in between counts from its start."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
+    def __init__(self, site: Installation) -> None:
+        self.site = site
         self.began = time.monotonic()
-        self.cpu = self._cpu()
-
-    def _cpu(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.cpu = {name: cpu_seconds(pid) for name, pid in site.pids().items()}
 
     def read(self) -> dict[str, dict[str, float]]:
         wall = time.monotonic() - self.began
-        now = self._cpu()
-        return {
-            name: {
-                "cpu_s": round(now[name] - self.cpu[name], 2),
-                "cpu_percent": round(100 * (now[name] - self.cpu[name]) / wall, 1),
+        result = {}
+        for name, pid in self.site.pids().items():
+            used = cpu_seconds(pid) - self.cpu.get(name, 0.0)
+            result[name] = {
+                "cpu_s": round(used, 2),
+                "cpu_percent": round(100 * used / wall, 1),
                 "rss_mb": round(rss_mb(pid), 1),
                 "peak_rss_mb": round(hwm_mb(pid), 1),
             }
-            for name, pid in self.pids.items()
-        }
+        return result
 
 
 # -- what the bench watches on the bus --------------------------------------------------------
@@ -413,9 +411,9 @@ async def first_sync(
     ids = await register(nc, names, apps, "sim", args.interval)
     registered = time.monotonic() - began
     print(f"tenants: {len(ids)} registered in {registered:.1f} s", file=sys.stderr)
+    meter = Meter(site)
     started = time.monotonic()
     await site.start([("scheduler", args.scheduler_replicas)])
-    meter = Meter(site.pids())  # from the schedulers' first look: the burst of first runs
     wanted = set(ids.values())
     deadline = started + args.first_sync_timeout
     while not wanted <= watcher.first_recorded_at.keys():
@@ -452,7 +450,7 @@ async def steady(
     async with httpx.AsyncClient(timeout=10) as client:
         nats_before = await nats_counters(client, site.infra.nats_monitor_url)
         mongo_before = await mongo_counters(mongo)
-        meter = Meter(site.pids())
+        meter = Meter(site)
         window_start = time.time()
         changes = await make_changes(args, rng, watcher, control, ids, args.steady_seconds)
         window_end = time.time()
@@ -555,7 +553,7 @@ async def head_of_line(
     small tenant's user every `--probe-every` seconds and ask for its sync at once."""
     args, names, rng = site.args, site.names, random.Random(23)
     big_app = site.sims.big.tenants[0]
-    meter = Meter(site.pids())
+    meter = Meter(site)
     began = time.monotonic()
     big = await register(nc, names, [big_app], "simbig", BIG_INTERVAL)
     big_id = big[big_app["tenant_id"]]
@@ -836,15 +834,16 @@ def cli() -> None:
     add("--min-probes", type=int, default=5)
     add("--probe-timeout", type=float, default=600)
     add("--first-sync-timeout", type=float, default=3600)
+    add("--results", type=Path, default=RESULTS, help="where the JSON files go")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so every process the benchmark started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = asyncio.run(main(args))
-    RESULTS.mkdir(exist_ok=True)
-    text = json.dumps(result, indent=2)
+    args.results.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, default=str)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    (RESULTS / f"tenants-{stamp}.json").write_text(text)
-    (RESULTS / "tenants-latest.json").write_text(text)
+    (args.results / f"tenants-{stamp}.json").write_text(text)
+    (args.results / "tenants-latest.json").write_text(text)
     print(table(result))
 
 
