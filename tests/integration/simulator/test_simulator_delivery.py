@@ -242,7 +242,7 @@ def test_retries_back_off_and_stop_after_four_hours(
 def throttling(control: SimulatorControl) -> Iterator[None]:
     # Graph's numbers (100 responses, 2.9 s) scaled down so a test can reach them quickly.
     control.set_notification_throttling(
-        slow_after=0.05, min_responses=4, flag_share=0.5, drop_share=0.75
+        slow_after=0.5, min_responses=4, flag_share=0.5, drop_share=0.75
     )
     yield
     control.set_notification_throttling()
@@ -250,7 +250,8 @@ def throttling(control: SimulatorControl) -> Iterator[None]:
 
 def _make_slow(control: SimulatorControl, tid: str, receiver: Receiver) -> None:
     """Four answered notifications, two of them slow: half slow, the endpoint is flagged."""
-    for n, stall in enumerate((0.1, 0.1, 0.0, 0.0), start=1):
+    # Wide margins (1 s against 0.5 s) keep a loaded machine from counting a quick one slow.
+    for n, stall in enumerate((1.0, 1.0, 0.0, 0.0), start=1):
         receiver.stall = stall
         _touch(control, tid, 1)
         _wait_entries(control, tid, receiver.url, n)
@@ -281,7 +282,7 @@ def test_a_throttled_endpoint_too_slow_loses_its_notifications(
     graph: httpx.Client, control: SimulatorControl, tid: str, throttling: None
 ) -> None:
     control.set_notification_throttling(
-        slow_after=0.05, min_responses=4, flag_share=0.5, drop_share=0.5
+        slow_after=0.5, min_responses=4, flag_share=0.5, drop_share=0.5
     )
     with webhook_receiver() as receiver:
         _subscribe(graph, control, receiver)
