@@ -10,7 +10,12 @@ import platform
 from entrasync_shared.health import HealthHooks, nats_connected
 from entrasync_shared.kit.service import run_service
 from entrasync_shared.kit.tracing import nats_middlewares
-from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_streams, subscriptions_in_place
+from entrasync_shared.natsutil import (
+    ensure_cursor_bucket,
+    ensure_streams,
+    ensure_subscription_bucket,
+    subscriptions_in_place,
+)
 from entrasync_shared.runtime import settle_after_startup
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -21,13 +26,17 @@ from entrasync_syncer.adapters.cursors import KvCursorStore
 from entrasync_syncer.adapters.deletions import DeletedTenants
 from entrasync_syncer.adapters.graph import HttpxGraphConnector
 from entrasync_syncer.adapters.lease import KvRunLeases
+from entrasync_syncer.adapters.subscription_api import HttpxSubscriptionConnector
+from entrasync_syncer.adapters.subscription_store import KvSubscriptionStore
 from entrasync_syncer.adapters.tokens import MsalTokenSource
 from entrasync_syncer.entrypoints.api import api
 from entrasync_syncer.entrypoints.commands import commands
 from entrasync_syncer.entrypoints.deletions import tenant_deleted
 from entrasync_syncer.entrypoints.deps import SyncerDeps
+from entrasync_syncer.entrypoints.subscriptions import subscriptions
 from entrasync_syncer.ports import GraphConnector
 from entrasync_syncer.settings import Settings
+from entrasync_syncer.usecases.subscriptions import SubscriptionDeps
 from entrasync_syncer.usecases.sync import Deps
 
 log = logging.getLogger("entrasync.syncer")
@@ -91,7 +100,20 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         deletions=deleted,
         options=settings.run_options,
     )
-    entry = SyncerDeps(deps, settings.redelivery, deleted, lambda: broker.connection is not None)
+
+    async def subscription_bucket() -> KeyValue:
+        return await ensure_subscription_bucket(broker.config.connection_state.stream, names)
+
+    managed = SubscriptionDeps(
+        credentials=deps.credentials,
+        tokens=tokens,
+        graph=HttpxSubscriptionConnector(http, settings.retry_policy),
+        store=KvSubscriptionStore(subscription_bucket),
+        deletions=deleted,
+    )
+    entry = SyncerDeps(
+        deps, settings.redelivery, deleted, lambda: broker.connection is not None, managed
+    )
     commands.attach(
         broker,
         names,
@@ -100,6 +122,13 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         fetch_timeout=settings.fetch_timeout,
         ack_wait=settings.ack_wait,
         keepalive=settings.keepalive,
+    )
+    subscriptions.attach(
+        broker,
+        names,
+        lambda: entry,
+        retry_delay=settings.nak_delay,
+        fetch_timeout=settings.fetch_timeout,
     )
     tenant_deleted.attach(broker, names, lambda: entry)
     api.attach(broker, names, lambda: entry)
@@ -110,6 +139,8 @@ def build_app(settings: Settings, *, graph: GraphConnector | None = None) -> Fas
         js = broker.config.connection_state.stream
         await ensure_streams(js, names)
         await ensure_cursor_bucket(js, names)
+        await ensure_subscription_bucket(js, names)
+        await subscriptions.update_existing(js, names)
 
     async def ready() -> None:
         await subscriptions_in_place(broker.connection)  # before we say "ready"

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from entrasync_shared.messages import (
     CloudEndpoints,
     Credential,
     ObservationBatch,
+    SubscriptionRecord,
     SyncFinished,
     SyncStarted,
 )
 from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain import Cursor
+from entrasync_syncer.domain.subscriptions import GraphSubscription
 
 
 class TenantGone(Exception):
@@ -41,6 +44,14 @@ class TokenError(Exception):
 
 class GraphError(Exception):
     """A Graph request failed for good; the message is safe to log and publish."""
+
+
+class SubscriptionRefused(GraphError):
+    """Graph refused a subscription request (4xx); the message says what to do."""
+
+
+class SubscriptionGone(GraphError):
+    """Graph no longer has the subscription (404: expired or removed)."""
 
 
 class DeltaLinkExpired(GraphError):
@@ -158,3 +169,36 @@ class RunPublisher(Protocol):
     async def batch(self, batch: ObservationBatch) -> None: ...
 
     async def finished(self, event: SyncFinished) -> None: ...
+
+
+class SubscriptionApi(Protocol):
+    """Graph's `/v1.0/subscriptions` for one tenant's token; `GraphError` when Graph fails,
+    `SubscriptionRefused` for a 4xx, `SubscriptionGone` for a 404."""
+
+    async def list(self, token: TokenSupplier) -> list[GraphSubscription]: ...
+
+    async def create(self, body: dict[str, Any], token: TokenSupplier) -> GraphSubscription: ...
+
+    async def renew(
+        self, subscription_id: str, expires_at: datetime, token: TokenSupplier
+    ) -> GraphSubscription: ...
+
+    async def reauthorize(self, subscription_id: str, token: TokenSupplier) -> None: ...
+
+    async def delete(self, subscription_id: str, token: TokenSupplier) -> None:
+        """Delete it; one Graph no longer has is fine."""
+        ...
+
+
+class SubscriptionConnector(Protocol):
+    def open(self, cloud: CloudEndpoints) -> AbstractAsyncContextManager[SubscriptionApi]: ...
+
+
+class SubscriptionStore(Protocol):
+    """The `subscriptions` KV bucket; raises InfrastructureError when NATS fails."""
+
+    async def of_tenant(self, tenant_id: str) -> list[SubscriptionRecord]: ...
+
+    async def put(self, record: SubscriptionRecord) -> None: ...
+
+    async def drop(self, subscription_id: str) -> None: ...

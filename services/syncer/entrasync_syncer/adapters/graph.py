@@ -70,6 +70,11 @@ class HttpxGraphConnector:
         proxy = self._proxies.for_url(cloud.name, cloud.graph_url) if self._proxies else None
         yield HttpxGraphReader(self._client(cloud.ca_pem, proxy), self._policy, self._sleep)
 
+    def client(self, cloud: CloudEndpoints) -> httpx.AsyncClient:
+        """The pooled client of `cloud` (its CA and egress proxy), for other Graph requests."""
+        proxy = self._proxies.for_url(cloud.name, cloud.graph_url) if self._proxies else None
+        return self._client(cloud.ca_pem, proxy)
+
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:

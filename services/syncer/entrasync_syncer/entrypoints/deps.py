@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from entrasync_syncer.domain import Redelivery
 from entrasync_syncer.ports import DeletionLog
+from entrasync_syncer.usecases.subscriptions import SubscriptionDeps
 from entrasync_syncer.usecases.sync import Deps
 
 
@@ -16,3 +17,4 @@ class SyncerDeps:
     redelivery: Redelivery
     deletions: DeletionLog
     connected: Callable[[], bool]
+    subscriptions: SubscriptionDeps | None = None

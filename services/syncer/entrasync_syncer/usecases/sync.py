@@ -105,7 +105,7 @@ async def sync_tenant(command: StartSync, deps: Deps, attempt: int = 1) -> SyncF
             attempt=attempt,
         )
     )
-    token = _RunToken(deps.tokens, credential)
+    token = RunToken(deps.tokens, credential)
     try:
         directory = directory_guid(credential.tenant, await token(False))
     except TokenError as exc:
@@ -226,7 +226,7 @@ async def _finish(
     return finished
 
 
-class _RunToken:
+class RunToken:
     """The run's bearer token, shared by its object types; `fresh` fetches a new one."""
 
     def __init__(self, tokens: TokenSource, credential: Credential) -> None:
