@@ -32,6 +32,8 @@ FROM build AS build-history
 RUN ./scripts/install-service.sh history /app/.venv
 FROM build AS build-console
 RUN ./scripts/install-service.sh console /app/.venv
+FROM build AS build-receiver
+RUN ./scripts/install-service.sh receiver /app/.venv
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 entrasync \
@@ -66,6 +68,11 @@ FROM runtime AS console
 COPY --from=build-console /app/.venv /app/.venv
 EXPOSE 8000
 ENTRYPOINT ["entrasync-console"]
+
+FROM runtime AS receiver
+COPY --from=build-receiver /app/.venv /app/.venv
+EXPOSE 8090
+ENTRYPOINT ["entrasync-receiver"]
 
 # Stream/bucket declaration Job (runs `entrasync-infra declare` as the NATS admin user).
 FROM runtime AS admin

@@ -5,7 +5,7 @@ set -euo pipefail
 ns="${1:-entrasync-dev}"
 rand() { head -c 24 /dev/urandom | base64 | tr -d '/+=' ; }
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
-users=(config scheduler syncer history console reader admin)
+users=(config scheduler syncer history receiver console reader admin)
 declare -A pw
 pw_args=(); url_args=()
 for u in "${users[@]}"; do

@@ -22,6 +22,7 @@ SETTINGS: Final[dict[str, str]] = {
     "syncer": "entrasync_syncer.settings",
     "history": "entrasync_history.settings",
     "console": "entrasync_console.settings",
+    "receiver": "entrasync_receiver.settings",
 }
 
 # Settings whose values are secrets: provided by `secretKeyRef`, never in a ConfigMap.

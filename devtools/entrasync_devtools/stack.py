@@ -2,9 +2,11 @@
 
 Used by `make demo` and by the end-to-end tests: each service is started from its console
 script exactly as an operator would run it, configured only through environment variables.
-The web console is the fifth process: the stack makes up an admin account, an API token and a
-session secret for it (`ServiceStack.console`) and serves it on a free local port. Every service
-gets a free health port too (`/livez`, `/readyz` and its Prometheus metrics at
+The web console is the last process: the stack makes up an admin account, an API token and a
+session secret for it (`ServiceStack.console`) and serves it on a free local port. The receiver
+of Graph's change notifications listens on another free local port over plain HTTP (the
+simulator delivers on loopback); every service is told its URL (`ENTRASYNC_NOTIFICATION_URL`).
+Every service gets a free health port too (`/livez`, `/readyz` and its Prometheus metrics at
 `ServiceStack.metrics_url(service)`), unless its environment names one.
 """
 
@@ -35,8 +37,8 @@ from entrasync_sim.launcher import SimulatorProcess
 from entrasync_devtools.infra import die_with_parent, free_port
 from entrasync_devtools.keys import new_encryption_key
 
-SERVICES = ("config", "history", "syncer", "scheduler", "console")
-NATS_SERVICES = ("config", "history", "syncer", "scheduler")
+SERVICES = ("config", "history", "syncer", "scheduler", "receiver", "console")
+NATS_SERVICES = ("config", "history", "syncer", "scheduler", "receiver")
 STOP_TIMEOUT = 15.0
 
 
@@ -141,6 +143,7 @@ class ServiceStack:
     service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     console: ConsoleAccess | None = None
     health_ports: dict[str, int] = field(default_factory=dict)
+    receiver_port: int = 0
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -151,6 +154,12 @@ class ServiceStack:
     def metrics_url(self, service: str) -> str:
         """Where `service` serves its Prometheus metrics (on its health port)."""
         return f"http://127.0.0.1:{self.health_ports[service]}/metrics"
+
+    @property
+    def receiver_url(self) -> str:
+        """The receiver's base URL (Graph posts to `/notifications` and `/lifecycle`)."""
+        assert self.receiver_port, "the stack runs no receiver"
+        return f"http://127.0.0.1:{self.receiver_port}"
 
     def log_file(self, service: str) -> Path:
         return self.workdir / f"{service}.log"
@@ -163,6 +172,9 @@ class ServiceStack:
             ENTRASYNC_PREFIX=self.prefix,
             PYTHONUNBUFFERED="1",
         )
+        if "receiver" in self.services:
+            self.receiver_port = self.receiver_port or free_port()
+            env.setdefault("ENTRASYNC_NOTIFICATION_URL", self.receiver_url)
         env.update(self.env)
         return env
 
@@ -203,6 +215,9 @@ class ServiceStack:
                     self.console = ConsoleAccess.generate(free_port())
                 service_env = {**service_env, **self.console.environment(bindir)}
                 service_env.update(self.service_env.get(service, {}))
+            if service == "receiver":
+                service_env.setdefault("ENTRASYNC_RECEIVER_HOST", "127.0.0.1")
+                service_env.setdefault("ENTRASYNC_RECEIVER_PORT", str(self.receiver_port))
             port = int(service_env.get("ENTRASYNC_HEALTH_PORT") or 0) or free_port()
             self.health_ports[service] = port
             service_env["ENTRASYNC_HEALTH_PORT"] = str(port)

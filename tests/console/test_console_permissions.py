@@ -16,12 +16,18 @@ import pytest
 from console_helpers import CLOUD, log_in, stack_environment, unique, wait_for_first_sync
 from entrasync_devtools.infra import LocalInfra, nats_violations
 from entrasync_devtools.stack import ServiceStack
-from entrasync_shared.natsutil import ensure_cursor_bucket, ensure_session_bucket, ensure_streams
+from entrasync_shared.natsutil import (
+    ensure_cursor_bucket,
+    ensure_notify_replay_bucket,
+    ensure_session_bucket,
+    ensure_streams,
+    ensure_subscription_bucket,
+)
 from entrasync_shared.subjects import Names
 from entrasync_sim.launcher import SimulatorProcess
 
 NAMES = Names("perm" + uuid.uuid4().hex[:6])
-SERVICES = ("config", "scheduler", "syncer", "history", "console")
+SERVICES = ("config", "scheduler", "syncer", "history", "receiver", "console")
 
 
 async def declare(admin_url: str) -> None:
@@ -30,6 +36,8 @@ async def declare(admin_url: str) -> None:
         await ensure_streams(admin.jetstream(), NAMES)
         await ensure_cursor_bucket(admin.jetstream(), NAMES)
         await ensure_session_bucket(admin.jetstream(), NAMES)
+        await ensure_subscription_bucket(admin.jetstream(), NAMES)
+        await ensure_notify_replay_bucket(admin.jetstream(), NAMES)
     finally:
         await admin.close()
 

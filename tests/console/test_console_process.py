@@ -93,6 +93,7 @@ def test_a_service_that_does_not_answer_is_a_503_saying_so(
             ("scheduler", False),
             ("syncer", False),
             ("history", False),
+            ("receiver", False),
         ]
         page = api.get("/integrations", headers={"accept": "text/html"})
         assert page.status_code in (303, 503)

@@ -66,6 +66,8 @@ def uvicorn_config(settings: ReceiverSettings, app: object) -> uvicorn.Config:
         # Graph's 3-second budget: a client that sends its body slower than this is cut off.
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=64 * 1024,
+        # Graph keeps connections open: don't let an idle one hold up a stop.
+        timeout_graceful_shutdown=2,
     )
 
 

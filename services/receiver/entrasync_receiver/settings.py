@@ -14,7 +14,10 @@ def _env(name: str) -> AliasChoices:
 
 
 class ReceiverSettings(ServiceSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_by_name=True)
+    # An empty variable (deploy/base/settings/receiver.env lists every one) means unset.
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", validate_by_name=True, env_ignore_empty=True
+    )
 
     host: str = Field("0.0.0.0", validation_alias=_env("ENTRASYNC_RECEIVER_HOST"))
     port: int = Field(

@@ -21,7 +21,7 @@ from monitoring_helpers import (
 
 K8S_VERSION = "1.31.0"
 OPERATOR_GROUP = "monitoring.coreos.com/"
-ADDED = {"Service": 5, "ServiceMonitor": 5, "PrometheusRule": 1, "ConfigMap": 1}
+ADDED = {"Service": 6, "ServiceMonitor": 6, "PrometheusRule": 1, "ConfigMap": 1}
 
 
 @pytest.mark.parametrize("overlay", [*OVERLAYS, "aks-workload-identity"])
@@ -110,11 +110,12 @@ def test_every_service_is_scraped_once_at_metrics_on_its_health_port() -> None:
         )
 
 
-def test_the_console_metrics_stay_off_its_public_service() -> None:
+@pytest.mark.parametrize("service", ["console", "receiver"])
+def test_metrics_stay_off_the_public_services(service: str) -> None:
     (public,) = [
         s
         for s in of_kind(render(OVERLAY), "Service")
-        if s["metadata"]["name"] == "entrasync-console"
+        if s["metadata"]["name"] == f"entrasync-{service}"
     ]
     assert [port["name"] for port in public["spec"]["ports"]] == ["http"]
 
