@@ -392,3 +392,25 @@ async def test_without_a_notification_url_nothing_is_ensured() -> None:
     await subject.tick()
 
     assert asked(queue) == []
+
+
+async def test_a_long_own_interval_still_polls_users_and_groups_at_the_safety_net_interval() -> (
+    None
+):
+    queue, clock = FakeQueue(), FakeClock(T0)
+    subject = scheduler(queue, clock)
+    subject.tenant_changed(tenant(interval_seconds=4 * 3600))
+    await subject.tick()
+    subject.run_recorded(finished(queue.planned[0], clock.now))
+
+    for hour in range(1, 9):
+        clock.now = T0 + 3600 * hour
+        await subject.tick()
+        subject.run_recorded(finished(queue.planned[-1], clock.now))
+
+    assert [types for _, types in rounds(queue)[1:]] == [
+        ("user", "group"),
+        ("user", "group"),
+        ("user", "group"),
+        ("user", "group", "device"),
+    ] * 2

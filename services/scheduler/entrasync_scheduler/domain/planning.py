@@ -73,16 +73,23 @@ def next_due(state: TenantSchedule, policy: Policy) -> float | None:
 def slot_types(
     state: TenantSchedule, now: float, mode: SyncMode, policy: Policy
 ) -> tuple[ObjectType, ...]:
-    """A slot run reads every type, except that a near-real-time tenant's notified types (kept
-    current by notification rounds) wait for the safety-net poll; a full run reads them all."""
+    """A slot run reads every type, except that a near-real-time tenant reads its notified types
+    (kept current by notification rounds) at the safety-net interval and its other types at its
+    own interval; a full run reads them all."""
     tenant = state.tenant
-    polled = polled_types(tenant)
-    if mode == "full" or not notified_types(tenant) or not polled:
+    notified, polled = notified_types(tenant), polled_types(tenant)
+    if mode == "full" or not notified or not polled:
         return tenant.object_types
-    last = state.notified_polled_at
-    if last is None or now - last >= policy.nrt_poll:
+    slack = interval_of(tenant, policy) / 2  # slots start a jitter later than runs recorded
+    due_notified = _due(state.notified_polled_at, now, policy.nrt_poll - slack)
+    due_polled = _due(state.others_polled_at, now, tenant.interval_seconds - slack)
+    if due_notified == due_polled:
         return tenant.object_types
-    return polled
+    return notified if due_notified else polled
+
+
+def _due(last: float | None, now: float, every: float) -> bool:
+    return last is None or now - last >= every
 
 
 def run_ids(tenant_id: str, interval_seconds: int, key: str) -> tuple[str, str, str]:

@@ -72,6 +72,7 @@ class TenantSchedule:
     urgent: bool = False  # a `missed` lifecycle event: run without waiting for the window
     targeted_window: int | None = None  # coalescing window of the last notification round
     notified_polled_at: float | None = None  # last run that read every notified type
+    others_polled_at: float | None = None  # last run that read every other type
     # Graph subscriptions: what was last asked of the syncer, and what lifecycle events ask.
     subs_version: int | None = None
     subs_window: int | None = None
@@ -89,11 +90,15 @@ class Planned:
 
 
 def interval_of(tenant: Tenant, policy: Policy) -> int:
-    """The tenant's interval, shortened so its delta links never reach Graph's expiry; a
-    near-real-time tenant whose every type is notified polls at the long safety-net interval."""
+    """The tenant's slot interval, shortened so its delta links never reach Graph's expiry.
+
+    A near-real-time tenant polls its notified types at the safety-net interval and its other
+    types at its own: its slots come at the shorter of the two (`planning.slot_types` says
+    which types each slot reads)."""
     seconds = float(tenant.interval_seconds)
-    if notified_types(tenant) and not polled_types(tenant):
-        seconds = policy.nrt_poll
+    if notified_types(tenant):
+        polled = polled_types(tenant)
+        seconds = min(seconds, policy.nrt_poll) if polled else policy.nrt_poll
     return int(min(seconds, policy.refresh_links_after))
 
 
@@ -145,6 +150,7 @@ def record_run(
         full_at = recorded.finished_at
     interval = interval_of(state.tenant, policy)
     started = recorded.started_at.timestamp()
+    notified_at, others_at = _polled(state, {t.object_type for t in recorded.types}, started)
     ran_in = float(slot_of(started, interval) * interval)
     last = state.last_slot_start
     if recorded.reason != "notification" and (last is None or ran_in > last):
@@ -158,14 +164,27 @@ def record_run(
         resync_needed=needs_resync(recorded) and not recorded.is_full_success(),
         last_slot_start=last,
         busy_until=0.0,  # a run ended: whatever waited for the queue looks again now
-        notified_polled_at=_polled_at(state, {t.object_type for t in recorded.types}, started),
+        notified_polled_at=notified_at,
+        others_polled_at=others_at,
     )
 
 
-def _polled_at(state: TenantSchedule, types: Iterable[str], started: float) -> float | None:
-    """When every notified type was last read: moved on by a run that read them all."""
-    last = state.notified_polled_at
-    if not set(notified_types(state.tenant)) <= set(types):
+def _polled(
+    state: TenantSchedule, types: Iterable[str], started: float
+) -> tuple[float | None, float | None]:
+    """When every notified type, and every other type, was last read: moved on by a run that
+    read them all."""
+    read = set(types)
+    notified = set(notified_types(state.tenant)) <= read
+    others = set(polled_types(state.tenant)) <= read
+    return (
+        _later(state.notified_polled_at, started, notified),
+        _later(state.others_polled_at, started, others),
+    )
+
+
+def _later(last: float | None, started: float, moved: bool) -> float | None:
+    if not moved:
         return last
     return started if last is None or started > last else last
 
@@ -188,13 +207,15 @@ def mark_started(
     in_flight = None if finished else InFlight(run_id=command.run_id, key=planned.key, since=now)
     types = set(command.object_types)
     wanted = state.wanted - types if fresh else state.wanted
+    notified_at, others_at = _polled(state, types, now)
     state = replace(
         state,
         in_flight=in_flight,
         busy_until=0.0,
         wanted=wanted,
         urgent=state.urgent and bool(wanted),
-        notified_polled_at=_polled_at(state, types, now),
+        notified_polled_at=notified_at,
+        others_polled_at=others_at,
     )
     if planned.kind == "targeted":
         return replace(state, targeted_window=planned.slot)
