@@ -71,12 +71,13 @@ def _kv(bucket: str) -> list[str]:
 
 
 def _kv_read(bucket: str) -> list[str]:
-    """Get keys of `bucket` and watch it (an ordered consumer on its stream): no put, no
-    delete."""
+    """Get keys of `bucket` and watch it (an ordered consumer on its stream, whose info nats-py
+    reads to tell an empty bucket): no put, no delete."""
     return [
         f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
         f"$JS.API.DIRECT.GET.KV_{bucket}.>",
         *_js_ephemeral(f"KV_{bucket}"),
+        f"$JS.API.CONSUMER.INFO.KV_{bucket}.*",
     ]
 
 

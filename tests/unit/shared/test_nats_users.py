@@ -56,7 +56,9 @@ def test_no_user_may_delete_consumers_or_use_a_consumer_it_does_not_own() -> Non
             s for s in block["publish"]["allow"] if s.startswith(("$JS.API.CONSUMER", "$JS.ACK"))
         ]
         own = set(catalog.durables_of(NAMES, user))
-        for subject in consumer_rights:
+        # A KV watcher reads its ordered consumer's info; a KV stream has no durables.
+        watched = {f"$JS.API.CONSUMER.INFO.KV_{b.name(NAMES)}.*" for b in catalog.BUCKETS}
+        for subject in (s for s in consumer_rights if s not in watched):
             tokens = subject.split(".")
             assert "DELETE" not in tokens and "*" not in tokens, (user, subject)
             ephemeral = subject.startswith("$JS.API.CONSUMER.CREATE.") and len(tokens) == 5
@@ -81,6 +83,7 @@ def test_the_receiver_may_publish_notifications_and_use_its_buckets_only() -> No
         f"$JS.API.DIRECT.GET.KV_{subscriptions}.>",
         f"$JS.API.CONSUMER.CREATE.KV_{subscriptions}",
         f"$JS.FC.KV_{subscriptions}.>",
+        f"$JS.API.CONSUMER.INFO.KV_{subscriptions}.*",
         f"$KV.{replay}.>",
         f"$JS.API.STREAM.MSG.GET.KV_{replay}",
         f"$JS.API.DIRECT.GET.KV_{replay}.>",
