@@ -231,13 +231,13 @@ async def test_notifications_for_a_tenant_that_is_not_near_real_time_are_ignored
 
 async def test_notification_rounds_leave_the_slots_to_the_schedule() -> None:
     queue, clock = FakeQueue(), FakeClock(T0 + 0.1)
-    subject = await started_and_idle(queue, clock)
+    subject = await started_and_idle(queue, clock, jitter_seconds=5)
 
-    clock.now = T0 + 30
+    clock.now = T0 + 60  # a new slot, whose run is due a jitter later
     subject.notified(change())
     await subject.tick()
-    subject.run_recorded(finished(queue.planned[-1], T0 + 30))
-    clock.now = T0 + 60
+    subject.run_recorded(finished(queue.planned[-1], clock.now))
+    clock.now = T0 + 66
     await subject.tick()
 
     assert rounds(queue)[1:] == [("notification", ("user",)), ("schedule", ("device",))]
@@ -414,3 +414,21 @@ async def test_a_long_own_interval_still_polls_users_and_groups_at_the_safety_ne
         ("user", "group"),
         ("user", "group", "device"),
     ] * 2
+
+
+async def test_subscriptions_of_a_tenant_config_does_not_know_are_deleted_once_per_window() -> None:
+    queue, clock = FakeQueue(), FakeClock(T0)
+    subject = scheduler(queue, clock)
+    subject.subscriptions_loaded([record(tenant_id="gone")])
+    await subject.reconcile()  # config lists no tenant at all
+
+    await subject.tick()
+    await subject.tick()
+    clock.now = T0 + 600
+    await subject.tick()
+
+    window = int(T0 // 600)
+    assert [(p.command.tenant_id, p.command.action) for p in queue.subscriptions] == [
+        ("gone", "delete")
+    ] * 2
+    assert asked(queue) == [("delete", f"o{window}"), ("delete", f"o{window + 1}")]
