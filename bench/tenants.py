@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from entrasync_shared.messages import (
     CredentialProfile,
     CredentialProfileCreate,
     StartSync,
+    SyncFinished,
     SyncNow,
     SyncNowAccepted,
     SyncRecordedEvent,
@@ -172,6 +173,7 @@ class Watcher:
         self.first_recorded_at: dict[str, float] = {}
         self.run_recorded: dict[str, asyncio.Event] = {}
         self.tenant_recorded: dict[str, asyncio.Event] = {}
+        self.finished_tenants: set[str] = set()
         self.changes: dict[tuple[str, str], float] = {}
         self.arrived: dict[tuple[str, str], asyncio.Future[float]] = {}
         self.latencies: list[float] = []
@@ -185,6 +187,14 @@ class Watcher:
             deliver_policy=DeliverPolicy.ALL,
             cb=self._on_recorded,
         )
+
+    async def watch_finished(self) -> None:
+        """The syncers' `finished` run events (which tenants the syncers are done with)."""
+        await self.nc.subscribe(self.names.run_events_all, cb=self._on_run_event)
+
+    async def _on_run_event(self, msg: Msg) -> None:
+        if msg.subject.endswith(".finished"):
+            self.finished_tenants.add(SyncFinished.model_validate_json(msg.data).tenant_id)
 
     async def watch_changes(self) -> None:
         """Users' `updated` events from now on: the bench changes users only, and anything wider
@@ -415,12 +425,7 @@ async def first_sync(
     started = time.monotonic()
     await site.start([("scheduler", args.scheduler_replicas)])
     wanted = set(ids.values())
-    deadline = started + args.first_sync_timeout
-    while not wanted <= watcher.first_recorded_at.keys():
-        if time.monotonic() > deadline:
-            missing = len(wanted - watcher.first_recorded_at.keys())
-            raise TimeoutError(f"{missing} tenants had no first sync after {deadline - started} s")
-        await asyncio.sleep(0.2)
+    await until_all(wanted, watcher.first_recorded_at.keys(), "a recorded run", args)
     wall = max(watcher.first_recorded_at[t] for t in wanted) - started
     objects = len(apps) * (args.users + args.groups + args.devices)
     statuses = [r.status for r in watcher.recorded if r.tenant_id in wanted]
@@ -433,6 +438,64 @@ async def first_sync(
         "objects_per_s": round(objects / wall, 1),
         "failed_first_runs": sum(status != "Succeeded" for status in statuses),
         "processes": meter.read(),
+    }
+
+
+async def until_all(
+    wanted: set[str], seen: KeysView[str] | set[str], what: str, args: argparse.Namespace
+) -> None:
+    deadline = time.monotonic() + args.first_sync_timeout
+    while not wanted <= seen:
+        if time.monotonic() > deadline:
+            missing = len(wanted - seen)
+            raise TimeoutError(
+                f"{missing} tenants without {what} after {args.first_sync_timeout} s"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def history_drain(
+    infra: LocalInfra, sims: Sims, workdir: Path, args: argparse.Namespace, history: int
+) -> dict[str, Any]:
+    """History's throughput on the first-sync load alone: every tenant's first run is read and
+    published by the syncers with no history running; then `history` replicas start and the
+    time until every run is recorded is history's own (the same backlog for every count)."""
+    prefix = f"tnd{history}"
+    site = Installation(infra, sims, workdir / prefix, prefix, history, args)
+    site.workdir.mkdir(parents=True)
+    nc = await nats.connect(infra.nats_url)
+    print(f"tenants: history drain with {history} replica(s) ...", file=sys.stderr)
+    try:
+        await site.start([("config", 1), ("syncer", args.syncers)])
+        watcher = Watcher(nc, site.names)
+        await watcher.start()
+        await watcher.watch_finished()
+        # A week's interval: no scheduled run follows a first one into the backlog.
+        ids = await register(nc, site.names, sims.small.tenants, "sim", BIG_INTERVAL)
+        began = time.monotonic()
+        await site.start([("scheduler", args.scheduler_replicas)])
+        wanted = set(ids.values())
+        await until_all(wanted, watcher.finished_tenants, "a finished run", args)
+        read = time.monotonic() - began
+        meter = Meter(site)
+        began = time.monotonic()
+        await site.start([("history", history)])
+        await until_all(wanted, watcher.first_recorded_at.keys(), "a recorded run", args)
+        wall = max(watcher.first_recorded_at[t] for t in wanted) - began
+        processes = meter.read()
+    finally:
+        site.stop()
+        await nc.drain()
+    await forget(infra, prefix)
+    objects = len(wanted) * (args.users + args.groups + args.devices)
+    print(f"tenants: {history} history replica(s) drained in {wall:.1f} s", file=sys.stderr)
+    return {
+        "history_replicas": history,
+        "syncers_read_all_s": round(read, 1),
+        "drain_s": round(wall, 1),
+        "objects_per_s": round(objects / wall, 1),
+        "runs_per_s": round(len(wanted) / wall, 2),
+        "processes": processes,
     }
 
 
@@ -597,9 +660,9 @@ def _rounded(value: float | None) -> float | None:
 async def installation(
     infra: LocalInfra, sims: Sims, workdir: Path, args: argparse.Namespace, **how: Any
 ) -> dict[str, Any]:
-    """One installation under its own prefix and databases: its first sync and, unless
-    `first_only`, the steady state and the head-of-line check."""
-    prefix, history, first_only = how["prefix"], how["history"], how["first_only"]
+    """The measured installation, under its own prefix and databases: its first sync, the
+    steady state and the head-of-line check."""
+    prefix, history = how["prefix"], how["history"]
     site = Installation(infra, sims, workdir / prefix, prefix, history, args)
     site.workdir.mkdir(parents=True)
     nc = await nats.connect(infra.nats_url)
@@ -612,12 +675,11 @@ async def installation(
         ids, first = await first_sync(site, nc, watcher, sims.small.tenants)
         print(f"tenants: first sync of all in {first['first_sync_all_s']} s", file=sys.stderr)
         result: dict[str, Any] = {"first_sync": first}
-        if not first_only:
-            with SimulatorControl(sims.small.control_url, sims.small.ca_file) as control:
-                print(f"tenants: steady state for {args.steady_seconds} s ...", file=sys.stderr)
-                result["steady"] = await steady(site, watcher, control, ids, mongo)
-                print("tenants: head-of-line check ...", file=sys.stderr)
-                result["head_of_line"] = await head_of_line(site, nc, watcher, control, ids)
+        with SimulatorControl(sims.small.control_url, sims.small.ca_file) as control:
+            print(f"tenants: steady state for {args.steady_seconds} s ...", file=sys.stderr)
+            result["steady"] = await steady(site, watcher, control, ids, mongo)
+            print("tenants: head-of-line check ...", file=sys.stderr)
+            result["head_of_line"] = await head_of_line(site, nc, watcher, control, ids)
     finally:
         site.stop()
         await nc.drain()
@@ -682,25 +744,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         warmed = await warm(small, small.tenants)
         await warm(big, big.tenants)
         print(f"tenants: simulators warmed ({warmed:.0f} s, untimed)", file=sys.stderr)
-        one = None
+        drains = []
         if args.history_replicas > 1 and args.compare_history:
-            one = await installation(
-                infra, sims, workdir, args, prefix="tn1", history=1, first_only=True
-            )
+            for count in (1, args.history_replicas):
+                drains.append(await history_drain(infra, sims, workdir, args, count))
         run = await installation(
-            infra,
-            sims,
-            workdir,
-            args,
-            prefix="tn2",
-            history=args.history_replicas,
-            first_only=False,
+            infra, sims, workdir, args, prefix="tn", history=args.history_replicas
         )
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "args": vars(args),
-        "one_history_first_sync": one["first_sync"] if one else None,
+        "history_drains": drains,
         **run,
     }
     result["summary"] = conclude(args, result)
@@ -709,17 +764,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def conclude(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
-    first, one = result["first_sync"], result["one_history_first_sync"]
+    first, drains = result["first_sync"], result["history_drains"]
     stable, hol = result["steady"], result["head_of_line"]
-    processes = {**first["processes"], **stable["processes"]}
-    history = [name for name in processes if name.startswith("history-")]
-    speedup = round(first["tenants_per_s"] / one["tenants_per_s"], 2) if one else None
+    speedup = round(drains[0]["drain_s"] / drains[-1]["drain_s"], 2) if drains else None
+    peaks = [
+        usage["peak_rss_mb"]
+        for phase in (hol, *drains)
+        for name, usage in phase["processes"].items()
+        if name.startswith("history-")
+    ]
     return {
         "tenants": first["tenants"],
         "history_replicas": args.history_replicas,
         "first_sync_all_s": first["first_sync_all_s"],
-        "first_sync_all_s_one_history": one["first_sync_all_s"] if one else None,
         "history_replicas_speedup": speedup,
+        "history_drain_s": {str(d["history_replicas"]): d["drain_s"] for d in drains},
         "runs_per_minute": stable["runs_per_minute"],
         "duplicate_runs": stable["duplicate_runs"],
         "missed_slots": stable["missed_slots"],
@@ -727,13 +786,19 @@ def conclude(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
         "small_tenant_event_p95_during_big_full_s": hol["small_tenant_event_p95_s"],
         "scheduler_cpu_percent_per_1000_tenants": stable["scheduler_cpu_percent_per_1000_tenants"],
         "scheduler_rss_mb": stable["scheduler_rss_mb"],
-        "history_peak_rss_mb": max(hol["processes"][name]["peak_rss_mb"] for name in history),
+        "history_peak_rss_mb": max(peaks),
         "nats_msgs_per_run": round(stable["per_run"]["in_msgs"] + stable["per_run"]["out_msgs"], 1),
         "mongodb_ops_per_run": round(
             sum(v for k, v in stable["per_run"].items() if k.startswith("mongodb_")), 1
         ),
         "cpu_percent_first_sync": {k: v["cpu_percent"] for k, v in first["processes"].items()},
         "cpu_percent_steady": {k: v["cpu_percent"] for k, v in stable["processes"].items()},
+        **{
+            f"cpu_percent_history_drain_{d['history_replicas']}": {
+                k: v["cpu_percent"] for k, v in d["processes"].items()
+            }
+            for d in drains
+        },
     }
 
 
@@ -743,7 +808,7 @@ def _s(value: float | None, unit: str = " s") -> str:
 
 def table(result: dict[str, Any]) -> str:
     args, k = result["args"], result["summary"]
-    first, one = result["first_sync"], result["one_history_first_sync"]
+    first, drains = result["first_sync"], result["history_drains"]
     stable, hol, runs = result["steady"], result["head_of_line"], result["steady"]["per_run"]
     mongo = ", ".join(f"{n[8:]} {v:g}" for n, v in runs.items() if n.startswith("mongodb_") and v)
     rows = [
@@ -755,12 +820,14 @@ def table(result: dict[str, Any]) -> str:
         f"| {first['first_sync_all_s']:g} s ({first['tenants_per_s']:g} tenants/s, "
         f"{first['objects_per_s']:.0f} objects/s) | |",
         *(
-            [
-                f"| first sync of every tenant, 1 history replica | {one['first_sync_all_s']:g} s "
-                f"({one['tenants_per_s']:g} tenants/s) | |",
-                f"| history replicas speedup | **{k['history_replicas_speedup']:g}×** | ≥ 1.6× |",
-            ]
-            if one
+            f"| history alone on the first-sync backlog, {d['history_replicas']} replica(s) "
+            f"| {d['drain_s']:g} s ({d['objects_per_s']:.0f} objects/s, {d['runs_per_s']:g} "
+            "runs/s) | |"
+            for d in drains
+        ),
+        *(
+            [f"| history replicas speedup | **{k['history_replicas_speedup']:g}×** | ≥ 1.6× |"]
+            if drains
             else []
         ),
         f"| steady state ({stable['seconds']:.0f} s, {args['interval']} s interval): runs per "
@@ -782,7 +849,12 @@ def table(result: dict[str, Any]) -> str:
         f"sync_now) | **{_s(hol['small_tenant_event_p95_s'])}** | ≤ 2 s |",
         f"| history peak RSS per replica | {k['history_peak_rss_mb']:.0f} MB | ≤ 250 MB |",
     ]
-    phases = {"first sync": first, "steady": stable, "head-of-line": hol}
+    phases = {
+        **{f"history ×{d['history_replicas']} alone": d for d in drains},
+        "first sync": first,
+        "steady": stable,
+        "head-of-line": hol,
+    }
     names = list(hol["processes"])
     cpu = [
         "",
@@ -818,7 +890,7 @@ def cli() -> None:
         "--no-compare-history",
         dest="compare_history",
         action="store_false",
-        help="skip the first-sync run with one history replica (no speedup then)",
+        help="skip history's drains of the first-sync backlog (no speedup then)",
     )
     add(
         "--big-users",
