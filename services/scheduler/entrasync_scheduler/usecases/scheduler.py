@@ -81,7 +81,8 @@ class Scheduler:
         )
         url = settings.notification_url
         self._receiver = domain.Receiver.at(url) if url else None
-        self._records: dict[str, SubscriptionRecord] = {}  # the syncer's, by subscription id
+        # The syncer's records: tenant id -> subscription id -> record.
+        self._records: dict[str, dict[str, SubscriptionRecord]] = {}
         self._records_loaded = False
         self._removals: dict[str, str] = {}  # tenant id -> why its subscriptions go
         self._removed: dict[str, int] = {}  # tenant id -> check window of its last removal
@@ -120,19 +121,24 @@ class Scheduler:
 
     def subscriptions_loaded(self, records: list[SubscriptionRecord]) -> None:
         """The bucket's content at (re)start of its watch."""
-        self._records = {r.subscription_id: r for r in records}
+        self._records = {}
+        for record in records:
+            self.subscription_stored(record)
         self._records_loaded = True
         self._wake.set()
 
     def subscription_stored(self, record: SubscriptionRecord) -> None:
-        self._records[record.subscription_id] = record
+        self.subscription_dropped(record.subscription_id)  # a record may change tenants
+        self._records.setdefault(record.tenant_id, {})[record.subscription_id] = record
 
     def subscription_dropped(self, subscription_id: str) -> None:
-        self._records.pop(subscription_id, None)
+        for tenant_id, mine in list(self._records.items()):
+            if mine.pop(subscription_id, None) is not None and not mine:
+                del self._records[tenant_id]
 
     def subscriptions_of(self, tenant_id: str) -> list[SubscriptionRecord]:
         """The tenant's Graph subscriptions as the syncer recorded them, by object type."""
-        mine = [r for r in self._records.values() if r.tenant_id == tenant_id]
+        mine = self._records.get(tenant_id, {}).values()
         return sorted(mine, key=lambda r: (r.object_type, r.subscription_id))
 
     def run_recorded(self, recorded: SyncRecorded) -> None:
@@ -202,7 +208,7 @@ class Scheduler:
             return {}
         counts = {state: 0 for state in ("active", "reauthorizing", "failed")}
         details: dict[str, str] = {}
-        for record in self._records.values():
+        for record in (r for mine in self._records.values() for r in mine.values()):
             counts[record.state] += 1
             if record.state != "active":
                 key = f"subscription.{record.tenant_id}.{record.object_type}"
@@ -363,8 +369,7 @@ class Scheduler:
         (once per check window)."""
         if self.reconciled and self._records_loaded:
             window = domain.check_window(now, self._policy)
-            for record in list(self._records.values()):
-                tenant_id = record.tenant_id
+            for tenant_id in list(self._records):
                 known = tenant_id in self._states or tenant_id in self._removals
                 if not known and self._removed.get(tenant_id) != window:
                     self._removals[tenant_id] = f"o{window}"
