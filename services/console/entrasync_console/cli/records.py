@@ -139,6 +139,8 @@ def profiles_delete(
 
 # -- tenants ----------------------------------------------------------------------------------
 
+NEAR_REAL_TIME_HELP = "Sync users and groups on Graph change notifications (polled hourly too)"
+
 
 @tenants_app.command("list")
 def tenants_list(ctx: typer.Context) -> None:
@@ -161,6 +163,9 @@ def tenants_add(
     name: Annotated[str | None, typer.Option(help="Display name (default: the tenant)")] = None,
     enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
     interval: Annotated[int, typer.Option(help="Seconds between syncs")] = 60,
+    near_real_time: Annotated[
+        bool, typer.Option("--near-real-time/--no-near-real-time", help=NEAR_REAL_TIME_HELP)
+    ] = False,
 ) -> None:
     """Add an Entra ID Sync policy (a full scan runs first)."""
     c: Context = ctx.obj
@@ -174,6 +179,7 @@ def tenants_add(
             name=name,
             enabled=enabled,
             interval_seconds=interval,
+            near_real_time=near_real_time,
         )
         return (await tenant_views(s, [await s.call(ConfigApi.tenant_create, request)]))[0]
 
@@ -191,6 +197,10 @@ def tenants_update(
         bool | None, typer.Option("--full-scan/--no-full-scan", help="Full scan on next run")
     ] = None,
     interval: Annotated[int | None, typer.Option(help="Seconds between syncs")] = None,
+    near_real_time: Annotated[
+        bool | None,
+        typer.Option("--near-real-time/--no-near-real-time", help=NEAR_REAL_TIME_HELP),
+    ] = None,
 ) -> None:
     """Change a policy (tenant and cloud are immutable)."""
     c: Context = ctx.obj
@@ -202,6 +212,7 @@ def tenants_update(
             "enabled": enabled,
             "full_scan_next": full_scan,
             "interval_seconds": interval,
+            "near_real_time": near_real_time,
         }
         if profile is not None:
             changes["profile_id"] = (await ops.find_profile(s, profile)).id

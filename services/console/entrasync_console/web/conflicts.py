@@ -17,8 +17,13 @@ FIELDS = {
     "profile_id": "Credential Profile",
     "enabled": "Enabled",
     "full_scan_next": "Perform a full scan on next run",
+    "near_real_time": "Near real time",
 }
-SWITCHES = {"enabled": ("Disabled", "Enabled"), "full_scan_next": ("off", "on")}
+SWITCHES = {
+    "enabled": ("Disabled", "Enabled"),
+    "full_scan_next": ("off", "on"),
+    "near_real_time": ("off", "on"),
+}
 
 
 @dataclass(frozen=True)

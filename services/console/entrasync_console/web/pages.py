@@ -176,6 +176,7 @@ async def save_tenant(request: Request, tenant_id: str) -> Response:
         "profile_id": str(form.get("profile_id") or ""),
         "enabled": checked(form, "enabled"),
         "full_scan_next": checked(form, "full_scan_next"),
+        "near_real_time": checked(form, "near_real_time"),
     }
     base = conflicts.base_values(form)
     try:
