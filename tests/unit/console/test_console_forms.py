@@ -9,7 +9,7 @@ from entrasync_shared.messages import TenantCreate
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-STORED = {"profile_id": "p1", "enabled": False, "full_scan_next": True}
+STORED = {"profile_id": "p1", "enabled": False, "full_scan_next": True, "near_real_time": False}
 PROFILES = {"p1": "Simulator app", "p2": "Other app"}
 
 
@@ -31,10 +31,15 @@ def test_missing_fields_are_all_named() -> None:
 
 def test_a_conflict_tells_the_users_edits_from_the_changes_made_meanwhile() -> None:
     form = FormData(
-        [("base_profile_id", "p1"), ("base_enabled", "false"), ("base_full_scan_next", "true")]
+        [
+            ("base_profile_id", "p1"),
+            ("base_enabled", "false"),
+            ("base_full_scan_next", "true"),
+            ("base_near_real_time", "false"),
+        ]
     )
     base = base_values(form)
-    posted = {"profile_id": "p1", "enabled": True, "full_scan_next": True}
+    posted = {"profile_id": "p1", "enabled": True, "full_scan_next": True, "near_real_time": False}
     mine = edits(posted, base)
     assert mine == {"enabled": True}  # the stale full-scan tick is not re-applied
     now = {**STORED, "full_scan_next": False}  # the first sync cleared it
