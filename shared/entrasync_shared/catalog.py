@@ -25,7 +25,13 @@ from typing import Any, Final, Generic, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict
 
 from entrasync_shared import messages as m
-from entrasync_shared.subjects import CHANGE_KINDS, ChangeKind, Names, StreamKey
+from entrasync_shared.subjects import (
+    CHANGE_KINDS,
+    PIPELINE_PARTITIONS,
+    ChangeKind,
+    Names,
+    StreamKey,
+)
 
 Service = Literal["config", "scheduler", "syncer", "history", "receiver"]
 SERVICES: Final[tuple[Service, ...]] = get_args(Service)
@@ -89,6 +95,8 @@ class Durable:
     purpose: str
     stream: StreamKey
     flows: tuple[str, ...]
+    partition: int | None = None
+    """Of a partitioned stream (the pipeline): the one partition this durable reads."""
 
 
 Party = Literal[
@@ -406,7 +414,12 @@ DURABLES: Final[tuple[Durable, ...]] = (
     Durable("syncer", "commands", "commands", ("startSync",)),
     Durable("syncer", "subscriptions", "commands", ("manageSubscriptions",)),
     Durable("scheduler", "notifications", "notify", ("changeNotified",)),
-    Durable("history", "pipeline", "pipeline", ("syncStarted", "observed", "syncFinished")),
+    *(
+        Durable(
+            "history", f"pipeline-{n}", "pipeline", ("syncStarted", "observed", "syncFinished"), n
+        )
+        for n in range(PIPELINE_PARTITIONS)
+    ),
     Durable("history", "tenant-deleted", "config", ("tenantDeleted",)),
 )
 """Every durable consumer. A service's NATS user may create, pull from and ack exactly its own."""
@@ -458,6 +471,18 @@ def flow(name: str) -> Flow:
         if candidate.name == name:
             return candidate
     raise ValueError(f"unknown flow {name}")
+
+
+def partitions(service: str, purpose: str) -> tuple[Durable, ...]:
+    """The durables `<service>-<purpose>-<n>`, one per partition of a partitioned stream."""
+    found = tuple(
+        d
+        for d in DURABLES
+        if d.service == service and d.purpose.startswith(f"{purpose}-") and d.partition is not None
+    )
+    if not found:
+        raise ValueError(f"no partitioned durable consumers {service}-{purpose}-<n>")
+    return found
 
 
 def durable(service: str, purpose: str) -> Durable:

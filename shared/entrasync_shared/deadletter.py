@@ -150,24 +150,27 @@ async def settle_failure(
     delay: float,
     msg_id: str,
     also: tuple[Outage, ...] = (),
+    subject: str | None = None,
 ) -> Verdict:
-    """Nak `msg` for a later try, or park it and ack, as `after_failure` decides.
+    """Nak `msg` for a later try, or park it and ack, as `after_failure` decides; `subject` is
+    the one it was published to, when the stream stores it under another (a partition's).
 
     Logs one line per failed delivery and the traceback once, when the message is parked.
     Should parking fail (NATS down), the message is nak'ed and parked on a later delivery.
     """
     raw = msg.raw_message
+    subject = subject or raw.subject
     deliveries = raw.metadata.num_delivered or 1
     verdict = after_failure(error, deliveries, limit, also)
     if verdict == "retry":
         kind = "unavailable" if is_transient(error, also) else f"delivery {deliveries}/{limit}"
-        log.warning("%s not handled (%s), retrying: %r", raw.subject, kind, error)
+        log.warning("%s not handled (%s), retrying: %r", subject, kind, error)
         await msg.nack(delay=delay)
         return verdict
     reason = one_line(f"failed {deliveries} deliveries: {type(error).__name__}: {error}")
-    log.error("parking a message from %s: %s", raw.subject, reason, exc_info=error)
+    log.error("parking a message from %s: %s", subject, reason, exc_info=error)
     try:
-        await parking.park(raw.data, raw.subject, reason, msg_id)
+        await parking.park(raw.data, subject, reason, msg_id)
     except Exception as park_error:
         log.warning("could not park %s, retrying later: %r", msg_id, park_error)
         await msg.nack(delay=delay)

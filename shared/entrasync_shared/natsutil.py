@@ -24,6 +24,7 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    SubjectTransform,
 )
 from nats.js.errors import APIError, BucketNotFoundError, NoStreamResponseError, NotFoundError
 from nats.js.kv import KeyValue
@@ -56,12 +57,21 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         duplicate_window=spec.duplicate_window.total_seconds(),
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
+        subject_transform=SubjectTransform(src=spec.transform[0], dest=spec.transform[1])
+        if spec.transform
+        else None,
     )
+
+
+def _transform(config: StreamConfig) -> tuple[str, str] | None:
+    transform = config.subject_transform
+    return (transform.src, transform.dest) if transform else None
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     return (
         sorted(current.subjects or []) != sorted(wanted.subjects or [])
+        or _transform(current) != _transform(wanted)
         or current.retention != wanted.retention
         or (current.max_age or 0) != (wanted.max_age or 0)
         or (current.duplicate_window or 0) != (wanted.duplicate_window or 0)

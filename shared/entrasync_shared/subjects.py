@@ -47,15 +47,37 @@ def inbox_prefix(user: str | None) -> str:
     return f"{DEFAULT_INBOX}_{user}"
 
 
+PIPELINE_PARTITIONS: Final = 8
+"""How many partitions the pipeline stream spreads tenants over (docs/scaling.md).
+
+The stream itself assigns each message to `hash(tenant id) mod PIPELINE_PARTITIONS` on ingest
+(a subject transform with NATS' deterministic `partition()`), so every message of a tenant is in
+one partition, in publish order, and publishers never know the count. history has one durable
+per partition (`catalog.DURABLES`), each handing out one message at a time, pulled by every
+history replica: partitions are applied in parallel, a tenant's messages one after another.
+"""
+
+
+def pipeline_partition_of(tenant_id: str, partitions: int = PIPELINE_PARTITIONS) -> int:
+    """The pipeline partition the stream puts `tenant_id`'s messages in: NATS' `partition()`
+    (FNV-1a, 32 bits, of the token, modulo the count), so tools and tests can name it."""
+    digest = 0x811C9DC5
+    for byte in tenant_id.encode():
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return digest % partitions
+
+
 @dataclass(frozen=True)
 class StreamSpec:
-    """One JetStream stream: its name, subjects, retention and duplicate window."""
+    """One JetStream stream: its name, subjects, retention and duplicate window, and the
+    `(source, destination)` subject transform applied to what it stores, if any."""
 
     name: str
     subjects: tuple[str, ...]
     retention: Literal["limits", "workqueue"]
     max_age: timedelta | None
     duplicate_window: timedelta
+    transform: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,15 @@ class Names:
                 "limits",
                 timedelta(days=3),
                 timedelta(minutes=10),
+                # observed.<tenant>.<type> and run.<tenant>.<kind> are stored as
+                # part.<n>.observed.<tenant>.<type> ...: the 2nd wildcard is the tenant.
+                (
+                    self._s("entrasync.sync.*.*.*"),
+                    self._s(
+                        f"entrasync.sync.part.{{{{partition({PIPELINE_PARTITIONS},2)}}}}"
+                        ".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}"
+                    ),
+                ),
             ),
             StreamSpec(
                 self.events_stream,
@@ -226,6 +257,34 @@ class Names:
     @property
     def pipeline_all(self) -> str:
         return self._s("entrasync.sync.>")
+
+    def pipeline_consumer(self, tenant_id: str) -> str:
+        """The history durable that reads `tenant_id`'s pipeline messages (its partition's)."""
+        return self.consumer("history", f"pipeline-{pipeline_partition_of(tenant_id)}")
+
+    def pipeline_partition(self, partition: int) -> str:
+        """What the pipeline stream stores in `partition` (its durable's filter)."""
+        return self._s(f"entrasync.sync.part.{partition}.>")
+
+    def stored(self, subject: str) -> str:
+        """A pipeline subject (or filter) as the stream stores it: `observed.<t>.<type>` →
+        `part.<n>.observed.<t>.<type>`, `n` being `t`'s partition (`*` for a wildcard `t`)."""
+        base = self._s("entrasync.sync.")
+        rest = subject.removeprefix(base)
+        tokens = rest.split(".")
+        if not subject.startswith(base) or len(tokens) < 2 or tokens[0] not in ("observed", "run"):
+            return subject
+        tenant = tokens[1]
+        partition = "*" if tenant in ("*", ">") else str(pipeline_partition_of(tenant))
+        return f"{base}part.{partition}.{rest}"
+
+    def published(self, subject: str) -> str:
+        """A stored pipeline subject as it was published (its partition tokens taken out);
+        any other subject as it is."""
+        base = self._s("entrasync.sync.part.")
+        if not subject.startswith(base):
+            return subject
+        return self._s("entrasync.sync.") + subject.removeprefix(base).split(".", 1)[-1]
 
     @property
     def observed_all(self) -> str:

@@ -114,7 +114,7 @@ class Syncer:
 async def observed_batches(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> int:
     names = stack.names
     info = await bus.jetstream().stream_info(
-        names.pipeline_stream, subjects_filter=names.observed(tenant_id, "user")
+        names.pipeline_stream, subjects_filter=names.stored(names.observed(tenant_id, "user"))
     )
     return sum((info.state.subjects or {}).values())
 
@@ -184,7 +184,7 @@ async def kill_mid_run(
     prefix = names.directory_event(tenant.id, "user", "created").split(".user.")[0]
     events = await read_events(bus.jetstream(), names.events_stream, f"{prefix}.>")
     starts = await read_events(
-        bus.jetstream(), names.pipeline_stream, names.run_event(tenant.id, "started")
+        bus.jetstream(), names.pipeline_stream, names.stored(names.run_event(tenant.id, "started"))
     )
     query = HistoryRunsQuery(tenant_id=tenant.id, changes_only=False)
     rows = await call(bus, names.api("history", "runs.list"), query, Page[HistoryRow])

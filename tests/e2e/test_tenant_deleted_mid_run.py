@@ -109,10 +109,10 @@ class Traces:
 
     async def batches(self) -> int:
         every_type = self.names.observed(self.tenant_id, "user").rsplit(".", 1)[0] + ".*"
-        return await self.count(self.names.pipeline_stream, every_type)
+        return await self.count(self.names.pipeline_stream, self.names.stored(every_type))
 
     async def finish(self) -> SyncFinished | None:
-        subject = self.names.run_event(self.tenant_id, "finished")
+        subject = self.names.stored(self.names.run_event(self.tenant_id, "finished"))
         if await self.count(self.names.pipeline_stream, subject) == 0:
             return None
         msg = await self.js.get_last_msg(self.names.pipeline_stream, subject)
@@ -121,7 +121,7 @@ class Traces:
     async def history_drained(self) -> bool:
         names = self.names
         info = await self.js.consumer_info(
-            names.pipeline_stream, names.consumer("history", "pipeline")
+            names.pipeline_stream, names.pipeline_consumer(self.tenant_id)
         )
         return info.num_pending == 0 and info.num_ack_pending == 0
 

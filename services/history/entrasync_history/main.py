@@ -32,7 +32,7 @@ from entrasync_history.entrypoints.background import (
     sweep_purged_forever,
 )
 from entrasync_history.entrypoints.deps import Deps, Stats
-from entrasync_history.entrypoints.pipeline import pipeline
+from entrasync_history.entrypoints.pipeline import pipelines
 from entrasync_history.entrypoints.tenant_deleted import tenant_deleted
 from entrasync_history.settings import Settings
 from entrasync_history.usecases.outbox import publish_outboxes_forever
@@ -70,7 +70,9 @@ def build_app(settings: Settings) -> FastStream:
         retry_delay=settings.retry_delay_seconds,
         finish_wait=settings.finish_wait_seconds,
         max_failed_deliveries=settings.max_failed_deliveries,
-        stats=Stats(pipeline=pipeline.stats, tenant_deleted=tenant_deleted.stats),
+        stats=Stats(
+            partitions=tuple(c.stats for c in pipelines), tenant_deleted=tenant_deleted.stats
+        ),
     )
     attach(broker, deps, settings)
     api.attach(
@@ -91,9 +93,10 @@ def build_app(settings: Settings) -> FastStream:
         connection = await broker.connect()
         await ensure_streams(connection.jetstream(), names)
         # A durable created before `max_ack_pending=1` (or with another ack wait) gets it now.
-        await pipeline.update_existing(
-            connection.jetstream(), names, ack_wait=settings.pipeline_ack_wait_seconds
-        )
+        for consumer in pipelines:
+            await consumer.update_existing(
+                connection.jetstream(), names, ack_wait=settings.pipeline_ack_wait_seconds
+            )
         await store.ensure_indexes()
 
     @app.after_startup
@@ -110,13 +113,16 @@ def build_app(settings: Settings) -> FastStream:
         # What a crash left between a commit and its publish goes out now, not at the
         # tenant's next commit.
         sweeping.append(
-            asyncio.create_task(publish_outboxes_forever(ctx, settings.outbox_retry_seconds))
+            asyncio.create_task(
+                publish_outboxes_forever(ctx, settings.outbox_retry_seconds, deps.locks)
+            )
         )
         settle_after_startup()
         log.info(
-            "history ready: consuming %s (durable %s), database %s",
+            "history ready: consuming %s (%d partitions, durables %s…), database %s",
             names.pipeline_stream,
-            names.consumer("history", "pipeline"),
+            len(pipelines),
+            names.consumer("history", pipelines[0].durable.purpose),
             settings.history_db,
         )
 
@@ -137,7 +143,7 @@ def build_app(settings: Settings) -> FastStream:
 
 def attach(broker: NatsBroker, deps: Deps, settings: Settings) -> None:
     """Both consumers, with history's parking, outages and redelivery settings."""
-    for consumer in (pipeline, tenant_deleted):
+    for consumer in (*pipelines, tenant_deleted):
         consumer.attach(
             broker,
             deps.names,
@@ -147,7 +153,7 @@ def attach(broker: NatsBroker, deps: Deps, settings: Settings) -> None:
             max_failed_deliveries=deps.max_failed_deliveries,
             retry_delay=deps.retry_delay,
             # Only the pipeline's: the tenant-deleted durable keeps its declared ack wait.
-            ack_wait=settings.pipeline_ack_wait_seconds if consumer is pipeline else None,
+            ack_wait=None if consumer is tenant_deleted else settings.pipeline_ack_wait_seconds,
             keepalive=settings.keepalive_seconds,
         )
 

@@ -236,9 +236,10 @@ class DurableConsumer(Generic[DepsT]):
         async def park(msg: NatsMessage, reason: str) -> None:
             raw = msg.raw_message
             sequence = raw.metadata.sequence.stream
-            log.error("parking message #%s on %s: %s", sequence, raw.subject, one_line(reason))
+            subject = names.published(raw.subject)  # replayable: the subject it was sent to
+            log.error("parking message #%s on %s: %s", sequence, subject, one_line(reason))
             try:
-                await dead_letters.park(raw.data, raw.subject, reason, f"{prefix}{sequence}")
+                await dead_letters.park(raw.data, subject, reason, f"{prefix}{sequence}")
             except Exception as park_error:  # NATS is down: park it on a later delivery
                 log.warning("could not park message #%s, retrying: %r", sequence, park_error)
                 await msg.nack(delay=retry_delay)
@@ -248,11 +249,14 @@ class DurableConsumer(Generic[DepsT]):
 
         async def on_message(msg: NatsMessage) -> None:
             raw = msg.raw_message
+            # A partitioned stream stores `part.<n>.` in the subject: handlers see the subject
+            # as it was published.
+            subject = names.published(raw.subject)
             delivery = Delivery(
-                raw.subject, raw.metadata.sequence.stream, raw.metadata.num_delivered or 1
+                subject, raw.metadata.sequence.stream, raw.metadata.num_delivered or 1
             )
             try:
-                message = parse(flows, names, raw.subject, raw.data)
+                message = parse(flows, names, subject, raw.data)
                 with log_context(**about(message)):
                     async with _kept_alive(msg, keepalive):
                         outcome = await handler(message, deps(), delivery)
@@ -268,6 +272,7 @@ class DurableConsumer(Generic[DepsT]):
                     delay=retry_delay,
                     msg_id=f"{prefix}{delivery.sequence}",
                     also=outages,
+                    subject=delivery.subject,
                 )
                 stats.count("parked" if verdict == "park" else "retried")
                 return
@@ -292,8 +297,14 @@ class DurableConsumer(Generic[DepsT]):
             return await broker.config.connection_state.stream.consumer_info(stream, durable)
 
         metrics.consumer_lag(service, purpose, info)
+        if self.durable.partition is None:
+            subject_filter = _filter(flows, names)
+        elif self.durable.stream == "pipeline":
+            subject_filter = names.pipeline_partition(self.durable.partition)
+        else:
+            raise ValueError(f"{service}-{purpose}: only the pipeline stream is partitioned")
         subscriber = broker.subscriber(
-            _filter(flows, names),
+            subject_filter,
             stream=JStream(stream, declare=False),
             durable=durable,
             deliver_policy=self.deliver_policy,

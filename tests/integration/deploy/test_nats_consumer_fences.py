@@ -14,7 +14,7 @@ from entrasync_devtools.infra import LocalInfra
 from entrasync_shared import catalog
 from entrasync_shared.natsutil import connect, ensure_streams
 from entrasync_shared.permissions import SERVICE_USERS
-from entrasync_shared.subjects import Names, inbox_prefix
+from entrasync_shared.subjects import Names, inbox_prefix, pipeline_partition_of
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from nats_probe import names_refused, refused
@@ -62,7 +62,7 @@ REFUSED: dict[str, tuple[str, ...]] = {
     ),
     "history": (
         f"{API}.MSG.NEXT.{C}.{AUDIT}",
-        f"{API}.DELETE.{P}.{durable('history', 'pipeline')}",
+        f"{API}.DELETE.{P}.{durable('history', 'pipeline-0')}",
         f"{API}.DURABLE.CREATE.{C}.{AUDIT}",
     ),
     "syncer": (
@@ -73,8 +73,21 @@ REFUSED: dict[str, tuple[str, ...]] = {
 
 
 def first_subject(declared: catalog.Durable) -> str:
-    """The subjects of a durable's first flow: enough to receive one message."""
+    """The subjects of a durable's first flow (a partition's, if partitioned): enough to
+    receive one message."""
+    if declared.partition is not None:
+        return NAMES.pipeline_partition(declared.partition)
     return catalog.flow(declared.flows[0]).pattern(NAMES)
+
+
+def a_message_for(declared: catalog.Durable) -> str:
+    """A subject to publish to that `declared` receives."""
+    if declared.partition is None:
+        return first_subject(declared).replace("*", "t1").replace(">", "t1.x")
+    tenant = next(
+        f"t{n}" for n in range(1000) if pipeline_partition_of(f"t{n}") == declared.partition
+    )
+    return NAMES.run_event(tenant, "started")
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +164,7 @@ async def test_each_service_creates_pulls_and_acks_its_own_durables(
             sub = await nc.jetstream().pull_subscribe(
                 subject, durable=name, stream=stream, inbox_prefix=own.pull_inbox
             )
-            message = subject.replace("*", "t1").replace(">", "t1.x")
-            await admin.jetstream().publish(message, b"{}")
+            await admin.jetstream().publish(a_message_for(declared), b"{}")
             fetched = await sub.fetch(1, timeout=5)
             await fetched[0].ack_sync(timeout=5)
         await nc.flush()

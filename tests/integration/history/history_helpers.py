@@ -193,18 +193,21 @@ class Pipeline:
             if e["type"].startswith("io.entrasync.directory.") and e["data"]["run_id"] == run_id
         ]
 
-    async def recorded(self, run_id: str, tenant_id: str = TENANT) -> dict[str, Any]:
-        async def probe() -> dict[str, Any] | None:
-            try:
-                msg = await self.js.get_last_msg(
-                    self.names.events_stream, self.names.sync_recorded(tenant_id)
-                )
-            except NotFoundError:
-                return None
-            event = json.loads(msg.data)
-            return event if event["data"]["run_id"] == run_id else None
+    async def recorded_now(self, run_id: str, tenant_id: str = TENANT) -> dict[str, Any] | None:
+        """The SyncRecorded CloudEvent of `run_id` if it is the tenant's last one, else None."""
+        try:
+            msg = await self.js.get_last_msg(
+                self.names.events_stream, self.names.sync_recorded(tenant_id)
+            )
+        except NotFoundError:
+            return None
+        event: dict[str, Any] = json.loads(msg.data)
+        return event if event["data"]["run_id"] == run_id else None
 
-        return await eventually(probe, f"SyncRecorded of run {run_id}")
+    async def recorded(self, run_id: str, tenant_id: str = TENANT) -> dict[str, Any]:
+        return await eventually(
+            lambda: self.recorded_now(run_id, tenant_id), f"SyncRecorded of run {run_id}"
+        )
 
 
 def by_kind(events: Iterable[tuple[str, str]]) -> Mapping[str, list[str]]:

@@ -29,9 +29,7 @@ def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def pipeline_consumer(pipeline: Pipeline, names: Names) -> Any:
-    return await pipeline.js.consumer_info(
-        names.pipeline_stream, names.consumer("history", "pipeline")
-    )
+    return await pipeline.js.consumer_info(names.pipeline_stream, names.pipeline_consumer(TENANT))
 
 
 async def ack_floor_reaches(pipeline: Pipeline, names: Names, sequence: int) -> bool:

@@ -11,7 +11,7 @@ from conftest import history_settings
 from entrasync_devtools.infra import LocalInfra
 from entrasync_history.main import build_app
 from entrasync_shared.natsutil import ensure_streams
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import Names, pipeline_partition_of
 from history_helpers import TENANT, Pipeline, Run, eventually, full_run, obj
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -30,8 +30,8 @@ async def created_before_the_fix(nc: NatsClient, names: Names) -> None:
     js = nc.jetstream()
     await ensure_streams(js, names)
     config = ConsumerConfig(
-        durable_name=names.consumer("history", "pipeline"),
-        filter_subject=names.pipeline_all,
+        durable_name=names.pipeline_consumer(TENANT),
+        filter_subject=names.pipeline_partition(pipeline_partition_of(TENANT)),
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=120,
@@ -45,12 +45,12 @@ async def die_holding_the_next_batch(nc: NatsClient, names: Names) -> str:
     never acked. Returns the held message's id."""
     js = nc.jetstream()
     sub = await js.pull_subscribe_bind(
-        durable=names.consumer("history", "pipeline"), stream=names.pipeline_stream
+        durable=names.pipeline_consumer(TENANT), stream=names.pipeline_stream
     )
     [started] = await sub.fetch(1, timeout=5)
     await started.ack()
     [held] = await sub.fetch(1, timeout=5)
-    assert held.subject == names.observed(TENANT, "group")
+    assert held.subject == names.stored(names.observed(TENANT, "group"))
     await sub.unsubscribe()
     return str(held.headers and held.headers.get("Nats-Msg-Id"))
 
@@ -73,7 +73,7 @@ async def test_a_batch_history_died_holding_is_applied_before_newer_messages(
     await created_before_the_fix(nc, names)
     async with build_app(settings(infra, names, db_name)):
         info = await nc.jetstream().consumer_info(
-            names.pipeline_stream, names.consumer("history", "pipeline")
+            names.pipeline_stream, names.pipeline_consumer(TENANT)
         )
         assert (info.config.max_ack_pending, info.config.ack_wait) == (1, ACK_WAIT)
         await full_run(pipeline)

@@ -50,7 +50,7 @@ async def drained(pipeline: Pipeline) -> None:
 
     async def nothing_left() -> bool:
         info = await pipeline.js.consumer_info(
-            names.pipeline_stream, names.consumer("history", "pipeline")
+            names.pipeline_stream, names.pipeline_consumer(TENANT)
         )
         return info.num_pending == 0 and info.num_ack_pending == 0
 

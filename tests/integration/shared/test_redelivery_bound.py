@@ -37,7 +37,7 @@ class Consumer:
         @self.broker.subscriber(
             names.pipeline_all,
             stream=JStream(names.pipeline_stream, declare=False),
-            durable=names.consumer("history", "pipeline"),
+            durable=names.consumer("history", "pipeline-test"),
             deliver_policy=DeliverPolicy.ALL,
             pull_sub=PullSub(batch_size=1, timeout=0.5),
             ack_policy=AckPolicy.MANUAL,
@@ -60,6 +60,7 @@ class Consumer:
                 delay=0.05,
                 msg_id=f"test:{seq}",
                 also=MONGO_OUTAGES,  # as history passes them: shared/ knows no database
+                subject=names.published(msg.raw_message.subject),  # as the kit passes it
             )
 
 

@@ -497,7 +497,7 @@ class CapturingBroker:
 
     def subscriber(self, subject: str, **options: Any) -> Any:
         def register(handler: Callable[[Any], Awaitable[None]]) -> None:
-            self.options[options["title"]] = options
+            self.options[options["title"]] = {**options, "subject": subject}
             self.handlers[options["title"]] = handler
 
         return register
@@ -506,7 +506,7 @@ class CapturingBroker:
 async def deliver_to(consumer: DurableConsumer[Deps], deps: Deps, msg: FakeJsMessage) -> None:
     """Run `msg` through `consumer` as the kit does (parse, handler, ack), counting in
     `deps.stats`; no broker."""
-    stats = deps.stats.pipeline if consumer is pipeline else deps.stats.tenant_deleted
+    stats = deps.stats.partitions[0] if consumer is pipeline else deps.stats.tenant_deleted
     broker = CapturingBroker()
     replace(consumer, stats=stats).attach(
         broker,  # type: ignore[arg-type]

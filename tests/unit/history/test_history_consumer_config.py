@@ -9,7 +9,7 @@ from entrasync_history.entrypoints.deps import Deps
 from entrasync_history.main import attach
 from entrasync_history.settings import Settings
 from entrasync_history.usecases.pipeline import Context
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import PIPELINE_PARTITIONS, Names
 from history_fakes import (
     CapturingBroker,
     FakeDeadLetters,
@@ -31,11 +31,16 @@ def attached(settings: Settings) -> CapturingBroker:
     return broker
 
 
-def test_the_pipeline_delivers_no_later_message_while_one_is_unacked() -> None:
-    config = attached(Settings()).options["history.pipeline"]["config"]
+def test_each_partition_delivers_no_later_message_while_one_is_unacked() -> None:
+    options = attached(Settings()).options
+    partitions = [options[f"history.pipeline-{n}"] for n in range(PIPELINE_PARTITIONS)]
 
-    assert config.max_ack_pending == 1
-    assert config.ack_wait == 30.0 and config.max_deliver == -1
+    for n, partition in enumerate(partitions):
+        config = partition["config"]
+        assert config.max_ack_pending == 1
+        assert config.ack_wait == 30.0 and config.max_deliver == -1
+        assert partition["subject"] == NAMES.pipeline_partition(n)
+    assert not any(name == "history.pipeline" for name in options)
 
 
 def test_the_pipeline_ack_wait_comes_from_the_settings() -> None:
@@ -44,7 +49,7 @@ def test_the_pipeline_ack_wait_comes_from_the_settings() -> None:
     )
     options = attached(settings).options
 
-    assert options["history.pipeline"]["config"].ack_wait == 5.0
+    assert options["history.pipeline-0"]["config"].ack_wait == 5.0
     # The tenant-deleted durable is left as it was: no order to keep across tenants.
     deleted = options["history.tenant-deleted"]["config"]
     assert (deleted.ack_wait, deleted.max_ack_pending) == (300, None)

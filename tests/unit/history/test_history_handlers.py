@@ -76,7 +76,7 @@ async def test_a_malformed_message_is_parked_then_acked() -> None:
     assert (payload, subject, dedupe_id) == (
         b"{",
         NAMES.observed(TENANT, "user"),
-        "history:pipeline:7",
+        "history:pipeline-0:7",
     )
     assert reason.startswith("not a ObservationBatch")
     assert deps.stats.dead_lettered == 1
@@ -227,7 +227,7 @@ async def test_a_message_failing_for_another_reason_is_parked_after_the_limit() 
     [(_, _, reason, dedupe_id)] = deps.dead_letters.parked
     assert (reason, dedupe_id) == (
         "failed 3 deliveries: KeyError: 'attributes'",
-        "history:pipeline:7",
+        "history:pipeline-0:7",
     )
     assert (deps.stats.retried, deps.stats.dead_lettered) == (2, 1)
 

@@ -71,7 +71,7 @@ def test_a_router_refuses_to_start_unless_it_answers_exactly_its_catalog_endpoin
 
 
 def test_a_durable_reading_several_flows_filters_on_their_common_prefix() -> None:
-    pipeline = catalog.durable("history", "pipeline")
+    pipeline = catalog.partitions("history", "pipeline")[0]
     flows = tuple(catalog.flow(name) for name in pipeline.flows)
     assert _filter(flows, Names("t1")) == "t1.entrasync.sync.>"
     assert _filter((catalog.flow("syncRecorded"),), Names()) == "entrasync.sync.recorded.*"
@@ -79,7 +79,7 @@ def test_a_durable_reading_several_flows_filters_on_their_common_prefix() -> Non
 
 def test_parse_picks_the_flow_by_subject_and_refuses_the_rest() -> None:
     names = Names()
-    flows = tuple(catalog.flow(name) for name in catalog.durable("history", "pipeline").flows)
+    flows = tuple(catalog.flow(name) for name in catalog.partitions("history", "pipeline")[0].flows)
     with pytest.raises(Malformed, match="not a SyncStarted"):
         parse(flows, names, "entrasync.sync.run.t1.started", b"{}")
     with pytest.raises(Malformed, match="unexpected subject"):

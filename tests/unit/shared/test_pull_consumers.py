@@ -16,6 +16,7 @@ from entrasync_config.main import build_app as build_config
 from entrasync_config.settings import ConfigSettings
 from entrasync_history.main import build_app as build_history
 from entrasync_history.settings import Settings as HistorySettings
+from entrasync_shared.subjects import PIPELINE_PARTITIONS
 from entrasync_syncer.main import build_app as build_syncer
 from entrasync_syncer.settings import Settings as SyncerSettings
 from faststream import FastStream
@@ -30,7 +31,8 @@ def pull_subscribers(app: FastStream) -> list[Any]:
     ("build", "durables"),
     [
         (lambda: build_config(ConfigSettings(encryption_key=generate_key())), 1),
-        (lambda: build_history(HistorySettings()), 2),
+        # A durable per pipeline partition, and tenant-deleted.
+        (lambda: build_history(HistorySettings()), PIPELINE_PARTITIONS + 1),
         (lambda: build_syncer(SyncerSettings()), 1),
     ],
     ids=["config", "history", "syncer"],

@@ -33,9 +33,12 @@ async def retry_held_finishes_forever(deps: Deps, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            async with deps.serial:
-                held = await finishes.retry_held(deps.ctx, datetime.now(UTC), waited=True)
+            for tenant_id in await finishes.held_tenants(deps.ctx):
+                async with deps.locks.hold(tenant_id):
+                    held = await finishes.retry_held(
+                        deps.ctx, datetime.now(UTC), tenant_id=tenant_id, waited=True
+                    )
+                deps.stats.recorded += len(held)
         except Exception as error:
             log.warning("retrying held finishes failed, retrying later: %r", error)
             continue
-        deps.stats.recorded += len(held)

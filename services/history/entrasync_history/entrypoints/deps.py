@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from entrasync_shared.kit.consumers import ConsumerStats
 from entrasync_shared.subjects import Names
 
 from entrasync_history.ports import DeadLetters, HistoryQueries, HistoryStore
-from entrasync_history.usecases.pipeline import Context
+from entrasync_history.usecases.pipeline import Context, TenantLocks
 
 
 @dataclass
@@ -21,8 +20,18 @@ class Stats:
     recorded: int = 0
     dropped: int = 0  # pipeline messages of deleted tenants
     swept: int = 0  # documents of purged tenants erased again by the sweep
-    pipeline: ConsumerStats = field(default_factory=ConsumerStats)
+    partitions: tuple[ConsumerStats, ...] = field(default_factory=lambda: (ConsumerStats(),))
     tenant_deleted: ConsumerStats = field(default_factory=ConsumerStats)
+
+    @property
+    def pipeline(self) -> ConsumerStats:
+        """The pipeline consumers' outcomes, all partitions together."""
+        total = ConsumerStats("history", "pipeline")
+        for stats in self.partitions:
+            total.handled += stats.handled
+            total.parked += stats.parked
+            total.retried += stats.retried
+        return total
 
     @property
     def dead_lettered(self) -> int:
@@ -55,5 +64,6 @@ class Deps:
     finish_wait: float
     max_failed_deliveries: int = 5
     stats: Stats = field(default_factory=Stats)
-    serial: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Held by the pipeline handler and the held-finish loop: one writer at a time."""
+    locks: TenantLocks = field(default_factory=lambda: TenantLocks())
+    """Per tenant, held by the pipeline handler and the held-finish and outbox loops: one
+    writer of a tenant at a time in this process (partitions keep replicas apart)."""

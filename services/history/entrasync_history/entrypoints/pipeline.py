@@ -7,10 +7,16 @@ whose batches are not all applied → held in the store, then acked (`usecases.f
 would hold the batches behind it back); MongoDB/NATS unavailable → retried without limit; any
 other error → retried until `max_failed_deliveries`, then parked.
 
-Order: the durable has `max_ack_pending=1`, so JetStream delivers no later message while one
-waits for its ack — not even when history died holding it: the killed message comes back
-(after `ack_wait`) before anything newer. A long apply keeps its message in progress
-(`keepalive`), so `ack_wait` can stay short.
+Partitions: the pipeline stream puts each tenant in one of `PIPELINE_PARTITIONS` partitions,
+each with its own durable, and every history replica pulls from all of them; so up to that many
+messages (of different tenants) are applied at once, spread over the replicas.
+
+Order: each partition's durable has `max_ack_pending=1`, so JetStream hands out no later
+message of the partition while one waits for its ack, to whichever replica — not even when the
+replica holding it died: the killed message comes back (after `ack_wait`) before anything newer,
+to a replica still alive. A long apply keeps its message in progress (`keepalive`), so
+`ack_wait` can stay short. Within a process, a tenant's lock also keeps the held-finish and
+outbox loops off a tenant while one of its messages is applied.
 """
 
 from __future__ import annotations
@@ -39,20 +45,28 @@ PIPELINE_ACK_WAIT = 30.0
 """How long a message handed to a history that died is held back (a live one keeps it in
 progress): the default of `ENTRASYNC_HISTORY_PIPELINE_ACK_WAIT_SECONDS`."""
 
-pipeline = DurableConsumer[Deps](
-    catalog.durable("history", "pipeline"),
-    ack_wait=PIPELINE_ACK_WAIT,
-    # One unacked message at a time: a message history was killed on is redelivered before
-    # any later one of the stream, so a stale batch never lands after newer state.
-    max_ack_pending=1,
+pipelines = tuple(
+    DurableConsumer[Deps](
+        durable,
+        ack_wait=PIPELINE_ACK_WAIT,
+        # One unacked message per partition: a message a replica was killed on is redelivered
+        # before any later one of its partition, so a stale batch never lands after newer state.
+        max_ack_pending=1,
+    )
+    for durable in catalog.partitions("history", "pipeline")
 )
+pipeline = pipelines[0]
+"""The first partition's consumer (they all share `on_pipeline`)."""
 
 
-@pipeline.handles
 async def on_pipeline(message: PipelineMessage, deps: Deps, delivery: Delivery) -> None:
     message = checked(deps.names, delivery.subject, message)
-    async with deps.serial:  # one at a time, with the loop retrying held finishes
+    async with deps.locks.hold(message.tenant_id):  # the held-finish and outbox loops wait
         await _apply(message, deps, delivery)
+
+
+for _consumer in pipelines:
+    _consumer.handles(on_pipeline)
 
 
 async def _apply(message: PipelineMessage, deps: Deps, delivery: Delivery) -> None:

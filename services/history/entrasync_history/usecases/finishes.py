@@ -32,6 +32,11 @@ async def finish_or_hold(
     return recorded
 
 
+async def held_tenants(ctx: Context) -> list[str]:
+    """The tenants with a held finish."""
+    return sorted({finished.tenant_id for finished, _ in await ctx.store.held_finishes()})
+
+
 async def retry_held(
     ctx: Context, now: datetime, *, tenant_id: str | None = None, waited: bool = False
 ) -> list[SyncRecorded]:

@@ -10,7 +10,10 @@ commit or by `publish_outboxes` (at startup and periodically), with their commit
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -50,6 +53,29 @@ from entrasync_history.ports import EventPublisher, HistoryStore
 from entrasync_history.usecases.unknown_members import check_pending_members
 
 log = logging.getLogger(__name__)
+
+
+class TenantLocks:
+    """One lock per tenant, made on first use and dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, tenant_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        self._users[tenant_id] = self._users.get(tenant_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[tenant_id] -= 1
+            if not self._users[tenant_id]:
+                del self._users[tenant_id], self._locks[tenant_id]
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 @dataclass(frozen=True)
