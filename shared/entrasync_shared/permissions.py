@@ -62,12 +62,8 @@ def _js_ephemeral(stream: str) -> list[str]:
 
 
 def _kv(bucket: str) -> list[str]:
-    """Put, get and delete keys of `bucket` (declared by admin)."""
-    return [
-        f"$KV.{bucket}.>",
-        f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
-        f"$JS.API.DIRECT.GET.KV_{bucket}.>",
-    ]
+    """Put, get and delete keys of `bucket` (declared by admin), list and watch them."""
+    return [f"$KV.{bucket}.>", *_kv_read(bucket)]
 
 
 def _kv_read(bucket: str) -> list[str]:

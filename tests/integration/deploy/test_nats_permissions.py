@@ -193,7 +193,7 @@ async def test_every_service_runs_its_real_flows_with_its_own_user(
         }
         per_service = {
             service: {"ENTRASYNC_NATS_URL": secure_nats.user_url(service)}
-            for service in ("config", "scheduler", "syncer", "history")
+            for service in ("config", "scheduler", "syncer", "history", "receiver")
         }
         console_url = secure_nats.user_url("console")
         async with ServiceStack(

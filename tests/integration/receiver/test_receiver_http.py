@@ -288,8 +288,8 @@ async def _of(receiver: Receiver, tenant: str) -> list[ChangeNotified]:
     return receiver.of(tenant)
 
 
-@pytest.mark.parametrize("user", ["receiver", "scheduler"])
-async def test_readers_of_the_subscriptions_bucket_get_and_watch_it_but_cannot_write(
+@pytest.mark.parametrize("user", ["receiver", "scheduler", "syncer"])
+async def test_the_subscriptions_bucket_is_watched_by_all_and_written_by_the_syncer_alone(
     receiver: Receiver, fenced: LocalInfra, tenant: str, user: str
 ) -> None:
     errors: list[Exception] = []
@@ -297,19 +297,26 @@ async def test_readers_of_the_subscriptions_bucket_get_and_watch_it_but_cannot_w
     async def on_error(err: Exception) -> None:
         errors.append(err)
 
-    reader = await connect(fenced.user_url(user), error_cb=on_error)
+    client = await connect(fenced.user_url(user), error_cb=on_error)
     try:
-        bucket = await reader.jetstream().key_value(NAMES.subscription_bucket)
+        bucket = await client.jetstream().key_value(NAMES.subscription_bucket)
         watcher = await bucket.watchall()  # nats-py reads the ordered consumer's info here
         written = await Subscription(f"{tenant}-{user}").write(receiver.subscriptions)
         update = await watcher.updates(timeout=5)
         while update is None or update.key != written.id:
             update = await watcher.updates(timeout=5)
-        assert (await bucket.get(written.id)).value == update.value
         await watcher.stop()
-        with pytest.raises(Exception, match="timeout|Timeout|permission"):
-            await bucket.put(written.id, b"{}", validate_keys=True)
+        assert (await bucket.get(written.id)).value == update.value
+        assert written.id in await bucket.keys()  # a watch too
+        if user == "syncer":
+            await bucket.put(written.id, written.record().model_dump_json().encode())
+        else:
+            with pytest.raises(Exception, match="timeout|Timeout|permission"):
+                await bucket.put(written.id, b"{}")
     finally:
-        await reader.close()
-    assert errors and all("permissions violation" in str(e) for e in errors), errors
-    assert all("$kv." in str(e).lower() for e in errors), errors
+        await client.close()
+    if user == "syncer":
+        assert errors == []
+    else:
+        assert errors and all("permissions violation" in str(e) for e in errors), errors
+        assert all("$kv." in str(e).lower() for e in errors), errors

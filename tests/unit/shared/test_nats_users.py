@@ -87,6 +87,9 @@ def test_the_receiver_may_publish_notifications_and_use_its_buckets_only() -> No
         f"$KV.{replay}.>",
         f"$JS.API.STREAM.MSG.GET.KV_{replay}",
         f"$JS.API.DIRECT.GET.KV_{replay}.>",
+        f"$JS.API.CONSUMER.CREATE.KV_{replay}",
+        f"$JS.FC.KV_{replay}.>",
+        f"$JS.API.CONSUMER.INFO.KV_{replay}.*",
     }
 
 
