@@ -176,3 +176,26 @@ async def test_a_quota_reached_is_recorded_and_cleared_once_a_retry_succeeds(
     assert not fixed["group"].subscription_id.startswith("failed.")
     await ask(nc, names, tenant_id, endpoint.url, action="delete")
     await eventually(lambda: records(nc, names, tenant_id), accept=lambda r: not r)
+
+
+async def test_a_missing_permission_is_recorded_with_what_to_grant(
+    nc: NatsClient,
+    names: Names,
+    sim: SimulatorProcess,
+    control: SimulatorControl,
+    credentials: dict[str, Credential],
+    endpoint: HandshakeEndpoint,
+) -> None:
+    app = control.add_app(sim.tenants[0]["tenant_id"], permissions=("User.Read.All",))
+    tenant_id = new_id()
+    credential = simulator_credential(sim, tenant_id, secret=app["client_secret"])
+    credentials[tenant_id] = credential.model_copy(update={"client_id": app["client_id"]})
+
+    await ask(nc, names, tenant_id, endpoint.url)
+    made = await eventually(lambda: records(nc, names, tenant_id), accept=lambda r: len(r) == 2)
+
+    assert made["user"].state == "active"
+    assert made["group"].state == "failed" and made["group"].error is not None
+    assert "Group.Read.All application permissions" in made["group"].error
+    await ask(nc, names, tenant_id, endpoint.url, action="delete")
+    await eventually(lambda: records(nc, names, tenant_id), accept=lambda r: not r)
