@@ -176,7 +176,6 @@ class Watcher:
         self.finished_tenants: set[str] = set()
         self.changes: dict[tuple[str, str], float] = {}
         self.arrived: dict[tuple[str, str], asyncio.Future[float]] = {}
-        self.latencies: list[float] = []
 
     async def start(self) -> None:
         await self.nc.subscribe(self.names.sync_commands, cb=self._on_command)
@@ -224,7 +223,6 @@ class Watcher:
         changed_at = self.changes.pop(key, None)
         if changed_at is not None:
             arrived = time.monotonic()
-            self.latencies.append(arrived - changed_at)
             waiting = self.arrived.pop(key, None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(arrived - changed_at)
@@ -587,8 +585,9 @@ async def change_one_user(
     user = rng.choice(users)["id"]
     title = f"bench {rng.getrandbits(32):08x}"
     operation = {"op": "update", "type": "user", "id": user, "attrs": {"jobTitle": title}}
+    arrived = watcher.changed(tenant_id, user)  # the clock starts before the change is made
     await asyncio.to_thread(control.mutate, sim_tenant, [operation])
-    return watcher.changed(tenant_id, user)
+    return arrived
 
 
 async def settle(watcher: Watcher, window_end: float, interval: int) -> None:
