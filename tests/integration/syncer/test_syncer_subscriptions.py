@@ -199,3 +199,26 @@ async def test_a_missing_permission_is_recorded_with_what_to_grant(
     assert "Group.Read.All application permissions" in made["group"].error
     await ask(nc, names, tenant_id, endpoint.url, action="delete")
     await eventually(lambda: records(nc, names, tenant_id), accept=lambda r: not r)
+
+
+async def test_a_new_notification_url_replaces_the_subscriptions_posting_to_the_old_one(
+    nc: NatsClient,
+    names: Names,
+    sim: SimulatorProcess,
+    control: SimulatorControl,
+    endpoint: HandshakeEndpoint,
+    tenant_id: str,
+) -> None:
+    await ask(nc, names, tenant_id, endpoint.url, object_types=("user",))
+    old = (await eventually(lambda: records(nc, names, tenant_id)))["user"]
+
+    async with HandshakeEndpoint() as moved:
+        await ask(nc, names, tenant_id, moved.url, object_types=("user",))
+        new = await eventually(
+            lambda: records(nc, names, tenant_id),
+            accept=lambda r: r["user"].subscription_id != old.subscription_id,
+        )
+        assert ours(control, sim, endpoint.url) == []
+        assert [s["id"] for s in ours(control, sim, moved.url)] == [new["user"].subscription_id]
+        await ask(nc, names, tenant_id, moved.url, action="delete")
+        await eventually(lambda: records(nc, names, tenant_id), accept=lambda r: not r)

@@ -2,7 +2,8 @@
 
 `ensure` keeps one subscription per notified type: it lists the app's subscriptions in the
 tenant (those posting to our receiver), deletes ours that have no record (their clientState is
-unknown, so the receiver could never accept them), drops records Graph no longer lists, deletes
+unknown, so the receiver could never accept them), deletes those Graph no longer lists as ours
+(expired, removed, or posting to a former notification URL), deletes
 and recreates those asked to, creates missing ones, reauthorizes those asked to and renews those
 expiring within `renew_before`. A refusal is recorded on the type's record (`state="failed"`
 with the reason), so the console and health show it and the scheduler retries later. `delete`
@@ -184,8 +185,10 @@ class _Work:
             if record.subscription_id.startswith("failed."):
                 placeholders[record.object_type] = record
             elif listed is not None and record.subscription_id not in listed:
-                log.info("subscription %s is gone from Graph", record.subscription_id)
-                await self.deps.store.drop(record.subscription_id)
+                # Expired or removed (the delete finds nothing), or posting to another URL
+                # than the receiver's now (ENTRASYNC_NOTIFICATION_URL changed): deleted.
+                log.info("subscription %s is not ours in Graph any more", record.subscription_id)
+                await self._delete(record)
             elif (
                 record.subscription_id in self.command.recreate
                 or record.object_type not in self.command.object_types
