@@ -72,7 +72,7 @@ class NatsUsers:
 
     def service_env(self) -> dict[str, dict[str, str]]:
         """Each service connects as its own user, as in deploy/overlays/dev."""
-        services = ("config", "scheduler", "syncer", "history", "console")
+        services = ("config", "scheduler", "syncer", "history", "receiver", "console")
         return {service: {"ENTRASYNC_NATS_URL": self.urls[service]} for service in services}
 
 
@@ -179,6 +179,9 @@ class Demo:
                 cloud=CLOUD,
                 profile_id=profile.id,
                 interval_seconds=self.args.interval,
+                # Users and groups by Graph's change notifications, delivered by the simulator
+                # to the stack's receiver; devices at the interval.
+                near_real_time=True,
             ),
             Tenant,
         )
@@ -259,6 +262,7 @@ def ready_object(
         "first_sync": recorded[0],
         "workdir": str(workdir),
         "console_url": access.url,
+        "receiver_url": demo.stack.receiver_url,
         "metrics_urls": {service: demo.stack.metrics_url(service) for service in SERVICES},
         "admin_user": access.admin_user,
         "admin_password": access.admin_password,
@@ -276,6 +280,8 @@ def hints(ready: dict[str, Any], directory: dict[str, Any]) -> list[str]:
         f"  REST API:              curl -H 'Authorization: Bearer {ready['api_token']}' "
         f"{ready['console_url']}/api/v1/tenants",
         f"  services' logs:        {workdir}/*.log",
+        f"  notification receiver: {ready['receiver_url']}/notifications  (Graph's change "
+        "notifications: the simulator delivers them here)",
         *(
             f"  Prometheus metrics:    {url}  ({service})"
             for service, url in ready["metrics_urls"].items()
@@ -289,8 +295,9 @@ def hints(ready: dict[str, Any], directory: dict[str, Any]) -> list[str]:
         '-d \'{"displayName": "Ada Lovelace"}\'',
         f"  add a directory:       {curl} -X POST {sim['control_url']}/tenants "
         "-d '{\"users\": 50}'  then add it in the console (cloud: simulator)",
-        "  ...and watch its event appear below within one sync interval. "
-        "Ctrl-C stops everything (a second one at once).",
+        "  ...and watch its event appear below in about a second (users and groups are near "
+        "real time; devices follow each sync interval). Ctrl-C stops everything (a second one "
+        "at once).",
     ]
 
 

@@ -46,6 +46,7 @@ DOCUMENTED_KEYS = {
     "first_sync",
     "workdir",
     "console_url",
+    "receiver_url",
     "metrics_urls",
     "admin_user",
     "admin_password",
@@ -53,6 +54,9 @@ DOCUMENTED_KEYS = {
     "nats_users_file",
 }
 SMALL = ["--users", "12", "--groups", "3", "--devices", "3", "--interval", "10"]
+SERVICES = ("config", "scheduler", "syncer", "history", "receiver", "console")
+# Users and groups are near real time in the demo: Graph's notification, a delta round, the event.
+NOTIFIED_BOUND = 10.0
 # The old feed acknowledged nothing: the server sent every event again after its 30 s ack wait.
 REDELIVERY_WAIT = 32.0
 STOP_BOUND = 5.0
@@ -99,7 +103,7 @@ def check_ready_line(line: str, tenants: int) -> dict[str, Any]:
     assert ready["tenants"][0]["tenant_id"] == ready["tenant_id"]
     assert [t["entra_tenant_id"] for t in ready["tenants"]] == [d["tenant_id"] for d in directories]
     assert ready["first_sync"]["status"] == "Succeeded"
-    assert set(ready["metrics_urls"]) == {"config", "scheduler", "syncer", "history", "console"}
+    assert set(ready["metrics_urls"]) == set(SERVICES)
     for url in ready["metrics_urls"].values():
         assert "# TYPE entrasync_api_requests_total counter" in httpx.get(url, timeout=10).text
     return dict(ready)
@@ -108,7 +112,7 @@ def check_ready_line(line: str, tenants: int) -> dict[str, Any]:
 def check_per_service_users(ready: dict[str, Any], run: DemoRun) -> None:
     """Each service connects as its own NATS user, and the server refuses anonymous clients."""
     users = json.loads(Path(ready["nats_users_file"]).read_text())
-    assert {"config", "scheduler", "syncer", "history", "console", "reader", "admin"} <= set(users)
+    assert {*SERVICES, "reader", "admin"} <= set(users)
     assert ready["nats_url"] == users["admin"]
     assert all(url.startswith(f"nats://{user}:") for user, url in users.items())
     seen = {}
@@ -122,7 +126,7 @@ def check_per_service_users(ready: dict[str, Any], run: DemoRun) -> None:
         for item in environ:
             if item.startswith(b"ENTRASYNC_NATS_URL=") and service.startswith("entrasync-"):
                 seen[service.removeprefix("entrasync-")] = item.split(b"=", 1)[1].decode()
-    assert seen == {s: users[s] for s in ("config", "scheduler", "syncer", "history", "console")}
+    assert seen == {s: users[s] for s in SERVICES}
     host, port = users["admin"].rsplit("@", 1)[1].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as anonymous:
         stream = anonymous.makefile("rwb")
@@ -174,9 +178,14 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     assert sorted(t["id"] for t in listed) == sorted(t["tenant_id"] for t in ready["tenants"])
     check_per_service_users(ready, run)
 
+    changed_at = time.monotonic()
     user_id = make_the_printed_change(run)
     created = run.wait_for_line(lambda text: "user.created" in text and user_id in text, 90)
     seen_at = next(at for at, text in run.lines if text == created)
+    # Not the next poll (an hour away for users): the simulator's notification to the receiver.
+    assert seen_at - changed_at < NOTIFIED_BOUND
+    receiver = httpx.get(ready["metrics_urls"]["receiver"], timeout=10).text
+    assert 'entrasync_receiver_requests_total{outcome="accepted",route="notifications"}' in receiver
     # Long enough for the old feed's redelivery of both the first-sync events and this one.
     first_event_at = min(at for at, _ in event_lines(run))
     time.sleep(max(0.0, max(seen_at, first_event_at) + REDELIVERY_WAIT - time.monotonic()))
@@ -189,7 +198,7 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     # Open now: what the services log while stopping stays readable after the folder is gone.
     logs = {path.name: path.open("rb") for path in workdir.glob("*.log")}
     # Asked for JSON logs: every service's log is JSON lines naming it (issue 23.2).
-    for service in ("config", "scheduler", "syncer", "history", "console"):
+    for service in SERVICES:
         lines = (workdir / f"{service}.log").read_text().splitlines()
         records = [json.loads(text) for text in lines if text.strip()]
         assert records and {r["service"] for r in records} == {f"entrasync-{service}"}, service
@@ -208,9 +217,7 @@ def test_demo_ready_line_feed_once_and_ctrl_c_stops_everything(
     stopping = {name: log.read().decode(errors="replace") for name, log in logs.items()}
     for log in logs.values():
         log.close()
-    assert set(stopping) == {
-        f"{s}.log" for s in ("config", "scheduler", "syncer", "history", "console")
-    }
+    assert set(stopping) == {f"{s}.log" for s in SERVICES}
     assert {n: t for n, t in stopping.items() if "Traceback" in t or "ERROR" in t} == {}
 
 
