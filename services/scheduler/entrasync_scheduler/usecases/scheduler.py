@@ -23,7 +23,7 @@ from entrasync_shared.messages import (
 )
 
 from entrasync_scheduler import domain
-from entrasync_scheduler.domain import Planned, PlannedSubscriptions, TenantSchedule
+from entrasync_scheduler.domain import Planned, TenantSchedule
 from entrasync_scheduler.ports import (
     Clock,
     CommandSink,
@@ -32,6 +32,7 @@ from entrasync_scheduler.ports import (
     TenantSource,
 )
 from entrasync_scheduler.settings import SchedulerSettings
+from entrasync_scheduler.usecases.subscriptions import SubscriptionKeeper
 
 log = logging.getLogger("entrasync.scheduler")
 
@@ -80,12 +81,8 @@ class Scheduler:
             renew_before=settings.subscription_renew_before_seconds,
         )
         url = settings.notification_url
-        self._receiver = domain.Receiver.at(url) if url else None
-        # The syncer's records: tenant id -> subscription id -> record.
-        self._records: dict[str, dict[str, SubscriptionRecord]] = {}
-        self._records_loaded = False
-        self._removals: dict[str, str] = {}  # tenant id -> why its subscriptions go
-        self._removed: dict[str, int] = {}  # tenant id -> check window of its last removal
+        receiver = domain.Receiver.at(url) if url else None
+        self._subscriptions = SubscriptionKeeper(sink, self._policy, receiver)
         self._wake = asyncio.Event()
         self._emitting = asyncio.Lock()  # the loop and `sync_now` never plan a tenant at once
         self._next_reconcile = -math.inf
@@ -105,7 +102,7 @@ class Scheduler:
         self._recorded.pop(tenant_id, None)
         self._metrics.tenant_gone(tenant_id)
         if (gone is not None and gone.subs_version is not None) or self.subscriptions_of(tenant_id):
-            self._removals[tenant_id] = "deleted"
+            self._subscriptions.remove(tenant_id, "deleted")
             self._wake.set()
 
     def notified(self, message: ChangeNotified) -> None:
@@ -121,25 +118,18 @@ class Scheduler:
 
     def subscriptions_loaded(self, records: list[SubscriptionRecord]) -> None:
         """The bucket's content at (re)start of its watch."""
-        self._records = {}
-        for record in records:
-            self.subscription_stored(record)
-        self._records_loaded = True
+        self._subscriptions.loaded_all(records)
         self._wake.set()
 
     def subscription_stored(self, record: SubscriptionRecord) -> None:
-        self.subscription_dropped(record.subscription_id)  # a record may change tenants
-        self._records.setdefault(record.tenant_id, {})[record.subscription_id] = record
+        self._subscriptions.stored(record)
 
     def subscription_dropped(self, subscription_id: str) -> None:
-        for tenant_id, mine in list(self._records.items()):
-            if mine.pop(subscription_id, None) is not None and not mine:
-                del self._records[tenant_id]
+        self._subscriptions.dropped(subscription_id)
 
     def subscriptions_of(self, tenant_id: str) -> list[SubscriptionRecord]:
         """The tenant's Graph subscriptions as the syncer recorded them, by object type."""
-        mine = self._records.get(tenant_id, {}).values()
-        return sorted(mine, key=lambda r: (r.object_type, r.subscription_id))
+        return self._subscriptions.of(tenant_id)
 
     def run_recorded(self, recorded: SyncRecorded) -> None:
         if recorded.tenant_id not in self._deleted:
@@ -199,22 +189,8 @@ class Scheduler:
 
     def health(self) -> Health:
         details = {"tenants": str(len(self._states)), "reconciled": str(self.reconciled)}
-        details.update(self._subscription_health())
+        details.update(self._subscriptions.health())
         return Health(service="scheduler", ok=self.reconciled, details=details)
-
-    def _subscription_health(self) -> dict[str, str]:
-        """How many subscriptions are in each state, and each one that is not active."""
-        if self._receiver is None and not self._records:
-            return {}
-        counts = {state: 0 for state in ("active", "reauthorizing", "failed")}
-        details: dict[str, str] = {}
-        for record in (r for mine in self._records.values() for r in mine.values()):
-            counts[record.state] += 1
-            if record.state != "active":
-                key = f"subscription.{record.tenant_id}.{record.object_type}"
-                details[key] = f"{record.state}: {record.error or 'no error given'}"
-        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
-        return {"subscriptions": summary, **details}
 
     # -- the loop ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
@@ -249,7 +225,7 @@ class Scheduler:
             if planned is not None:
                 all_emitted = await self._emit(planned, now) != "failed" and all_emitted
             all_emitted = await self._look_after_subscriptions(tenant_id, now) and all_emitted
-        all_emitted = await self._remove_subscriptions(now) and all_emitted
+        all_emitted = await self._subscriptions.remove_unknown(now, self._known) and all_emitted
         if not all_emitted:
             return self._settings.tick_seconds
         return self._pause(self._clock.time())
@@ -346,59 +322,15 @@ class Scheduler:
         soonest = min([d for d in dues if d is not None] + [self._next_reconcile])
         return max(0.0, min(self._settings.tick_seconds, soonest - now))
 
-    # -- Graph subscriptions ----------------------------------------------------------------
+    def _known(self, tenant_id: str) -> bool:
+        """Config lists the tenant (or the list has not been read yet)."""
+        return not self.reconciled or tenant_id in self._states
+
     async def _look_after_subscriptions(self, tenant_id: str, now: float) -> bool:
-        """Ask the syncer to ensure or delete the tenant's subscriptions if needed; False when
-        the command could not be sent."""
         state = self._states.get(tenant_id)
-        if state is None or not self._records_loaded:
+        if state is None:
             return True
-        records = self.subscriptions_of(tenant_id)
-        planned = domain.plan_subscriptions(state, records, now, self._policy, self._receiver)
-        if planned is None:
-            return True
-        if not await self._send_subscriptions(planned):
-            return False
-        current = self._states.get(tenant_id)
-        if current is not None:
-            self._states[tenant_id] = domain.mark_subscriptions_sent(current, planned)
-        return True
-
-    async def _remove_subscriptions(self, now: float) -> bool:
-        """Delete the subscriptions of deleted tenants, and of tenants config does not know
-        (once per check window)."""
-        if self.reconciled and self._records_loaded:
-            window = domain.check_window(now, self._policy)
-            for tenant_id in list(self._records):
-                known = tenant_id in self._states or tenant_id in self._removals
-                if not known and self._removed.get(tenant_id) != window:
-                    self._removals[tenant_id] = f"o{window}"
-        sent = True
-        for tenant_id, tag in list(self._removals.items()):
-            planned = domain.plan_removal(tenant_id, tag, now, self._policy, self._receiver)
-            if await self._send_subscriptions(planned):
-                self._removals.pop(tenant_id, None)
-                self._removed[tenant_id] = planned.window
-            else:
-                sent = False
+        sent, after = await self._subscriptions.look_after(state, now)
+        if after is not None and tenant_id in self._states:
+            self._states[tenant_id] = after
         return sent
-
-    async def _send_subscriptions(self, planned: PlannedSubscriptions) -> bool:
-        command = planned.command
-        try:
-            await self._sink.manage_subscriptions(planned)
-        except Exception as err:
-            log.warning(
-                "could not ask to %s the subscriptions of %s: %r",
-                command.action,
-                command.tenant_id,
-                err,
-            )
-            return False
-        log.info(
-            "asked the syncer to %s the subscriptions of tenant %s (%s)",
-            command.action,
-            command.tenant_id,
-            planned.msg_id.rsplit(":", 1)[-1],
-        )
-        return True
