@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from nats.js.kv import KeyValue
 from receiver_helpers import Subscription, body, counters, iso
+from support.certificates import certificate_pair
 from support.polling import eventually
 
 pytestmark = pytest.mark.timeout(120)
@@ -320,3 +321,29 @@ async def test_the_subscriptions_bucket_is_watched_by_all_and_written_by_the_syn
     else:
         assert errors and all("permissions violation" in str(e) for e in errors), errors
         assert all("$kv." in str(e).lower() for e in errors), errors
+
+
+async def test_with_a_certificate_it_serves_https(
+    fenced: LocalInfra, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    key_pem, cert_pem = certificate_pair()
+    folder = tmp_path_factory.mktemp("receiver-tls")
+    (folder / "tls.key").write_text(key_pem)
+    (folder / "tls.crt").write_text(cert_pem)
+    await declare(fenced.user_url("admin"), NAMES)
+    port = free_port()
+    settings = ReceiverSettings(
+        nats_url=fenced.user_url("receiver"),
+        prefix=NAMES.prefix,
+        host="127.0.0.1",
+        port=port,
+        tls_cert_file=folder / "tls.crt",
+        tls_key_file=folder / "tls.key",
+    )
+    async with build_app(settings):
+        # The test certificate names no host: the point is that TLS is spoken, not whom to trust.
+        async with httpx.AsyncClient(verify=False, timeout=10) as client:
+            answer = await client.post(f"https://127.0.0.1:{port}/notifications?validationToken=t")
+            assert (answer.status_code, answer.text) == (200, "t")
+            with pytest.raises(httpx.HTTPError):
+                await client.post(f"http://127.0.0.1:{port}/notifications?validationToken=t")
