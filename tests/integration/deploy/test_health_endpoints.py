@@ -10,7 +10,7 @@ from entrasync_devtools.infra import LocalInfra, free_port
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
 
-SERVICES = ("config", "scheduler", "syncer", "history")
+SERVICES = ("config", "scheduler", "syncer", "history", "receiver")
 
 
 async def test_every_service_answers_liveness_and_readiness(
