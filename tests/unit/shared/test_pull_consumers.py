@@ -33,7 +33,8 @@ def pull_subscribers(app: FastStream) -> list[Any]:
         (lambda: build_config(ConfigSettings(encryption_key=generate_key())), 1),
         # A durable per pipeline partition, and tenant-deleted.
         (lambda: build_history(HistorySettings()), PIPELINE_PARTITIONS + 1),
-        (lambda: build_syncer(SyncerSettings()), 1),
+        # Sync commands, and subscription commands (near real time).
+        (lambda: build_syncer(SyncerSettings()), 2),
     ],
     ids=["config", "history", "syncer"],
 )
