@@ -212,13 +212,17 @@ class ConfigApi:
 
 
 class SchedulerApi:
-    """scheduler: run a tenant now."""
+    """scheduler: run a tenant now; what it knows of tenants' Graph subscriptions."""
 
     sync_now: Final = _ep(
         "scheduler", "sync_now", m.SyncNow, m.SyncNowAccepted,
         "Start a tenant's sync now (`conflict` if it is disabled).",
     )  # fmt: skip
     health: Final = _ep("scheduler", "health", NoArguments, m.Health, "scheduler's health.")
+    subscriptions_list: Final = _ep(
+        "scheduler", "subscriptions.list", m.TenantRef, list[m.SubscriptionRecord],
+        "A tenant's Graph subscriptions (near real time) as the syncer recorded them.",
+    )  # fmt: skip
 
 
 class SyncerApi:

@@ -62,7 +62,7 @@ def test_a_router_refuses_to_start_unless_it_answers_exactly_its_catalog_endpoin
     async def sync_now(request: SyncNow, deps: None) -> SyncNowAccepted:
         return await accepted(request)
 
-    with pytest.raises(ValueError, match=r"missing \['health'\]"):
+    with pytest.raises(ValueError, match=r"missing \['health', "):
         router.check()
     with pytest.raises(ValueError, match="cannot answer history.health"):
         router.handles(HistoryApi.health)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from entrasync_shared.catalog import ConfigApi
+from entrasync_shared.catalog import ConfigApi, SchedulerApi
 from entrasync_shared.messages import (
     CredentialProfileCreate,
     ProfileDelete,
@@ -15,12 +15,14 @@ from entrasync_shared.messages import (
     Tenant,
     TenantCreate,
     TenantDelete,
+    TenantRef,
     TenantUpdate,
 )
 
 from entrasync_console.cli.common import Context, err, profiles_app, tenants_app
 from entrasync_console.cli.render import (
     profiles_table,
+    subscriptions_table,
     tenants_table,
 )
 from entrasync_console.core import ops
@@ -221,6 +223,21 @@ def tenants_update(
         return (await tenant_views(s, [await s.call(ConfigApi.tenant_update, update)]))[0]
 
     c.emit(c.run(work), lambda t, wide: tenants_table([t], wide))
+
+
+@tenants_app.command("subscriptions")
+def tenants_subscriptions(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id, name or domain")],
+) -> None:
+    """Show a near-real-time tenant's Graph subscriptions and their state."""
+    c: Context = ctx.obj
+
+    async def work(s: Services, _: Any) -> Any:
+        current = await ops.find_tenant(s, tenant)
+        return await s.call(SchedulerApi.subscriptions_list, TenantRef(tenant_id=current.id))
+
+    c.emit(c.run(work), subscriptions_table)
 
 
 @tenants_app.command("delete")

@@ -11,6 +11,7 @@ from entrasync_shared.messages import (
     CredentialProfile,
     HistoryRow,
     Page,
+    SubscriptionRecord,
     Tenant,
 )
 from rich import box
@@ -82,6 +83,18 @@ def tenants_table(tenants: Sequence[Tenant], wide: bool = False) -> Table:
             status_text(last.last_sync_status if last else None),
             t.id,
         )
+    return table
+
+
+def subscriptions_table(records: Sequence[SubscriptionRecord], wide: bool = False) -> Table:
+    table = _table("Change notifications")
+    for header in ("Type", "State", "Expires", "Error"):
+        _text_column(table, header)
+    if wide:
+        _id_column(table)
+    for r in records:
+        cells = (r.resource, r.state, when(r.expires_at), r.error or "")
+        table.add_row(*cells, *((r.subscription_id,) if wide else ()))
     return table
 
 

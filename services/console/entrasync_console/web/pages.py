@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrasync_shared.catalog import ConfigApi
+from entrasync_shared.catalog import ConfigApi, SchedulerApi
 from entrasync_shared.messages import (
     HISTORY_PAGE_SIZES,
+    SubscriptionRecord,
     Tenant,
     TenantCreate,
     TenantDelete,
@@ -164,7 +165,24 @@ async def tenant_page(
     }
     if tab == "history":
         context.update(await history_pages.tenant_history(request, tenant.id, tenant.name))
+    elif tenant.near_real_time:
+        context["subscriptions"], context["subscriptions_error"] = await subscriptions_of(
+            request, tenant.id
+        )
     return await render(request, state, "tenant.html", status_code, **context)
+
+
+async def subscriptions_of(
+    request: Request, tenant_id: str
+) -> tuple[list[SubscriptionRecord], str | None]:
+    """The tenant's Graph subscriptions as the scheduler knows them, or why they are unknown."""
+    try:
+        found = await console(request).services.call(
+            SchedulerApi.subscriptions_list, TenantRef(tenant_id=tenant_id)
+        )
+    except ApiCallError as err:
+        return [], f"unknown: {err.error.message}"
+    return found, None
 
 
 @router.post("/tenants/{tenant_id}", response_class=HTMLResponse)

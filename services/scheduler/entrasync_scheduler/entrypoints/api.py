@@ -6,7 +6,13 @@ import uuid
 
 from entrasync_shared.catalog import NoArguments, SchedulerApi
 from entrasync_shared.kit.api import ApiFailure, ApiRouter
-from entrasync_shared.messages import Health, SyncNow, SyncNowAccepted
+from entrasync_shared.messages import (
+    Health,
+    SubscriptionRecord,
+    SyncNow,
+    SyncNowAccepted,
+    TenantRef,
+)
 from entrasync_shared.natsutil import ApiCallError
 
 from entrasync_scheduler.usecases.scheduler import Scheduler, TenantDisabled, UnknownTenant
@@ -30,3 +36,8 @@ async def sync_now(request: SyncNow, scheduler: Scheduler) -> SyncNowAccepted:
         raise ApiFailure(str(err), "tenant_id", code="not_found") from None
     except TenantDisabled as err:
         raise ApiFailure(str(err), "tenant_id", code="conflict") from None
+
+
+@api.handles(SchedulerApi.subscriptions_list)
+async def subscriptions_list(request: TenantRef, scheduler: Scheduler) -> list[SubscriptionRecord]:
+    return scheduler.subscriptions_of(request.tenant_id)
