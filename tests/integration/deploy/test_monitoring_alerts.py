@@ -178,6 +178,23 @@ CASES: dict[str, dict[str, Any]] = {
         "fires": ("1m", [{"profile_id": "p1"}]),
         "quiet": None,
     },
+    "EntrasyncForgedNotifications": {
+        "series": {
+            # /notifications gets forged POSTs from minute 10 (the series appears then);
+            # /lifecycle's refusals are of other kinds.
+            'entrasync_receiver_requests_total{route="notifications",outcome="forged",pod="a"}': (
+                "_x10 1 3x30"
+            ),
+            'entrasync_receiver_requests_total{route="lifecycle",outcome="replayed",pod="a"}': (
+                "0+1x40"
+            ),
+            'entrasync_receiver_requests_total{route="lifecycle",outcome="accepted",pod="a"}': (
+                "0+5x40"
+            ),
+        },
+        "fires": ("12m", [{"route": "notifications"}]),
+        "quiet": "40m",
+    },
     "EntrasyncCredentialExpired": {
         "series": {
             'entrasync_config_profile_expiry_days{profile_id="p1"}': "12x5",
