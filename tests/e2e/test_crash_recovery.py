@@ -46,6 +46,8 @@ SYNCER_ENV = {
     "ENTRASYNC_SYNCER_KEEPALIVE": "1",
     "ENTRASYNC_SYNCER_LEASE_SECONDS": "3",
     "ENTRASYNC_SYNCER_NAK_DELAY": "0.5",
+    # Small batches (pages otherwise share one): the kill lands after a few of them.
+    "ENTRASYNC_SYNCER_MAX_BATCH_BYTES": "16384",
 }
 
 

@@ -50,6 +50,7 @@ async def test_every_batch_and_the_finish_of_a_run_carry_the_directory_guid() ->
     fakes.graph.serve("p2", [{"id": "u2"}])
     command = StartSync(run_id="r1", tenant_id="t1", mode="full", reason="first")
 
+    fakes.options = replace(fakes.options, max_batch_bytes=1)  # a batch per page
     finished = await sync_tenant(
         command.model_copy(update={"object_types": ("user",)}),
         replace(fakes.deps(), tokens=JwtTokens()),

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 from entrasync_shared.messages import ObservationBatch, StartSync, SyncFinished, SyncStarted
 from entrasync_syncer.domain import full_round_url
@@ -28,7 +30,7 @@ def fakes() -> Fakes:
     return fakes
 
 
-async def test_a_full_run_publishes_one_batch_per_page_then_stores_the_delta_link(
+async def test_a_full_run_publishes_its_pages_together_then_stores_the_delta_link(
     fakes: Fakes,
 ) -> None:
     fakes.graph.serve(USERS, [{"id": "u1"}, {"id": "u2"}], next_url="p2")
@@ -38,16 +40,35 @@ async def test_a_full_run_publishes_one_batch_per_page_then_stores_the_delta_lin
 
     log = fakes.publisher.log
     assert isinstance(log[0], SyncStarted) and log[0].id == "run1:started"
+    # Pages go out together up to `max_batch_bytes`: history's cost is per batch.
     assert [(b.id, b.seq, b.mode) for b in fakes.publisher.batches()] == [
-        ("run1:user:0", 0, "full"),
-        ("run1:user:1", 1, "full"),
+        ("run1:user:0", 0, "full")
     ]
     assert [o.id for b in fakes.publisher.batches() for o in b.objects] == ["u1", "u2", "u3"]
     assert isinstance(log[-1], SyncFinished) and log[-1] == finished
     assert finished.id == "run1:finished" and finished.status == "Succeeded"
     (result,) = finished.results
-    assert (result.mode, result.reason, result.total, result.batches) == ("full", "schedule", 3, 2)
+    assert (result.mode, result.reason, result.total, result.batches) == ("full", "schedule", 3, 1)
     assert fakes.cursors.links[("t1", "user")] == "p2#delta"
+
+
+async def test_pages_share_a_batch_only_up_to_its_size_and_never_across_removals(
+    fakes: Fakes,
+) -> None:
+    big = "x" * 3000
+    fakes.graph.serve(USERS, [{"id": "u1", "aboutMe": big}], next_url="p2")
+    fakes.graph.serve("p2", [{"id": "u2", "aboutMe": big}], next_url="p3")
+    fakes.graph.serve("p3", [{"id": "u3"}], next_url="p4")
+    fakes.graph.serve("p4", [{"id": "u4", "@removed": {"reason": "deleted"}}], next_url="p5")
+    fakes.graph.serve("p5", [{"id": "u5"}])
+    fakes.options = replace(fakes.options, max_batch_bytes=5000)
+
+    finished = await sync_tenant(command(), fakes.deps())
+
+    batches = fakes.publisher.batches()
+    assert [[o.id for o in b.objects] for b in batches] == [["u1"], ["u2", "u3"], [], ["u5"]]
+    assert [[r.id for r in b.removals] for b in batches] == [[], [], ["u4"], []]
+    assert [b.seq for b in batches] == [0, 1, 2, 3] and finished.results[0].batches == 4
 
 
 async def test_a_delta_run_starts_from_the_stored_link(fakes: Fakes) -> None:
@@ -180,6 +201,7 @@ async def test_batches_carry_their_attempts_start_so_history_can_order_them(
 ) -> None:
     fakes.graph.serve(USERS, [{"id": "u1"}], next_url="p2")
     fakes.graph.serve("p2", [{"id": "u2"}])
+    fakes.options = replace(fakes.options, max_batch_bytes=1)  # a batch per page
 
     first = await sync_tenant(command(), fakes.deps())
     fakes.graph.serve(USERS, [{"id": "u1"}], next_url="p2")

@@ -1,6 +1,8 @@
 """A tenant deleted while its run is in progress: the run stops at the next page, publishes
 nothing more and is finished as Cancelled (issue 18, defect 3)."""
 
+from dataclasses import replace
+
 import pytest
 from entrasync_shared.messages import StartSync, SyncFinished
 from entrasync_syncer.domain import full_round_url
@@ -32,6 +34,7 @@ async def test_a_tenant_deleted_mid_run_gets_no_further_page_read_nor_published(
     fakes.graph.serve("p2", [{"id": "u2"}], next_url="p3")
     fakes.graph.serve("p3", [{"id": "u3"}])
     fakes.deletions.after_pages = 2  # config deletes the tenant while page 2 is being read
+    fakes.options = replace(fakes.options, max_batch_bytes=1)  # every page its own batch
 
     finished = await sync_tenant(command(), fakes.deps())
 
@@ -40,6 +43,20 @@ async def test_a_tenant_deleted_mid_run_gets_no_further_page_read_nor_published(
     assert finished.status == "Cancelled"
     assert [(r.status, r.error) for r in finished.results] == [("Cancelled", TENANT_DELETED)]
     assert fakes.cursors.links == {}  # the half-read round left no deltaLink behind
+
+
+async def test_pages_held_to_share_a_batch_are_not_published_once_the_tenant_is_deleted(
+    fakes: Fakes,
+) -> None:
+    fakes.graph.serve(USERS, [{"id": "u1"}], next_url="p2")
+    fakes.graph.serve("p2", [{"id": "u2"}], next_url="p3")
+    fakes.graph.serve("p3", [{"id": "u3"}])
+    fakes.deletions.after_pages = 2
+
+    finished = await sync_tenant(command(), fakes.deps())
+
+    assert fakes.publisher.batches() == []
+    assert finished.status == "Cancelled"
 
 
 async def test_every_type_of_the_run_stops_when_its_tenant_is_deleted(fakes: Fakes) -> None:

@@ -43,7 +43,7 @@ async def test_a_key_with_a_nul_fails_the_round_and_keeps_the_cursor(fakes: Fake
         "(at extension_x: key 'bad\\x00key' holds a NUL character)"
     )
     published = [o.id for b in fakes.publisher.batches() for o in b.objects]
-    assert published == ["u1", "g1"]
+    assert sorted(published) == ["g1", "u1"]  # the page read before the failure went out
     assert ("t1", "user") not in fakes.cursors.links and ("t1", "group") in fakes.cursors.links
 
 

@@ -202,6 +202,14 @@ def split_batch(
     return batches
 
 
+def page_weight(objects: list[ObservedObject], max_members: int = 5000) -> int | None:
+    """What `split_batch` weighs a page of observations (no removals) at, or None when one of
+    them has more than `max_members` member changes (only `split_batch` cuts those)."""
+    if any(len(o.members_added) + len(o.members_removed) > max_members for o in objects):
+        return None
+    return _page_weight(objects, [])
+
+
 def _pieces(obj: ObservedObject, max_members: int) -> list[ObservedObject]:
     if len(obj.members_added) + len(obj.members_removed) <= max_members:
         return [obj]

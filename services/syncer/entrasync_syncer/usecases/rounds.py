@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from entrasync_shared.messages import (
     ObservationBatch,
     ObservedObject,
+    Removal,
     StartSync,
     SyncMode,
     SyncReason,
@@ -27,7 +28,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain import batch_id, full_round_url, plan_type
 from entrasync_syncer.domain.filters import FilterTally, Scope
-from entrasync_syncer.domain.pages import PageReader, compact_members, split_batch
+from entrasync_syncer.domain.pages import PageReader, compact_members, page_weight, split_batch
 from entrasync_syncer.ports import (
     CursorStore,
     DeletionWatch,
@@ -67,6 +68,10 @@ class TypeRun:
     batches: int = 0
     pages: int = 0
     deleted: int = 0
+    # Pages of observations held back to go out as one batch (up to `max_batch_bytes`): every
+    # batch costs history a fixed number of database round trips, whatever its size.
+    held: list[ObservedObject] = field(default_factory=list)
+    held_weight: int = 0
 
     async def run(self) -> TypeResult:
         tenant_id = self.command.tenant_id
@@ -89,6 +94,7 @@ class TypeRun:
             try:
                 link = await self._walk(plan.url, mode)
             except DeltaLinkExpired as exc:
+                await self._flush(mode)  # what was read goes out, as when pages went one by one
                 run_id = self.command.run_id
                 log.warning("run %s: %s unusable (%s); full round", run_id, self._what, exc)
                 await self.cursors.discard(tenant_id, self.object_type)
@@ -97,6 +103,7 @@ class TypeRun:
                 self.filtered.reset()
                 link = await self._walk(full_round_url(self.graph_url, self.object_type), mode)
         except GraphError as exc:
+            await self._flush(mode)  # the pages read before the failure still go out
             return self._result(mode, reason, error=str(exc))
         await self.cursors.put(tenant_id, self.object_type, link, self.scope.digest)
         if self.reader.skipped:
@@ -124,6 +131,7 @@ class TypeRun:
                 self.pages += 1
                 if page.delta_link:
                     await self._publish(page, mode)
+                    await self._flush(mode)
                     return page.delta_link
                 if not page.next_link:
                     raise GraphError("Graph page without @odata.nextLink or @odata.deltaLink")
@@ -155,7 +163,30 @@ class TypeRun:
         self.deleted += len(removals)
         objects = self.filtered.apply(self.scope, self.object_type, mode, objects, removals)
         self._refuse_unstorable(objects)
-        for kept, removed in split_batch(objects, removals, self.max_batch_bytes):
+        if removals:  # kept in page order: observations and removals are never merged
+            await self._flush(mode)
+            await self._send(split_batch(objects, removals, self.max_batch_bytes), mode)
+            return
+        weight = page_weight(objects)
+        if weight is None or self.held_weight + weight > self.max_batch_bytes:
+            await self._flush(mode)
+        if weight is None or weight > self.max_batch_bytes:
+            await self._send(split_batch(objects, [], self.max_batch_bytes), mode)
+            return
+        self.held += objects
+        self.held_weight += weight
+
+    async def _flush(self, mode: SyncMode) -> None:
+        """Publish the held pages as one batch (they fit: each was weighed as it came)."""
+        if self.held:
+            held, self.held, self.held_weight = self.held, [], 0
+            await self._send([(held, [])], mode)
+
+    async def _send(
+        self, batches: list[tuple[list[ObservedObject], list[Removal]]], mode: SyncMode
+    ) -> None:
+        self._stop_if_deleted()
+        for kept, removed in batches:
             seq = self.batches
             await self.publisher.batch(
                 ObservationBatch(
