@@ -144,3 +144,14 @@ async def test_without_nats_the_post_is_unavailable_and_not_remembered() -> None
     fakes.stream_down = False
     assert (await receive(deps(fakes), "lifecycle", body(item))).status == 202
     assert fakes.counted == [("lifecycle", "unavailable")] * 2 + [("lifecycle", "accepted")]
+
+
+async def test_replaying_a_captured_body_drains_no_tokens() -> None:
+    fakes = Fakes()
+    item = subscribed(fakes)
+    the_deps = deps(fakes, burst=2)
+    captured = body(item)
+    assert (await receive(the_deps, "notifications", captured)).status == 202
+    for _ in range(5):
+        assert (await receive(the_deps, "notifications", captured)).status == 409
+    assert (await receive(the_deps, "notifications", body(item, nonce=1))).status == 202

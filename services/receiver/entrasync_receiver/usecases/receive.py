@@ -69,26 +69,35 @@ async def _verdict(deps: Deps, body: bytes) -> Verdict:
     return judge(items, records, deps.wall_clock())
 
 
+async def _forget(deps: Deps, digest: str) -> None:
+    """Forget a body that was not published after all, so that Graph's retry is no replay."""
+    try:
+        await deps.replays.forget(digest)
+    except Unavailable:
+        log.warning("could not forget body %s: its retry is refused for a while", digest[:12])
+
+
 async def _publish(deps: Deps, verdict: Verdict, digest: str) -> int:
-    """Publish an accepted POST once across replicas; the number of messages published."""
-    wait = deps.limit.take(verdict.tenants, deps.monotonic())
-    if wait is not None:
-        raise Refused("rate_limited", f"retry after {wait}s", retry_after=wait)
-    outgoing = messages(verdict, digest, deps.wall_clock())
+    """Publish an accepted POST once across replicas; the number of messages published.
+
+    Replays are refused before the rate limit, so replaying a captured body drains no tenant's
+    tokens; a POST refused after its body was remembered (rate limit, NATS) is forgotten again.
+    """
     try:
         if not await deps.replays.first(digest):
             raise Refused("replayed", f"body {digest[:12]} was accepted already")
     except Unavailable as err:
         raise Refused("unavailable", str(err)) from None
+    wait = deps.limit.take(verdict.tenants, deps.monotonic())
+    if wait is not None:
+        await _forget(deps, digest)
+        raise Refused("rate_limited", f"retry after {wait}s", retry_after=wait)
     try:
-        await deps.notifier.publish(outgoing)
+        await deps.notifier.publish(messages(verdict, digest, deps.wall_clock()))
     except Unavailable as err:
-        try:
-            await deps.replays.forget(digest)  # so that Graph's retry is no replay
-        except Unavailable:
-            log.warning("could not forget body %s: its retry is refused for a while", digest[:12])
+        await _forget(deps, digest)
         raise Refused("unavailable", str(err)) from None
-    return len(outgoing)
+    return len(verdict.groups)
 
 
 def refuse(deps: Deps, route: str, refused: Refused) -> Answer:
