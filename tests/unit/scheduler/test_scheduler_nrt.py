@@ -432,3 +432,24 @@ async def test_subscriptions_of_a_tenant_config_does_not_know_are_deleted_once_p
         ("gone", "delete")
     ] * 2
     assert asked(queue) == [("delete", f"o{window}"), ("delete", f"o{window + 1}")]
+
+
+async def test_a_notification_heard_while_the_round_is_queued_gets_a_round_after_it() -> None:
+    queue, clock = FakeQueue(), FakeClock(T0 + 0.1)
+    subject = await started_and_idle(queue, clock)
+    queue_it = queue.start_sync
+
+    async def slow_queue(planned: Planned) -> bool:
+        clock.now += 0.05  # the PubAck takes a moment, and a notification comes meanwhile
+        subject.notified(change())
+        return await queue_it(planned)
+
+    queue.start_sync = slow_queue  # type: ignore[method-assign]
+    subject.notified(change())
+    await subject.tick()
+    queue.start_sync = queue_it  # type: ignore[method-assign]
+    subject.run_recorded(finished(queue.planned[-1], clock.now))
+    clock.now = T0 + 1.0
+    await subject.tick()
+
+    assert rounds(queue)[1:] == [("notification", ("user",))] * 2

@@ -68,7 +68,7 @@ class TenantSchedule:
     busy_until: float = 0.0  # the queue holds another command of this tenant until about then
     # Near real time: notified types no run has covered yet, and since when.
     wanted: frozenset[str] = frozenset()
-    wanted_since: float = 0.0
+    wanted_last: float = 0.0  # when the latest notification came
     urgent: bool = False  # a `missed` lifecycle event: run without waiting for the window
     targeted_window: int | None = None  # coalescing window of the last notification round
     notified_polled_at: float | None = None  # last run that read every notified type
@@ -199,14 +199,18 @@ def mark_started(
 ) -> TenantSchedule:
     """The command is on the queue; its run is in flight unless it already reported back.
 
-    The run covers the notifications heard so far, unless the queue already held it (`fresh`
-    False: another replica queued it, maybe before them): those then wait for the next round.
+    The run covers the notifications heard until `now` (when it was planned), unless the queue
+    already held it (`fresh` False: another replica queued it, maybe before them): those then
+    wait for the next round.
     """
     command = planned.command
     finished = state.last_recorded_run == command.run_id
     in_flight = None if finished else InFlight(run_id=command.run_id, key=planned.key, since=now)
     types = set(command.object_types)
-    wanted = state.wanted - types if fresh else state.wanted
+    # Notifications heard after the command was planned (while it was being queued) may be
+    # of changes the run reads before they happen: they stay wanted.
+    covered = fresh and state.wanted_last <= now
+    wanted = state.wanted - types if covered else state.wanted
     notified_at, others_at = _polled(state, types, now)
     state = replace(
         state,

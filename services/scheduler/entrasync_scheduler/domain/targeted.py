@@ -33,8 +33,7 @@ def take_notification(
     recreate the subscription. A tenant that is not (or no longer) near real time ignores it."""
     if object_type not in notified_types(state.tenant):
         return state
-    since = state.wanted_since if state.wanted else now
-    state = replace(state, wanted=state.wanted | {object_type}, wanted_since=since)
+    state = replace(state, wanted=state.wanted | {object_type}, wanted_last=now)
     if kind == "missed":
         return replace(state, urgent=True)
     if kind == "reauthorizationRequired":
