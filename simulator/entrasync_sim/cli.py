@@ -21,7 +21,7 @@ from entrasync_sim.app import build_app
 from entrasync_sim.delta import Quirks
 from entrasync_sim.delta_text import render_memberships
 from entrasync_sim.runtime import SEVEN_DAYS, Settings, Simulator
-from entrasync_sim.seed import seed_tenants
+from entrasync_sim.seed import ExtraCounts, seed_tenants
 from entrasync_sim.tenants import TenantRegistry
 from entrasync_sim.throttle import Throttle, ThrottleSettings
 from entrasync_sim.tls import write_tls_files
@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--users", type=_count, default=100)
     serve.add_argument("--groups", type=_count, default=10)
     serve.add_argument("--devices", type=_count, default=20)
+    # Default: scaled with --users (see `seed.ExtraCounts.resolve`).
+    serve.add_argument("--service-principals", type=_count, default=None)
+    serve.add_argument("--applications", type=_count, default=None)
+    serve.add_argument("--contacts", type=_count, default=None)
+    serve.add_argument("--administrative-units", type=_count, default=None)
     serve.add_argument("--tenants", type=_positive, default=1)
     serve.add_argument("--page-size", type=_positive, default=200)
     serve.add_argument("--member-slice", type=_positive, default=500)
@@ -119,6 +124,12 @@ async def _serve(args: argparse.Namespace) -> None:
         args.groups,
         args.devices,
         certificates=args.certificates == "on",
+        extra=ExtraCounts(
+            service_principals=args.service_principals,
+            applications=args.applications,
+            contacts=args.contacts,
+            administrative_units=args.administrative_units,
+        ),
     )
     quirks = Quirks(
         args.duplicates,

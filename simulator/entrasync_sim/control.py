@@ -27,16 +27,17 @@ from entrasync_sim.directory import DirectoryObject, TenantDirectory
 from entrasync_sim.lag import ReplicationLag
 from entrasync_sim.mutations import BatchError, apply_batch, kind_of
 from entrasync_sim.runtime import Simulator
-from entrasync_sim.schema import KINDS, ODATA_TYPES, PROPERTIES, Kind
-from entrasync_sim.seed import seed_tenant
+from entrasync_sim.schema import KINDS, MEMBER_KINDS, ODATA_TYPES, PROPERTIES, Kind
+from entrasync_sim.seed import EXTRA_COUNTS, ExtraCounts, seed_tenant
 from entrasync_sim.tenants import Tenant
 
 
 def render(directory: TenantDirectory, obj: DirectoryObject) -> dict[str, Any]:
-    """An object as the control API shows it; groups carry their live members' sorted ids, and
-    in `memberTypes` each one's type as entrasync names it (`servicePrincipal`, `orgContact`...)."""
+    """An object as the control API shows it; groups, directory roles and administrative units
+    carry their live members' sorted ids, and in `memberTypes` each one's type as entrasync names
+    it (`servicePrincipal`, `orgContact`...)."""
     body: dict[str, Any] = {"id": obj.id, **obj.props}
-    if obj.kind == "groups":
+    if obj.kind in MEMBER_KINDS:
         body["members"] = directory.live_members(obj.id)
         edges = directory.members.get(obj.id, {})
         body["memberTypes"] = {m: MEMBER_TYPE_NAMES[edges[m]] for m in body["members"]}
@@ -70,12 +71,14 @@ async def tenants(request: Request) -> Response:
 _SEED_DEFAULTS = {"users": 100, "groups": 10, "devices": 20}
 
 
-def _seed_counts(body: dict[str, Any]) -> dict[str, int]:
-    unknown = set(body) - set(_SEED_DEFAULTS)
+def _seed_counts(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(body) - set(_SEED_DEFAULTS) - set(EXTRA_COUNTS)
     if unknown:
         raise BadRequest(400, "badRequest", f"Unknown field {sorted(unknown)[0]}.")
     counts = {**_SEED_DEFAULTS, **body}
     for name, value in counts.items():
+        if name in EXTRA_COUNTS and value is None:
+            continue  # scaled with the users
         # bool is an int subclass: refuse it explicitly.
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
             raise BadRequest(400, "badRequest", f"{name} must be an integer from 0 to 100000.")
@@ -93,6 +96,7 @@ def _new_tenant(simulator: Simulator, counts: dict[str, int]) -> Tenant:
         groups=counts["groups"],
         devices=counts["devices"],
         taken=lambda domain: registry.resolve(domain) is not None,
+        extra=ExtraCounts(**{name: counts.get(name) for name in EXTRA_COUNTS}),
     )
     # Added tenants share the process's delta quirks (`--duplicates` and friends).
     first = next(iter(registry), None)
@@ -170,7 +174,8 @@ async def restore(request: Request) -> Response:
 
 
 async def members(request: Request) -> Response:
-    """Add and remove group members: body `{"add": [ids], "remove": [ids]}`."""
+    """Add and remove members of a group, directory role or administrative unit: body
+    `{"add": [ids], "remove": [ids]}`."""
     directory = tenant_of(request).directory
     body = await json_body(request)
     lists = [body.get("add", []), body.get("remove", [])]
@@ -178,10 +183,9 @@ async def members(request: Request) -> Response:
         isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in lists
     ):
         raise BadRequest(400, "badRequest", "Body must be {'add': [ids], 'remove': [ids]}.")
+    _kind(request.path_params["kind"])
     directory.change_members(request.path_params["id"], lists[0], lists[1])
-    group = directory.get("groups", request.path_params["id"])
-    assert group is not None
-    return JSONResponse(render(directory, group))
+    return JSONResponse(render(directory, directory.require_container(request.path_params["id"])))
 
 
 def lagging(endpoint: Endpoint) -> Endpoint:
@@ -252,7 +256,7 @@ ROUTES = [
         guarded(notify.slow_endpoints),
         methods=["GET", "PUT"],
     ),
-    Route(_PREFIX + "/{tid}/groups/{id}/members", guarded(lagging(members)), methods=["POST"]),
+    Route(_PREFIX + "/{tid}/{kind}/{id}/members", guarded(lagging(members)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}/{id}/restore", guarded(lagging(restore)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}", guarded(lagging(create)), methods=["POST"]),
     Route(_PREFIX + "/{tid}/{kind}/{id}", guarded(lagging(update)), methods=["PATCH"]),

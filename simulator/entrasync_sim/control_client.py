@@ -63,18 +63,34 @@ class SimulatorControl:
         return result
 
     def add_tenant(
-        self, *, users: int = 100, groups: int = 10, devices: int = 20
+        self,
+        *,
+        users: int = 100,
+        groups: int = 10,
+        devices: int = 20,
+        service_principals: int | None = None,
+        applications: int | None = None,
+        contacts: int | None = None,
+        administrative_units: int | None = None,
     ) -> dict[str, Any]:
         """Seed and serve one more tenant (random GUIDs, app and certificate); returns its entry,
-        keys as in the ready line."""
-        body = {"users": users, "groups": groups, "devices": devices}
+        keys as in the ready line. Counts left None scale with `users`."""
+        body: dict[str, Any] = {"users": users, "groups": groups, "devices": devices}
+        optional = {
+            "service_principals": service_principals,
+            "applications": applications,
+            "contacts": contacts,
+            "administrative_units": administrative_units,
+        }
+        body |= {name: value for name, value in optional.items() if value is not None}
         result: dict[str, Any] = self._call("POST", "/tenants", json=body)
         return result
 
     def truth(self, tenant_id: str, type: str) -> list[dict[str, Any]]:
-        """Live objects of one type (`user|group|device|servicePrincipal|orgContact`) with all
-        properties; groups carry `members`, the sorted ids of their live members, and
-        `memberTypes`, each member's type (`user`, `servicePrincipal`, `orgContact`...)."""
+        """Live objects of one type (`user|group|device|servicePrincipal|orgContact|application|
+        directoryRole|administrativeUnit|roleEligibility`) with all properties; groups, roles and
+        units carry `members`, the sorted ids of their live members, and `memberTypes`, each
+        member's type (`user`, `servicePrincipal`, `orgContact`...)."""
         path = f"/tenants/{tenant_id}/truth"
         result: list[dict[str, Any]] = self._call("GET", path, params={"type": type})
         return result
@@ -86,12 +102,14 @@ class SimulatorControl:
         return list(result["ids"])
 
     def state(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]:
-        """Live users, groups (with sorted live `members` ids) and devices, all properties."""
+        """Live objects of every kind by collection name (`users`, `groups`, ...,
+        `directoryRoles`, `roleEligibilitySchedules`), as `truth` gives them."""
         result: dict[str, list[dict[str, Any]]] = self._call("GET", f"/tenants/{tenant_id}/state")
         return result
 
     def create(self, tenant_id: str, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Create a user, group or device; `attrs` may carry an `id`."""
+        """Create an object of any kind (a directory role: activate it); `attrs` may carry an
+        `id`."""
         result: dict[str, Any] = self._call("POST", f"/tenants/{tenant_id}/{kind}", json=attrs)
         return result
 
@@ -104,12 +122,13 @@ class SimulatorControl:
         return result
 
     def delete(self, tenant_id: str, kind: str, object_id: str, hard: bool = False) -> None:
-        """Soft-delete (users, groups) or, with `hard`, purge; devices are always purged."""
+        """Soft-delete (users, Microsoft 365 groups, applications, service principals,
+        administrative units) or, with `hard`, purge; other kinds are always purged."""
         path = f"/tenants/{tenant_id}/{kind}/{object_id}"
         self._call("DELETE", path, params={"hard": "true" if hard else "false"})
 
     def restore(self, tenant_id: str, kind: str, object_id: str) -> dict[str, Any]:
-        """Restore a soft-deleted user or group."""
+        """Restore a soft-deleted object (a kind `delete` soft-deletes)."""
         path = f"/tenants/{tenant_id}/{kind}/{object_id}/restore"
         result: dict[str, Any] = self._call("POST", path)
         return result
@@ -121,7 +140,8 @@ class SimulatorControl:
         add: list[str] | None = None,
         remove: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Add and remove members of a group (all or nothing); returns the group."""
+        """Add and remove members of a group, directory role or administrative unit (all or
+        nothing); returns it."""
         body = {"add": add or [], "remove": remove or []}
         path = f"/tenants/{tenant_id}/groups/{group_id}/members"
         result: dict[str, Any] = self._call("POST", path, json=body)

@@ -17,7 +17,14 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
-from entrasync_sim.schema import MEMBERS_PROPERTY, ODATA_TYPES, PROPERTIES, Kind, selectable
+from entrasync_sim.schema import (
+    MEMBER_KINDS,
+    MEMBERS_PROPERTY,
+    ODATA_TYPES,
+    PROPERTIES,
+    Kind,
+    selectable,
+)
 from entrasync_sim.tokens import RoundState
 
 _ALL_PROPERTIES = {kind: tuple(sorted(names)) for kind, names in PROPERTIES.items()}
@@ -132,7 +139,7 @@ def paginate(
 
 
 def tracks_members(state: RoundState) -> bool:
-    return state.kind == "groups" and (state.select is None or MEMBERS_PROPERTY in state.select)
+    return state.kind in MEMBER_KINDS and (state.select is None or MEMBERS_PROPERTY in state.select)
 
 
 def plain_names(state: RoundState) -> tuple[str, ...]:
@@ -280,7 +287,7 @@ def _window_start(directory: TenantDirectory, obj: DirectoryObject, state: Round
     assert state.since is not None
     if state.since < obj.changed_seq <= state.upto:
         return state.since
-    if obj.kind == "groups" and directory.members_changed(obj.id, state.since, state.upto):
+    if obj.kind in MEMBER_KINDS and directory.members_changed(obj.id, state.since, state.upto):
         return state.since
     return state.replay_since or 0
 

@@ -27,7 +27,7 @@ from entrasync_sim.delta import (
     walk_plain,
 )
 from entrasync_sim.directory import DirectoryObject, Lifecycle, TenantDirectory
-from entrasync_sim.schema import Kind
+from entrasync_sim.schema import MEMBER_KINDS, Kind
 from entrasync_sim.tokens import RoundState
 
 
@@ -83,8 +83,8 @@ def _render_page(
         # cost half as much again, and the page is cached whole anyway.
         text = orjson.dumps(list(map(build, objects))).decode()
         return [text], next_state, len(text)
-    ids = directory.sorted_ids["groups"]
-    groups, live = directory.objects["groups"], Lifecycle.LIVE
+    ids = directory.sorted_ids[state.kind]
+    groups, live = directory.objects[state.kind], Lifecycle.LIVE
 
     def entries_of(group_id: str) -> list[tuple[str, ...]]:
         group = groups[group_id]
@@ -142,11 +142,13 @@ def _member_slices(directory: TenantDirectory, group_id: str, upto: int, size: i
 
 
 def render_memberships(directory: TenantDirectory, size: int) -> None:
-    """Render every group's `members@delta` slices now: the server calls this right after
-    seeding, so a tenant's first full groups round costs what a repeated one does (joining
-    1.25 M member references at 100k users is memory-bound, ~0.5 s, and belongs in startup)."""
-    for group_id in directory.sorted_ids["groups"]:
-        _member_slices(directory, group_id, directory.seq, size)
+    """Render the `members@delta` slices of every group, role and unit now: the server calls
+    this right after seeding, so a tenant's first full groups round costs what a repeated one
+    does (joining 1.25 M member references at 100k users is memory-bound, ~0.5 s, and belongs
+    in startup)."""
+    for kind in MEMBER_KINDS:
+        for group_id in directory.sorted_ids[kind]:
+            _member_slices(directory, group_id, directory.seq, size)
 
 
 def _slices(directory: TenantDirectory, members: dict[str, Kind], size: int) -> list[str]:

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 from entrasync_sim.schema import (
     KINDS,
+    MEMBER_KINDS,
+    MEMBER_TYPES,
     ODATA_TYPES,
     PROPERTIES,
     SOFT_DELETABLE,
@@ -108,7 +110,7 @@ class Change(NamedTuple):
     kind: Kind
     object_id: str
     change_type: str  # "updated" (also creations, soft deletes, restores) or "deleted"
-    members_of: str | None = None  # set when a group's membership changed
+    members_of: str | None = None  # set when the membership of a group (role, unit) changed
 
 
 Listener = Callable[[Change], None]
@@ -170,7 +172,10 @@ class TenantDirectory:
         self.sorted_ids: dict[Kind, list[str]] = {k: [] for k in KINDS}
         # The objects in `sorted_ids` order: a full round walks them without dict lookups.
         self.sorted_objects: dict[Kind, list[DirectoryObject]] = {k: [] for k in KINDS}
+        # Members of groups, directory roles and administrative units, by their id (ids are
+        # unique across kinds), and the kind of each of those.
         self.members: dict[str, dict[str, Kind]] = {}
+        self.container_kinds: dict[str, Kind] = {}
         self.member_log: dict[str, list[MembershipEvent]] = {}
         self.changes: dict[Kind, _ChangeIndex] = {k: _ChangeIndex() for k in KINDS}
         self.listeners: list[Listener] = []
@@ -254,10 +259,11 @@ class TenantDirectory:
             refs[object_id] = obj.ref
         self.sorted_ids[kind] = sorted(table)
         self.sorted_objects[kind] = [table[i] for i in self.sorted_ids[kind]]
-        if kind == "groups":
+        if kind in MEMBER_KINDS:
             for group_id in table:
                 self.members.setdefault(group_id, {})
                 self.member_log.setdefault(group_id, [])
+                self.container_kinds[group_id] = kind
             for group_id, members in memberships or ():
                 # Kept in id order, the order every round lists them in.
                 self.members[group_id] = dict(sorted(members.items()))
@@ -277,9 +283,10 @@ class TenantDirectory:
         position = bisect.bisect(self.sorted_ids[kind], new_id)
         self.sorted_ids[kind].insert(position, new_id)
         self.sorted_objects[kind].insert(position, obj)
-        if kind == "groups":
+        if kind in MEMBER_KINDS:
             self.members[new_id] = {}
             self.member_log[new_id] = []
+            self.container_kinds[new_id] = kind
         self._touched(obj, "updated")
         return obj
 
@@ -337,9 +344,10 @@ class TenantDirectory:
         return obj
 
     def change_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
-        """Add and remove members of a live group; all ids are checked before any change."""
+        """Add and remove members of a live group, directory role or administrative unit; all
+        ids are checked before any change."""
         self.check_members(group_id, add, remove)
-        group = self._require("groups", group_id, Lifecycle.LIVE)
+        group = self.require_container(group_id)
         current = self.members[group.id]
         for member_id in (m.lower() for m in remove):
             if member_id in current:
@@ -372,14 +380,13 @@ class TenantDirectory:
         self._require(kind, object_id, Lifecycle.SOFT_DELETED)
 
     def check_members(self, group_id: str, add: list[str], remove: list[str]) -> None:
-        group = self._require("groups", group_id, Lifecycle.LIVE)
+        group = self.require_container(group_id)
         current = self.members[group.id]
         for member_id in add:
             member = self.find_any(member_id)
             if member is None or member.lifecycle is not Lifecycle.LIVE:
                 raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
-            if member.id == group.id:
-                raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
+            check_member_type(group.kind, member.kind, member.props, member.id == group.id)
         for member_id in remove:
             if member_id.lower() not in current:
                 raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
@@ -398,6 +405,11 @@ class TenantDirectory:
         for listener in self.listeners:
             listener(change)
 
+    def require_container(self, object_id: str) -> DirectoryObject:
+        """The live group, directory role or administrative unit `object_id`, or a 404/409."""
+        kind = self.container_kinds.get(object_id.lower(), "groups")
+        return self._require(kind, object_id, Lifecycle.LIVE)
+
     def _log_member(self, group_id: str, member_id: str, kind: Kind, added: bool) -> None:
         seq = self._next_seq()
         if added:
@@ -405,8 +417,9 @@ class TenantDirectory:
         elif not added:
             del self.members[group_id][member_id]
         self.member_log[group_id].append(MembershipEvent(seq, member_id, kind, added))
-        self.changes["groups"].append(seq, group_id)
-        self._notify(Change("groups", group_id, "updated", members_of=group_id))
+        container = self.container_kinds[group_id]
+        self.changes[container].append(seq, group_id)
+        self._notify(Change(container, group_id, "updated", members_of=group_id))
 
     def _drop_memberships(self, object_id: str) -> None:
         for group_id, current in self.members.items():
@@ -422,6 +435,25 @@ class TenantDirectory:
         if state is not None and obj.lifecycle is not state:
             raise DirectoryError(409, "conflict", f"{kind} {object_id} is {obj.lifecycle.value}.")
         return obj
+
+
+def check_member_type(
+    container_kind: Kind, member_kind: Kind, member_props: dict[str, Any], itself: bool
+) -> None:
+    """Refuse a member its container cannot hold: directory roles take users, service principals
+    and role-assignable groups only (directoryrole-post-members.md, groups-concept.md), units
+    users, groups and devices; nothing holds itself."""
+    if itself:
+        raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
+    if member_kind not in MEMBER_TYPES[container_kind]:
+        raise DirectoryError(
+            400, "badRequest", f"A {member_kind} object cannot be a member of {container_kind}."
+        )
+    if container_kind == "directoryRoles" and member_kind == "groups":
+        if member_props.get("isAssignableToRole") is not True:
+            raise DirectoryError(
+                400, "badRequest", "Only groups with isAssignableToRole can hold a role."
+            )
 
 
 def _check_props(kind: Kind, props: dict[str, Any]) -> None:

@@ -31,9 +31,16 @@ from entrasync_sim.graph_common import (
     sim_of,
 )
 from entrasync_sim.graph_members import group_members
-from entrasync_sim.graph_reads import domains, get_object, list_objects, not_found, organization
+from entrasync_sim.graph_reads import (
+    domains,
+    get_object,
+    list_objects,
+    not_found,
+    organization,
+    role_eligibility_schedules,
+)
 from entrasync_sim.runtime import Simulator
-from entrasync_sim.schema import KINDS, Kind, parse_kind
+from entrasync_sim.schema import DELTA_KINDS, Kind, parse_delta_kind
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_token
 
@@ -42,10 +49,10 @@ from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_to
 DELTA_FUNCTIONS = frozenset(
     {"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"}
 )
-# Every spelling of the three delta paths, with its path parameters.
+# Every spelling of each delta path, with its path parameters.
 DELTA_PATHS = {
     f"/v1.0/{kind}/{function}": {"kind": kind, "function": function}
-    for kind in KINDS
+    for kind in DELTA_KINDS
     for function in DELTA_FUNCTIONS
 }
 _MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
@@ -128,7 +135,7 @@ def _from_token(
 
 async def delta(request: Request) -> Response:
     """`GET /v1.0/{kind}/delta` in any of Graph's spellings."""
-    kind = parse_kind(request.path_params["kind"])
+    kind = parse_delta_kind(request.path_params["kind"])
     function = request.path_params["function"]
     if kind is None or function not in DELTA_FUNCTIONS:
         return await get_object(request)
@@ -265,7 +272,8 @@ ROUTES = [
     Route("/v1.0/subscriptions", subscriptions.list_all),
     Route("/v1.0/subscriptions/{id}", subscriptions.one, methods=["GET", "PATCH", "DELETE"]),
     Route("/v1.0/subscriptions/{id}/reauthorize", subscriptions.reauthorize, methods=["POST"]),
-    Route("/v1.0/groups/{id}/members", group_members),
+    Route("/v1.0/{kind}/{id}/members", group_members),
+    Route("/v1.0/roleManagement/directory/roleEligibilitySchedules", role_eligibility_schedules),
     Route("/v1.0/{kind}", list_objects),
     Route("/v1.0/{kind}/{function}", delta),
     Route("/v1.0/{rest:path}", not_found),

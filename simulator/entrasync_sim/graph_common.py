@@ -29,6 +29,24 @@ READ_PERMISSIONS: dict[str, frozenset[str]] = {
     "devices": _DIRECTORY | {"Device.Read.All", "Device.ReadWrite.All"},
     "servicePrincipals": _DIRECTORY | {"Application.Read.All", "Application.ReadWrite.All"},
     "contacts": _DIRECTORY | {"OrgContact.Read.All"},
+    # Application.ReadWrite.OwnedBy, the documented least privilege for servicePrincipals and
+    # applications delta, only shows the objects the app owns: not modelled, so refused here.
+    "applications": _DIRECTORY | {"Application.Read.All", "Application.ReadWrite.All"},
+    "directoryRoles": _DIRECTORY
+    | {"RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"},
+    "administrativeUnits": _DIRECTORY
+    | {"AdministrativeUnit.Read.All", "AdministrativeUnit.ReadWrite.All"},
+    # PIM's schedules are not covered by Directory.Read.All
+    # (rbacapplication-list-roleeligibilityschedules.md).
+    "roleEligibilitySchedules": frozenset(
+        {
+            "RoleEligibilitySchedule.Read.Directory",
+            "RoleEligibilitySchedule.ReadWrite.Directory",
+            "RoleManagement.Read.All",
+            "RoleManagement.Read.Directory",
+            "RoleManagement.ReadWrite.Directory",
+        }
+    ),
     "organization": _DIRECTORY | {"Organization.Read.All", "Organization.ReadWrite.All"},
     "domains": _DIRECTORY | {"Domain.Read.All", "Domain.ReadWrite.All"},
     "subscriptions": frozenset(),

@@ -1,4 +1,5 @@
-"""`GET /v1.0/groups/{id}/members`: a group's direct, live members as directory objects.
+"""`GET /v1.0/{groups|directoryRoles|administrativeUnits}/{id}/members`: direct, live members
+as directory objects.
 
 Like Graph: default page size 100, `$top` up to 999, `$select` over the union of the member
 types' properties (a property a member's type lacks is left out), each entry typed with
@@ -17,8 +18,8 @@ from entrasync_sim.delta import SelectError
 from entrasync_sim.directory import Lifecycle
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import GraphJSON, admit, base_url, sim_of
-from entrasync_sim.graph_reads import list_paging, next_link, resource_not_found
-from entrasync_sim.schema import ODATA_TYPES, PROPERTIES
+from entrasync_sim.graph_reads import list_paging, next_link, not_found, resource_not_found
+from entrasync_sim.schema import MEMBER_KINDS, ODATA_TYPES, PROPERTIES, parse_kind
 
 _SELECTABLE = {name.lower(): name for kind in PROPERTIES for name in PROPERTIES[kind]}
 
@@ -41,8 +42,11 @@ def _select(raw: str | None) -> tuple[str, ...] | None:
 
 
 async def group_members(request: Request) -> Response:
-    """One page of a group's members."""
-    admitted = admit(request, "groups", "group-members")
+    """One page of a group's (role's, unit's) members."""
+    container = parse_kind(request.path_params["kind"])
+    if container is None or container not in MEMBER_KINDS:
+        return await not_found(request)
+    admitted = admit(request, container, "group-members" if container == "groups" else "get")
     if isinstance(admitted, Response):
         return admitted
     caller, headers = admitted
@@ -54,7 +58,7 @@ async def group_members(request: Request) -> Response:
         return graph_error(request, sim.clock, 400, "Request_BadRequest", str(exc), headers=headers)
     directory = caller.tenant.directory
     group_id = request.path_params["id"]
-    group = directory.get("groups", group_id)
+    group = directory.get(container, group_id)
     if group is None or group.lifecycle is not Lifecycle.LIVE:
         return resource_not_found(request, group_id, headers)
     edges = directory.members.get(group.id, {})
@@ -80,6 +84,7 @@ async def group_members(request: Request) -> Response:
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#directoryObjects"
     }
     if last:
-        body["@odata.nextLink"] = next_link(request, f"/v1.0/groups/{group.id}/members", last)
+        path = f"/v1.0/{container}/{group.id}/members"
+        body["@odata.nextLink"] = next_link(request, path, last)
     body["value"] = page
     return GraphJSON(body, headers=headers)

@@ -15,7 +15,7 @@ from entrasync_sim.delta import SelectError, parse_select
 from entrasync_sim.directory import Lifecycle
 from entrasync_sim.errors import graph_error
 from entrasync_sim.graph_common import GraphJSON, admit, base_url, sim_of
-from entrasync_sim.schema import PROPERTIES, Kind, parse_kind
+from entrasync_sim.schema import PROPERTIES, Kind, parse_delta_kind
 
 DEFAULT_TOP = 100
 MAX_TOP = 999
@@ -142,10 +142,26 @@ def _render(
 
 
 async def list_objects(request: Request) -> Response:
-    """`GET /v1.0/{users|groups|devices}` with `$top`, `$select` and `$skiptoken` paging."""
-    kind = parse_kind(request.path_params["kind"])
+    """`GET /v1.0/{users|groups|...}` with `$top`, `$select` and `$skiptoken` paging."""
+    kind = parse_delta_kind(request.path_params["kind"])
     if kind is None:
         return await not_found(request)
+    return await _list(request, kind, f"/v1.0/{kind}", kind)
+
+
+async def role_eligibility_schedules(request: Request) -> Response:
+    """`GET /v1.0/roleManagement/directory/roleEligibilitySchedules`: PIM's eligible role
+    assignments, a plain paged list (no delta function)."""
+    path = "/v1.0/roleManagement/directory/roleEligibilitySchedules"
+    return await _list(
+        request,
+        "roleEligibilitySchedules",
+        path,
+        "roleManagement/directory/roleEligibilitySchedules",
+    )
+
+
+async def _list(request: Request, kind: Kind, path: str, context: str) -> Response:
     admitted = admit(request, kind, "users-list" if kind == "users" else "list")
     if isinstance(admitted, Response):
         return admitted
@@ -172,17 +188,17 @@ async def list_objects(request: Request) -> Response:
         last = ""
     selected = f"({','.join(select)})" if select else ""
     body: dict[str, Any] = {
-        "@odata.context": f"{base_url(request)}/v1.0/$metadata#{kind}{selected}"
+        "@odata.context": f"{base_url(request)}/v1.0/$metadata#{context}{selected}"
     }
     if last:
-        body["@odata.nextLink"] = next_link(request, f"/v1.0/{kind}", last)
+        body["@odata.nextLink"] = next_link(request, path, last)
     body["value"] = page
     return GraphJSON(body, headers=headers)
 
 
 async def get_object(request: Request) -> Response:
     """`GET /v1.0/{kind}/{id}`."""
-    kind = parse_kind(request.path_params["kind"])
+    kind = parse_delta_kind(request.path_params["kind"])
     if kind is None:
         return await not_found(request)
     admitted = admit(request, kind, "get")

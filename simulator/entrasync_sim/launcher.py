@@ -18,6 +18,15 @@ READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 
+def _optional_counts(**counts: int | None) -> list[str]:
+    """`--service-principals N` and the like for the counts given (None: scaled with users)."""
+    args: list[str] = []
+    for name, value in counts.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    return args
+
+
 class SimulatorProcess:
     """`with SimulatorProcess(users=50) as sim:` starts `entrasync-sim serve` on a free port.
 
@@ -31,6 +40,10 @@ class SimulatorProcess:
         users: int = 100,
         groups: int = 10,
         devices: int = 20,
+        service_principals: int | None = None,
+        applications: int | None = None,
+        contacts: int | None = None,
+        administrative_units: int | None = None,
         page_size: int = 200,
         seed: int = 1,
         tenants: int = 1,
@@ -43,6 +56,12 @@ class SimulatorProcess:
         self._args = [
             *("--users", str(users), "--groups", str(groups), "--devices", str(devices)),
             *("--page-size", str(page_size), "--seed", str(seed), "--tenants", str(tenants)),
+            *_optional_counts(
+                service_principals=service_principals,
+                applications=applications,
+                contacts=contacts,
+                administrative_units=administrative_units,
+            ),
             *extra_args,
         ]
         self._process: subprocess.Popen[bytes] | None = None

@@ -11,8 +11,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrasync_sim.directory import DirectoryError, Lifecycle, TenantDirectory, parse_id
-from entrasync_sim.schema import PROPERTIES, Kind, parse_kind, soft_deletable
+from entrasync_sim.directory import (
+    DirectoryError,
+    Lifecycle,
+    TenantDirectory,
+    check_member_type,
+    parse_id,
+)
+from entrasync_sim.schema import MEMBER_KINDS, PROPERTIES, Kind, parse_kind, soft_deletable
 
 OPERATIONS = ("create", "update", "soft_delete", "hard_delete", "restore")
 MEMBER_OPERATIONS = ("add_member", "remove_member")
@@ -23,6 +29,11 @@ _SINGULAR = {
     "servicePrincipal": "servicePrincipals",
     "orgContact": "contacts",
     "contact": "contacts",
+    "application": "applications",
+    "directoryRole": "directoryRoles",
+    "administrativeUnit": "administrativeUnits",
+    "roleEligibility": "roleEligibilitySchedules",
+    "roleEligibilitySchedule": "roleEligibilitySchedules",
 }
 
 
@@ -70,6 +81,13 @@ class _Shadow:
         if found[1] not in wanted:
             raise DirectoryError(409, "conflict", f"{kind} {object_id} is {found[1].value}.")
 
+    def require_container(self, object_id: str) -> Kind:
+        """The kind of the live group, role or unit `object_id` as the batch would leave it."""
+        found = self.state(object_id)
+        kind = found[0] if found is not None and found[0] in MEMBER_KINDS else "groups"
+        self.require(kind, object_id, Lifecycle.LIVE)
+        return kind
+
     def is_member(self, group_id: str, member_id: str) -> bool:
         found = self.state(member_id)
         if found is None or found[1] is Lifecycle.HARD_DELETED:
@@ -108,13 +126,13 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
     name = op.get("op")
     if name in MEMBER_OPERATIONS:
         group_id, member_id = _text(op, "group_id", results), _text(op, "member_id", results)
-        shadow.require("groups", group_id, Lifecycle.LIVE)
+        container = shadow.require_container(group_id)
         if name == "add_member":
             member = shadow.state(member_id)
             if member is None or member[1] is not Lifecycle.LIVE:
                 raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
-            if member_id == group_id:
-                raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
+            props = shadow.props_of(member_id)
+            check_member_type(container, member[0], props, member_id == group_id)
         elif not shadow.is_member(group_id, member_id):
             raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
         shadow.edges[(group_id, member_id)] = name == "add_member"
@@ -124,7 +142,10 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
     kind = kind_of(op.get("type"))
     if kind is None:
         raise DirectoryError(
-            400, "badRequest", "'type' must be user, group, device, servicePrincipal or orgContact."
+            400,
+            "badRequest",
+            "'type' must be user, group, device, servicePrincipal, orgContact, application, "
+            "directoryRole, administrativeUnit or roleEligibility.",
         )
     if name == "create":
         attrs = dict(_attrs(op, kind))

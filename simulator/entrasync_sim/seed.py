@@ -6,13 +6,14 @@ import random
 import string
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from entrasync_sim.clock import isoformat
 from entrasync_sim.credentials import make_certificate
-from entrasync_sim.directory import TenantDirectory
 from entrasync_sim.schema import Kind
+from entrasync_sim.seed_directory import seed_more
 from entrasync_sim.tenants import AppRegistration, Tenant
 
 _ORG_NAMES = ["contoso", "fabrikam", "northwind", "tailspin", "adatum", "litware", "woodgrove"]
@@ -88,15 +89,55 @@ def _moment(rng: random.Random) -> str:
     return isoformat(_EPOCH + timedelta(seconds=rng.randrange(4 * 365 * 86400)))
 
 
+@dataclass(frozen=True)
+class ExtraCounts:
+    """How many service principals, applications, contacts and administrative units a seeded
+    tenant holds; None scales with its users (see `resolve`)."""
+
+    service_principals: int | None = None
+    applications: int | None = None
+    contacts: int | None = None
+    administrative_units: int | None = None
+
+    def resolve(self, users: int) -> dict[str, int]:
+        """The counts, defaults filled in: per 10k users 1,000 service principals, 500 apps,
+        200 contacts and 5 units (100k users: issue 20's 10k, 5k, 2k and 50); none without
+        users, at least two service principals and contacts, one app and one unit otherwise."""
+        scaled = {
+            "service_principals": max(2, users // 10),
+            "applications": max(1, users // 20),
+            "contacts": max(2, users // 50),
+            "administrative_units": max(1, min(50, users // 2000)),
+        }
+        if not users:
+            scaled = dict.fromkeys(scaled, 0)
+        return {name: scaled[name] if given is None else given for name, given in self.pairs()}
+
+    def pairs(self) -> list[tuple[str, int | None]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+EXTRA_COUNTS = tuple(f.name for f in fields(ExtraCounts))
+
+
 def seed_tenants(
-    seed: int, count: int, users: int, groups: int, devices: int, certificates: bool = True
+    seed: int,
+    count: int,
+    users: int,
+    groups: int,
+    devices: int,
+    certificates: bool = True,
+    extra: ExtraCounts = ExtraCounts(),
 ) -> list[Tenant]:
     """Build `count` tenants, each with the given numbers of objects; same seed, same data.
 
     App certificates are derived from the seed too (RSA primes drawn from a seeded RNG).
     """
     rng = random.Random(seed)
-    return [seed_tenant(rng, index, users, groups, devices, certificates) for index in range(count)]
+    return [
+        seed_tenant(rng, index, users, groups, devices, certificates, extra=extra)
+        for index in range(count)
+    ]
 
 
 def seed_tenant(
@@ -107,6 +148,7 @@ def seed_tenant(
     devices: int,
     certificates: bool = True,
     taken: Callable[[str], bool] = lambda _domain: False,
+    extra: ExtraCounts = ExtraCounts(),
 ) -> Tenant:
     """The `index`-th tenant drawn from `rng`; its domain number is drawn again while `taken`
     says another tenant holds it (tenants added to a running simulator)."""
@@ -128,18 +170,20 @@ def seed_tenant(
     key_rng = random.Random(rng.getrandbits(64))
     if certificates:
         app.certificate = make_certificate(f"entrasync-sim {tenant.domain}", key_rng)
-    _seed_directory(tenant.directory, tenant.domain, rng, users, groups, devices)
+    counts = extra.resolve(users)
+    _seed_directory(tenant, rng, users, groups, devices, counts)
     return tenant
 
 
 def _seed_directory(
-    directory: TenantDirectory,
-    domain: str,
+    tenant: Tenant,
     rng: random.Random,
     users: int,
     groups: int,
     devices: int,
+    counts: dict[str, int],
 ) -> None:
+    directory, domain = tenant.directory, tenant.domain
     user_ids, device_ids, group_ids = _ids(rng, users), _ids(rng, devices), _ids(rng, groups)
     user_rows = [(user_id, _user(rng, n, domain)) for n, user_id in enumerate(user_ids)]
     device_rows = [(device_id, _device(rng)) for device_id in device_ids]
@@ -148,7 +192,7 @@ def _seed_directory(
     # Service principals and contacts come from their own generator, seeded by the domain, so
     # the users, groups and devices every seed made before stay exactly what they were.
     extra = random.Random(f"apps and contacts of {domain}")
-    sp_rows, contact_rows = _principals_and_contacts(extra, users)
+    sp_rows, contact_rows = _principals_and_contacts(extra, counts)
     # Microsoft 365 groups take users only (group-post-members.md): security groups only.
     security = [n for n, (_, props) in enumerate(group_rows) if not props["groupTypes"]]
     guests = _guest_members(extra, security, [i for i, _ in sp_rows], [i for i, _ in contact_rows])
@@ -160,21 +204,19 @@ def _seed_directory(
 
     directory.bulk_load("users", user_rows)
     directory.bulk_load("devices", device_rows)
-    if sp_rows:
-        directory.bulk_load("servicePrincipals", sp_rows)
-        directory.bulk_load("contacts", contact_rows)
+    directory.bulk_load("servicePrincipals", sp_rows)
+    directory.bulk_load("contacts", contact_rows)
     directory.bulk_load("groups", group_rows, memberships())
+    # Roles, units, apps and the rest have a generator of their own too, for the same reason.
+    seed_more(random.Random(f"roles and units of {domain}"), tenant.tenant_id, directory, counts)
 
 
 def _principals_and_contacts(
-    rng: random.Random, users: int
+    rng: random.Random, counts: dict[str, int]
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
-    """A realistic few: one service principal per 20 users and one contact per 40 (at least two
-    of each in a tenant with users, at most 200 and 100: they are members, not a type we sync)."""
-    if not users:
-        return [], []
-    sp_ids = _ids(rng, min(200, max(2, users // 20)))
-    contact_ids = _ids(rng, min(100, max(2, users // 40)))
+    """Service principals and contacts as `counts` says (none without users)."""
+    sp_ids = _ids(rng, counts["service_principals"])
+    contact_ids = _ids(rng, counts["contacts"])
     return (
         [(i, _service_principal(rng, n)) for n, i in enumerate(sp_ids)],
         [(i, _contact(rng, n)) for n, i in enumerate(contact_ids)],
