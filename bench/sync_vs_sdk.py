@@ -5,7 +5,9 @@ MongoDB and two Graph simulators (a 100k-user tenant and one a tenth of its size
 config, history and syncer as processes, and measures (see bench/README.md):
 
 1. entrasync end to end: a full sync from the command to the history record, then a delta round
-   with 1% of the objects changed (change -> public event latency);
+   with 1% of the objects changed (change -> public event latency); then near real time
+   (bench/near_real_time.py): the receiver and the scheduler join, single changes and a burst
+   reach their events through Graph's change notifications and coalesced delta rounds;
 2. the raw fetch ceiling: httpx reading the same pages and discarding them; the sink ceiling: a
    minimal program reading them, bulk-inserting the objects into MongoDB and publishing one
    event per object to JetStream (no diffing, no history rows);
@@ -35,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import near_real_time
 from common import OBJECT_TYPES, Target, peak_rss_mb
-from entrasync_devtools.infra import LocalInfra, die_with_parent
+from entrasync_devtools.infra import LocalInfra, die_with_parent, free_port
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
@@ -59,6 +62,7 @@ from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nrt_figures import Scenario, scenario
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -71,6 +75,10 @@ TARGETS = {
     "end_to_end_ratio_vs_sink_ceiling": ">= 0.5",
     "syncer_peak_rss_mb": "<= 200",
     "rss_growth_10k_to_100k": "<= 0.15",
+    "webhook_event_latency_p95_s": "<= 2",
+    "webhook_requests_per_change": "<= 2",
+    "webhook_burst_all_published_s": "<= 10",
+    "webhook_burst_rounds": "<= 10",
 }
 
 
@@ -401,12 +409,16 @@ async def measure_syncer_alone(
 
 
 async def measure_end_to_end(
-    infra: LocalInfra, big: SimulatorProcess, workdir: Path
+    infra: LocalInfra, big: SimulatorProcess, workdir: Path, plan: Scenario
 ) -> dict[str, Any]:
     """config, syncer and history as processes: a full sync to the history record, then a
-    delta round with 1% of the objects changed."""
+    delta round with 1% of the objects changed; then the receiver and the scheduler join for
+    the near-real-time scenario."""
     names = Names(PREFIX)
+    receiver_port = free_port()
     extra = {
+        # config refuses near real time without it; the scheduler hands it to the syncer.
+        "ENTRASYNC_NOTIFICATION_URL": f"http://127.0.0.1:{receiver_port}",
         "ENTRASYNC_CLOUDS": json.dumps({"bench": cloud(big)}),
         "ENTRASYNC_CONFIG_ENCRYPTION_KEY": new_encryption_key(),
         "ENTRASYNC_CONFIG_DB": "bench_config",
@@ -431,6 +443,16 @@ async def measure_end_to_end(
                 sim_tenant = big.tenants[0]["tenant_id"]
                 delta = await delta_latency(nc, names, control, tenant, sim_tenant)
                 objects = {t: len(control.truth(sim_tenant, t)) for t in OBJECT_TYPES}
+                print("benchmark: near real time ...", file=sys.stderr)
+                receiver_env = {
+                    **env,
+                    "ENTRASYNC_RECEIVER_HOST": "127.0.0.1",
+                    "ENTRASYNC_RECEIVER_PORT": str(receiver_port),
+                }
+                for name, environment in (("receiver", receiver_env), ("scheduler", env)):
+                    started.append(Service(name, environment, workdir / f"{name}.log"))
+                    await started[-1].healthy(nc, names)
+                nrt = await near_real_time.measure(nc, names, control, tenant.id, sim_tenant, plan)
             rss = {"syncer": syncer.peak_rss_mb, "history": history.peak_rss_mb}
         finally:
             for service in started:
@@ -439,6 +461,7 @@ async def measure_end_to_end(
     return {
         "full_100k": run_summary(full),
         "delta_1pct": delta,
+        "near_real_time": nrt,
         "objects": objects,
         "syncer_peak_rss_mb": round(rss["syncer"], 1),
         "history_peak_rss_mb": round(rss["history"], 1),
@@ -475,11 +498,23 @@ def conclude(
         "graph_requests_seen": solo["graph_requests_seen"],
         "delta_event_latency_p50_s": e2e["delta_1pct"]["event_latency_p50_s"],
         "delta_event_latency_p95_s": e2e["delta_1pct"]["event_latency_p95_s"],
+        **_webhook(e2e["near_real_time"]),
         "ceiling_objects_per_s": round(ceiling_rate, 1),
         **_asyncio_ceiling(solo, objects, ceiling),
         "sdk_objects_per_s": round(sdk_rate, 1),
         "sdk_wall_s": round(sdk_wall, 1),
         "sdk_wall_extrapolated": not sdk["complete"],
+    }
+
+
+def _webhook(nrt: dict[str, Any]) -> dict[str, Any]:
+    single, burst = nrt["single"], nrt["burst"]
+    return {
+        "webhook_event_latency_p50_s": single["p50_s"],
+        "webhook_event_latency_p95_s": single["p95_s"],
+        "webhook_requests_per_change": single["requests_per_change"],
+        "webhook_burst_all_published_s": burst["all_published_s"],
+        "webhook_burst_rounds": burst["rounds"],
     }
 
 
@@ -493,6 +528,30 @@ def _asyncio_ceiling(solo: dict[str, Any], objects: int, ceiling: dict[str, Any]
         "ceiling_asyncio_transport_objects_per_s": round(rate, 1),
         "ratio_vs_asyncio_transport_ceiling": ratio(solo["sync_objects_per_s"], rate),
     }
+
+
+def _s(value: float | None) -> str:
+    return "never (events missing)" if value is None else f"{value:.2f} s"
+
+
+def nrt_notes(nrt: dict[str, Any]) -> list[str]:
+    single, burst = nrt["single"], nrt["burst"]
+    missing = single["missing"] + burst["missing"]
+    return [
+        f"- Near real time (poll every {nrt['poll_seconds']} s; change notifications to the "
+        f"receiver, no delivery delay): {single['changes']} single user changes over "
+        f"{single['spread_s']:.0f} s → public event p50 {_s(single['p50_s'])}, "
+        f"p95 **{_s(single['p95_s'])}** (target ≤ 2 s), max {_s(single['max_s'])}; "
+        f"**{single['requests_per_change']:.2f}** Graph requests per change (target ≤ 2; "
+        f"{single['graph_requests']} requests, {single['delta_requests']} of them delta) in "
+        f"{single['rounds']} notification rounds.",
+        f"- Burst: {burst['changes']} changes in {burst['burst_s']:.1f} s → every event "
+        f"published **{_s(burst['all_published_s'])}** after the burst's end (target ≤ 10 s) "
+        f"in **{burst['rounds']}** notification rounds (target ≤ 10); event p50 "
+        f"{_s(burst['p50_s'])}, p95 {_s(burst['p95_s'])}; "
+        f"{burst['requests_per_change']:.2f} Graph requests per change."
+        + (f" {missing} changes never reached an event." if missing else ""),
+    ]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -535,6 +594,7 @@ def table(result: dict[str, Any]) -> str:
         f"public events): change → public event p50 {delta['event_latency_p50_s']:.2f} s, "
         f"p95 {delta['event_latency_p95_s']:.2f} s (run {delta['end_to_end_s']:.1f} s end to "
         "end).",
+        *nrt_notes(e2e["near_real_time"]),
         f"- Syncer peak RSS: {alone['syncer_peak_rss_mb_10k']:.0f} MB at 10k users, "
         f"{alone['syncer_peak_rss_mb_100k']:.0f} MB at 100k "
         f"(+{100 * k['rss_growth_10k_to_100k']:.1f}%).",
@@ -591,7 +651,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         print("benchmark: syncer alone ...", file=sys.stderr)
         alone = await measure_syncer_alone(infra, big, small, workdir)
         print("benchmark: end to end ...", file=sys.stderr)
-        e2e = await measure_end_to_end(infra, big, workdir)
+        e2e = await measure_end_to_end(infra, big, workdir, scenario(args.scale))
         print("benchmark: msgraph-sdk baseline ...", file=sys.stderr)
         sdk = run_json(
             [
