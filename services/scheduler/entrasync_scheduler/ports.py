@@ -50,6 +50,9 @@ class ScheduleMetrics(Protocol):
     def tenant_gone(self, tenant_id: str) -> None:
         """The tenant was deleted: forget what was reported of it."""
 
+    def notified(self, kind: str) -> None:
+        """A change notification (or lifecycle event) of `kind` came from the receiver."""
+
 
 class NoMetrics:
     """`ScheduleMetrics` that reports nothing (tests that do not look)."""
@@ -64,4 +67,7 @@ class NoMetrics:
         pass
 
     def tenant_gone(self, tenant_id: str) -> None:
+        pass
+
+    def notified(self, kind: str) -> None:
         pass

@@ -13,7 +13,7 @@ from entrasync_scheduler.domain import Planned
 from entrasync_scheduler.settings import SchedulerSettings
 from entrasync_scheduler.usecases.scheduler import Scheduler
 from entrasync_shared.kit import metrics
-from entrasync_shared.messages import SyncRecorded, Tenant
+from entrasync_shared.messages import ChangeNotified, SubscriptionRecord, SyncRecorded, Tenant
 from prometheus_client import REGISTRY
 from support.fakes import FakeClock
 
@@ -146,3 +146,39 @@ async def test_each_tenant_shows_its_last_success_failures_in_a_row_and_interval
     await metrics.sample()
     for name in (last, failures, "entrasync_scheduler_tenant_interval_seconds"):
         assert REGISTRY.get_sample_value(name, {"tenant_id": tenant_id}) is None
+
+
+async def test_notifications_are_counted_by_kind_and_subscriptions_by_state() -> None:
+    subject = scheduler(Queue(), FakeClock(T0))
+    sample_census(subject.census)
+    before = sample("entrasync_scheduler_notifications_total", kind="missed")
+    when = datetime.fromtimestamp(T0, UTC)
+    subject.notified(
+        ChangeNotified(
+            id="n1",
+            tenant_id="unknown",
+            object_type="user",
+            kind="missed",
+            subscription_id="s1",
+            count=1,
+            received_at=when,
+        )
+    )
+    record = SubscriptionRecord(
+        subscription_id="s1",
+        tenant_id="t",
+        entra_tenant_id="e",
+        object_type="user",
+        resource="users",
+        client_state_sha256="0" * 64,
+        expires_at=when,
+        updated_at=when,
+    )
+    subject.subscriptions_loaded(
+        [record, record.model_copy(update={"subscription_id": "s2", "state": "failed"})]
+    )
+    await metrics.sample()
+
+    assert sample("entrasync_scheduler_notifications_total", kind="missed") == before + 1
+    assert sample("entrasync_scheduler_subscriptions", state="active") == 1
+    assert sample("entrasync_scheduler_subscriptions", state="failed") == 1

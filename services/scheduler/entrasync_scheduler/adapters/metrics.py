@@ -1,5 +1,6 @@
 """The scheduler's Prometheus metrics (docs/metrics.md): `PrometheusScheduleMetrics` implements
-`ScheduleMetrics`; `sample_census` sets the gauges of what the scheduler holds at each scrape."""
+`ScheduleMetrics`; `sample_census` sets the gauges of what the scheduler holds at each scrape
+(tenants, runs in flight, intervals, Graph subscriptions by state)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ FAILURES: Final = Gauge(
     ("tenant_id",),
 )
 PER_TENANT: Final = (LAST_SUCCESS, INTERVAL, FAILURES)
+NOTIFIED: Final = Counter(
+    "entrasync_scheduler_notifications",
+    "Change notifications and lifecycle events heard from the receiver, by kind.",
+    ("kind",),
+)
+SUBSCRIPTIONS: Final = Gauge(
+    "entrasync_scheduler_subscriptions",
+    "Graph subscriptions the syncer recorded, by state (active, reauthorizing, failed).",
+    ("state",),
+)
 
 
 class PrometheusScheduleMetrics:
@@ -78,6 +89,9 @@ class PrometheusScheduleMetrics:
         for gauge in PER_TENANT:
             _forget(gauge, tenant_id)
 
+    def notified(self, kind: str) -> None:
+        NOTIFIED.labels(kind).inc()
+
 
 def sample_census(census: Callable[[], Census]) -> None:
     """Set the tenants, in-flight and interval gauges from `census()` at each scrape (a
@@ -89,6 +103,8 @@ def sample_census(census: Callable[[], Census]) -> None:
         TENANTS.labels("true").set(now.enabled)
         TENANTS.labels("false").set(now.disabled)
         IN_FLIGHT.set(now.in_flight)
+        for state, count in now.subscriptions.items():
+            SUBSCRIPTIONS.labels(state).set(count)
         for tenant_id in shown - set(now.intervals):
             _forget(INTERVAL, tenant_id)
         for tenant_id, seconds in now.intervals.items():

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from entrasync_shared.messages import (
@@ -48,12 +48,13 @@ class TenantDisabled(Exception):
 @dataclass(frozen=True)
 class Census:
     """What the scheduler holds now: tenants (enabled or not), runs in flight, each enabled
-    tenant's interval as scheduled."""
+    tenant's interval as scheduled, and the Graph subscriptions recorded, by state."""
 
     enabled: int
     disabled: int
     in_flight: int
     intervals: dict[str, int]
+    subscriptions: dict[str, int] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -107,6 +108,7 @@ class Scheduler:
 
     def notified(self, message: ChangeNotified) -> None:
         """Graph said a tenant's objects of a type changed (or a lifecycle event came)."""
+        self._metrics.notified(message.kind)
         state = self._states.get(message.tenant_id)
         if state is None:
             return
@@ -185,6 +187,7 @@ class Scheduler:
                 for s in states
                 if s.tenant.enabled
             },
+            subscriptions=self._subscriptions.counts(),
         )
 
     def health(self) -> Health:

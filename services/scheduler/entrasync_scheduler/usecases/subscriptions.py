@@ -50,18 +50,25 @@ class SubscriptionKeeper:
         mine = self._records.get(tenant_id, {}).values()
         return sorted(mine, key=lambda r: (r.object_type, r.subscription_id))
 
+    def counts(self) -> dict[str, int]:
+        """How many subscriptions are in each state."""
+        counts = dict.fromkeys(STATES, 0)
+        for mine in self._records.values():
+            for record in mine.values():
+                counts[record.state] += 1
+        return counts
+
     def health(self) -> dict[str, str]:
         """How many subscriptions are in each state, and each one that is not active."""
         if self._receiver is None and not self._records:
             return {}
-        counts = dict.fromkeys(STATES, 0)
-        details: dict[str, str] = {}
-        for record in (r for mine in self._records.values() for r in mine.values()):
-            counts[record.state] += 1
-            if record.state != "active":
-                key = f"subscription.{record.tenant_id}.{record.object_type}"
-                details[key] = f"{record.state}: {record.error or 'no error given'}"
-        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+        details = {
+            f"subscription.{r.tenant_id}.{r.object_type}": f"{r.state}: {r.error or 'no error'}"
+            for mine in self._records.values()
+            for r in mine.values()
+            if r.state != "active"
+        }
+        summary = ", ".join(f"{n} {state}" for state, n in self.counts().items())
         return {"subscriptions": summary, **details}
 
     # -- commands ---------------------------------------------------------------------------
