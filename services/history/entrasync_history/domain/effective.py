@@ -82,6 +82,10 @@ def _better(path: Path, than: Path | None) -> bool:
     return than is None or (len(path), path) < (len(than), than)
 
 
+def _by_container(membership: Membership) -> tuple[str, str]:
+    return (membership.container.type, membership.container.id)
+
+
 def _offer(best: dict[str, Path], container: str, path: Path) -> None:
     if _better(path, best.get(container)):
         best[container] = path
@@ -92,12 +96,15 @@ class EffectiveIndex:
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}  # one str object per id, however often it is loaded
-        self._kinds: dict[str, MemberType] = {}
+        self._kinds: dict[str, MemberType] = {}  # every kind but "user", the most common
+        self._boxes: dict[str, Container] = {}
         self._members: dict[str, set[str]] = {}  # group or role → direct members
-        self._parents: dict[str, set[str]] = {}  # principal → groups and roles holding it
+        # principal → groups and roles holding it: lists, as a principal is in few (a set costs
+        # four times more, and there is one per user)
+        self._parents: dict[str, list[str]] = {}
         self._roles: dict[str, str | None] = {}  # role id → roleTemplateId
         self._units: dict[str, set[str]] = {}  # unit → direct members
-        self._units_of: dict[str, set[str]] = {}
+        self._units_of: dict[str, list[str]] = {}
         self._up: dict[str, dict[str, Path]] = {}  # nested group → ancestor → path
 
     @classmethod
@@ -117,8 +124,8 @@ class EffectiveIndex:
         """What `principal_id` is effectively in: groups and roles with paths, then units."""
         found = [Membership(self._container(c), p) for c, p in self._effective(principal_id)]
         units = self._units_of.get(principal_id, ())
-        found += [Membership(Container("administrativeUnit", u), (u,)) for u in units]
-        return sorted(found)
+        found += [Membership(self._container(u), (u,)) for u in units]
+        return sorted(found, key=_by_container)
 
     def members(self, container_id: str) -> dict[str, Path]:
         """Who is effectively in a group, role or unit: principal id → path."""
@@ -138,7 +145,7 @@ class EffectiveIndex:
         return best
 
     def kind(self, principal_id: str) -> MemberType:
-        return self._kinds.get(principal_id, "unknown")
+        return self._kinds.get(principal_id, "user")
 
     def everything(self) -> Iterator[EffectiveDelta]:
         """Every principal's memberships as gains from nothing (the first full computation)."""
@@ -189,6 +196,7 @@ class EffectiveIndex:
         deltas = self.apply(edits)
         self._roles.pop(object_id, None)
         self._kinds.pop(object_id, None)
+        self._boxes.pop(object_id, None)
         return deltas
 
     # Internals: edges
@@ -209,6 +217,7 @@ class EffectiveIndex:
         container = self._id(edit.container_id)
         unit = edit.container_type == "administrativeUnit"
         down, up = (self._units, self._units_of) if unit else (self._members, self._parents)
+        self._boxes.pop(container, None)
         if edit.container_type == "directoryRole":
             known = self._roles.get(container)
             self._roles[container] = edit.role_template_id or known
@@ -216,16 +225,26 @@ class EffectiveIndex:
             self._kinds[container] = "group"
         members = down.setdefault(container, set())
         for member in edit.removed - edit.added.keys():
-            members.discard(member)
-            up.get(member, set()).discard(container)
+            if member in members:
+                members.discard(member)
+                up[member].remove(container)
         for member, kind in edit.added.items():
             member = self._id(member)
-            members.add(member)
-            up.setdefault(member, set()).add(container)
-            if kind != "unknown" or member not in self._kinds:
-                self._kinds[member] = kind
+            self._learn(member, kind)
+            if member not in members:
+                members.add(member)
+                up.setdefault(member, []).append(container)
         if not members:
             del down[container]
+
+    def _learn(self, member: str, kind: MemberType) -> None:
+        """Remember a member's kind; `unknown` (an older syncer's batch) forgets nothing."""
+        if kind == "unknown" and (member in self._parents or member in self._units_of):
+            return
+        if kind == "user":
+            self._kinds.pop(member, None)
+        else:
+            self._kinds[member] = kind
 
     def _real_changes(self, edit: MembershipEdit) -> list[str]:
         holds = self._units if edit.container_type == "administrativeUnit" else self._members
@@ -258,11 +277,16 @@ class EffectiveIndex:
     # Internals: closure
 
     def _container(self, container_id: str) -> Container:
-        if container_id in self._roles:
-            return Container("directoryRole", container_id, self._roles[container_id])
-        if container_id in self._units:
-            return Container("administrativeUnit", container_id)
-        return Container("group", container_id)
+        box = self._boxes.get(container_id)
+        if box is None:
+            if container_id in self._roles:
+                box = Container("directoryRole", container_id, self._roles[container_id])
+            elif container_id in self._units:
+                box = Container("administrativeUnit", container_id)
+            else:
+                box = Container("group", container_id)
+            self._boxes[container_id] = box
+        return box
 
     def _reach(self, members: Iterable[str]) -> set[str]:
         """The members and everything below them (the principals an edit may change)."""
@@ -348,7 +372,7 @@ class EffectiveIndex:
                 (gained if now_in else lost).append(entry)
             if gained or lost:
                 kind = self.kind(principal)
-                deltas.append(
-                    EffectiveDelta(kind, principal, tuple(sorted(gained)), tuple(sorted(lost)))
-                )
+                gained.sort(key=_by_container)
+                lost.sort(key=_by_container)
+                deltas.append(EffectiveDelta(kind, principal, tuple(gained), tuple(lost)))
         return deltas
