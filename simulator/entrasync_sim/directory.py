@@ -369,6 +369,7 @@ class TenantDirectory:
 
     def check_update(self, kind: Kind, object_id: str, props: dict[str, Any]) -> None:
         _check_props(kind, props)
+        check_mutable(props)
         self._require(kind, object_id, Lifecycle.LIVE)
 
     def check_delete(self, kind: Kind, object_id: str, hard: bool) -> None:
@@ -386,7 +387,8 @@ class TenantDirectory:
             member = self.find_any(member_id)
             if member is None or member.lifecycle is not Lifecycle.LIVE:
                 raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
-            check_member_type(group.kind, member.kind, member.props, member.id == group.id)
+            container = (group.kind, group.props)
+            check_member_type(container, member.kind, member.props, member.id == group.id)
         for member_id in remove:
             if member_id.lower() not in current:
                 raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
@@ -438,13 +440,22 @@ class TenantDirectory:
 
 
 def check_member_type(
-    container_kind: Kind, member_kind: Kind, member_props: dict[str, Any], itself: bool
+    container: tuple[Kind, dict[str, Any]],
+    member_kind: Kind,
+    member_props: dict[str, Any],
+    itself: bool,
 ) -> None:
-    """Refuse a member its container cannot hold: directory roles take users, service principals
-    and role-assignable groups only (directoryrole-post-members.md, groups-concept.md), units
-    users, groups and devices; nothing holds itself."""
+    """Refuse a member its container (kind, properties) cannot hold: directory roles take
+    users, service principals and role-assignable groups only (directoryrole-post-members.md,
+    groups-concept.md), units users, groups and devices, role-assignable groups no groups
+    (groups-concept.md: "Group nesting isn't supported"); nothing holds itself."""
+    container_kind, container_props = container
     if itself:
         raise DirectoryError(400, "badRequest", "A group cannot be its own member.")
+    if member_kind == "groups" and container_props.get("isAssignableToRole") is True:
+        raise DirectoryError(
+            400, "badRequest", "A group cannot be a member of a role-assignable group."
+        )
     if member_kind not in MEMBER_TYPES[container_kind]:
         raise DirectoryError(
             400, "badRequest", f"A {member_kind} object cannot be a member of {container_kind}."
@@ -454,6 +465,12 @@ def check_member_type(
             raise DirectoryError(
                 400, "badRequest", "Only groups with isAssignableToRole can hold a role."
             )
+
+
+def check_mutable(props: dict[str, Any]) -> None:
+    """`isAssignableToRole` is set when a group is created, never later (groups-concept.md)."""
+    if "isAssignableToRole" in props:
+        raise DirectoryError(400, "badRequest", "isAssignableToRole cannot be changed.")
 
 
 def _check_props(kind: Kind, props: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from entrasync_sim.directory import (
     Lifecycle,
     TenantDirectory,
     check_member_type,
+    check_mutable,
     parse_id,
 )
 from entrasync_sim.schema import MEMBER_KINDS, PROPERTIES, Kind, parse_kind, soft_deletable
@@ -131,8 +132,9 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
             member = shadow.state(member_id)
             if member is None or member[1] is not Lifecycle.LIVE:
                 raise DirectoryError(404, "notFound", f"Member {member_id} does not exist.")
+            holder = (container, shadow.props_of(group_id))
             props = shadow.props_of(member_id)
-            check_member_type(container, member[0], props, member_id == group_id)
+            check_member_type(holder, member[0], props, member_id == group_id)
         elif not shadow.is_member(group_id, member_id):
             raise DirectoryError(404, "notFound", f"{member_id} is not a member.")
         shadow.edges[(group_id, member_id)] = name == "add_member"
@@ -161,6 +163,7 @@ def _plan_one(shadow: _Shadow, op: Any, results: list[str], now: str) -> dict[st
     resolved: dict[str, Any] = {"op": name, "kind": kind, "id": object_id}
     if name == "update":
         resolved["attrs"] = _attrs(op, kind)
+        check_mutable(resolved["attrs"])
         shadow.require(kind, object_id, Lifecycle.LIVE)
         shadow.props_of(object_id).update(resolved["attrs"])
     elif name == "soft_delete":

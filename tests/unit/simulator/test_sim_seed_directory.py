@@ -8,6 +8,7 @@ import json
 
 import pytest
 from entrasync_sim.directory import DirectoryError, TenantDirectory
+from entrasync_sim.mutations import BatchError, apply_batch
 from entrasync_sim.seed import ExtraCounts, seed_tenants
 from entrasync_sim.seed_directory import BUILT_IN_ROLES, GLOBAL_ADMINISTRATOR
 
@@ -134,3 +135,20 @@ def test_roles_and_units_refuse_members_graph_refuses(
     else:
         with pytest.raises(DirectoryError):
             directory.change_members(holder.id, [candidate.id], [])
+
+
+def test_a_role_assignable_group_takes_no_groups_and_stays_role_assignable() -> None:
+    directory = TenantDirectory()
+    assignable = directory.create("groups", {"displayName": "Admins", "isAssignableToRole": True})
+    other = directory.create("groups", {"displayName": "Team"})
+    batch = [{"op": "add_member", "group_id": assignable.id, "member_id": other.id}]
+
+    with pytest.raises(DirectoryError, match="role-assignable"):
+        directory.change_members(assignable.id, [other.id], [])
+    with pytest.raises(BatchError):
+        apply_batch(directory, batch, "2026-01-01T00:00:00Z")
+    with pytest.raises(DirectoryError, match="cannot be changed"):
+        directory.update("groups", other.id, {"isAssignableToRole": True})
+    directory.change_members(other.id, [assignable.id], [])  # the other way round is fine
+
+    assert directory.members[assignable.id] == {}
