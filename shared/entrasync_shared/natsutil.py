@@ -232,7 +232,8 @@ class Outgoing:
     """One message for `OrderedPublisher`: `msg_id` becomes its `Nats-Msg-Id`."""
 
     subject: str
-    message: BaseModel
+    message: BaseModel | bytes
+    """The model, or its JSON already made (sent as it is)."""
     msg_id: str
 
 
@@ -287,8 +288,9 @@ class OrderedPublisher:
                     "Nats-Expected-Stream": stream,
                     **traced,
                 }
+                body = out.message if isinstance(out.message, bytes) else to_json(out.message)
                 await self._nc.publish(
-                    out.subject, to_json(out.message), reply=f"{prefix}.{token}", headers=headers
+                    out.subject, body, reply=f"{prefix}.{token}", headers=headers
                 )
             async with asyncio.timeout(self._timeout):
                 results = await asyncio.gather(

@@ -62,9 +62,12 @@ class HistoryStore(Protocol):
     ) -> frozenset[str]:
         """Which of `object_ids` the inventory holds live as `object_type` objects."""
 
-    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
-        """Live groups whose `pending_members` are not empty — possibly light: only their
-        pending members and member types are sure to be there (`load` gives the whole group)."""
+    async def groups_with_pending_members(
+        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[StoredObject]:
+        """Live groups whose `pending_members` are not empty, by group id, those after the
+        group id `after` and at most `limit` of them — possibly light: only their pending
+        members and member types are sure to be there (`load` gives the whole group)."""
 
     async def settle_pending_members(
         self, tenant_id: str, settled: Mapping[str, frozenset[str]]

@@ -15,22 +15,10 @@ import pytest
 from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.main import build_app
-from entrasync_history.settings import Settings
 from entrasync_shared.subjects import Names
-from history_helpers import Pipeline
+from history_helpers import Pipeline, history_settings
 from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
-
-
-def history_settings(infra: LocalInfra, names: Names, db_name: str) -> Settings:
-    return Settings(
-        ENTRASYNC_NATS_URL=infra.nats_url,
-        ENTRASYNC_MONGODB_URI=infra.mongodb_uri,
-        ENTRASYNC_PREFIX=names.prefix,
-        ENTRASYNC_HISTORY_DB=db_name,
-        ENTRASYNC_HISTORY_FINISH_WAIT_SECONDS=0.2,
-        ENTRASYNC_HISTORY_RETRY_DELAY_SECONDS=0.2,
-    )
 
 
 @pytest.fixture

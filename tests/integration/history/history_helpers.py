@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from entrasync_devtools.infra import LocalInfra
 from entrasync_history.adapters.mongo import MongoHistoryStore
+from entrasync_history.settings import Settings
 from entrasync_shared.messages import (
     ObservationBatch,
     ObservedObject,
@@ -332,3 +334,15 @@ def row_counts(recorded: dict[str, Any]) -> dict[str, tuple[str, int, int, int]]
         t["object_type"]: (t["status"], t["total"], t["changed"], t["deleted"])
         for t in recorded["data"]["types"]
     }
+
+
+def history_settings(infra: LocalInfra, names: Names, db_name: str) -> Settings:
+    """The in-process history service's settings for a test's prefix and database."""
+    return Settings(
+        ENTRASYNC_NATS_URL=infra.nats_url,
+        ENTRASYNC_MONGODB_URI=infra.mongodb_uri,
+        ENTRASYNC_PREFIX=names.prefix,
+        ENTRASYNC_HISTORY_DB=db_name,
+        ENTRASYNC_HISTORY_FINISH_WAIT_SECONDS=0.2,
+        ENTRASYNC_HISTORY_RETRY_DELAY_SECONDS=0.2,
+    )

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import history_settings
 from entrasync_devtools.infra import LocalInfra
 from entrasync_history.main import build_app
 from entrasync_shared.natsutil import ensure_streams
 from entrasync_shared.subjects import Names, pipeline_partition_of
-from history_helpers import TENANT, Pipeline, Run, eventually, full_run, obj
+from history_helpers import TENANT, Pipeline, Run, eventually, full_run, history_settings, obj
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 

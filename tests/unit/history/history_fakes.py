@@ -167,12 +167,21 @@ class FakeHistoryStore:
             i for i in object_ids if (o := self.objects.get((object_type, i))) and o.live
         )
 
-    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]:
-        return [
-            o
-            for o in self.objects.values()
-            if o.object_type == "group" and o.live and o.pending_members
-        ]
+    async def groups_with_pending_members(
+        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[StoredObject]:
+        found = sorted(
+            (
+                o
+                for o in self.objects.values()
+                if o.object_type == "group"
+                and o.live
+                and o.pending_members
+                and (after is None or o.object_id > after)
+            ),
+            key=lambda o: o.object_id,
+        )
+        return found[:limit] if limit else found
 
     async def settle_pending_members(
         self, tenant_id: str, settled: Mapping[str, frozenset[str]]

@@ -29,7 +29,7 @@ class JetStreamEventPublisher:
         if self._ordered is None:  # the connection exists once the broker has started
             self._ordered = OrderedPublisher(self._broker.connection, timeout=self._timeout)
         await self._ordered.publish(
-            [Outgoing(event.subject, event.envelope, event.msg_id) for event in events],
+            [Outgoing(event.subject, event.body, event.msg_id) for event in events],
             stream=self._names.events_stream,
         )
         metrics.events_published(self._names, events)

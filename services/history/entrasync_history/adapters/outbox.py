@@ -14,7 +14,6 @@ from typing import Any
 
 from bson import ObjectId
 from entrasync_shared.messages import CloudEvent
-from pydantic_core import to_json
 
 from entrasync_history.domain.events import OutgoingEvent, Pending
 
@@ -34,7 +33,7 @@ def outbox_documents(
                 {
                     "subject": event.subject,
                     "msg_id": event.msg_id,
-                    "envelope": to_json(event.envelope).decode(),
+                    "envelope": event.body.decode(),
                 }
                 for event in events[start : start + CHUNK]
             ],

@@ -14,6 +14,7 @@ repeats (a member removed and added back) starts from a newer revision: a new id
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, fields, replace
@@ -34,6 +35,7 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import Names
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from entrasync_history.domain.model import Change, StoredObject
 from entrasync_history.domain.plans import Plan, key
@@ -46,6 +48,11 @@ class OutgoingEvent:
     subject: str
     msg_id: str
     envelope: CloudEvent[Any]
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The envelope's JSON, made once: the outbox stores it and the stream gets it."""
+        return to_json(self.envelope)
 
 
 @dataclass(frozen=True)

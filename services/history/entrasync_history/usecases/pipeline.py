@@ -247,9 +247,6 @@ async def record_finished(
     checked = member_checked_types(finished.results, verdicts, reconcile)
     unknown = await check_pending_members(ctx.store, finished.tenant_id, checked)
     groups += unknown.groups
-    # Groups whose pending members all turned out live: bookkeeping only, in bulk (idempotent:
-    # a finish retried after this finds them settled already).
-    await ctx.store.settle_pending_members(finished.tenant_id, unknown.settled)
     plan = plan_reconciliation(
         finished.run_id,
         unseen,

@@ -7,8 +7,8 @@ the inventory may not know it at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from entrasync_shared.members import MemberType
@@ -18,12 +18,17 @@ from entrasync_history.domain.model import SYNCED_MEMBER_TYPES, StoredObject
 
 # Ids per lookup: a finish after a big first load may check every edge of the tenant.
 CHUNK = 1_000
+GROUPS_PER_PASS = 2_000
+"""Groups checked at a time: after a big first load every group has every edge pending, and
+holding them all (and the ids to look up) cost the finish over 100 MB (`make bench`)."""
 
 
 class MemberLookups(Protocol):
-    """What the check reads (part of `ports.HistoryStore`)."""
+    """What the check reads and settles (part of `ports.HistoryStore`)."""
 
-    async def groups_with_pending_members(self, tenant_id: str) -> list[StoredObject]: ...
+    async def groups_with_pending_members(
+        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[StoredObject]: ...
 
     async def load(
         self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
@@ -33,19 +38,22 @@ class MemberLookups(Protocol):
         self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
     ) -> frozenset[str]: ...
 
+    async def settle_pending_members(
+        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+    ) -> None: ...
+
 
 @dataclass(frozen=True)
 class PendingCheck:
     """The groups with a pending member that is not live (`groups`: the finish's plan hides
-    those members and publishes the change), which members are not live, the member types
-    checked, and per other group the checked pending members found live (`settled`: nothing
-    about those groups changes but that bookkeeping, written in bulk outside the finish's
-    transaction — after a big first load that is every group, too many for one transaction)."""
+    those members and publishes the change), which members are not live, and the member types
+    checked. The other groups' checked pending members, found live, are settled as the check
+    goes (bookkeeping only, in bulk and outside the finish's transaction: after a big first load
+    that is every group, too many for one transaction; a finish retried finds them settled)."""
 
     groups: list[StoredObject]
     unknown: frozenset[str]
     checked: frozenset[MemberType]
-    settled: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 async def check_pending_members(
@@ -54,7 +62,38 @@ async def check_pending_members(
     checked = frozenset(t for t in SYNCED_MEMBER_TYPES if t in set(swept))
     if not checked:
         return PendingCheck([], frozenset(), checked)
-    groups = await store.groups_with_pending_members(tenant_id)
+    unknown: set[str] = set()
+    changing: list[str] = []
+    after: str | None = None
+    while True:
+        groups = await store.groups_with_pending_members(
+            tenant_id, after=after, limit=GROUPS_PER_PASS
+        )
+        if not groups:
+            break
+        after = groups[-1].object_id
+        found = await _not_live(store, tenant_id, groups, checked)
+        unknown |= found
+        settled: dict[str, frozenset[str]] = {}
+        for group in groups:
+            done = frozenset(m for m in group.pending_members if group.member_type(m) in checked)
+            if done & found:
+                changing.append(group.object_id)
+            elif done:
+                settled[group.object_id] = done
+        await store.settle_pending_members(tenant_id, settled)
+    # The lookup may be light (pending ids and types only): the groups to change, whole.
+    whole = await store.load(tenant_id, "group", changing)
+    return PendingCheck(whole, frozenset(unknown), checked)
+
+
+async def _not_live(
+    store: MemberLookups,
+    tenant_id: str,
+    groups: list[StoredObject],
+    checked: frozenset[MemberType],
+) -> frozenset[str]:
+    """The checked pending members of `groups` the inventory does not hold live."""
     wanted: dict[ObjectType, set[str]] = {}
     for group in groups:
         for member in group.pending_members:
@@ -67,14 +106,4 @@ async def check_pending_members(
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
             unknown |= set(chunk) - await store.live_ids(tenant_id, kind, chunk)
-    changing: list[StoredObject] = []
-    settled: dict[str, frozenset[str]] = {}
-    for group in groups:
-        done = frozenset(m for m in group.pending_members if group.member_type(m) in checked)
-        if done & unknown:
-            changing.append(group)
-        elif done:
-            settled[group.object_id] = done
-    # The lookup may be light (pending ids and types only): the groups to change, whole.
-    whole = await store.load(tenant_id, "group", [g.object_id for g in changing])
-    return PendingCheck(whole, frozenset(unknown), checked, settled)
+    return frozenset(unknown)
