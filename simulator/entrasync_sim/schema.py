@@ -183,7 +183,7 @@ PROPERTIES: Final[dict[Kind, frozenset[str]]] = {
 MEMBERS_PROPERTY: Final = "members"
 
 # Graph keeps soft-deleted users, Microsoft 365 groups, applications, service principals and
-# administrative units restorable (directory-deleteditems-list.md lists those types); devices,
+# administrative units restorable (directory-deleteditems-restore.md lists those types); devices,
 # contacts and security groups are gone at once (see `soft_deletable`).
 SOFT_DELETABLE: Final[frozenset[Kind]] = frozenset(
     {"users", "groups", "applications", "servicePrincipals", "administrativeUnits"}
@@ -196,7 +196,7 @@ def soft_deletable(kind: Kind, props: Mapping[str, Any]) -> bool:
     Users, Microsoft 365 groups (`groupTypes` holds "Unified"), applications, service principals
     and administrative units go to deleted items; security groups, like devices, contacts,
     directory roles and eligibility schedules, are deleted for good (group-delta.md,
-    delta-query-overview.md, directory-deleteditems-list.md).
+    delta-query-overview.md, directory-deleteditems-restore.md).
     """
     if kind == "groups":
         return "Unified" in (props.get("groupTypes") or ())
