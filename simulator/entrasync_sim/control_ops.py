@@ -107,7 +107,7 @@ async def reset(request: Request) -> Response:
     for name in names if isinstance(names, list) else [None]:
         kind = kind_of(name)
         if kind is None:
-            raise BadRequest(400, "badRequest", "types must list user, group or device.")
+            raise BadRequest(400, "badRequest", "types must list known types (user, group...).")
         kinds.append(kind)
     for kind in kinds:
         tenant.generations[kind] += 1

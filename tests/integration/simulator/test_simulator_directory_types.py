@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from entrasync_sim.control_client import ControlError, SimulatorControl
+from entrasync_sim.launcher import SimulatorProcess
 from sim_helpers import latest_link, run_round
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
@@ -189,3 +190,16 @@ def test_an_unselected_property_change_brings_nothing(
 
     assert quiet.entries == []
     assert loud.by_id() == {app["id"]: {"id": app["id"], "displayName": "Renamed app"}}
+
+
+def test_the_launcher_passes_counts_to_the_cli() -> None:
+    with (
+        SimulatorProcess(
+            users=20, groups=2, devices=1, service_principals=3, applications=2, contacts=1
+        ) as sim,
+        SimulatorControl(sim.control_url, sim.ca_file) as own,
+    ):
+        state = own.state(sim.tenants[0]["tenant_id"])
+
+    counts = [len(state[k]) for k in ("servicePrincipals", "applications", "contacts")]
+    assert counts == [3, 2, 1] and len(state["administrativeUnits"]) == 1
