@@ -196,6 +196,7 @@ def test_status_lists_the_services_with_their_stats(console_stack: ServiceStack)
         "scheduler": True,
         "syncer": True,
         "history": True,
+        "receiver": True,
     }
     discovered = {str(i["name"]) for i in report["instances"]}
     assert any("config" in name for name in discovered), discovered

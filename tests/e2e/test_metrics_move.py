@@ -61,7 +61,7 @@ MOVES: list[tuple[str, str, dict[str, str]]] = [
     (
         "history",
         "entrasync_consumer_messages_total",
-        {"consumer": "pipeline", "outcome": "handled"},
+        {"consumer": "pipeline-*", "outcome": "handled"},  # any partition's
     ),
     ("history", "entrasync_messages_published_total", {"flow": "syncRecorded"}),
     ("history", "entrasync_messages_published_total", {"flow": "directory_created"}),
@@ -109,11 +109,21 @@ async def scrape_all(stack: ServiceStack) -> dict[str, Samples]:
         return {service: await scrape(client, stack.metrics_url(service)) for service in SERVICES}
 
 
+def matches(wanted: dict[str, str], labels: dict[str, str]) -> bool:
+    """`labels` has every wanted label; a wanted value ending in `*` is a prefix."""
+    return all(
+        labels.get(key, "").startswith(value[:-1])
+        if value.endswith("*")
+        else labels.get(key) == value
+        for key, value in wanted.items()
+    )
+
+
 def total(samples: Samples, name: str, labels: dict[str, str]) -> float:
     return sum(
         value
         for sample_name, sample_labels, value in samples
-        if sample_name == name and labels.items() <= sample_labels.items()
+        if sample_name == name and matches(labels, sample_labels)
     )
 
 
