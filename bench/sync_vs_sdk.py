@@ -534,6 +534,9 @@ def _s(value: float | None) -> str:
     return "never (events missing)" if value is None else f"{value:.2f} s"
 
 
+UNSETTLED = " Runs were still going 120 s after the last event: rounds and requests are partial."
+
+
 def nrt_notes(nrt: dict[str, Any]) -> list[str]:
     single, burst = nrt["single"], nrt["burst"]
     missing = single["missing"] + burst["missing"]
@@ -550,7 +553,8 @@ def nrt_notes(nrt: dict[str, Any]) -> list[str]:
         f"in **{burst['rounds']}** notification rounds (target ≤ 10); event p50 "
         f"{_s(burst['p50_s'])}, p95 {_s(burst['p95_s'])}; "
         f"{burst['requests_per_change']:.2f} Graph requests per change."
-        + (f" {missing} changes never reached an event." if missing else ""),
+        + (f" {missing} changes never reached an event." if missing else "")
+        + ("" if single["settled"] and burst["settled"] else UNSETTLED),
     ]
 
 
