@@ -15,6 +15,7 @@ from entrasync_history.domain.effective import (
     EffectiveIndex,
     Membership,
     MembershipEdit,
+    Neighbourhood,
 )
 from entrasync_shared.members import MemberType
 
@@ -131,3 +132,46 @@ def check_deltas(
         now = set(index.memberships(delta.principal_id))
         assert set(delta.gained) <= now
         assert set(delta.lost) <= set(old_paths.get(delta.principal_id, []))
+
+
+def neighbourhood(
+    edges: Edges, stored: EffectiveIndex, batch: list[MembershipEdit]
+) -> Neighbourhood:
+    """What `Neighbourhood` says to load for `batch`, taken from the edges and from the
+    ancestors `stored` holds (as history would read them from its database)."""
+    mentioned = {m for edit in batch for m in [*edit.added, *edit.removed]}
+    reach, todo = set(), list(mentioned)
+    while todo:
+        node = todo.pop()
+        if node not in reach:
+            reach.add(node)
+            if edges.types.get(node) == "group":
+                todo.extend(edges.members.get(node, {}))
+    nodes = reach | {edit.container_id for edit in batch}
+
+    def holders(node: str, units: bool) -> tuple[str, ...]:
+        return tuple(
+            c
+            for c, held in edges.members.items()
+            if node in held and (edges.types[c] == "administrativeUnit") == units
+        )
+
+    parents = {n: holders(n, units=False) for n in nodes}
+    above = {p for held in parents.values() for p in held}
+    kinds: dict[str, MemberType] = {}
+    for container, held in edges.members.items():
+        kinds.update(held)
+        if edges.types[container] == "group":
+            kinds[container] = "group"
+    return Neighbourhood(
+        groups=tuple(
+            MembershipEdit("group", g, dict(edges.members[g]))
+            for g in reach
+            if edges.types.get(g) == "group" and edges.members.get(g)
+        ),
+        parents=parents,
+        units_of={m: holders(m, units=True) for m in mentioned},
+        kinds={n: k for n, k in kinds.items() if k != "user" and n in nodes | above},
+        ancestors={g: stored.ancestors(g) for g in nodes | above},
+        roles={r: t for r, t in edges.templates.items()},
+    )

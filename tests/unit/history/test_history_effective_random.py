@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from effective_reference import Edges, check_deltas, check_state, closure
+from effective_reference import Edges, check_deltas, check_state, closure, neighbourhood
 from entrasync_history.domain.effective import (
     ContainerType,
     EffectiveIndex,
@@ -79,9 +79,16 @@ def test_incremental_effective_membership_equals_the_brute_force_after_every_cha
             edges.remove_object(node)
         else:
             batch = [as_edit(c, a, r) for kind, c, a, r in change if kind == "edit"]
-            deltas = index.apply(batch)
+            # The same change on an index holding only what `Neighbourhood` asks for.
+            partial = EffectiveIndex.loaded(neighbourhood(edges, index, batch))
+            changed = index.change(batch)
+            deltas = changed.deltas
             for one in batch:
                 edges.edit(one)
+            done = partial.change(batch)
+            assert done.deltas == deltas
+            assert done.ancestors == changed.ancestors
+            assert all(index.ancestors(g) == up for g, up in done.ancestors.items())
         after = check_state(index, edges)
         assert after == closure(edges)
         check_deltas(deltas, before, after, old_paths, index)

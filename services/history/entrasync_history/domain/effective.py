@@ -82,6 +82,35 @@ def _better(path: Path, than: Path | None) -> bool:
     return than is None or (len(path), path) < (len(than), than)
 
 
+@dataclass(frozen=True)
+class Changed:
+    """What a change did: the deltas, and the new ancestors (maybe none) of each group it
+    worked them out for again, to store."""
+
+    deltas: list[EffectiveDelta]
+    ancestors: Mapping[str, Mapping[str, Path]]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """What a change needs, when the index does not hold the whole tenant.
+
+    For the edits' members and everything below them (`reach`: walk down the groups' members),
+    and for the edited containers: `groups` — the members of every group in reach; `parents` —
+    every group and role holding each of them (and `units_of`, the units holding each edited
+    unit's members); `kinds` of them all (every kind but user); `ancestors` of every nested
+    group in reach and of every parent above (their stored paths); `roles` — the role
+    templates of the tenant's roles.
+    """
+
+    groups: tuple[MembershipEdit, ...] = ()
+    parents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    units_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kinds: Mapping[str, MemberType] = field(default_factory=dict)
+    ancestors: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
+    roles: Mapping[str, str | None] = field(default_factory=dict)
+
+
 def _by_container(membership: Membership) -> tuple[str, str]:
     return (membership.container.type, membership.container.id)
 
@@ -113,10 +142,29 @@ class EffectiveIndex:
         index = cls()
         for edit in edits:
             index._record(edit)
-        groups = index._members.keys()
-        ups = {g: index._ancestry(g, expand=groups) for g in groups if g in index._parents}
+        nested = [g for g in index._parents if index._nests(g)]
+        ups = {g: index._ancestry(g, expand=index._parents) for g in nested}
         index._up = {g: up for g, up in ups.items() if up}
         return index
+
+    @classmethod
+    def loaded(cls, part: Neighbourhood) -> EffectiveIndex:
+        """An index holding only what a change needs (`Neighbourhood` says what that is)."""
+        index = cls()
+        for edit in part.groups:
+            index._record(edit)
+        for principal, parents in part.parents.items():
+            index._parents[index._id(principal)] = [index._id(p) for p in parents]
+        for principal, units in part.units_of.items():
+            index._units_of[index._id(principal)] = [index._id(u) for u in units]
+        index._kinds.update(part.kinds)
+        index._roles.update(part.roles)
+        index._up = {g: dict(up) for g, up in part.ancestors.items() if up}
+        return index
+
+    def ancestors(self, group: str) -> Mapping[str, Path]:
+        """A nested group's ancestors with their paths (what a change may have to store)."""
+        return self._up.get(group, {})
 
     # Queries
 
@@ -158,6 +206,10 @@ class EffectiveIndex:
 
     def apply(self, edits: Iterable[MembershipEdit]) -> list[EffectiveDelta]:
         """Apply edits and return, per principal, exactly the memberships gained and lost."""
+        return self.change(edits).deltas
+
+    def change(self, edits: Iterable[MembershipEdit]) -> Changed:
+        """Apply edits: the deltas, and the groups whose ancestors were worked out again."""
         edits = [self._canonical(edit) for edit in edits]
         nested = [e for e in edits if e.container_type != "administrativeUnit"]
         changed = [(e.container_id, m) for e in nested for m in self._real_changes(e)]
@@ -167,17 +219,15 @@ class EffectiveIndex:
         before = {d: self._effective_within(d, tops) for d in reach}
         for edit in edits:
             self._record(edit)
-        # A group's ancestors are kept while it has members (they inherit through it); a
-        # container outside `reach` keeps its ancestors, but may just have gained its first
-        # member or lost its last.
+        # A container outside `reach` keeps its ancestors, unless this edit just made it a group.
         edited = {e.container_id for e in nested} - reach
-        for group in [*edited, *reach]:  # edited ones first: they end walks from `reach`
-            has_up = group in self._members and group in self._parents
-            self._set_up(group, self._ancestry(group, expand=reach) if has_up else {})
+        redone = [g for g in [*edited, *reach] if self._nests(g)]
+        for group in redone:  # edited ones first: they end walks from `reach`
+            self._set_up(group, self._ancestry(group, expand=reach))
         after = {d: self._effective_within(d, tops) for d in reach}
         deltas = self._deltas(before, after, unit_changes)
         self._forget_idle(reach | {m for _, m in changed})
-        return deltas
+        return Changed(deltas, {g: self.ancestors(g) for g in redone})
 
     def remove_object(self, object_id: str) -> list[EffectiveDelta]:
         """Deleting an object drops its edges both ways (restoring it is edits again)."""
@@ -225,15 +275,15 @@ class EffectiveIndex:
             self._kinds[container] = "group"
         members = down.setdefault(container, set())
         for member in edit.removed - edit.added.keys():
-            if member in members:
-                members.discard(member)
+            members.discard(member)
+            if container in up.get(member, ()):
                 up[member].remove(container)
         for member, kind in edit.added.items():
             member = self._id(member)
             self._learn(member, kind)
-            if member not in members:
-                members.add(member)
-                up.setdefault(member, []).append(container)
+            members.add(member)
+            if container not in up.setdefault(member, []):
+                up[member].append(container)
         if not members:
             del down[container]
 
@@ -247,10 +297,15 @@ class EffectiveIndex:
             self._kinds[member] = kind
 
     def _real_changes(self, edit: MembershipEdit) -> list[str]:
-        holds = self._units if edit.container_type == "administrativeUnit" else self._members
-        current = holds.get(edit.container_id, set())
-        gone = [m for m in edit.removed - edit.added.keys() if m in current]
-        return gone + [m for m in edit.added if m not in current]
+        # From the members' side: a neighbourhood holds their parents, not whole big groups.
+        container = edit.container_id
+        gone = [m for m in edit.removed - edit.added.keys() if self._holds(container, m)]
+        return gone + [m for m in edit.added if not self._holds(container, m)]
+
+    def _holds(self, container: str, member: str) -> bool:
+        return container in self._parents.get(member, ()) or container in self._units_of.get(
+            member, ()
+        )
 
     def _unit_changes(self, edits: list[MembershipEdit]) -> dict[str, dict[Membership, bool]]:
         """Principal → unit membership → gained (True) or lost (False) by the edits."""
@@ -262,7 +317,7 @@ class EffectiveIndex:
                 final.update(((unit, m), True) for m in edit.added)
         changes: dict[str, dict[Membership, bool]] = {}
         for (unit, member), now_in in final.items():
-            if now_in != (member in self._units.get(unit, ())):
+            if now_in != (unit in self._units_of.get(member, ())):
                 entry = Membership(Container("administrativeUnit", unit), (unit,))
                 changes.setdefault(member, {})[entry] = now_in
         return changes
@@ -271,10 +326,17 @@ class EffectiveIndex:
         for node in nodes:
             if not self._parents.get(node):
                 self._parents.pop(node, None)
+                self._up.pop(node, None)
             if not self._units_of.get(node):
                 self._units_of.pop(node, None)
 
     # Internals: closure
+
+    def _nests(self, node: str) -> bool:
+        """Groups (and members of unknown type) may hold others: they store their ancestors."""
+        if self._kinds.get(node) in ("group", "unknown"):
+            return True
+        return node in self._members and node not in self._roles
 
     def _container(self, container_id: str) -> Container:
         box = self._boxes.get(container_id)
