@@ -155,7 +155,8 @@ def endpoint_of(path: str) -> tuple[str | None, str | None]:
     if not parts or parts[0] == "_control":
         return None, None
     if parts[0] == "v1.0":
-        rest = parts[1:]
+        # `directory/administrativeUnits/...` is named like `administrativeUnits/...`.
+        rest = parts[2:] if parts[1:2] == ["directory"] else parts[1:]
         if len(rest) >= 2 and rest[0] in KINDS and rest[1] in _DELTA:
             return f"{rest[0]}/delta", None
         return (rest[0] if rest else ""), None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -44,15 +45,25 @@ from entrasync_sim.schema import DELTA_KINDS, Kind, parse_delta_kind
 from entrasync_sim.tenants import Tenant
 from entrasync_sim.tokens import RoundState, TokenError, decode_token, encode_token
 
+Endpoint = Callable[[Request], Awaitable[Response]]
 # Graph takes the short name and the fully qualified one (delta-query-overview.md: "`/delta`
 # is a shortcut for the fully qualified name `/microsoft.graph.delta`"), with or without "()".
 DELTA_FUNCTIONS = frozenset(
     {"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"}
 )
-# Every spelling of each delta path, with its path parameters.
+# Every spelling of each delta path, with its path parameters. In v1.0 administrative units
+# live under `directory/` (msgraph-sdk's v1.0 `directory/administrativeUnits/delta()`); the
+# top-level path is the one administrativeunit-delta.md names: both are served.
 DELTA_PATHS = {
     f"/v1.0/{kind}/{function}": {"kind": kind, "function": function}
     for kind in DELTA_KINDS
+    for function in DELTA_FUNCTIONS
+} | {
+    f"/v1.0/directory/administrativeUnits/{function}": {
+        "kind": "administrativeUnits",
+        "function": function,
+        "prefix": "directory/",
+    }
     for function in DELTA_FUNCTIONS
 }
 _MAX_PAGE_SIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
@@ -89,7 +100,7 @@ def _preferences(request: Request, default_size: int) -> tuple[int, bool, list[s
 
 
 def _initial_query(request: Request, kind: Kind, select: tuple[str, ...] | None) -> str:
-    url = f"{base_url(request)}/v1.0/{kind}/delta"
+    url = f"{base_url(request)}/v1.0/{_collection(request, kind)}/delta"
     return f"{url}?$select={','.join(select)}" if select else url
 
 
@@ -194,8 +205,11 @@ async def delta(request: Request) -> Response:
             request, sim.clock, refusal.status, refusal.code, refusal.message, headers=all_headers
         )
     base = base_url(request)
-    link_base = f"{base}/v1.0/{kind}/delta"
-    body: dict[str, Any] = {"@odata.context": _context(base, kind, state, "$select" in params)}
+    collection = _collection(request, kind)
+    link_base = f"{base}/v1.0/{collection}/delta"
+    body: dict[str, Any] = {
+        "@odata.context": _context(base, collection, state, "$select" in params)
+    }
     if next_state is not None:
         token = encode_token(_stamped(next_state, now))
         body["@odata.nextLink"] = f"{link_base}?$skiptoken={token}"
@@ -217,7 +231,12 @@ async def delta_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-def _context(base: str, kind: Kind, state: RoundState, first: bool) -> str:
+def _collection(request: Request, kind: Kind) -> str:
+    """The collection's path as the client named it (`directory/administrativeUnits`)."""
+    return f"{request.path_params.get('prefix', '')}{kind}"
+
+
+def _context(base: str, kind: str, state: RoundState, first: bool) -> str:
     """`@odata.context`: the select list (without the `members` relationship) only on a
     round's first page, as in delta-query-users.md and delta-query-groups.md."""
     names = [name for name in state.select or () if name != "members"] if first else []
@@ -265,6 +284,19 @@ def _stamped(state: RoundState, now: int) -> RoundState:
     return replace(state, issued_at=now)
 
 
+def _under_directory(endpoint: Endpoint) -> Endpoint:
+    """`/v1.0/directory/administrativeUnits...`: the unit routes, with links kept under
+    `directory/`; any other collection there is unknown."""
+
+    async def run(request: Request) -> Response:
+        if request.path_params.get("kind") != "administrativeUnits":
+            return await not_found(request)
+        request.path_params["prefix"] = "directory/"
+        return await endpoint(request)
+
+    return run
+
+
 ROUTES = [
     Route("/v1.0/organization", organization),
     Route("/v1.0/domains", domains),
@@ -273,6 +305,9 @@ ROUTES = [
     Route("/v1.0/subscriptions/{id}", subscriptions.one, methods=["GET", "PATCH", "DELETE"]),
     Route("/v1.0/subscriptions/{id}/reauthorize", subscriptions.reauthorize, methods=["POST"]),
     Route("/v1.0/{kind}/{id}/members", group_members),
+    Route("/v1.0/directory/{kind}/{id}/members", _under_directory(group_members)),
+    Route("/v1.0/directory/{kind}", _under_directory(list_objects)),
+    Route("/v1.0/directory/{kind}/{function}", _under_directory(delta)),
     Route("/v1.0/roleManagement/directory/roleEligibilitySchedules", role_eligibility_schedules),
     Route("/v1.0/{kind}", list_objects),
     Route("/v1.0/{kind}/{function}", delta),

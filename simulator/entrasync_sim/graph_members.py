@@ -84,7 +84,8 @@ async def group_members(request: Request) -> Response:
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#directoryObjects"
     }
     if last:
-        path = f"/v1.0/{container}/{group.id}/members"
+        prefix = request.path_params.get("prefix", "")
+        path = f"/v1.0/{prefix}{container}/{group.id}/members"
         body["@odata.nextLink"] = next_link(request, path, last)
     body["value"] = page
     return GraphJSON(body, headers=headers)

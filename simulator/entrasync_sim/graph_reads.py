@@ -146,7 +146,8 @@ async def list_objects(request: Request) -> Response:
     kind = parse_delta_kind(request.path_params["kind"])
     if kind is None:
         return await not_found(request)
-    return await _list(request, kind, f"/v1.0/{kind}", kind)
+    collection = request.path_params.get("prefix", "") + kind
+    return await _list(request, kind, f"/v1.0/{collection}", collection)
 
 
 async def role_eligibility_schedules(request: Request) -> Response:

@@ -187,3 +187,25 @@ def test_eligibility_schedules_are_a_paged_list_that_follows_the_truth(
     assert next(s for s in listed if s["id"] == created["id"])["roleDefinitionId"] == role
     assert created["id"] not in {s["id"] for s in after}
     assert all({"principalId", "roleDefinitionId", "scheduleInfo"} <= set(s) for s in after)
+
+
+def test_units_are_served_under_directory_too_with_links_kept_there(
+    graph: httpx.Client, control: SimulatorControl, tenant: dict[str, str]
+) -> None:
+    # v1.0 names the collection `directory/administrativeUnits` (msgraph-sdk's v1.0 builder).
+    graph_base = f"{graph.base_url}".rstrip("/")
+    unit = control.truth(tenant["tenant_id"], "administrativeUnit")[0]
+
+    first = graph.get("/v1.0/directory/administrativeUnits/delta()").json()
+    listed = graph.get("/v1.0/directory/administrativeUnits", params={"$top": "1"}).json()
+    members = graph.get(f"/v1.0/directory/administrativeUnits/{unit['id']}/members").json()
+    elsewhere = graph.get("/v1.0/directory/users")
+
+    link = first.get("@odata.deltaLink") or first["@odata.nextLink"]
+    assert link.startswith(f"{graph_base}/v1.0/directory/administrativeUnits/delta?")
+    assert run_round(graph, link).delta_link.startswith(
+        f"{graph_base}/v1.0/directory/administrativeUnits/delta?"
+    )
+    assert [u["id"] for u in listed["value"]] == [unit["id"]]
+    assert sorted(m["id"] for m in members["value"]) == unit["members"]
+    assert elsewhere.status_code == 400
