@@ -172,6 +172,10 @@ def measure(scale: float) -> dict[str, float | int]:
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     results["index_rss_mb"] = round(results["rss_index_mb"] - results["rss_before_mb"], 1)
     results.update(principals=principals, pairs=pairs, indirect_pairs=indirect, longest=longest)
+    # What a stored group closure would hold: one document per nested group.
+    nested = [g for g in tenant.groups if index.ancestors(g)]
+    results["nested_groups"] = len(nested)
+    results["ancestor_entries"] = sum(len(index.ancestors(g)) for g in nested)
 
     target = deep_group(tenant, index)
     newcomer = str(uuid.uuid4())

@@ -7,10 +7,12 @@ it; its *path* is that chain's container ids, C first, down to the principal's d
 (`(C,)` for a direct member). Of the shortest chains the index keeps the smallest one as a tuple
 of ids, so a path depends on the edges only, never on the order they arrived in. An
 administrative unit's members are kept apart: they are in the unit directly, and a group in a
-unit does not put its members there (administrativeunit-list-members.md).
+unit does not put its members there ("adding a group to an administrative unit brings the group
+itself into the management scope of the administrative unit, but not the members of the group",
+learn.microsoft.com/entra/identity/role-based-access-control/administrative-units).
 
-The index stores the edges both ways and, for every group that has members and is itself a
-member somewhere, its ancestors with their paths (`_up`). Users, devices and the like store
+The index stores the edges both ways and, for every group that is itself a member somewhere,
+its ancestors with their paths (`_up`). Users, devices and the like store
 nothing more: their effective containers follow from their parents' ancestors when asked.
 Nested groups number thousands where principals number hundreds of thousands, so the stored
 closure stays small.
@@ -21,6 +23,10 @@ one of m's descendants (`reach`). The index compares those pairs before and afte
 the ancestors of the groups in `reach` only, and reports each principal that gained or lost a
 container. Cycles (Graph refuses them for security groups, not for every kind) end every walk
 through a visited set, and a group is never reported as a member of itself.
+
+The index need not hold the whole tenant: loaded with a change's `Neighbourhood` (its reach,
+their parents, the stored ancestors around them) it returns the same deltas, and the ancestors
+to store again (`change`). docs/effective-membership.md has the figures and the storage plan.
 """
 
 from __future__ import annotations
