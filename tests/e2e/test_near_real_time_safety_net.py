@@ -68,7 +68,9 @@ async def test_a_change_whose_notification_is_lost_arrives_by_the_safety_net_pol
         events = await updated_events(bus, stack, tenant.id, seq)
         return [e for e in events if e["data"]["changed"].get("jobTitle") == title] or None
 
-    (event,) = await eventually(the_event, "the event, by the safety-net poll", within=4 * POLL_SECONDS)
+    (event,) = await eventually(
+        the_event, "the event, by the safety-net poll", within=4 * POLL_SECONDS
+    )
     runs = await recorded(bus, stack, tenant.id)
     by = runs[event["data"]["run_id"]]
     assert (by["reason"], by["mode"]) == ("schedule", "delta"), by
