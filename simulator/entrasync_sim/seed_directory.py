@@ -19,40 +19,175 @@ from entrasync_sim.schema import Kind
 # Microsoft's own tenant owns first-party service principals (Graph, Exchange Online, ...).
 MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
-# Built-in roles (name, roleTemplateId) as Microsoft Entra built-in roles lists them; a
-# directoryRole's id is tenant-specific, its roleTemplateId (also the unifiedRoleDefinition id
-# that eligibility schedules name) is the same everywhere.
-BUILT_IN_ROLES: tuple[tuple[str, str], ...] = (
-    ("Global Administrator", GLOBAL_ADMINISTRATOR),
-    ("Privileged Role Administrator", "e8611ab8-c189-46e8-94e1-60213ab1f814"),
-    ("Privileged Authentication Administrator", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"),
-    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-    ("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d"),
-    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
-    ("Security Operator", "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f"),
-    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
-    ("Application Administrator", "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"),
-    ("Cloud Application Administrator", "158c047a-c907-4556-b7ef-446551a6b5f7"),
-    ("Exchange Administrator", "29232cdf-9323-42fd-ade2-1d097af3e4de"),
-    ("SharePoint Administrator", "f28a1f50-f6e7-4571-818b-6a12f2af6b6c"),
-    ("Teams Administrator", "69091246-20e8-4a56-aa4d-066075b2a7a8"),
-    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
-    ("Password Administrator", "966707d0-3269-4727-9be2-8c3a10f19b9d"),
-    ("Authentication Administrator", "c4e39bd9-1100-46d3-8c65-fb160da0071f"),
-    ("Conditional Access Administrator", "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9"),
-    ("Intune Administrator", "3a2c62db-5318-420d-8d74-23affee5d9d5"),
-    ("Billing Administrator", "b0f54661-2d74-4c50-afa3-1ec803f12efe"),
-    ("Compliance Administrator", "17315797-102d-40b4-93e0-432062caca18"),
-    ("Groups Administrator", "fdd7a751-b60b-444a-984c-02652fe8fa1c"),
-    ("License Administrator", "4d6ac14f-3453-41d0-bef9-a3e0c569773a"),
-    ("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"),
-    ("Directory Writers", "9360feb5-f418-4baa-8175-e2a00bac4301"),
-    ("Hybrid Identity Administrator", "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2"),
-    ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
-    ("Service Support Administrator", "f023fd81-a637-4b56-95fd-791ac0226033"),
-    ("Cloud Device Administrator", "7698a772-787b-4ac8-901f-60d6b08affd2"),
-    ("Azure AD Joined Device Local Administrator", "9f06204d-73c1-4d4c-880a-6edb90606fd8"),
-    ("Guest Inviter", "95e79109-95c0-4d8e-aee3-d01accf2d47b"),
+# Built-in roles (name, roleTemplateId, description) as "Microsoft Entra built-in roles"
+# (entra-docs permissions-reference.md, "All roles") lists them; a directoryRole's id is
+# tenant-specific, its roleTemplateId (also the unifiedRoleDefinition id that eligibility
+# schedules name) is the same everywhere.
+BUILT_IN_ROLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "Global Administrator",
+        GLOBAL_ADMINISTRATOR,
+        "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft "
+        "Entra identities.",
+    ),
+    (
+        "Privileged Role Administrator",
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged "
+        "Identity Management.",
+    ),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+        "Can access to view, set and reset authentication method information for any user "
+        "(admin or non-admin).",
+    ),
+    (
+        "User Administrator",
+        "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "Can manage all aspects of users and groups, including resetting passwords for limited "
+        "admins.",
+    ),
+    (
+        "Security Administrator",
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        "Can read security information and reports, and manage configuration in Microsoft "
+        "Entra ID and Office 365.",
+    ),
+    (
+        "Security Reader",
+        "5d6b6bb7-de71-4623-b4af-96380a352509",
+        "Can read security information and reports in Microsoft Entra ID and Office 365.",
+    ),
+    (
+        "Security Operator",
+        "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",
+        "Creates and manages security events.",
+    ),
+    (
+        "Global Reader",
+        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        "Can read everything that a Global Administrator can, but not update anything.",
+    ),
+    (
+        "Application Administrator",
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Can create and manage all aspects of app registrations and enterprise apps.",
+    ),
+    (
+        "Cloud Application Administrator",
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+        "Can create and manage all aspects of app registrations and enterprise apps except App "
+        "Proxy.",
+    ),
+    (
+        "Exchange Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Can manage all aspects of the Exchange product.",
+    ),
+    (
+        "SharePoint Administrator",
+        "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
+        "Can manage all aspects of the SharePoint service.",
+    ),
+    (
+        "Teams Administrator",
+        "69091246-20e8-4a56-aa4d-066075b2a7a8",
+        "Can manage the Microsoft Teams service.",
+    ),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Can reset passwords for non-administrators and Helpdesk Administrators.",
+    ),
+    (
+        "Password Administrator",
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",
+        "Can reset passwords for non-administrators and Password Administrators.",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+        "Can access to view, set and reset authentication method information for any non-admin "
+        "user.",
+    ),
+    (
+        "Conditional Access Administrator",
+        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+        "Can manage Conditional Access capabilities.",
+    ),
+    (
+        "Intune Administrator",
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+        "Can manage all aspects of the Intune product.",
+    ),
+    (
+        "Billing Administrator",
+        "b0f54661-2d74-4c50-afa3-1ec803f12efe",
+        "Can perform common billing related tasks like updating payment information.",
+    ),
+    (
+        "Compliance Administrator",
+        "17315797-102d-40b4-93e0-432062caca18",
+        "Can read and manage compliance configuration and reports in Microsoft Entra ID and "
+        "Microsoft 365.",
+    ),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "Members of this role can create/manage groups, create/manage groups settings like "
+        "naming and expiration policies, and view groups activity and audit reports.",
+    ),
+    (
+        "License Administrator",
+        "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+        "Can manage product licenses on users and groups.",
+    ),
+    (
+        "Directory Readers",
+        "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+        "Can read basic directory information. Commonly used to grant directory read access to "
+        "applications and guests.",
+    ),
+    (
+        "Directory Writers",
+        "9360feb5-f418-4baa-8175-e2a00bac4301",
+        "Can read and write basic directory information. For granting access to applications, "
+        "not intended for users.",
+    ),
+    (
+        "Hybrid Identity Administrator",
+        "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
+        "Manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra "
+        "Connect, pass-through authentication (PTA), password hash synchronization (PHS), "
+        "seamless single sign-on (seamless SSO), and federation settings.",
+    ),
+    (
+        "Reports Reader",
+        "4a5d8f65-41da-4de4-8968-e035b65339cf",
+        "Can read sign-in and audit reports.",
+    ),
+    (
+        "Service Support Administrator",
+        "f023fd81-a637-4b56-95fd-791ac0226033",
+        "Can read service health information and manage support tickets.",
+    ),
+    (
+        "Cloud Device Administrator",
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+        "Limited access to manage devices in Microsoft Entra ID.",
+    ),
+    (
+        "Microsoft Entra Joined Device Local Administrator",
+        "9f06204d-73c1-4d4c-880a-6edb90606fd8",
+        "Users assigned to this role are added to the local administrators group on Microsoft "
+        "Entra joined devices.",
+    ),
+    (
+        "Guest Inviter",
+        "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+        "Can invite guest users independent of the 'members can invite guests' setting.",
+    ),
 )
 # Roles apps commonly hold (a service principal as a role member).
 _APP_ROLES = frozenset({"Directory Readers", "Application Administrator", "Exchange Administrator"})
@@ -99,7 +234,8 @@ def _moment(rng: random.Random, days: int = 3 * 365) -> str:
 
 
 def _credentials(rng: random.Random, kind: str, chance: float) -> list[dict[str, Any]]:
-    """Zero to two credentials; about one in five has expired (an end before 2025)."""
+    """Zero to two credentials starting 2022–2024, a fifth valid for a year, the rest two to
+    five: some have expired, some expire soon, as in a real tenant."""
     found = []
     for _ in range(2):
         if rng.random() >= chance:
@@ -229,8 +365,10 @@ def _roles(
     rng.shuffle(templates)
     rows: Rows = []
     members: dict[str, dict[str, Kind]] = {}
-    for role_id, (name, template) in zip(_ids(rng, len(templates)), templates, strict=True):
-        rows.append((role_id, _role(name, template)))
+    for role_id, (name, template, about) in zip(_ids(rng, len(templates)), templates, strict=True):
+        rows.append(
+            (role_id, {"displayName": name, "description": about, "roleTemplateId": template})
+        )
         size = {"Global Administrator": rng.randint(2, 4)}.get(name, rng.randint(0, 3))
         chosen: dict[str, Kind] = dict.fromkeys(rng.sample(users, min(size, len(users))), "users")
         if name == "Global Administrator":
@@ -239,14 +377,6 @@ def _roles(
             chosen[rng.choice(sps)] = "servicePrincipals"
         members[role_id] = chosen
     return rows, members
-
-
-def _role(name: str, template: str) -> dict[str, Any]:
-    return {
-        "displayName": name,
-        "description": f"Built-in role: {name}.",
-        "roleTemplateId": template,
-    }
 
 
 def _units(

@@ -101,7 +101,7 @@ def test_apps_have_their_service_principal_and_credentials_with_end_dates() -> N
 def test_units_hold_users_groups_and_devices_and_schedules_name_real_roles() -> None:
     [tenant] = seed_tenants(6, 1, 20_000, 200, 300, certificates=False)
     directory = tenant.directory
-    templates = {t for _, t in BUILT_IN_ROLES}
+    templates = {t for _, t, _ in BUILT_IN_ROLES}
 
     units = directory.sorted_objects["administrativeUnits"]
     kinds = {kind for unit in units for kind in directory.members[unit.id].values()}
