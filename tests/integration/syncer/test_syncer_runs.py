@@ -1,4 +1,3 @@
-
 from entrasync_shared.messages import Credential
 from entrasync_shared.subjects import Names
 from entrasync_sim.control_client import SimulatorControl
