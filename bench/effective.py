@@ -80,7 +80,7 @@ class Tenant:
         self._groups(rng)
         self.role_members = {r: self._role(rng) for r in self.roles}
         self.unit_members = {
-            u: dict.fromkeys(rng.sample(self.users, rng.randint(200, 2000)), "user")
+            u: dict.fromkeys(rng.sample(self.users, rng.randint(*self._bounded(200, 2000))), "user")
             for u in self.units
         }
 
@@ -109,9 +109,14 @@ class Tenant:
             rng.sample(self.users, rng.randint(1, 5)), "user"
         )
         held.update(dict.fromkeys(rng.sample(self.sps, rng.randint(0, 3)), "servicePrincipal"))
-        nested = [g for g in rng.sample(self.groups, 200) if self.height[g] >= 1]
+        drawn = rng.sample(self.groups, min(200, len(self.groups)))
+        nested = [g for g in drawn if self.height[g] >= 1]
         held.update(dict.fromkeys(nested[: rng.randint(1, 3)], "group"))
         return held
+
+    def _bounded(self, low: int, high: int) -> tuple[int, int]:
+        """A unit's size range, within the tenant's users (smaller scales)."""
+        return min(low, len(self.users)), min(high, len(self.users))
 
     def edits(self) -> Iterator[MembershipEdit]:
         for gid, held in self.members.items():
