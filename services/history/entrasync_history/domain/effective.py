@@ -189,7 +189,7 @@ class EffectiveIndex:
         level: dict[str, Path] = {container_id: (container_id,)}
         while level:
             below: dict[str, Path] = {}
-            for group, path in sorted(level.items()):
+            for group, path in level.items():
                 for member in self._members.get(group, ()):
                     if member != container_id and member not in best:
                         if _better(path, below.get(member)):
@@ -236,7 +236,10 @@ class EffectiveIndex:
         return Changed(deltas, {g: self.ancestors(g) for g in redone})
 
     def remove_object(self, object_id: str) -> list[EffectiveDelta]:
-        """Deleting an object drops its edges both ways (restoring it is edits again)."""
+        """Deleting an object drops its edges both ways (restoring it is edits again).
+
+        On a whole index only: with a `Neighbourhood`, pass the same edits (the inventory knows
+        the object's groups and members) to `change`."""
         edits = [
             MembershipEdit(self._container(p).type, p, removed=frozenset({object_id}))
             for p in sorted(self._parents.get(object_id, ()))
