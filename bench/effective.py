@@ -17,6 +17,9 @@ would load them, then measured:
 - 1% of memberships changed at once (a new member in 1% of groups, one member removed from
   another 1%);
 - the worst single edit: the biggest group put into a role and taken out again.
+
+Untimed, it also weighs what a first sync would publish (`first_sync_event_mb`: the memberships
+as JSON) and counts the principals with a nested or role membership.
 """
 
 from __future__ import annotations
@@ -177,6 +180,21 @@ def measure(scale: float) -> dict[str, float | int]:
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     results["index_rss_mb"] = round(results["rss_index_mb"] - results["rss_before_mb"], 1)
     results.update(principals=principals, pairs=pairs, indirect_pairs=indirect, longest=longest)
+    # Untimed: what publishing all of it on a first sync would weigh (memberships as JSON).
+    nested_or_role = volume = role_pairs = 0
+    for delta in index.everything():
+        role_pairs += sum(m.container.type == "directoryRole" for m in delta.gained)
+        entries = [
+            [m.container.type, m.container.id, m.container.role_template_id, list(m.path)]
+            for m in delta.gained
+        ]
+        volume += len(json.dumps(entries))
+        nested_or_role += any(
+            not m.direct or m.container.type == "directoryRole" for m in delta.gained
+        )
+    results["first_sync_event_mb"] = round(volume / 1e6, 1)
+    results["principals_nested_or_in_roles"] = nested_or_role
+    results["role_pairs"] = role_pairs
     # What a stored group closure would hold: one document per nested group.
     nested = [g for g in tenant.groups if index.ancestors(g)]
     results["nested_groups"] = len(nested)
