@@ -134,7 +134,8 @@ async def test_sync_now_is_one_trace_from_the_console_to_sync_recorded(
     for read in (s for s in trace if s["name"] == f"{recorded_subject} process"):
         published = by_id[read["parent_id"]]
         assert (service(published), published["name"]) == ("history", f"{events} publish")
-    applied = f"{stack.names.observed(tenant.id, 'user')} process"
+    # As the stream stored it: with the tenant's partition.
+    applied = f"{stack.names.stored(stack.names.observed(tenant.id, 'user'))} process"
     batches = [s["context"]["span_id"] for s in trace if s["name"] == applied]
     announced = [s for s in trace if s["parent_id"] in batches]
     assert [(service(s), s["name"]) for s in announced] == [("history", f"{events} publish")]
