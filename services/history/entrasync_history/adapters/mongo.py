@@ -449,6 +449,8 @@ class MongoHistoryStore:
             ("runs", self._runs),
             ("applied_batches", self._applied),
             ("guardrail_overrides", self._overrides),
+            # Events a crash left unpublished: a purged tenant's changes are not announced later.
+            ("outbox", self._outbox),
         ):
             removed[name] = (await collection.delete_many({"tenant_id": tenant_id})).deleted_count
         removed["tenants"] = (await self._tenants.delete_one({"_id": tenant_id})).deleted_count
