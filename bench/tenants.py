@@ -11,7 +11,9 @@ and measures (see bench/README.md, "Many tenants"):
    duplicate runs and missed slots, CPU and RSS per process, change -> event latency, NATS and
    MongoDB operations per run;
 3. head-of-line blocking: while the big tenant runs its first full scan, small tenants' change
-   -> event latency (each change followed by `sync_now`).
+   -> event latency (each change followed by `sync_now`); the small tenants' polling is paused
+   first (their interval raised to a week), so the check meets the write path, not the syncers'
+   command queue — `--hol-under-load` keeps them polling.
 
 Writes bench/results/tenants-<stamp>.json and bench/results/tenants-latest.json; prints a table.
 """
@@ -52,6 +54,8 @@ from entrasync_shared.messages import (
     SyncRecordedEvent,
     Tenant,
     TenantCreate,
+    TenantRef,
+    TenantUpdate,
 )
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import Names
@@ -605,6 +609,38 @@ async def settle(watcher: Watcher, window_end: float, interval: int) -> None:
         await asyncio.sleep(0.5)
 
 
+QUIET_INTERVAL = 7 * 24 * 3600
+
+
+async def quiet(nc: NatsClient, names: Names, tenant_ids: Iterable[str]) -> None:
+    """Raise every small tenant's interval to a week and wait until no command is queued and
+    history has applied everything: what follows meets only the big scan and the probes."""
+    gate = asyncio.Semaphore(16)
+
+    async def one(tenant_id: str) -> None:
+        async with gate:
+            tenant = await call(
+                nc, names.api("config", "tenant.get"), TenantRef(tenant_id=tenant_id), Tenant
+            )
+            update = TenantUpdate(
+                tenant_id=tenant_id, version=tenant.version, interval_seconds=QUIET_INTERVAL
+            )
+            await call(nc, names.api("config", "tenant.update"), update, Tenant, timeout=60)
+
+    began = time.monotonic()
+    await asyncio.gather(*(one(t) for t in tenant_ids))
+    js = nc.jetstream()
+    while True:
+        commands = (await js.stream_info(names.commands_stream)).state.messages
+        pipeline = 0
+        for consumer in await js.consumers_info(names.pipeline_stream):
+            pipeline += consumer.num_pending + consumer.num_ack_pending
+        if commands == 0 and pipeline == 0:
+            break
+        await asyncio.sleep(1)
+    print(f"tenants: small tenants quiet ({time.monotonic() - began:.0f} s)", file=sys.stderr)
+
+
 async def head_of_line(
     site: Installation,
     nc: NatsClient,
@@ -616,6 +652,8 @@ async def head_of_line(
     small tenant's user every `--probe-every` seconds and ask for its sync at once."""
     args, names, rng = site.args, site.names, random.Random(23)
     big_app = site.sims.big.tenants[0]
+    if not args.hol_under_load:
+        await quiet(nc, names, ids.values())
     meter = Meter(site)
     began = time.monotonic()
     big = await register(nc, names, [big_app], "simbig", BIG_INTERVAL)
@@ -633,6 +671,7 @@ async def head_of_line(
     await asyncio.wait(probes, timeout=args.probe_timeout)
     latencies = [p.result() for p in probes if p.done()]
     return {
+        "small_tenants_polling": args.hol_under_load,
         "big_tenant_objects": args.big_users + args.big_users // 5 + args.big_users // 2,
         "big_first_sync_end_to_end_s": round(big_s, 1),
         "probes": len(probes),
@@ -845,7 +884,9 @@ def table(result: dict[str, Any]) -> str:
         f"| big tenant ({hol['big_tenant_objects']} objects): first full scan end to end "
         f"| {hol['big_first_sync_end_to_end_s']:g} s | |",
         f"| small tenant change → event p95 during it ({hol['probes']} changes, each with "
-        f"sync_now) | **{_s(hol['small_tenant_event_p95_s'])}** | ≤ 2 s |",
+        f"sync_now; the other small tenants "
+        f"{'polling' if hol.get('small_tenants_polling') else 'quiet'}) "
+        f"| **{_s(hol['small_tenant_event_p95_s'])}** | ≤ 2 s |",
         f"| history peak RSS per replica | {k['history_peak_rss_mb']:.0f} MB | ≤ 250 MB |",
     ]
     phases = {
@@ -902,6 +943,13 @@ def cli() -> None:
         type=float,
         default=2.0,
         help="seconds between small-tenant changes while the big tenant's full scan runs",
+    )
+    add(
+        "--hol-under-load",
+        action="store_true",
+        help="keep the small tenants polling during the head-of-line check (by default their "
+        "interval is raised first, so the check measures the write path, not the syncers' "
+        "command queue)",
     )
     add("--min-probes", type=int, default=5)
     add("--probe-timeout", type=float, default=600)
