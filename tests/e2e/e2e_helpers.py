@@ -4,10 +4,16 @@ events, runs and the inventory."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
+from entrasync_devtools.infra import die_with_parent
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
     CredentialProfile,
@@ -169,3 +175,52 @@ async def run_now(
         if accepted.status == "queued":
             assert done["status"] == "Succeeded" or not must_succeed, done
             return done
+
+
+class ServiceProcess:
+    """One more process of a service (`entrasync-<service>`), configured like `stack`'s own
+    plus `env`, that a test starts, SIGKILLs or stops itself."""
+
+    def __init__(
+        self, stack: ServiceStack, service: str, name: str, env: Mapping[str, str]
+    ) -> None:
+        self.service = service
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
+        environment.update(
+            ENTRASYNC_NATS_URL=stack.nats_url,
+            ENTRASYNC_PREFIX=stack.prefix,
+            PYTHONUNBUFFERED="1",
+            **env,
+        )
+        self.log = stack.workdir / f"{name}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / f"entrasync-{service}")],
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+
+    async def ready(self) -> None:
+        """Until its log says `<service> ready` (it must not exit meanwhile)."""
+
+        async def up() -> bool:
+            assert self.process.poll() is None, self.log.read_text(errors="replace")
+            return f"{self.service} ready" in self.log.read_text(errors="replace")
+
+        await eventually(up, f"the {self.service} to be ready", within=30)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -9,11 +9,7 @@ is long enough to be killed half-way.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, register
-from entrasync_devtools.infra import LocalInfra, die_with_parent
+from e2e_helpers import (
+    ServiceProcess,
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    register,
+)
+from entrasync_devtools.infra import LocalInfra
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.messages import (
     HistoryRow,
@@ -70,47 +73,9 @@ def stack(
         yield running
 
 
-class Syncer:
+def new_syncer(stack: ServiceStack, name: str) -> ServiceProcess:
     """One `entrasync-syncer` process, configured like the stack's services."""
-
-    def __init__(self, stack: ServiceStack, name: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
-        env.update(
-            ENTRASYNC_NATS_URL=stack.nats_url,
-            ENTRASYNC_PREFIX=stack.prefix,
-            PYTHONUNBUFFERED="1",
-            **SYNCER_ENV,
-        )
-        self.log = stack.workdir / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "entrasync-syncer")],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-
-    async def ready(self) -> None:
-        async def up() -> bool:
-            assert self.process.poll() is None, self.log.read_text(errors="replace")
-            return "syncer ready" in self.log.read_text(errors="replace")
-
-        await eventually(up, "the syncer to be ready", within=30)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    return ServiceProcess(stack, "syncer", name, SYNCER_ENV)
 
 
 async def observed_batches(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> int:
@@ -152,8 +117,8 @@ async def kill_mid_run(
     sim_tenant = sim.tenants[index]["tenant_id"]
     with SimulatorControl(sim.control_url, sim.ca_file) as control:
         slow = control.inject_fault("*/delta", latency=0.15, tenant_id=sim_tenant)
-        first = Syncer(stack, f"syncer-{index}-1")
-        second: Syncer | None = None
+        first = new_syncer(stack, f"syncer-{index}-1")
+        second: ServiceProcess | None = None
         try:
             await first.ready()
             tenant = await register(bus, stack, sim.tenants[index], cloud=CLOUD)
@@ -166,7 +131,7 @@ async def kill_mid_run(
             assert " Succeeded: " not in first.log.read_text(errors="replace")
             control.remove_fault(slow)
             meanwhile(control, sim_tenant)
-            second = Syncer(stack, f"syncer-{index}-2")
+            second = new_syncer(stack, f"syncer-{index}-2")
 
             async def recorded() -> list[dict[str, Any]]:
                 events = await read_events(

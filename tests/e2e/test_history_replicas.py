@@ -10,18 +10,21 @@ while runs are being applied.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import differences, eventually, live_inventory, read_events, register
-from entrasync_devtools.infra import LocalInfra, die_with_parent, free_port
+from e2e_helpers import (
+    ServiceProcess,
+    differences,
+    eventually,
+    live_inventory,
+    read_events,
+    register,
+)
+from entrasync_devtools.infra import LocalInfra, free_port
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
 from entrasync_shared.messages import SyncNow, SyncNowAccepted, Tenant
 from entrasync_shared.natsutil import call
@@ -65,50 +68,15 @@ def stack(
         yield running
 
 
-class History:
-    """One `entrasync-history` process, configured like the stack's services."""
-
-    def __init__(self, stack: ServiceStack, name: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
-        env.update(
-            ENTRASYNC_NATS_URL=stack.nats_url,
-            ENTRASYNC_MONGODB_URI=stack.mongodb_uri,
-            ENTRASYNC_PREFIX=stack.prefix,
-            ENTRASYNC_HISTORY_DB=stack.env["ENTRASYNC_HISTORY_DB"],
-            ENTRASYNC_HEALTH_PORT=str(free_port()),
-            PYTHONUNBUFFERED="1",
-            **HISTORY_ENV,
-        )
-        self.log = stack.workdir / f"{name}.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "entrasync-history")],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-
-    async def ready(self) -> None:
-        async def up() -> bool:
-            assert self.process.poll() is None, self.log.read_text(errors="replace")
-            return "history ready" in self.log.read_text(errors="replace")
-
-        await eventually(up, "history to be ready", within=30)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def new_history(stack: ServiceStack, name: str) -> ServiceProcess:
+    """One `entrasync-history` process on the stack's database, with its own health port."""
+    env = {
+        "ENTRASYNC_MONGODB_URI": stack.mongodb_uri,
+        "ENTRASYNC_HISTORY_DB": stack.env["ENTRASYNC_HISTORY_DB"],
+        "ENTRASYNC_HEALTH_PORT": str(free_port()),
+        **HISTORY_ENV,
+    }
+    return ServiceProcess(stack, "history", name, env)
 
 
 def applied_batches(infra: LocalInfra, stack: ServiceStack) -> int:
@@ -163,7 +131,7 @@ def test_the_sample_tenants_fill_every_partition() -> None:
 async def test_two_replicas_share_the_pipeline_and_one_killed_mid_run_loses_nothing(
     infra: LocalInfra, sim: SimulatorProcess, stack: ServiceStack, bus: NatsClient
 ) -> None:
-    first, second = History(stack, "history-1"), History(stack, "history-2")
+    first, second = new_history(stack, "history-1"), new_history(stack, "history-2")
     with SimulatorControl(sim.control_url, sim.ca_file) as control:
         slow = control.inject_fault("*/delta", latency=0.05)
         try:
