@@ -47,7 +47,7 @@ def inbox_prefix(user: str | None) -> str:
     return f"{DEFAULT_INBOX}_{user}"
 
 
-PIPELINE_PARTITIONS: Final = 8
+PIPELINE_PARTITIONS: Final = 32
 """How many partitions the pipeline stream spreads tenants over (docs/scaling.md).
 
 The stream itself assigns each message to `hash(tenant id) mod PIPELINE_PARTITIONS` on ingest

@@ -31,7 +31,7 @@ async def test_the_stream_stores_each_tenant_in_the_partition_the_code_names(
 ) -> None:
     js = nc.jetstream()
     await ensure_streams(js, names)
-    tenants = [str(uuid.uuid4()) for _ in range(64)] + ["t1", "abc", TENANT]
+    tenants = [str(uuid.uuid4()) for _ in range(600)] + ["t1", "abc", TENANT]
     for tenant in tenants:
         await js.publish(names.run_event(tenant, "started"), b"{}", stream=names.pipeline_stream)
     info = await js.stream_info(names.pipeline_stream, subjects_filter=names.pipeline_all)
