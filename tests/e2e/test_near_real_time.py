@@ -8,12 +8,14 @@ poll hourly, so a change reaching its event in seconds came by notification.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from e2e_helpers import CLOUD, eventually, recorded, stream_last_seq
 from entrasync_devtools.infra import LocalInfra
@@ -42,7 +44,7 @@ other tests' load need more (the benchmark measures the real figure)."""
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(users=30, groups=4, devices=5, page_size=25, seed=21, tenants=4) as s:
+    with SimulatorProcess(users=30, groups=4, devices=5, page_size=25, seed=21, tenants=5) as s:
         yield s
 
 
@@ -215,3 +217,38 @@ async def test_a_disabled_tenant_has_its_subscriptions_deleted_in_graph(
         )
 
     await eventually(gone, "the subscriptions deleted")
+
+
+async def test_the_handshake_is_answered_and_a_forged_notification_starts_no_round(
+    sim: SimulatorProcess, control: SimulatorControl, stack: ServiceStack, bus: NatsClient
+) -> None:
+    tenant_id, sim_tenant = await ready_tenant(bus, stack, sim, control, 4)
+    url = f"{stack.receiver_url}/notifications"
+    handshakes = [
+        n
+        for n in control.notifications(sim_tenant)
+        if n["kind"] == "validation" and n["url"].startswith(url)
+    ]
+    assert handshakes and all(n["status"] == 200 for n in handshakes), handshakes
+    before = set(await recorded(bus, stack, tenant_id))
+    record = next(iter((await records(bus, stack, tenant_id)).values()))
+    forged = {
+        "value": [
+            {
+                "subscriptionId": record.subscription_id,
+                "clientState": "not-the-secret",
+                "changeType": "updated",
+                "resource": "Users/00000000-0000-0000-0000-000000000001",
+                "tenantId": record.entra_tenant_id,
+                "subscriptionExpirationDateTime": record.expires_at.isoformat(),
+                "resourceData": {"id": "00000000-0000-0000-0000-000000000001"},
+            }
+        ]
+    }
+
+    async with httpx.AsyncClient(timeout=10, trust_env=False, verify=False) as client:
+        answer = await client.post(url, json=forged)
+    await asyncio.sleep(3)  # a round would have started within the coalescing window
+
+    assert answer.status_code == 403, answer.text
+    assert await runs_by_reason(bus, stack, tenant_id, "notification", before) == []
