@@ -312,9 +312,17 @@ async def test_the_script_starts_and_answers_health(
 
         health = await eventually(healthy, "the history process to answer health", 30)
         assert health.ok and health.service == "history"
+        # The API answers once the broker runs; "ready" follows once every consumer (one per
+        # pipeline partition) is in place.
+        assert process.stderr is not None
+        seen = b""
+        async with asyncio.timeout(30):
+            while b"history ready" not in seen:
+                line = await process.stderr.readline()
+                assert line, seen.decode()[-2000:]
+                seen += line
     finally:
         process.terminate()
         async with asyncio.timeout(15):
-            _, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()[-2000:]
-    assert b"history ready" in stderr
+            _, rest = await process.communicate()
+    assert process.returncode == 0, (seen + rest).decode()[-2000:]
