@@ -163,7 +163,10 @@ async def test_every_services_metrics_move_in_a_real_run(
         "*/delta", status=429, count=2, retry_after="1", tenant_id=app["tenant_id"]
     )
     profile_id = await expiring_profile(bus, stack, app)
-    create = TenantCreate(tenant=app["domain"], cloud="simlab", profile_id=profile_id)
+    # an hour apart: a second scheduled run while the metrics are awaited would count twice
+    create = TenantCreate(
+        tenant=app["domain"], cloud="simlab", profile_id=profile_id, interval_seconds=3600
+    )
     tenant = await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
 
     async def first_run() -> dict | None:
