@@ -13,7 +13,7 @@ from typing import Any
 
 from entrasync_shared.messages import SyncFinished, SyncStarted, TypeResult
 from entrasync_shared.natsutil import connect
-from entrasync_shared.subjects import OBJECT_TYPES, Names
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, Names
 
 RETRIED = 2
 """Attempts of every tenth seeded run (the one whose devices failed)."""
@@ -39,11 +39,11 @@ async def _publish_runs(nats_url: str, names: Names, tenant_id: str, runs: int) 
                 "reason": "schedule",
             }
             messages: list[tuple[str, SyncStarted | SyncFinished]] = [
-                ("started", SyncStarted(**common, object_types=OBJECT_TYPES, at=started)),
+                ("started", SyncStarted(**common, object_types=DEFAULT_OBJECT_TYPES, at=started)),
             ]
             if retried:
                 again = SyncStarted(
-                    **common, object_types=OBJECT_TYPES, at=last_start, attempt=attempt
+                    **common, object_types=DEFAULT_OBJECT_TYPES, at=last_start, attempt=attempt
                 )
                 messages.append(("started:a2", again))
             messages += [
@@ -63,7 +63,7 @@ async def _publish_runs(nats_url: str, names: Names, tenant_id: str, runs: int) 
                                 error="throttled by Graph" if retried and t == "device" else None,
                                 total=n + 1,
                             )
-                            for t in OBJECT_TYPES
+                            for t in DEFAULT_OBJECT_TYPES
                         ),
                     ),
                 ),

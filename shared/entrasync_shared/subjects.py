@@ -13,8 +13,46 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal
 
-ObjectType = Literal["user", "group", "device"]
-OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
+ObjectType = Literal[
+    "user",
+    "group",
+    "device",
+    "servicePrincipal",
+    "application",
+    "directoryRole",
+    "administrativeUnit",
+    "orgContact",
+]
+OBJECT_TYPES: Final[tuple[ObjectType, ...]] = (
+    "user",
+    "group",
+    "device",
+    "servicePrincipal",
+    "application",
+    "directoryRole",
+    "administrativeUnit",
+    "orgContact",
+)
+"""Every directory object type entrasync can sync (Graph's own names), in sync order."""
+
+DEFAULT_OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
+"""What a tenant syncs unless its `object_types` setting says otherwise."""
+
+CONTAINER_TYPES: Final[tuple[ObjectType, ...]] = ("group", "directoryRole", "administrativeUnit")
+"""The types whose delta rounds carry `members@delta` (their members are stored as edges)."""
+
+READ_PERMISSIONS: Final[dict[ObjectType, tuple[str, ...]]] = {
+    "user": ("User.Read.All", "Directory.Read.All"),
+    "group": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+    "device": ("Device.Read.All", "Directory.Read.All"),
+    "servicePrincipal": ("Application.Read.All", "Directory.Read.All"),
+    "application": ("Application.Read.All", "Directory.Read.All"),
+    "directoryRole": ("RoleManagement.Read.Directory", "Directory.Read.All"),
+    "administrativeUnit": ("AdministrativeUnit.Read.All", "Directory.Read.All"),
+    "orgContact": ("OrgContact.Read.All", "Directory.Read.All"),
+}
+"""Application permissions that let an app read each type with delta, least privileged first
+(the Permissions table of each type's delta page on learn.microsoft.com)."""
 
 ChangeKind = Literal["created", "updated", "deleted", "members_changed"]
 CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("created", "updated", "deleted", "members_changed")
@@ -351,4 +389,10 @@ GRAPH_PATHS: Final[dict[ObjectType, str]] = {
     "user": "users",
     "group": "groups",
     "device": "devices",
+    "servicePrincipal": "servicePrincipals",
+    "application": "applications",
+    "directoryRole": "directoryRoles",
+    # v1.0 serves units below `directory/` (msgraph-sdk's v1.0 builds this path)
+    "administrativeUnit": "directory/administrativeUnits",
+    "orgContact": "contacts",
 }

@@ -29,7 +29,7 @@ from entrasync_shared.contract.common import (
     some_object_types,
     tenant_domain_or_guid,
 )
-from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, ObjectType
 
 MAX_GROUP_FILTERS = 100
 MAX_PATH = 1024
@@ -258,7 +258,7 @@ class TenantCreate(_TenantFields, Request):
     profile_id: str = Field(max_length=MAX_ID)
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     enabled: bool = True
-    object_types: tuple[ObjectType, ...] = OBJECT_TYPES
+    object_types: tuple[ObjectType, ...] = DEFAULT_OBJECT_TYPES
     interval_seconds: int = Field(default=60, ge=10, le=7 * 24 * 3600)
     filters: TenantFilters = TenantFilters()
     near_real_time: bool = Field(default=False, description=NEAR_REAL_TIME)

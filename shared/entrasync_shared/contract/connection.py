@@ -15,7 +15,7 @@ from entrasync_shared.contract.common import (
     some_object_types,
     tenant_domain_or_guid,
 )
-from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, ObjectType
 
 
 class ConnectionTest(Request):
@@ -24,7 +24,7 @@ class ConnectionTest(Request):
     tenant: str
     cloud: str = Field(default="global", max_length=MAX_NAME)
     profile_id: str = Field(max_length=MAX_ID)
-    object_types: tuple[ObjectType, ...] = OBJECT_TYPES
+    object_types: tuple[ObjectType, ...] = DEFAULT_OBJECT_TYPES
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
 
     @field_validator("tenant")

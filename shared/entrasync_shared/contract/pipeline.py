@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from entrasync_shared.contract.common import Message, Model, SyncMode, SyncReason
-from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, ObjectType
 
 
 class StartSync(Message):
@@ -18,7 +18,7 @@ class StartSync(Message):
     tenant_id: str
     mode: SyncMode
     reason: SyncReason
-    object_types: tuple[ObjectType, ...] = OBJECT_TYPES
+    object_types: tuple[ObjectType, ...] = DEFAULT_OBJECT_TYPES
 
 
 class SyncStarted(Message):

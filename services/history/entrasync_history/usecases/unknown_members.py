@@ -101,9 +101,9 @@ async def _not_live(
             if kind in checked:
                 wanted.setdefault(cast(ObjectType, kind), set()).add(member)
     unknown: set[str] = set()
-    for kind, ids in wanted.items():
+    for object_type, ids in wanted.items():
         ordered = sorted(ids)
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
-            unknown |= set(chunk) - await store.live_ids(tenant_id, kind, chunk)
+            unknown |= set(chunk) - await store.live_ids(tenant_id, object_type, chunk)
     return frozenset(unknown)
