@@ -54,6 +54,19 @@ READ_PERMISSIONS: Final[dict[ObjectType, tuple[str, ...]]] = {
 """Application permissions that let an app read each type with delta, least privileged first
 (the Permissions table of each type's delta page on learn.microsoft.com)."""
 
+OBJECT_TYPE_NAMES: Final[dict[ObjectType, str]] = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+    "servicePrincipal": "service principals",
+    "application": "applications",
+    "directoryRole": "directory roles",
+    "administrativeUnit": "administrative units",
+    "orgContact": "contacts",
+}
+"""What people call each type, in the plural (Entra admin center's words): the words messages
+and screens use, so config's explanations and the console's labels name a type alike."""
+
 ChangeKind = Literal["created", "updated", "deleted", "members_changed"]
 CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("created", "updated", "deleted", "members_changed")
 
