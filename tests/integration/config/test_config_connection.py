@@ -18,7 +18,12 @@ from entrasync_config.adapters.crypto import generate_key
 from entrasync_config.main import build_app
 from entrasync_config.settings import ConfigSettings
 from entrasync_devtools.infra import LocalInfra
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import (
+    DEFAULT_OBJECT_TYPES,
+    OBJECT_TYPES,
+    READ_PERMISSIONS,
+    Names,
+)
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -192,7 +197,12 @@ async def test_an_expired_secret_says_so(
 
 @pytest.mark.parametrize(
     ("missing", "object_type"),
-    [("User.Read.All", "user"), ("GroupMember.Read.All", "group"), ("Device.Read.All", "device")],
+    [
+        ("User.Read.All", "user"),
+        ("GroupMember.Read.All", "group"),
+        ("Device.Read.All", "device"),
+        ("RoleManagement.Read.Directory", "directoryRole"),
+    ],
 )
 async def test_a_missing_permission_is_named_for_its_object_type(
     nc: NatsClient,
@@ -203,18 +213,35 @@ async def test_a_missing_permission_is_named_for_its_object_type(
     object_type: str,
 ) -> None:
     granted = [p for p in ALL if p != missing]
+    types = list(dict.fromkeys((*DEFAULT_OBJECT_TYPES, object_type)))
     app = control.add_app(home["tenant_id"], permissions=granted, certificate=False)
     profile_id = await profile_for(nc, names, app)
 
-    outcome = await try_unsaved(nc, names, home["domain"], profile_id)
+    outcome = await try_unsaved(nc, names, home["domain"], profile_id, object_types=types)
 
     assert outcome["ok"] is False and outcome["error_code"] == "Authorization_RequestDenied"
     assert missing in outcome["message"]
     reads = {s["object_type"]: s["status"] for s in outcome["steps"] if s["name"] == "read"}
-    assert reads == {t: "failed" if t == object_type else "ok" for t in ("user", "group", "device")}
+    assert reads == {t: "failed" if t == object_type else "ok" for t in types}
     # Without Directory.Read.All the organization is unreadable: a warning, not a failure.
     organization = outcome["steps"][2]
     assert organization["status"] == "warning" and outcome["display_name"] is None
+
+
+async def test_every_type_reads_with_its_least_privileged_permission_alone(
+    nc: NatsClient, names: Names, home: dict[str, Any], control: SimulatorControl
+) -> None:
+    least = sorted({READ_PERMISSIONS[t][0] for t in OBJECT_TYPES})
+    app = control.add_app(home["tenant_id"], permissions=least, certificate=False)
+    profile_id = await profile_for(nc, names, app)
+
+    outcome = await try_unsaved(
+        nc, names, home["domain"], profile_id, object_types=list(OBJECT_TYPES)
+    )
+
+    reads = [(s["object_type"], s["status"]) for s in outcome["steps"] if s["name"] == "read"]
+    assert reads == [(t, "ok") for t in OBJECT_TYPES], outcome
+    assert outcome["ok"] is True
 
 
 async def test_a_certificate_credential_connects(

@@ -6,6 +6,8 @@ import pytest
 from config_fakes import CLIENT_ID, NOW, TENANT_GUID, World, make_world
 from entrasync_config import usecases
 from entrasync_config.domain import Invalid, NotFound, ProbeFailure
+from entrasync_config.domain.explain import explain_graph
+from entrasync_config.usecases.connection import read_path
 from entrasync_shared.messages import (
     ConnectionTest,
     CredentialProfileCreate,
@@ -13,6 +15,7 @@ from entrasync_shared.messages import (
     TenantCreate,
     TenantTest,
 )
+from entrasync_shared.subjects import OBJECT_TYPE_NAMES, OBJECT_TYPES, READ_PERMISSIONS
 from support.certificates import certificate_pair
 
 SECRET = "Canary~Secret.Value-123"
@@ -23,15 +26,17 @@ def world() -> World:
     return make_world()
 
 
-async def saved_tenant(world: World, **profile: Any) -> Tenant:
+async def saved_tenant(
+    world: World, object_types: tuple[str, ...] | None = None, **profile: Any
+) -> Tenant:
     fields = profile or {"client_secret": SECRET}
     created = await usecases.create_profile(
         CredentialProfileCreate.model_validate({"name": "app", "client_id": CLIENT_ID, **fields}),
         world.deps,
     )
-    return await usecases.create_tenant(
-        TenantCreate(tenant="contoso.onmicrosoft.com", profile_id=created.id), world.deps
-    )
+    chosen = {"object_types": object_types} if object_types else {}
+    request = {"tenant": "contoso.onmicrosoft.com", "profile_id": created.id, **chosen}
+    return await usecases.create_tenant(TenantCreate.model_validate(request), world.deps)
 
 
 async def run(world: World, tenant: Tenant, timeout: float | None = None) -> Any:
@@ -126,6 +131,69 @@ async def test_a_missing_permission_names_it_and_the_other_reads_still_run(
     assert permission in result.message
     statuses = {s.object_type: s.status for s in result.steps if s.name == "read"}
     assert statuses == {t: "failed" if t == object_type else "ok" for t in statuses}
+
+
+EVERY_PATH = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+    "servicePrincipal": "servicePrincipals",
+    "application": "applications",
+    "directoryRole": "directoryRoles",
+    "administrativeUnit": "directory/administrativeUnits",
+    "orgContact": "contacts",
+}
+
+
+async def test_a_tenant_syncing_every_type_has_each_type_read(world: World) -> None:
+    tenant = await saved_tenant(world, object_types=OBJECT_TYPES)
+
+    result = await run(world, tenant)
+
+    assert result.ok
+    assert [s.object_type for s in result.steps if s.name == "read"] == list(OBJECT_TYPES)
+    assert world.probe.calls[-len(OBJECT_TYPES) :] == [EVERY_PATH[t] for t in OBJECT_TYPES]
+
+
+def test_directory_roles_are_read_without_the_query_options_their_list_does_not_take() -> None:
+    assert read_path("directoryRole") == "/v1.0/directoryRoles"
+    assert read_path("orgContact") == "/v1.0/contacts?$top=1&$select=id"
+
+
+@pytest.mark.parametrize(
+    ("object_type", "least_privileged"),
+    [
+        ("servicePrincipal", "Application.Read.All"),
+        ("application", "Application.Read.All"),
+        ("directoryRole", "RoleManagement.Read.Directory"),
+        ("administrativeUnit", "AdministrativeUnit.Read.All"),
+        ("orgContact", "OrgContact.Read.All"),
+    ],
+)
+async def test_a_new_types_missing_permission_is_named_and_the_others_still_read(
+    world: World, object_type: Any, least_privileged: str
+) -> None:
+    tenant = await saved_tenant(world, object_types=OBJECT_TYPES)
+    denied = ProbeFailure("Authorization_RequestDenied", "Insufficient privileges.", 403)
+    world.probe.failures[EVERY_PATH[object_type]] = denied
+
+    result = await run(world, tenant)
+
+    assert not result.ok and result.error_code == "Authorization_RequestDenied"
+    assert f"lacks {least_privileged} (or " in result.message
+    assert OBJECT_TYPE_NAMES[object_type] in result.message
+    statuses = {s.object_type: s.status for s in result.steps if s.name == "read"}
+    assert statuses == {t: "failed" if t == object_type else "ok" for t in OBJECT_TYPES}
+
+
+@pytest.mark.parametrize("object_type", OBJECT_TYPES)
+def test_a_denied_read_names_the_least_privileged_permission_first(object_type: Any) -> None:
+    why = explain_graph("Authorization_RequestDenied", 403, object_type, "graph", 10)
+
+    least, *higher = READ_PERMISSIONS[object_type]
+    assert why.startswith(f"The app lacks {least} (or ")
+    assert all(p in why for p in higher) and "Directory.Read.All" in why
+    assert f"to read {OBJECT_TYPE_NAMES[object_type]}:" in why
 
 
 async def test_no_organization_permission_is_only_a_warning(world: World) -> None:

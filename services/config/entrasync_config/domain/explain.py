@@ -7,14 +7,16 @@ sentence says what is wrong *and* what the admin should do about it.
 from __future__ import annotations
 
 from entrasync_shared.aadsts import TOKEN_ADVICE, token_advice
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import OBJECT_TYPE_NAMES, READ_PERMISSIONS, ObjectType
 
-PERMISSIONS: dict[ObjectType | None, str] = {
-    "user": "User.Read.All",
-    "group": "GroupMember.Read.All (or Group.Read.All)",
-    "device": "Device.Read.All",
-    None: "Organization.Read.All",
-}
+# Not an object type: Test Connection reads it for the tenant's display name only.
+ORGANIZATION_PERMISSIONS = ("Organization.Read.All", "Directory.Read.All")
+
+
+def needed_permissions(object_type: ObjectType | None) -> str:
+    """The least-privileged permission first, then the higher ones that also do."""
+    least, *higher = READ_PERMISSIONS[object_type] if object_type else ORGANIZATION_PERMISSIONS
+    return f"{least} (or {' or '.join(higher)})" if higher else least
 
 
 def _network(code: str, host: str, timeout: float) -> str | None:
@@ -67,11 +69,10 @@ def explain_token(
 def explain_graph(
     code: str, status: int | None, object_type: ObjectType | None, host: str, timeout: float
 ) -> str:
-    what = f"{object_type}s" if object_type else "the organization"
+    what = OBJECT_TYPE_NAMES[object_type] if object_type else "the organization"
     if code == "Authorization_RequestDenied" or status == 403:
-        permission = PERMISSIONS[object_type]
         return (
-            f"The app lacks {permission} (or Directory.Read.All) to read {what}: add it as an "
+            f"The app lacks {needed_permissions(object_type)} to read {what}: add it as an "
             "application permission and grant admin consent."
         )
     if code == "InvalidAuthenticationToken" or status == 401:

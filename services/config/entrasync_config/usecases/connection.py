@@ -31,6 +31,10 @@ from entrasync_config.usecases.tenants import check_cloud, get_tenant, resolve_c
 
 
 def read_path(object_type: ObjectType) -> str:
+    if object_type == "directoryRole":
+        # List directoryRoles takes no query options (directoryrole-list.md) and returns only
+        # the activated roles, a few dozen at most: read them whole.
+        return f"/v1.0/{GRAPH_PATHS[object_type]}"
     return f"/v1.0/{GRAPH_PATHS[object_type]}?$top=1&$select=id"
 
 
