@@ -38,7 +38,12 @@ def sample(name: str, **labels: str) -> float:
         ("https://g.test/v1.0/devices/delta", "devices"),
         ("https://g.test/v1.0/groups/0b1c/members?$select=id&$top=999", "members"),
         ("https://g.test/v1.0/organization", "organization"),
-        ("https://g.test/v1.0/applications/123", "other"),
+        ("https://g.test/v1.0/servicePrincipals/delta?$select=id", "servicePrincipals"),
+        ("https://g.test/v1.0/applications/delta()?$deltatoken=x", "applications"),
+        ("https://g.test/v1.0/directoryRoles/delta?$select=id,members", "directoryRoles"),
+        ("https://g.test/v1.0/directory/administrativeUnits/delta()", "administrativeUnits"),
+        ("https://g.test/v1.0/contacts/delta?$skiptoken=users", "contacts"),
+        ("https://g.test/v1.0/subscriptions/123", "other"),
     ],
 )
 def test_a_graph_url_is_labelled_by_its_endpoint_kind_never_its_ids(

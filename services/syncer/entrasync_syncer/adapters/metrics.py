@@ -8,11 +8,13 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from entrasync_shared.messages import ObservationBatch, SyncFinished
+from entrasync_shared.subjects import GRAPH_PATHS
 from prometheus_client import Counter, Histogram
 
 RUN_BUCKETS: Final = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 RETRY_AFTER_BUCKETS: Final = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-ENDPOINTS: Final = ("users", "groups", "devices", "organization")
+# Each type's collection (`directory/administrativeUnits` labelled by its last segment).
+ENDPOINTS: Final = (*(path.rsplit("/", 1)[-1] for path in GRAPH_PATHS.values()), "organization")
 
 RUNS: Final = Counter(
     "entrasync_syncer_runs",
@@ -59,8 +61,9 @@ TOKENS: Final = Counter(
 
 
 def endpoint_of(url: str) -> str:
-    """The kind of Graph endpoint `url` asks (`users`, `groups`, `devices`, `members`,
-    `organization`, else `other`): a bounded label, where the path holds ids."""
+    """The kind of Graph endpoint `url` asks (a type's collection: `users`, `groups`,
+    `servicePrincipals`, `administrativeUnits`...; `members`, `organization`, else `other`): a
+    bounded label, where the path holds ids."""
     segments = [s for s in urlsplit(url).path.split("/") if s]
     if "members" in segments:
         return "members"

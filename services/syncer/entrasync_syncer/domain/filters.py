@@ -3,7 +3,15 @@
 A full round simply leaves filtered objects out (history then treats them as gone); a delta
 round reports an update that fails a filter as a removal, so an object that *became* a guest,
 disabled or out of scope leaves the inventory too. An update that lacks a filtered property
-(a sparse update) cannot be judged and passes. Group member lists are never filtered.
+(a sparse update) cannot be judged and passes. Member lists (of groups, roles and units) are
+never filtered.
+
+Which filter reaches which type (docs/object-types.md): guests are users; disabled accounts are
+users, devices and service principals (each has `accountEnabled`, the switch that stops its
+sign-ins); the group scope limits users, groups and devices only. Applications, roles,
+administrative units and contacts are the tenant's configuration of who may do what, kept whole:
+roles, units and applications cannot be group members at all, and a security team needs every
+service principal and contact a scoped group or role can reach.
 """
 
 from __future__ import annotations
@@ -12,11 +20,18 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Final
 
 from entrasync_shared.messages import ObservedObject, Removal, SyncMode, TenantFilters
 from entrasync_shared.subjects import ObjectType
 
 from entrasync_syncer.domain.ids import IdSet, compact_id
+
+SCOPED_TYPES: Final[frozenset[ObjectType]] = frozenset({"user", "group", "device"})
+"""The types `member_of_groups` limits (the others are synced whole)."""
+
+ACCOUNT_TYPES: Final[frozenset[ObjectType]] = frozenset({"user", "device", "servicePrincipal"})
+"""The types `exclude_disabled` applies to: those with `accountEnabled`."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +51,25 @@ class Scope:
         if object_type == "user" and f.exclude_guests:
             if str(attributes.get("userType") or "").lower() == "guest":
                 return False
-        if object_type in ("user", "device") and f.exclude_disabled:
+        if object_type in ACCOUNT_TYPES and f.exclude_disabled:
             if attributes.get("accountEnabled") is False:
                 return False
-        if f.member_of_groups:
+        if f.member_of_groups and object_type in SCOPED_TYPES:
             key = compact_id(obj.id.lower())
             if object_type == "group" and obj.id.lower() in f.member_of_groups:
                 return True
             return key in self.members
         return True
+
+    def digest_of(self, object_type: ObjectType) -> str:
+        """The digest a delta link of `object_type` is stored and checked under: `digest` for
+        the types the scope limits; for the others only what filters them, so a change of the
+        scope's membership does not force needless full rounds of types it never reaches."""
+        if object_type in SCOPED_TYPES:
+            return self.digest
+        if object_type in ACCOUNT_TYPES and self.filters.exclude_disabled:
+            return "exclude_disabled"
+        return ""
 
     @cached_property
     def digest(self) -> str:

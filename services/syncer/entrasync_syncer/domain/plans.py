@@ -47,11 +47,80 @@ SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
         "accountEnabled",
         "trustType",
     ),
+    # docs/object-types.md says why each property is here.
+    "servicePrincipal": (
+        "id",
+        "displayName",
+        "appId",
+        "appDisplayName",
+        "servicePrincipalType",
+        "accountEnabled",
+        "appOwnerOrganizationId",
+        "tags",
+        "signInAudience",
+        "appRoleAssignmentRequired",
+        "servicePrincipalNames",
+        "keyCredentials",  # their metadata only: Graph never returns a key or a secret here
+        "passwordCredentials",
+    ),
+    "application": (
+        "id",
+        "displayName",
+        "appId",
+        "signInAudience",
+        "publisherDomain",
+        "createdDateTime",
+        "identifierUris",
+        "tags",
+        "keyCredentials",
+        "passwordCredentials",
+        "requiredResourceAccess",
+    ),
+    "directoryRole": ("id", "displayName", "description", "roleTemplateId", "members"),
+    "administrativeUnit": (
+        "id",
+        "displayName",
+        "description",
+        "visibility",
+        "membershipType",
+        "isMemberManagementRestricted",
+        "members",
+    ),
+    "orgContact": (
+        "id",
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "mailNickname",
+        "companyName",
+        "jobTitle",
+        "department",
+    ),
 }
 """Attributes tracked per type; `$select` decides what delta rounds report as changed."""
 
 LINK_LIFETIME: Final = timedelta(days=7)
 """How long Graph keeps the state behind a deltaLink of directory objects."""
+
+# Graph's paths are case-insensitive, and its links may spell them otherwise than asked
+# (administrativeunit-delta.md asks `administrativeunits/delta` and gets links so spelt); units
+# are also served at the top level, which that page names and beta serves.
+_LINK_ALIASES: Final[dict[ObjectType, tuple[str, ...]]] = {
+    "administrativeUnit": ("administrativeUnits",),
+}
+
+
+def _delta_link_path(object_type: ObjectType) -> re.Pattern[str]:
+    paths = "|".join(
+        map(re.escape, (GRAPH_PATHS[object_type], *_LINK_ALIASES.get(object_type, ())))
+    )
+    return re.compile(rf"/({paths})/(microsoft\.graph\.)?delta(\(\))?$", re.IGNORECASE)
+
+
+_DELTA_LINK_PATHS: Final = {
+    object_type: _delta_link_path(object_type) for object_type in GRAPH_PATHS
+}
 
 
 def full_round_url(graph_url: str, object_type: ObjectType) -> str:
@@ -115,8 +184,7 @@ def _unusable(
 ) -> str:
     if cursor is None:
         return "no delta link stored"
-    path = urlsplit(cursor.delta_link).path.rstrip("/")
-    if not re.search(rf"/{GRAPH_PATHS[object_type]}/(microsoft\.graph\.)?delta(\(\))?$", path):
+    if not _DELTA_LINK_PATHS[object_type].search(urlsplit(cursor.delta_link).path.rstrip("/")):
         return "the stored link is not a delta link of this resource"
     if cursor.at is not None and now - cursor.at >= link_lifetime:
         return f"the stored link is older than {link_lifetime.days} days"

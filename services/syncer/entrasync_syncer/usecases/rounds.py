@@ -84,7 +84,7 @@ class TypeRun:
             cursor,
             object_type=self.object_type,
             graph_url=self.graph_url,
-            scope=self.scope.digest,
+            scope=self.scope.digest_of(self.object_type),
             link_lifetime=self.link_lifetime,
         )
         if plan.note and cursor is not None:
@@ -105,7 +105,9 @@ class TypeRun:
         except GraphError as exc:
             await self._flush(mode)  # the pages read before the failure still go out
             return self._result(mode, reason, error=str(exc))
-        await self.cursors.put(tenant_id, self.object_type, link, self.scope.digest)
+        await self.cursors.put(
+            tenant_id, self.object_type, link, self.scope.digest_of(self.object_type)
+        )
         if self.reader.skipped:
             log.warning(
                 "run %s: skipped %d %s entries without an id",
