@@ -169,7 +169,7 @@ async def deleted_history_csv(
     "/tenants/{tenant_id}/objects",
     response_model=Page[InventoryItem],
     tags=["history"],
-    summary="The synced copy of a tenant's users, groups or devices",
+    summary="The synced copy of a tenant's objects of one type (users, service principals, …)",
     operation_id="listObjects",
 )
 async def objects(

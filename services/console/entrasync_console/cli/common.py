@@ -25,11 +25,12 @@ import yaml  # type: ignore[import-untyped]  # PyYAML's stubs (types-PyYAML) are
 from entrasync_shared.kit.api import first_error
 from entrasync_shared.natsutil import ApiCallError, connect
 from entrasync_shared.settings import ServiceSettings
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import Names, ObjectType
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from entrasync_console.adapters.nats import NatsServices
+from entrasync_console.core.object_types import TYPES_HELP, parse_types
 from entrasync_console.ports import Services
 
 T = TypeVar("T")
@@ -126,6 +127,20 @@ def formatted(value: Any, output: Output) -> str:
 
 def _cell(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, dict | list) else value
+
+
+TypesOption = Annotated[str | None, typer.Option("--types", help=TYPES_HELP)]
+
+
+def chosen_types(text: str | None) -> tuple[ObjectType, ...] | None:
+    """The types a `--types` names, None without it; refused before any connection (exit 2)
+    when it names an unknown type or none."""
+    if text is None:
+        return None
+    try:
+        return parse_types(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--types'") from None
 
 
 def plain(value: Any) -> Any:

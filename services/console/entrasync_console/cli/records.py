@@ -18,8 +18,16 @@ from entrasync_shared.messages import (
     TenantRef,
     TenantUpdate,
 )
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES
 
-from entrasync_console.cli.common import Context, err, profiles_app, tenants_app
+from entrasync_console.cli.common import (
+    Context,
+    TypesOption,
+    chosen_types,
+    err,
+    profiles_app,
+    tenants_app,
+)
 from entrasync_console.cli.render import (
     profiles_table,
     subscriptions_table,
@@ -168,9 +176,12 @@ def tenants_add(
     near_real_time: Annotated[
         bool, typer.Option("--near-real-time/--no-near-real-time", help=NEAR_REAL_TIME_HELP)
     ] = False,
+    types: TypesOption = None,
 ) -> None:
-    """Add an Entra ID Sync policy (a full scan runs first)."""
+    """Add an Entra ID Sync policy (a full scan runs first; users, groups and devices unless
+    --types says otherwise)."""
     c: Context = ctx.obj
+    object_types = chosen_types(types)
 
     async def work(s: Services, _: Any) -> Any:
         found = await ops.find_profile(s, profile)
@@ -182,6 +193,7 @@ def tenants_add(
             enabled=enabled,
             interval_seconds=interval,
             near_real_time=near_real_time,
+            object_types=object_types or DEFAULT_OBJECT_TYPES,
         )
         return (await tenant_views(s, [await s.call(ConfigApi.tenant_create, request)]))[0]
 
@@ -203,9 +215,11 @@ def tenants_update(
         bool | None,
         typer.Option("--near-real-time/--no-near-real-time", help=NEAR_REAL_TIME_HELP),
     ] = None,
+    types: TypesOption = None,
 ) -> None:
     """Change a policy (tenant and cloud are immutable)."""
     c: Context = ctx.obj
+    object_types = chosen_types(types)
 
     async def work(s: Services, _: Any) -> Any:
         current = await ops.find_tenant(s, tenant)
@@ -218,6 +232,7 @@ def tenants_update(
         }
         if profile is not None:
             changes["profile_id"] = (await ops.find_profile(s, profile)).id
+        changes["object_types"] = object_types
         changes = {k: v for k, v in changes.items() if v is not None}
         update = TenantUpdate(tenant_id=current.id, version=current.version, **changes)
         return (await tenant_views(s, [await s.call(ConfigApi.tenant_update, update)]))[0]

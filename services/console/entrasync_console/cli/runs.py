@@ -18,10 +18,20 @@ from entrasync_shared.messages import (
     TenantTest,
 )
 from entrasync_shared.natsutil import ApiCallError
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, OBJECT_TYPES, ObjectType
 from rich.live import Live
 
-from entrasync_console.cli.common import Context, app, err, events_app, out, plain, sync_app
+from entrasync_console.cli.common import (
+    Context,
+    TypesOption,
+    app,
+    chosen_types,
+    err,
+    events_app,
+    out,
+    plain,
+    sync_app,
+)
 from entrasync_console.cli.render import (
     event_line,
     history_table,
@@ -43,16 +53,24 @@ def test_connection(
         str | None, typer.Option(help="Test unsaved input with this profile (id or name)")
     ] = None,
     cloud: Annotated[str, typer.Option(help="Cloud of unsaved input")] = "global",
+    types: TypesOption = None,
 ) -> None:
-    """Test Connection of a saved tenant, or of unsaved input with --profile."""
+    """Test Connection of a saved tenant (its object types), or of unsaved input with
+    --profile (and --types: users, groups and devices by default)."""
     c: Context = ctx.obj
+    object_types = chosen_types(types)
 
     async def work(s: Services, _: Any) -> Any:
         if profile is None:
             saved = await ops.find_tenant(s, tenant)
             return await s.call(ConfigApi.tenant_test, TenantTest(tenant_id=saved.id))
         found = await ops.find_profile(s, profile)
-        request = ConnectionTest(tenant=tenant, cloud=cloud, profile_id=found.id)
+        request = ConnectionTest(
+            tenant=tenant,
+            cloud=cloud,
+            profile_id=found.id,
+            object_types=object_types or DEFAULT_OBJECT_TYPES,
+        )
         return await s.call(ConfigApi.connection_test, request)
 
     result = c.run(work)
@@ -149,7 +167,7 @@ def events_tail(
         str | None, typer.Option(help="Only this tenant (id, name, domain or directory GUID)")
     ] = None,
     object_type: Annotated[
-        ObjectType | None, typer.Option("--type", help="Only user, group or device")
+        ObjectType | None, typer.Option("--type", help=f"Only one of {', '.join(OBJECT_TYPES)}")
     ] = None,
     from_start: Annotated[bool, typer.Option(help="Replay stored events first")] = False,
     count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,

@@ -19,12 +19,14 @@ from entrasync_shared.messages import (
     TenantUpdate,
 )
 from entrasync_shared.natsutil import ApiCallError
+from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from entrasync_console.core import views
 from entrasync_console.core.errors import Problem
+from entrasync_console.core.object_types import TYPE_CHOICES
 from entrasync_console.core.security import console
 from entrasync_console.web import conflicts, history_pages
 from entrasync_console.web.rendering import (
@@ -47,6 +49,14 @@ router = APIRouter(include_in_schema=False)
 
 def checked(form: Any, name: str) -> bool:
     return form.get(name) in ("on", "true", "1")
+
+
+def chosen_types(form: Any) -> tuple[ObjectType, ...] | None:
+    """The ticked object types in sync order; None for a form without the choice (a tab opened
+    before the console offered it), which leaves the tenant's types as they are."""
+    if "base_object_types" not in form:
+        return None
+    return tuple(t for t in OBJECT_TYPES if checked(form, f"object_type_{t}"))
 
 
 @router.get("/", include_in_schema=False)
@@ -162,6 +172,7 @@ async def tenant_page(
         "page_sizes": HISTORY_PAGE_SIZES,
         "toasts": toasts or [],
         "conflict": conflict,
+        "type_choices": TYPE_CHOICES,
     }
     if tab == "history":
         context.update(await history_pages.tenant_history(request, tenant.id, tenant.name))
@@ -196,10 +207,15 @@ async def save_tenant(request: Request, tenant_id: str) -> Response:
         "full_scan_next": checked(form, "full_scan_next"),
         "near_real_time": checked(form, "near_real_time"),
     }
+    types = chosen_types(form)
+    if types is not None:
+        values["object_types"] = types
     base = conflicts.base_values(form)
     try:
         version = int(str(form.get("version") or ""))
-        update = TenantUpdate(tenant_id=tenant_id[:64], version=version, **values)
+        update = TenantUpdate(
+            tenant_id=tenant_id[:64], version=version, **conflicts.to_save(values, base)
+        )
         tenant = await console(request).services.call(ConfigApi.tenant_update, update)
     except ValueError as err:
         if not isinstance(err, ValidationError):

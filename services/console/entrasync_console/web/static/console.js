@@ -148,7 +148,7 @@ for (const close of document.querySelectorAll(".toast-close")) {
 raiseToasts();
 
 // -- Test Connection -------------------------------------------------------------------------
-const TEST_FIELDS = ["tenant", "cloud", "profile_id"];
+const TEST_FIELDS = ["tenant", "cloud", "profile_id", "object_types"];
 // Every empty field is named at once; a form check is not a failed connection.
 const REQUIRED_FIELDS = {
   tenant: "Enter the tenant: a verified domain or the tenant ID.",
@@ -170,7 +170,10 @@ async function testConnection(button) {
     return;
   }
   const body = {};
-  for (const field of TEST_FIELDS) body[field] = form.elements.namedItem(field).value;
+  for (const field of ["tenant", "cloud", "profile_id"]) body[field] = form.elements.namedItem(field).value;
+  // The types ticked now, saved or not (a form without the choice tests the default types).
+  const typeBoxes = [...form.querySelectorAll("input[data-object-type]")];
+  if (typeBoxes.length) body.object_types = typeBoxes.filter((box) => box.checked).map((box) => box.dataset.objectType);
   setBusy(button, true, "Testing…");
   try {
     const result = await api("POST", "/api/v1/tenants/test-connection", body);
