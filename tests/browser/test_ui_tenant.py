@@ -1,8 +1,9 @@
-"""Tenant details in Chromium: Tenant Configuration (Save only after a change, full scan),
-Sync now with live status, and Delete behind a confirmation window."""
+"""Tenant details in Chromium: Tenant Configuration (Save only after a change, full scan, the
+object types to sync), Sync now with live status, and Delete behind a confirmation window."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -80,6 +81,40 @@ async def test_the_full_scan_checkbox_sets_the_flag(
     await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
     await expect(page.get_by_label("Perform a full scan on next run")).to_be_checked()
     assert (await rest.get(f"/api/v1/tenants/{tenant['id']}")).json()["full_scan_next"] is True
+
+
+async def test_ticking_service_principals_stores_them_and_no_type_at_all_is_refused(
+    admin: Page, rest: httpx.AsyncClient, good_profile: dict[str, Any], screenshots: Screenshots
+) -> None:
+    tenant = await new_tenant(rest, good_profile)
+    page = admin
+    await page.goto(f"/tenants/{tenant['id']}")
+    types = page.get_by_role("group", name="Object types to sync")
+    for label in ("Users", "Groups", "Devices"):
+        await expect(types.get_by_label(label, exact=True)).to_be_checked()
+    principals = types.get_by_label("Service principals", exact=True)
+    await expect(principals).not_to_be_checked()
+    await expect(principals).to_have_accessible_description(re.compile("Application.Read.All"))
+    await principals.check()
+    await screenshots.take(page, "object-types")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts .toast").filter(has_text="Saved")).to_be_visible()
+    await expect(page.get_by_label("Service principals", exact=True)).to_be_checked()
+    stored = (await rest.get(f"/api/v1/tenants/{tenant['id']}")).json()
+    assert stored["object_types"] == ["user", "group", "device", "servicePrincipal"]
+
+    types = page.get_by_role("group", name="Object types to sync")
+    for label in ("Users", "Groups", "Devices", "Service principals"):
+        await types.get_by_label(label, exact=True).uncheck()
+    await page.get_by_role("button", name="Save").click()
+    error = page.locator("#object_types-error")
+    await expect(error).to_have_text("at least one object type is required")
+    await expect(page.get_by_role("group", name="Object types to sync")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    await screenshots.take(page, "object-types-none")
+    again = (await rest.get(f"/api/v1/tenants/{tenant['id']}")).json()
+    assert again["object_types"] == stored["object_types"]
 
 
 async def test_sync_now_shows_the_run_live(
