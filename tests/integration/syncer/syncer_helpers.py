@@ -20,7 +20,7 @@ from entrasync_shared.messages import (
     new_id,
 )
 from entrasync_shared.natsutil import ensure_cursor_bucket, failed, ok
-from entrasync_shared.subjects import Names, ObjectType, cursor_key
+from entrasync_shared.subjects import CONTAINER_TYPES, GRAPH_PATHS, Names, ObjectType, cursor_key
 from entrasync_sim.launcher import SimulatorProcess
 from entrasync_syncer.domain import SELECTS
 from nats.aio.client import Client as NatsClient
@@ -29,7 +29,10 @@ from nats.aio.subscription import Subscription
 from nats.js.api import DeliverPolicy
 from support.polling import eventually
 
-SIM_KINDS: dict[ObjectType, str] = {"user": "users", "group": "groups", "device": "devices"}
+SIM_KINDS: dict[ObjectType, str] = {
+    object_type: path.rsplit("/", 1)[-1] for object_type, path in GRAPH_PATHS.items()
+}
+"""The simulator's collection (its truth's key) of each object type."""
 
 
 def simulator_credential(
@@ -194,7 +197,7 @@ def assert_matches_truth(
             found = {a: expected[object_id].get(a) for a in SELECTS[object_type]}
             wanted = {a: value for a, value in found.items() if value is not None}
             wanted.pop("id")
-            if object_type == "group":
+            if object_type in CONTAINER_TYPES:
                 # Soft-deleted members keep their edges and Graph lists them in a full round
                 # (microsoft-graph-docs#7115); the truth lists live members only.
                 live = {o["id"] for objects in truth.values() for o in objects}
