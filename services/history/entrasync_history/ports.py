@@ -30,7 +30,7 @@ from entrasync_shared.subjects import ObjectType
 
 from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import StoredObject
-from entrasync_history.domain.plans import Tally
+from entrasync_history.domain.plans import Key, Tally
 from entrasync_history.domain.runs import RunStart
 
 
@@ -45,35 +45,36 @@ class HistoryStore(Protocol):
         self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
     ) -> list[StoredObject]: ...
 
-    async def groups_containing(
-        self, tenant_id: str, member_ids: Iterable[str]
-    ) -> list[StoredObject]:
-        """Groups (live or not) with one of `member_ids` among their members or hidden ones."""
+    async def containers_of(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        """Containers (`CONTAINER_TYPES`, live or not) with one of `member_ids` among their
+        members or hidden ones."""
 
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
         """Which of `object_ids` (of any type) the inventory holds as deleted but maybe
         restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full scan)."""
 
-    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
-        """Groups (live or not) with one of `member_ids` among their hidden members."""
+    async def containers_hiding(
+        self, tenant_id: str, member_ids: Iterable[str]
+    ) -> list[StoredObject]:
+        """Containers (live or not) with one of `member_ids` among their hidden members."""
 
     async def live_ids(
         self, tenant_id: str, object_type: ObjectType, object_ids: Iterable[str]
     ) -> frozenset[str]:
         """Which of `object_ids` the inventory holds live as `object_type` objects."""
 
-    async def groups_with_pending_members(
-        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    async def containers_with_pending_members(
+        self, tenant_id: str, *, after: Key | None = None, limit: int | None = None
     ) -> list[StoredObject]:
-        """Live groups whose `pending_members` are not empty, by group id, those after the
-        group id `after` and at most `limit` of them — possibly light: only their pending
-        members and member types are sure to be there (`load` gives the whole group)."""
+        """Live containers of every type whose `pending_members` are not empty, by (type, id),
+        those after `after` and at most `limit` of them — possibly light: only their pending
+        members and member types are sure to be there (`load` gives the whole container)."""
 
     async def settle_pending_members(
-        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+        self, tenant_id: str, settled: Mapping[Key, frozenset[str]]
     ) -> None:
-        """Take `settled[group id]` out of each group's `pending_members` (checked and live:
-        nothing else about the group changes), in bulk and outside any transaction."""
+        """Take `settled[(type, id)]` out of each container's `pending_members` (checked and
+        live: nothing else about it changes), in bulk and outside any transaction."""
 
     async def commit_batch(
         self,
@@ -166,9 +167,11 @@ class HistoryStore(Protocol):
         attempt: int = 1,
     ) -> list[StoredObject]: ...
 
-    async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str, attempt: int = 1
-    ) -> list[StoredObject]: ...
+    async def containers_with_unconfirmed_members(
+        self, tenant_id: str, run_id: str, attempt: int, object_types: Sequence[ObjectType]
+    ) -> list[StoredObject]:
+        """Live containers of `object_types` this attempt of `run_id` saw whose members (live
+        or hidden) it did not all confirm."""
 
     async def accumulated(self, run_id: str) -> dict[ObjectType, Tally]: ...
 

@@ -26,7 +26,7 @@ from entrasync_shared.messages import (
     TypeCounts,
     TypeResult,
 )
-from entrasync_shared.subjects import OBJECT_TYPES, Names, ObjectType
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, OBJECT_TYPES, Names, ObjectType
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.js.errors import NotFoundError
@@ -60,8 +60,10 @@ class Run:
         tenant_id: str = TENANT,
         attempt: int = 1,
         started_at: datetime | None = None,
+        object_types: Sequence[ObjectType] = DEFAULT_OBJECT_TYPES,
     ) -> None:
         self.pipeline = pipeline
+        self.object_types = tuple(object_types)
         self.run_id = uuid.uuid4().hex
         self.tenant_id = tenant_id
         self.mode = mode
@@ -79,7 +81,7 @@ class Run:
                 tenant_id=self.tenant_id,
                 mode=self.mode,
                 reason=self.reason,  # type: ignore[arg-type]
-                object_types=OBJECT_TYPES,
+                object_types=self.object_types,
                 at=self.started_at,
             ),
         )
@@ -91,6 +93,7 @@ class Run:
         objects: Iterable[ObservedObject] = (),
         removals: Iterable[tuple[str, str]] = (),
     ) -> ObservationBatch:
+        assert object_type in self.object_types, f"{object_type} is not one of the run's types"
         seq = self.batches[object_type]
         self.batches[object_type] += 1
         built = ObservationBatch(
@@ -138,7 +141,7 @@ class Run:
                     total=self.totals[t],
                     batches=self.batches[t],
                 )
-                for t in OBJECT_TYPES
+                for t in self.object_types
             ),
         )
 
@@ -250,7 +253,7 @@ async def seed_runs(store: MongoHistoryStore, runs: Iterable[PastRun], parallel:
             tenant_id=run.tenant_id,
             mode="delta",
             reason="schedule",
-            object_types=OBJECT_TYPES,
+            object_types=DEFAULT_OBJECT_TYPES,
             at=run.started_at,
         )
         types = tuple(
@@ -263,7 +266,7 @@ async def seed_runs(store: MongoHistoryStore, runs: Iterable[PastRun], parallel:
                 changed=run.changed,
                 error=run.errors.get(t),
             )
-            for t in OBJECT_TYPES
+            for t in DEFAULT_OBJECT_TYPES
         )
         async with gate:
             await store.record_started(started)

@@ -15,7 +15,7 @@ from entrasync_shared.messages import (
     SyncStarted,
 )
 from entrasync_shared.natsutil import call
-from entrasync_shared.subjects import OBJECT_TYPES, Names
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, Names
 from history_helpers import TENANT, Pipeline, Run, eventually, obj
 from nats.aio.client import Client as NatsClient
 
@@ -32,7 +32,7 @@ async def start_attempt(pipeline: Pipeline, run: Run) -> None:
         tenant_id=TENANT,
         mode=run.mode,
         reason=run.reason,  # type: ignore[arg-type]
-        object_types=OBJECT_TYPES,
+        object_types=DEFAULT_OBJECT_TYPES,
         at=run.started_at,
         attempt=run.attempt,
     )
@@ -78,7 +78,7 @@ async def test_a_retried_run_keeps_its_first_start_and_counts_its_attempts(
     assert datetime.fromisoformat(data["started_at"]) == first_start
 
     rows = await run_rows(nc, names, first.run_id)
-    assert len(rows) == len(OBJECT_TYPES)
+    assert len(rows) == len(DEFAULT_OBJECT_TYPES)
     for row in rows:
         assert (row.status, row.started_at, row.attempts) == ("Succeeded", first_start, 2)
         assert row.finished_at is not None and abs(row.finished_at - end) < timedelta(seconds=1)

@@ -41,7 +41,7 @@ from entrasync_shared.messages import (
     TenantSyncStatus,
     TypeResult,
 )
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, ObjectType
 
 TENANT = "tenant-1"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -144,20 +144,22 @@ class FakeHistoryStore:
     ) -> list[StoredObject]:
         return [self.objects[k] for i in object_ids if (k := (object_type, i)) in self.objects]
 
-    async def groups_containing(
+    async def containers_of(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        ids = set(member_ids)
+        return [
+            o
+            for o in self.objects.values()
+            if o.object_type in CONTAINER_TYPES and (o.members | o.hidden_members) & ids
+        ]
+
+    async def containers_hiding(
         self, tenant_id: str, member_ids: Iterable[str]
     ) -> list[StoredObject]:
         ids = set(member_ids)
         return [
             o
             for o in self.objects.values()
-            if o.object_type == "group" and (o.members | o.hidden_members) & ids
-        ]
-
-    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
-        ids = set(member_ids)
-        return [
-            o for o in self.objects.values() if o.object_type == "group" and o.hidden_members & ids
+            if o.object_type in CONTAINER_TYPES and o.hidden_members & ids
         ]
 
     async def live_ids(
@@ -167,30 +169,34 @@ class FakeHistoryStore:
             i for i in object_ids if (o := self.objects.get((object_type, i))) and o.live
         )
 
-    async def groups_with_pending_members(
-        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    async def containers_with_pending_members(
+        self,
+        tenant_id: str,
+        *,
+        after: tuple[ObjectType, str] | None = None,
+        limit: int | None = None,
     ) -> list[StoredObject]:
         found = sorted(
             (
                 o
                 for o in self.objects.values()
-                if o.object_type == "group"
+                if o.object_type in CONTAINER_TYPES
                 and o.live
                 and o.pending_members
-                and (after is None or o.object_id > after)
+                and (after is None or (o.object_type, o.object_id) > after)
             ),
-            key=lambda o: o.object_id,
+            key=lambda o: (o.object_type, o.object_id),
         )
         return found[:limit] if limit else found
 
     async def settle_pending_members(
-        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+        self, tenant_id: str, settled: Mapping[tuple[ObjectType, str], frozenset[str]]
     ) -> None:
-        for group_id, members in settled.items():
-            group = self.objects.get(("group", group_id))
-            if group is not None:
-                self.objects[("group", group_id)] = replace(
-                    group, pending_members=group.pending_members - members
+        for k, members in settled.items():
+            container = self.objects.get(k)
+            if container is not None:
+                self.objects[k] = replace(
+                    container, pending_members=container.pending_members - members
                 )
 
     async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
@@ -338,12 +344,13 @@ class FakeHistoryStore:
     ) -> int:
         return len(await self.unseen(tenant_id, object_type, run_id, started_at, attempt))
 
-    async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str, attempt: int = 1
+    async def containers_with_unconfirmed_members(
+        self, tenant_id: str, run_id: str, attempt: int, object_types: Sequence[ObjectType]
     ) -> list[StoredObject]:
         return [
             g
-            for g in self._live("group")
+            for t in object_types
+            for g in self._live(t)
             if g.confirmed_run == confirmation_key(run_id, attempt)
             and g.last_seen_run == run_id
             and not g.members <= g.confirmed_members

@@ -58,25 +58,27 @@ def group(object_id: str, members: set[str], confirmed: set[str], run_id: str) -
 def test_a_refused_sweep_keeps_its_unseen_objects_in_their_groups() -> None:
     g1 = group("g1", {"u1", "u2", "u3"}, {"u1"}, "r2")
     plan = plan_reconciliation(
-        "r2", [], [g1], T0, drop_members=True, held={"user": frozenset({"u2", "u9"})}
+        "r2", [], [g1], T0, drop_members={"group"}, held={"user": frozenset({"u2", "u9"})}
     )
     # u2 is one of the users the refused sweep would delete: it stays; u3 was seen by the run,
     # so the group round's word on it is a real removal.
     assert plan.changes == (Change("members_changed", "group", "g1", removed=("u3",)),)
     assert plan.writes[0].members == {"u1", "u2"}
-    assert plan.held_back == {"user": HeldBack(removals=1, groups=1)}
+    assert plan.held_back == {"group": {"user": HeldBack(removals=1, groups=1)}}
 
 
 def test_without_a_refusal_unconfirmed_members_still_drop() -> None:
     g1 = group("g1", {"u1", "u2"}, {"u1"}, "r2")
-    plan = plan_reconciliation("r2", [], [g1], T0, drop_members=True, held={"user": frozenset()})
+    plan = plan_reconciliation(
+        "r2", [], [g1], T0, drop_members={"group"}, held={"user": frozenset()}
+    )
     assert plan.changes == (Change("members_changed", "group", "g1", removed=("u2",)),)
     assert plan.held_back == {}
 
 
 def test_a_sweep_deletes_as_unseen_and_says_so_in_the_event() -> None:
     g1 = group("g1", {"u1", "u2"}, {"u1", "u2"}, "r2")
-    plan = plan_reconciliation("r2", [user("u2")], [g1], T0, drop_members=True)
+    plan = plan_reconciliation("r2", [user("u2")], [g1], T0, drop_members={"group"})
     assert plan.changes == (
         Change("members_changed", "group", "g1", removed=("u2",)),
         Change("deleted", "user", "u2", soft=None),

@@ -89,7 +89,7 @@ def test_a_full_run_confirms_members_across_batches() -> None:
     second = seen(first, obj("g1", ["u3"]), mode="full", object_type="group")
     assert second.confirmed_members == {"u1", "u3"}
     assert second.confirmed_run == "r1"
-    plan = plan_reconciliation("r1", [], [second], T0, drop_members=True)
+    plan = plan_reconciliation("r1", [], [second], T0, drop_members={"group"})
     assert plan.changes == (Change("members_changed", "group", "g1", removed=("u2",)),)
 
 
@@ -219,5 +219,5 @@ def test_a_later_sighting_keeps_members_from_the_sweep() -> None:
         confirmed_run="r1",
         confirmed_members=frozenset(),
     )
-    plan = plan_reconciliation("r1", [], [group], T0, drop_members=True)
+    plan = plan_reconciliation("r1", [], [group], T0, drop_members={"group"})
     assert plan.changes == ()

@@ -119,7 +119,7 @@ async def test_a_hidden_member_comes_back_once_its_object_is_recorded() -> None:
 
 
 async def test_members_of_types_not_synced_or_not_read_in_full_stay_visible() -> None:
-    # Service principals and contacts are never synced; devices were not read by this run.
+    # This full run read no service principals, contacts or devices: their edges stay visible.
     ctx, store, _ = context()
     members = {"s1": "s", "c1": "c", "d1": "d", "u9": "u"}
     await full_run(ctx, "r1", T0, [], [group("g1", members)], devices_read=False)

@@ -39,15 +39,19 @@ class CountingStore(FakeHistoryStore):
         self.reads: list[int] = []
         self.settles: list[int] = []
 
-    async def groups_with_pending_members(
-        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    async def containers_with_pending_members(
+        self,
+        tenant_id: str,
+        *,
+        after: tuple[ObjectType, str] | None = None,
+        limit: int | None = None,
     ) -> list[StoredObject]:
-        found = await super().groups_with_pending_members(tenant_id, after=after, limit=limit)
+        found = await super().containers_with_pending_members(tenant_id, after=after, limit=limit)
         self.reads.append(len(found))
         return found
 
     async def settle_pending_members(
-        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+        self, tenant_id: str, settled: Mapping[tuple[ObjectType, str], frozenset[str]]
     ) -> None:
         self.settles.append(len(settled))
         await super().settle_pending_members(tenant_id, settled)

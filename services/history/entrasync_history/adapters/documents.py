@@ -3,7 +3,8 @@
 Collections (one database, `ENTRASYNC_HISTORY_DB`):
 
 - `inventory`: one document per (tenant, type, object id), `_id` = "<tenant>:<type>:<id>".
-  Live objects have `deleted: false`; `members` holds a group's live member ids (sorted),
+  Live objects have `deleted: false`; `members` holds a container's (a group's, a directory
+  role's, an administrative unit's) live member ids (sorted),
   `hidden_members` those of its soft-deleted members (back in `members` once restored), and of
   members not live in the inventory (hidden by a run's finish, back once recorded);
   `pending_members` the live members added since the last run's finish, still to check.
@@ -39,7 +40,7 @@ from entrasync_shared.messages import (
     TenantSyncStatus,
     TypeCounts,
 )
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, ObjectType
 
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.paging import day_of, expiry
@@ -111,8 +112,8 @@ def object_document(obj: StoredObject, now: datetime) -> dict[str, Any]:
 
 
 def member_type_fields(obj: StoredObject) -> dict[str, Any]:
-    """A group's member types (of its live and hidden members); nothing for other objects."""
-    if obj.object_type != "group":
+    """A container's member types (of its live and hidden members); nothing for other objects."""
+    if obj.object_type not in CONTAINER_TYPES:
         return {}
     live, hidden = obj.members, obj.hidden_members
     return {

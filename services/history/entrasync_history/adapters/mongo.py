@@ -20,7 +20,7 @@ from entrasync_shared.messages import (
     SyncStarted,
     TenantDeleted,
 )
-from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, ObjectType
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -155,7 +155,19 @@ class MongoHistoryStore:
             return []
         return [stored_object(doc) async for doc in self._inventory.find({"_id": {"$in": keys}})]
 
-    async def groups_containing(
+    async def containers_of(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
+        ids = sorted(member_ids)
+        if not ids:
+            return []
+        # One query for every container type (the member indexes lead; the type filters).
+        query = {
+            "tenant_id": tenant_id,
+            "object_type": {"$in": list(CONTAINER_TYPES)},
+            "$or": [{"members": {"$in": ids}}, {"hidden_members": {"$in": ids}}],
+        }
+        return [stored_object(doc) async for doc in self._inventory.find(query)]
+
+    async def containers_hiding(
         self, tenant_id: str, member_ids: Iterable[str]
     ) -> list[StoredObject]:
         ids = sorted(member_ids)
@@ -163,16 +175,9 @@ class MongoHistoryStore:
             return []
         query = {
             "tenant_id": tenant_id,
-            "object_type": "group",
-            "$or": [{"members": {"$in": ids}}, {"hidden_members": {"$in": ids}}],
+            "object_type": {"$in": list(CONTAINER_TYPES)},
+            "hidden_members": {"$in": ids},
         }
-        return [stored_object(doc) async for doc in self._inventory.find(query)]
-
-    async def groups_hiding(self, tenant_id: str, member_ids: Iterable[str]) -> list[StoredObject]:
-        ids = sorted(member_ids)
-        if not ids:
-            return []
-        query = {"tenant_id": tenant_id, "object_type": "group", "hidden_members": {"$in": ids}}
         return [stored_object(doc) async for doc in self._inventory.find(query)]
 
     async def live_ids(
@@ -185,15 +190,22 @@ class MongoHistoryStore:
         found = self._inventory.find(query, {"object_id": 1})
         return frozenset([doc["object_id"] async for doc in found])
 
-    async def groups_with_pending_members(
-        self, tenant_id: str, *, after: str | None = None, limit: int | None = None
+    async def containers_with_pending_members(
+        self,
+        tenant_id: str,
+        *,
+        after: tuple[ObjectType, str] | None = None,
+        limit: int | None = None,
     ) -> list[StoredObject]:
         query: dict[str, Any] = {
-            **self._live(tenant_id, "group"),
+            "tenant_id": tenant_id,
+            "object_type": {"$in": list(CONTAINER_TYPES)},
+            "deleted": False,
             "pending_members.0": {"$exists": True},
         }
         if after is not None:
-            query["_id"] = {"$gt": object_key(tenant_id, "group", after)}
+            # `_id` is "<tenant>:<type>:<id>": its order is (type, id), the port's.
+            query["_id"] = {"$gt": object_key(tenant_id, *after)}
         # Light: after a big first load this is every group of the tenant, with every edge
         # pending; their member lists and attributes would cost hundreds of MB (`make bench`:
         # 780 MB at the finish of a 170k-object load). The check needs pending ids and types.
@@ -202,14 +214,14 @@ class MongoHistoryStore:
         return [stored_object(doc) async for doc in found]
 
     async def settle_pending_members(
-        self, tenant_id: str, settled: Mapping[str, frozenset[str]]
+        self, tenant_id: str, settled: Mapping[tuple[ObjectType, str], frozenset[str]]
     ) -> None:
         updates = [
             UpdateOne(
-                {"_id": object_key(tenant_id, "group", group_id)},
+                {"_id": object_key(tenant_id, object_type, container_id)},
                 {"$pull": {"pending_members": {"$in": sorted(members)}}},
             )
-            for group_id, members in sorted(settled.items())
+            for (object_type, container_id), members in sorted(settled.items())
             if members
         ]
         for start in range(0, len(updates), SETTLE_CHUNK):
@@ -532,11 +544,13 @@ class MongoHistoryStore:
         query = self._unseen(tenant_id, object_type, run_id, started_at, attempt)
         return [stored_object(doc) async for doc in self._inventory.find(query)]
 
-    async def groups_with_unconfirmed_members(
-        self, tenant_id: str, run_id: str, attempt: int = 1
+    async def containers_with_unconfirmed_members(
+        self, tenant_id: str, run_id: str, attempt: int, object_types: Sequence[ObjectType]
     ) -> list[StoredObject]:
         query = {
-            **self._live(tenant_id, "group"),
+            "tenant_id": tenant_id,
+            "object_type": {"$in": list(object_types)},
+            "deleted": False,
             "confirmed_run": confirmation_key(run_id, attempt),
             "last_seen_run": run_id,
             "$expr": {

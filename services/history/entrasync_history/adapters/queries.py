@@ -25,7 +25,7 @@ from entrasync_shared.messages import (
     TenantSyncStatus,
     TypeInventoryCount,
 )
-from entrasync_shared.subjects import OBJECT_TYPES
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, OBJECT_TYPES
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReplaceOne
 
 from entrasync_history.adapters.documents import (
@@ -102,6 +102,9 @@ class MongoHistoryQueries:
         found: dict[tuple[str, str | None], int] = {}
         async for doc in await self._inventory.aggregate(pipeline):
             found[(doc["_id"]["type"], doc["_id"].get("deletion"))] = doc["n"]
+        # The default types always; another type once the tenant holds objects of it.
+        held = {object_type for object_type, _ in found}
+        shown = [t for t in OBJECT_TYPES if t in DEFAULT_OBJECT_TYPES or t in held]
         return InventoryCounts(
             tenant_id=tenant_id,
             types=tuple(
@@ -112,7 +115,7 @@ class MongoHistoryQueries:
                     hard_deleted=found.get((t, "hard"), 0),
                     unseen_deleted=found.get((t, "unseen"), 0),
                 )
-                for t in OBJECT_TYPES
+                for t in shown
             ),
         )
 

@@ -1,7 +1,7 @@
 """The inventory's objects and the pure rules that change them.
 
 An object's state changes only through `observe` (Graph returned it), `remove` (an `@removed`
-entry or a full run that no longer sees it), `leave_groups` (a member was hard-deleted) and
+entry or a full run that no longer sees it), `leave_containers` (a member was hard-deleted) and
 `hide_members`/`reveal_members` (a member was soft-deleted/restored). `diff` compares a stored
 object with its new state and says which public changes that makes.
 
@@ -12,7 +12,9 @@ delta-query-overview.md), so it *merges*, and there an explicit null clears. Nul
 stored: a cleared attribute is an absent one. An object that comes back from a deletion comes
 back whole, attributes and members alike.
 
-Membership lists hold live members only, each with its type (user, group, device,
+Containers (`CONTAINER_TYPES`: groups, directory roles, administrative units: the types whose
+delta rounds carry `members@delta`) hold membership lists; the rules below say "group" for any
+of them. Membership lists hold live members only, each with its type (user, group, device,
 servicePrincipal, orgContact; `unknown` for members stored before types were kept): a group
 keeps the types that differ from its `member_default` in `member_types`, so a group of users
 carries no per-member cost. An object's type never changes, so types are not hashed. Graph
@@ -25,7 +27,8 @@ created after its type's round read past it: each new edge is `pending` until a 
 which hides the pending members still not live of the types it swept or read with a delta round
 (`hide_unknown_members`; a restored group's edges arrive in a delta round, say); recording the
 object later brings its edges back, as a restore does.
-Members of types entrasync does not sync (service principals, contacts) stay visible.
+Members of a type the tenant does not sync stay visible: a full run that does not read their
+type settles them unchecked (`unknown_members.unread_member_types`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any, Literal
 
 from entrasync_shared.members import MEMBER_CODES, MemberType
 from entrasync_shared.messages import ObservedObject, SyncMode
-from entrasync_shared.subjects import ChangeKind, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, ChangeKind, ObjectType
 
 from entrasync_history.domain.positions import Position
 
@@ -53,7 +56,9 @@ scan's sweep, which cannot tell a soft delete from a purge (or an object now fil
 RESTORABLE: frozenset[Deletion] = frozenset({"soft", "unseen"})
 
 # Member types entrasync syncs: a full run's finish can tell whether one of these is live.
-SYNCED_MEMBER_TYPES: frozenset[MemberType] = frozenset({"user", "group", "device"})
+SYNCED_MEMBER_TYPES: frozenset[MemberType] = frozenset(
+    {"user", "group", "device", "servicePrincipal", "orgContact"}
+)
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def observe(
         deleted_at=None,
         deletion=None,
     )
-    if object_type != "group":
+    if object_type not in CONTAINER_TYPES:
         return updated
     added, removed = frozenset(seen.members_added), frozenset(seen.members_removed)
     members, hidden = (
@@ -257,8 +262,8 @@ def remove(current: StoredObject, kind: Deletion, now: datetime) -> StoredObject
     return replace(current, deleted_at=current.deleted_at or now, deletion=kind)
 
 
-def leave_groups(group: StoredObject, gone: frozenset[str]) -> StoredObject:
-    """The group after hard-deleted objects left it."""
+def leave_containers(group: StoredObject, gone: frozenset[str]) -> StoredObject:
+    """The group (or other container) after hard-deleted objects left it."""
     if not (group.members | group.hidden_members) & gone:
         return group
     return replace(

@@ -2,6 +2,7 @@
 
 Both planners fold every rule over an in-memory working set first and diff at the end, so each
 object yields at most one event per kind per batch (or finish), whatever the order of entries.
+Membership rules apply to every container type (`CONTAINER_TYPES`), called groups here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from entrasync_shared.messages import (
     TypeCounts,
     TypeResult,
 )
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, ObjectType
 
 from entrasync_history.domain.model import (
     Change,
@@ -28,7 +29,7 @@ from entrasync_history.domain.model import (
     drop_unconfirmed_members,
     hide_members,
     hide_unknown_members,
-    leave_groups,
+    leave_containers,
     mark_counted,
     observe,
     remove,
@@ -49,7 +50,8 @@ class Tally:
 
 @dataclass(frozen=True)
 class HeldBack:
-    """Membership removals a refused deletion sweep of one type holds back with it."""
+    """Membership removals a refused deletion sweep of one type holds back with it, in how many
+    containers (`groups`) of one type."""
 
     removals: int = 0
     groups: int = 0
@@ -59,13 +61,14 @@ class HeldBack:
 class Plan:
     """Changes to publish, then objects to write, then per-type counts to add to the rows.
 
-    `held_back` counts, per refused type, the membership removals kept back with its sweep.
+    `held_back` counts, per container type and refused type, the membership removals kept back
+    with that type's sweep.
     """
 
     changes: tuple[Change, ...]
     writes: tuple[StoredObject, ...]
     tallies: Mapping[ObjectType, Tally] = field(default_factory=dict)
-    held_back: Mapping[ObjectType, HeldBack] = field(default_factory=dict)
+    held_back: Mapping[ObjectType, Mapping[ObjectType, HeldBack]] = field(default_factory=dict)
 
 
 def key(obj: StoredObject) -> Key:
@@ -126,7 +129,7 @@ def _in_all_groups(
     rule: Callable[[StoredObject, frozenset[str]], StoredObject],
     ids: frozenset[str],
 ) -> None:
-    """Apply a membership rule to the live groups of the working set.
+    """Apply a membership rule to the live containers of the working set.
 
     A deleted group keeps the membership it was last published with: a deletion's event says
     nothing of members, so its restore (which replaces the membership, see `observe`) must
@@ -135,12 +138,12 @@ def _in_all_groups(
     if not ids:
         return
     for k, obj in list(work.items()):
-        if obj.object_type == "group" and obj.live:
+        if obj.object_type in CONTAINER_TYPES and obj.live:
             work[k] = rule(obj, ids)
 
 
 def _leave_all_groups(work: dict[Key, StoredObject], gone: frozenset[str]) -> None:
-    _in_all_groups(work, leave_groups, gone)
+    _in_all_groups(work, leave_containers, gone)
 
 
 def _placed(position: Position | None, obj: StoredObject) -> StoredObject:
@@ -217,7 +220,7 @@ def plan_reconciliation(
     groups: Iterable[StoredObject],
     now: datetime,
     *,
-    drop_members: bool,
+    drop_members: Iterable[ObjectType],
     attempt: int = 1,
     held: Mapping[ObjectType, frozenset[str]] | None = None,
     unknown: frozenset[str] = frozenset(),
@@ -226,8 +229,8 @@ def plan_reconciliation(
     """A full run's end: unseen objects are deleted, unconfirmed members dropped.
 
     `unseen` are the live objects of the full, succeeded types the run did not see; `groups` the
-    groups containing one of them plus the groups whose members the run did not all confirm
-    (dropped only with `drop_members`, when groups were read in full and succeeded).
+    containers holding one of them plus those whose members the run did not all confirm
+    (dropped only for the container types in `drop_members`: read in full and succeeded).
     A sweep cannot tell a soft delete from a purge, so the unseen go as `unseen`, not `hard`,
     and their membership edges are kept aside as a soft delete's are.
     `held` names, per type whose sweep the guardrail refused, the objects that sweep would have
@@ -245,14 +248,17 @@ def plan_reconciliation(
     _in_all_groups(work, hide_members, frozenset(obj.object_id for obj in gone))
     if checked:
         for k, obj in list(work.items()):
-            if obj.object_type == "group" and obj.live:
+            if obj.object_type in CONTAINER_TYPES and obj.live:
                 work[k] = hide_unknown_members(obj, unknown, checked)
-    held_back: dict[ObjectType, HeldBack] = {}
+    dropping = frozenset(drop_members) & frozenset(CONTAINER_TYPES)
+    held_back: dict[ObjectType, dict[ObjectType, HeldBack]] = {}
     for k, obj in list(work.items()):
-        if drop_members and obj.object_type == "group":
+        if obj.object_type in dropping:
             dropped = drop_unconfirmed_members(obj, run_id, attempt)
-            work[k] = _keep_held_members(obj, dropped, held or {}, held_back)
-    return replace(_settle(original, work, run_id), held_back=held_back)
+            mine = held_back.setdefault(obj.object_type, {})
+            work[k] = _keep_held_members(obj, dropped, held or {}, mine)
+    kept = {container: counts for container, counts in held_back.items() if counts}
+    return replace(_settle(original, work, run_id), held_back=kept)
 
 
 def _keep_held_members(
@@ -296,10 +302,12 @@ def guardrail_refusal(
     )
 
 
-def held_back_note(held_back: Mapping[ObjectType, HeldBack]) -> str:
-    """A groups row's reason for membership removals kept back with refused sweeps."""
+def held_back_note(
+    held_back: Mapping[ObjectType, HeldBack], container: ObjectType = "group"
+) -> str:
+    """A container type's row's reason for membership removals kept back with refused sweeps."""
     parts = [
-        f"{h.removals} membership removals in {h.groups} groups held back by the safe-delete "
+        f"{h.removals} membership removals in {h.groups} {container}s held back by the safe-delete "
         f"guardrail on {object_type} (members this full run did not see, whose deletion the "
         "guardrail refused)"
         for object_type, h in sorted(held_back.items())

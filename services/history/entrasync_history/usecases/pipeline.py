@@ -24,7 +24,7 @@ from entrasync_shared.messages import (
     SyncStarted,
     TenantDeleted,
 )
-from entrasync_shared.subjects import Names, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, Names, ObjectType
 
 from entrasync_history.domain.events import Pending, announce, recorded_event
 from entrasync_history.domain.model import StoredObject
@@ -50,7 +50,10 @@ from entrasync_history.domain.plans import (
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
 from entrasync_history.domain.runs import run_span
 from entrasync_history.ports import EventPublisher, HistoryStore
-from entrasync_history.usecases.unknown_members import check_pending_members
+from entrasync_history.usecases.unknown_members import (
+    check_pending_members,
+    unread_member_types,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +151,14 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     fresh = fresh_part(batch, {obj.object_id: obj for obj in stored})
     if fresh is not batch:
         log.info("batch %s: part of it is older than the stored state; skipped", batch.id)
-    # Groups whose members a removal or a restore changes (a restored member's edges are
+    # Containers whose members a removal or a restore changes (a restored member's edges are
     # hidden in them); and which added members are soft-deleted, so their edges go aside.
     moved = hard_removed_ids(fresh) | soft_removed_ids(fresh) | restored_ids(fresh, stored)
     if moved:
-        stored += await ctx.store.groups_containing(batch.tenant_id, moved)
+        stored += await ctx.store.containers_of(batch.tenant_id, moved)
     appeared = appeared_ids(fresh, stored)  # a finish may have hidden their edges
     if appeared:
-        stored += await ctx.store.groups_hiding(batch.tenant_id, appeared)
+        stored += await ctx.store.containers_hiding(batch.tenant_id, appeared)
     added = added_member_ids(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
     plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
@@ -239,28 +242,32 @@ async def record_finished(
     groups: list[StoredObject] = []
     if unseen:
         gone = {obj.object_id for obj in unseen}
-        groups += await ctx.store.groups_containing(finished.tenant_id, gone)
-    if "group" in reconcile:
-        groups += await ctx.store.groups_with_unconfirmed_members(
-            finished.tenant_id, finished.run_id, finished.attempt
+        groups += await ctx.store.containers_of(finished.tenant_id, gone)
+    # Container types read in full: their members the run did not confirm are dropped.
+    read_whole = [t for t in reconcile if t in CONTAINER_TYPES]
+    if read_whole:
+        groups += await ctx.store.containers_with_unconfirmed_members(
+            finished.tenant_id, finished.run_id, finished.attempt, read_whole
         )
     checked = member_checked_types(finished.results, verdicts, reconcile)
-    unknown = await check_pending_members(ctx.store, finished.tenant_id, checked)
+    unread = unread_member_types(finished)
+    unknown = await check_pending_members(ctx.store, finished.tenant_id, checked, unread)
     groups += unknown.groups
     plan = plan_reconciliation(
         finished.run_id,
         unseen,
         _unique(groups),
         now,
-        drop_members="group" in reconcile,
+        drop_members=read_whole,
         attempt=finished.attempt,
-        held=await _held(ctx, finished, sweeps.refused) if "group" in reconcile else None,
+        held=await _held(ctx, finished, sweeps.refused) if read_whole else None,
         unknown=unknown.unknown,
         checked=unknown.checked,
     )
-    if plan.held_back:
-        log.warning("run %s: %s", finished.run_id, held_back_note(plan.held_back))
-        verdicts["group"] = TypeVerdict("Failed", held_back_note(plan.held_back))
+    for container, held_back in plan.held_back.items():
+        note = held_back_note(held_back, container)
+        log.warning("run %s: %s", finished.run_id, note)
+        verdicts[container] = TypeVerdict("Failed", note)
     accumulated = await ctx.store.accumulated(finished.run_id)
     types = final_counts(finished, verdicts, accumulated, plan.tallies, sweeps.overrides)
     span = run_span(finished, await ctx.store.run_start(finished.run_id))
@@ -306,7 +313,7 @@ async def _unseen(
 async def _held(
     ctx: Context, finished: SyncFinished, refused: list[ObjectType]
 ) -> dict[ObjectType, frozenset[str]]:
-    """The objects each refused sweep would have deleted: groups keep them as members."""
+    """The objects each refused sweep would have deleted: containers keep them as members."""
     held: dict[ObjectType, frozenset[str]] = {}
     for object_type in refused:
         unseen = await _unseen(ctx, finished, object_type)
