@@ -115,10 +115,10 @@ def _added_ids(changes: list[Any]) -> AddedIds | None:
 class PageReader:
     """Turns the pages of one run and type into observations, one page at a time.
 
-    Within a run an object is published once. The exception is a group that comes back on a
-    later page with further `members@delta` slices: it is published again, carrying those
-    slices, so no membership change is lost (consumers merge member lists across batches).
-    Only ids are remembered across pages, never objects.
+    Within a run an object is published once. The exception is a group, directory role or
+    administrative unit that comes back on a later page with further `members@delta` slices:
+    it is published again, carrying those slices, so no membership change is lost (consumers
+    merge member lists across batches). Only ids are remembered across pages, never objects.
     """
 
     seen: IdSet = field(default_factory=IdSet)
@@ -173,8 +173,9 @@ def split_batch(
     """A page's observations cut into batches that stay below `max_bytes` of JSON (NATS caps
     a message at 1 MB by default, and a page of big groups' member slices can weigh several).
 
-    A group with more than `max_members` member changes is cut into several observations of
-    the same group, each with a share of them (consumers merge member lists across batches).
+    A group (role, unit) with more than `max_members` member changes is cut into several
+    observations of the same object, each with a share of them (consumers merge member lists
+    across batches).
     """
     pieces = [piece for obj in objects for piece in _pieces(obj, max_members)]
     if _page_weight(pieces, removals) <= max_bytes:
