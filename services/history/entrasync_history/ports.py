@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from entrasync_shared.members import MemberType
 from entrasync_shared.messages import (
     DeletedTenant,
     DeletedTenantsQuery,
@@ -49,9 +50,12 @@ class HistoryStore(Protocol):
         """Containers (`CONTAINER_TYPES`, live or not) with one of `member_ids` among their
         members or hidden ones."""
 
-    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
-        """Which of `object_ids` (of any type) the inventory holds as deleted but maybe
-        restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full scan)."""
+    async def soft_deleted(
+        self, tenant_id: str, members: Mapping[str, MemberType]
+    ) -> frozenset[str]:
+        """Which of the `members` (id → type; `unknown`: any member type) the inventory holds
+        as deleted but maybe restorable (`model.RESTORABLE`: soft-deleted, or unseen by a full
+        scan)."""
 
     async def containers_hiding(
         self, tenant_id: str, member_ids: Iterable[str]

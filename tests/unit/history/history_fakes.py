@@ -17,6 +17,7 @@ from entrasync_history.domain.search import row_search
 from entrasync_history.entrypoints.deps import Deps
 from entrasync_history.entrypoints.pipeline import pipeline
 from entrasync_shared.kit.consumers import DurableConsumer
+from entrasync_shared.members import MemberType
 from entrasync_shared.messages import (
     DeletedTenant,
     DeletedTenantsQuery,
@@ -199,12 +200,15 @@ class FakeHistoryStore:
                     container, pending_members=container.pending_members - members
                 )
 
-    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
-        ids = set(object_ids)
+    async def soft_deleted(
+        self, tenant_id: str, members: Mapping[str, MemberType]
+    ) -> frozenset[str]:
         return frozenset(
             o.object_id
             for o in self.objects.values()
-            if o.object_id in ids and o.deletion in RESTORABLE
+            if o.object_id in members
+            and members[o.object_id] in (o.object_type, "unknown")
+            and o.deletion in RESTORABLE
         )
 
     async def commit_batch(

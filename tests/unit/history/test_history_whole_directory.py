@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from entrasync_history.adapters.documents import object_document, stored_object
+from entrasync_history.adapters.documents import member_keys, object_document, stored_object
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import GuardrailPolicy
 from entrasync_history.usecases.pipeline import (
@@ -347,3 +347,34 @@ async def test_a_full_run_reading_no_service_principals_settles_their_edges_unch
     await play(ctx, "r2", "delta", T0 + 10 * S, added)
     g1 = store.objects[("group", "g1")]
     assert (set(g1.members), g1.pending_members) == ({"u1", "s1", "c1", "s2"}, {"s2"})
+
+
+def test_an_added_members_restorable_tombstone_is_looked_up_by_its_type_alone() -> None:
+    # A big group's full round adds thousands of members per batch: one point lookup each (an
+    # untyped member, from an older syncer: one per type a member can be, never an app's).
+    assert member_keys("t", {"s1": "servicePrincipal"}) == ["t:servicePrincipal:s1"]
+    assert member_keys("t", {"x": "unknown"}) == [
+        "t:user:x",
+        "t:group:x",
+        "t:device:x",
+        "t:servicePrincipal:x",
+        "t:orgContact:x",
+    ]
+
+
+async def test_a_soft_deleted_service_principal_a_unit_lists_goes_aside() -> None:
+    ctx, store, events = context()
+    await play(ctx, "r1", "full", T0, [("servicePrincipal", [named("s1")], [])])
+    await play(ctx, "r2", "delta", T0 + 10 * S, [("servicePrincipal", [], [("s1", "changed")])])
+    events.members()
+
+    listed: list[Round] = [("administrativeUnit", [named("a1", {"s1": "s"})], [])]
+    await play(ctx, "r3", "delta", T0 + 20 * S, listed)
+
+    unit = store.objects[("administrativeUnit", "a1")]
+    assert (set(unit.members), set(unit.hidden_members)) == (set(), {"s1"})
+    assert events.members() == []
+
+    await play(ctx, "r4", "delta", T0 + 30 * S, [("servicePrincipal", [named("s1")], [])])
+    assert members(store, "administrativeUnit", "a1") == {"s1"}
+    assert events.members() == [("administrativeUnit", "a1", [("servicePrincipal", "s1")], [])]

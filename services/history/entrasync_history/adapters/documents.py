@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
-from entrasync_shared.members import MemberRef
+from entrasync_shared.members import MemberRef, MemberType
 from entrasync_shared.messages import (
     DeletedTenant,
     GuardrailOverride,
@@ -40,7 +40,7 @@ from entrasync_shared.messages import (
     TenantSyncStatus,
     TypeCounts,
 )
-from entrasync_shared.subjects import CONTAINER_TYPES, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, ObjectType
 
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.paging import day_of, expiry
@@ -72,6 +72,22 @@ ROW_FIELDS = (
 
 def object_key(tenant_id: str, object_type: ObjectType, object_id: str) -> str:
     return f"{tenant_id}:{object_type}:{object_id}"
+
+
+MEMBER_OBJECT_TYPES: tuple[ObjectType, ...] = tuple(
+    t for t in OBJECT_TYPES if t in get_args(MemberType)
+)
+"""The object types a member can be (never an application, a role or a unit)."""
+
+
+def member_keys(tenant_id: str, members: Mapping[str, MemberType]) -> list[str]:
+    """The inventory `_id`s of `members` (id → type): one each, or one per member object type
+    for a member whose type is `unknown`."""
+    keys = []
+    for member_id, kind in members.items():
+        kinds = [t for t in MEMBER_OBJECT_TYPES if t == kind] or MEMBER_OBJECT_TYPES
+        keys += [object_key(tenant_id, t, member_id) for t in kinds]
+    return keys
 
 
 def row_key(run_id: str, object_type: ObjectType) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from entrasync_shared.members import MemberType
 from entrasync_shared.messages import (
     GuardrailOverride,
     ObservationBatch,
@@ -20,12 +21,13 @@ from entrasync_shared.messages import (
     SyncStarted,
     TenantDeleted,
 )
-from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, ObjectType
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from entrasync_history.adapters.documents import (
     final_row,
+    member_keys,
     object_document,
     object_key,
     override_from,
@@ -227,9 +229,11 @@ class MongoHistoryStore:
         for start in range(0, len(updates), SETTLE_CHUNK):
             await self._inventory.bulk_write(updates[start : start + SETTLE_CHUNK], ordered=False)
 
-    async def soft_deleted(self, tenant_id: str, object_ids: Iterable[str]) -> frozenset[str]:
-        # By `_id` (type unknown: one key per type), so each id is a point lookup.
-        keys = [object_key(tenant_id, t, oid) for oid in object_ids for t in OBJECT_TYPES]
+    async def soft_deleted(
+        self, tenant_id: str, members: Mapping[str, MemberType]
+    ) -> frozenset[str]:
+        # By `_id`, so each id is a point lookup (an untyped member: one per member type).
+        keys = member_keys(tenant_id, members)
         if not keys:
             return frozenset()
         query = {"_id": {"$in": keys}, "deletion": {"$in": list(RESTORABLE)}}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from entrasync_shared.members import MemberType
+from entrasync_shared.members import MemberType, member_type
 from entrasync_shared.messages import (
     ObservationBatch,
     RunStatus,
@@ -100,8 +100,16 @@ def appeared_ids(batch: ObservationBatch, stored: Iterable[StoredObject]) -> fro
     return frozenset(obj.id for obj in batch.objects if obj.id not in held)
 
 
-def added_member_ids(batch: ObservationBatch) -> frozenset[str]:
-    return frozenset(m for obj in batch.objects for m in obj.members_added)
+def added_members(batch: ObservationBatch) -> dict[str, MemberType]:
+    """The members the batch adds, with their types (`unknown` from a syncer that sends none)."""
+    added: dict[str, MemberType] = {}
+    for obj in batch.objects:
+        codes = obj.members_added_types
+        if len(codes) != len(obj.members_added):
+            codes = "?" * len(obj.members_added)
+        for member, code in zip(obj.members_added, codes, strict=True):
+            added[member] = member_type(code)
+    return added
 
 
 def _settle(

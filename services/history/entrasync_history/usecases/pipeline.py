@@ -32,7 +32,7 @@ from entrasync_history.domain.plans import (
     GuardrailPolicy,
     Tally,
     TypeVerdict,
-    added_member_ids,
+    added_members,
     appeared_ids,
     final_counts,
     guardrail_refusal,
@@ -159,7 +159,7 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     appeared = appeared_ids(fresh, stored)  # a finish may have hidden their edges
     if appeared:
         stored += await ctx.store.containers_hiding(batch.tenant_id, appeared)
-    added = added_member_ids(fresh)
+    added = added_members(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
     plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
     if await ctx.store.recorded(batch.run_id) is not None:
