@@ -117,6 +117,29 @@ async def test_ticking_service_principals_stores_them_and_no_type_at_all_is_refu
     assert again["object_types"] == stored["object_types"]
 
 
+async def test_test_connection_tests_the_ticked_types_saved_or_not(
+    admin: Page, rest: httpx.AsyncClient, good_profile: dict[str, Any]
+) -> None:
+    tenant = await new_tenant(rest, good_profile)
+    page = admin
+    await page.goto(f"/tenants/{tenant['id']}")
+    types = page.get_by_role("group", name="Object types to sync")
+    await types.get_by_label("Directory roles", exact=True).check()
+    test = page.get_by_role("button", name="Test Connection")
+    async with page.expect_request("**/api/v1/tenants/test-connection") as sent:
+        await test.click()
+    body = (await sent.value).post_data_json
+    assert body["object_types"] == ["user", "group", "device", "directoryRole"]
+    await expect(page.locator("#toasts .toast").filter(has_text="Connection")).to_be_visible()
+
+    for label in ("Users", "Groups", "Devices", "Directory roles"):
+        await types.get_by_label(label, exact=True).uncheck()
+    await test.click()
+    error = page.locator("#object_types-error")
+    await expect(error).to_have_text("at least one object type is required")
+    await expect(types).to_have_attribute("aria-invalid", "true")
+
+
 async def test_sync_now_shows_the_run_live(
     admin: Page, rest: httpx.AsyncClient, good_profile: dict[str, Any], screenshots: Screenshots
 ) -> None:
