@@ -91,15 +91,19 @@ def test_tenants_are_added_listed_updated_and_deleted(
     added = ctl_json(
         console_stack,
         "tenants", "add", domain, "--profile", sim_profile["name"], "--cloud", CLOUD,
-        "--disabled", "--name", f"CLI {domain}",
+        "--disabled", "--name", f"CLI {domain}", "--types", "servicePrincipal,user",
     )  # fmt: skip
     assert added["tenant"] == domain and added["enabled"] is False and added["full_scan_next"]
     assert added["profile_name"] == sim_profile["name"]
+    assert added["object_types"] == ["user", "servicePrincipal"]
     listed = ctl(console_stack, "tenants", "list")
     assert listed.returncode == 0 and f"CLI {domain}" in listed.stdout
     assert added["id"] in listed.stdout.split()
-    updated = ctl_json(console_stack, "tenants", "update", domain, "--no-full-scan")
+    updated = ctl_json(
+        console_stack, "tenants", "update", domain, "--no-full-scan", "--types", "orgContact"
+    )
     assert updated["full_scan_next"] is False and updated["version"] == 2
+    assert updated["object_types"] == ["orgContact"]
     unconfirmed = ctl(console_stack, "tenants", "delete", added["id"])
     assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
     assert added["id"] in ctl(console_stack, "tenants", "list").stdout
