@@ -40,7 +40,7 @@ from entrasync_shared.messages import (
     SyncStarted,
     utcnow,
 )
-from entrasync_shared.subjects import Names, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, Names, ObjectType
 from entrasync_sim.app import build_app
 from entrasync_sim.delta_text import render_memberships
 from entrasync_sim.runtime import Simulator
@@ -53,7 +53,13 @@ from entrasync_syncer.usecases.sync import Deps, RunOptions, sync_tenant
 from history_fakes import FakeHistoryStore
 
 GRAPH_URL = "https://localhost"
-KINDS: dict[ObjectType, str] = {"user": "users", "group": "groups", "device": "devices"}
+KINDS: dict[ObjectType, str] = {
+    "user": "users",
+    "group": "groups",
+    "device": "devices",
+    # A container other than groups (issue 20): its members are kept exactly as a group's.
+    "administrativeUnit": "administrativeUnits",
+}
 # Group members entrasync does not sync as objects: typed references only (issue 17.4).
 OTHER_KINDS: dict[str, str] = {"servicePrincipal": "servicePrincipals", "orgContact": "contacts"}
 Message = SyncStarted | ObservationBatch | SyncFinished
@@ -201,7 +207,7 @@ class World:
             client_id=app.client_id,
             client_secret=app.client_secret or "",
             cloud=CloudEndpoints(name="sim", authority_host=GRAPH_URL, graph_url=GRAPH_URL),
-            object_types=("user", "group", "device"),
+            object_types=tuple(KINDS),
         )
         self.tokens = SimulatorTokens(http, self.tid, app.client_id, app.client_secret or "")
         self.graph = graph
@@ -259,7 +265,7 @@ class World:
             tenant_id="t1",
             mode=mode,  # type: ignore[arg-type]
             reason="flag" if mode == "full" else "schedule",
-            object_types=("user", "group", "device"),
+            object_types=tuple(KINDS),
         )
         attempt = 1
         self.pipeline.kill_after = kill_after
@@ -327,7 +333,7 @@ class World:
         for (object_type, object_id), obj in self.store.objects.items():
             if obj.live:
                 entry = dict(obj.attributes)
-                if object_type == "group":
+                if object_type in CONTAINER_TYPES:
                     entry["members"] = sorted(member_id(m) for m in obj.members)
                     entry["memberTypes"] = obj.typed_members()
                 result[object_type][object_id] = entry
@@ -396,8 +402,8 @@ def differences(
                     want = sorted(want or [])
                 if want != got:
                     problems.append(f"{object_type} {object_id}.{name}: {got!r}, truth {want!r}")
-            if object_type == "group":
+            if object_type in CONTAINER_TYPES:
                 want, got = expected[object_id].get("memberTypes"), stored[object_id]["memberTypes"]
                 if want != got:
-                    problems.append(f"group {object_id} member types: {got!r}, truth {want!r}")
+                    problems.append(f"{object_type} {object_id} types: {got!r}, truth {want!r}")
     return problems

@@ -2,19 +2,19 @@
 inventory ends up exactly the directory.
 
 Hypothesis draws a small tenant, Graph's delta quirks and a replication lag, then a sequence of
-directory mutations (create, update, clear a property, soft and hard delete, restore, member
-add and remove, a big group over several member slices; service principals and contacts as
-members, created and deleted) interleaved with delta and full runs, 429 storms and clock
-jumps; a run may kill the syncer after any publish (the command comes back as the next attempt)
-and history before or after committing any message (it comes back before anything newer: the
-pipeline durable has `max_ack_pending=1`). After every run that succeeded with
-no change still inside the lag, the inventory equals the simulator's
-truth (member types included); with restores missed by `$select` delta rounds (Graph's quirk,
-microsoft-graph-docs#5821) only once a full run has listed them again (entrasync's answer is its
-periodic full scan). At the end: the inventory is exact, an unchanged delta run and an
-unchanged full run publish no directory event, and replaying each object's events from the
-start (strictly: no second `created`, no update that changes nothing, no member added twice)
-yields its state.
+directory mutations (create, update, clear a property, soft and hard delete, restore, member add
+and remove, a big group over several member slices; service principals and contacts as members,
+created and deleted; administrative units, a container other than groups, issue 20) interleaved
+with delta and full runs, 429 storms and clock jumps; a run may kill the syncer after any
+publish (the command comes back as the next attempt) and history before or after committing any
+message (it comes back before anything newer: the pipeline durable has `max_ack_pending=1`).
+After every run that succeeded with no change still inside the lag, the inventory equals the
+simulator's truth (member types included); with restores missed by `$select` delta rounds
+(Graph's quirk, microsoft-graph-docs#5821) only once a full run has listed them again
+(entrasync's answer is its periodic full scan). At the end: the inventory is exact, an unchanged
+delta run and an unchanged full run publish no directory event, and replaying each object's
+events from the start (strictly: no second `created`, no update that changes nothing, no member
+added twice) yields its state.
 
 Profiles: `ci` (200 sequences, derandomised: the same 200 every time) by default; `soak`
 (5,000, a fresh seed each time, printed on failure) with ENTRASYNC_HYPOTHESIS_PROFILE=soak.
@@ -54,7 +54,8 @@ PROFILE = settings(
     ),
 )
 
-TYPES = st.sampled_from(["user", "group", "device"])
+TYPES = st.sampled_from(["user", "group", "device", "administrativeUnit"])
+CONTAINERS = st.sampled_from(["group", "group", "administrativeUnit"])
 OTHERS = st.sampled_from(sorted(OTHER_KINDS))
 ANY_TYPE = TYPES | OTHERS
 PICK = st.integers(0, 40)
@@ -62,8 +63,14 @@ PROPS = {
     "user": ("displayName", "jobTitle", "department"),
     "group": ("displayName", "description"),
     "device": ("displayName", "operatingSystemVersion"),
+    "administrativeUnit": ("displayName", "description"),
 }
-CLEARABLE = {"user": ("jobTitle", "department"), "group": ("description",), "device": ()}
+CLEARABLE = {
+    "user": ("jobTitle", "department"),
+    "group": ("description",),
+    "device": (),
+    "administrativeUnit": ("description",),
+}
 
 MUTATIONS = st.one_of(
     st.tuples(st.just("create"), ANY_TYPE, st.booleans()),
@@ -72,8 +79,8 @@ MUTATIONS = st.one_of(
     st.tuples(st.just("soft_delete"), TYPES, PICK),
     st.tuples(st.just("hard_delete"), ANY_TYPE, PICK),
     st.tuples(st.just("restore"), TYPES, PICK),
-    st.tuples(st.just("add_member"), PICK, ANY_TYPE, PICK),
-    st.tuples(st.just("remove_member"), PICK, PICK),
+    st.tuples(st.just("add_member"), CONTAINERS, PICK, ANY_TYPE, PICK),
+    st.tuples(st.just("remove_member"), CONTAINERS, PICK, PICK),
     st.tuples(st.just("big_group"), PICK, st.integers(3, 9)),
 )
 RUNS = st.tuples(
@@ -151,6 +158,8 @@ class Sequence:
             return {"displayName": f"DEV-{n}", "operatingSystemVersion": "1.0"}
         if object_type in OTHER_KINDS:
             return {"displayName": f"{object_type} {n}"}
+        if object_type == "administrativeUnit":
+            return {"displayName": f"Unit {n}", "description": "made in a test"}
         return {
             "displayName": f"Team {n}",
             "description": "made in a test",
@@ -198,17 +207,17 @@ class Sequence:
             if target and await self.mutate([{"op": name, "type": rest[0], "id": target}]):
                 self.restore_unseen |= name == "restore" and self.missed_restores > 0
         elif name == "add_member":
-            group, member = self.pick("group", rest[0]), self.pick(rest[1], rest[2])
+            group, member = self.pick(rest[0], rest[1]), self.pick(rest[2], rest[3])
             if group and member:
                 await self.mutate([{"op": "add_member", "group_id": group, "member_id": member}])
         elif name == "remove_member":
-            await self.remove_member(rest[0], rest[1])
+            await self.remove_member(*rest)
         else:
             await self.big_group(rest[0], rest[1])
 
-    async def remove_member(self, group_index: int, member_index: int) -> None:
-        group = self.pick("group", group_index)
-        groups = {g["id"]: g for g in (await self.w.truth())["groups"]}
+    async def remove_member(self, container: str, group_index: int, member_index: int) -> None:
+        group = self.pick(container, group_index)
+        groups = {g["id"]: g for g in (await self.w.truth())[KINDS[container]]}
         members = groups.get(group, {}).get("members") or []
         if members:
             member = members[member_index % len(members)]
