@@ -232,7 +232,8 @@ class SyncerApi:
 
 
 class HistoryApi:
-    """history: Sync History, the inventory, tenants' sync status, guardrail overrides."""
+    """history: Sync History, the inventory, tenants' sync status, guardrail overrides,
+    effective membership."""
 
     runs_list: Final = _ep(
         "history", "runs.list", m.HistoryRunsQuery, m.Page[m.HistoryRow],
@@ -264,6 +265,20 @@ class HistoryApi:
     tenants_deleted: Final = _ep(
         "history", "tenants.deleted", m.DeletedTenantsQuery, m.DeletedTenants,
         "Deleted tenants whose history is kept.",
+    )  # fmt: skip
+    effective_members: Final = _ep(
+        "history", "effective.members", m.EffectiveMembersQuery, m.EffectiveMembers,
+        "Who is in a group, directory role or unit, directly or through nested groups, with "
+        "paths.",
+    )  # fmt: skip
+    effective_memberships: Final = _ep(
+        "history", "effective.memberships", m.EffectiveMembershipsQuery, m.EffectiveMemberships,
+        "What a principal is in (groups, directory roles, units), directly or through nested "
+        "groups, with paths.",
+    )  # fmt: skip
+    privileged_roles: Final = _ep(
+        "history", "privileged.roles", m.PrivilegedRolesQuery, m.PrivilegedRoles,
+        "Every directory role of a tenant with its direct and effective members (paths).",
     )  # fmt: skip
     health: Final = _ep("history", "health", NoArguments, m.Health, "history's health.")
 

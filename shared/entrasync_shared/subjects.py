@@ -41,6 +41,9 @@ DEFAULT_OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device"
 CONTAINER_TYPES: Final[tuple[ObjectType, ...]] = ("group", "directoryRole", "administrativeUnit")
 """The types whose delta rounds carry `members@delta` (their members are stored as edges)."""
 
+ContainerType = Literal["group", "directoryRole", "administrativeUnit"]
+"""A type that holds members (`CONTAINER_TYPES` as a type): what effective membership names."""
+
 READ_PERMISSIONS: Final[dict[ObjectType, tuple[str, ...]]] = {
     "user": ("User.Read.All", "Directory.Read.All"),
     "group": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),

@@ -1,4 +1,5 @@
-"""The history API: Sync History, the inventory, tenant status and guardrail overrides."""
+"""The history API: Sync History, the inventory, tenant status, guardrail overrides and
+effective membership."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from entrasync_shared.contract.common import (
     search_text,
     some_object_types,
 )
-from entrasync_shared.members import MemberRef
-from entrasync_shared.subjects import OBJECT_TYPES, ObjectType
+from entrasync_shared.members import MemberRef, MemberType
+from entrasync_shared.subjects import OBJECT_TYPES, ContainerType, ObjectType
 
 HISTORY_PAGE_SIZES = (50, 100, 1000)
 """The Sync History table's "Rows per page" choices."""
@@ -274,3 +275,117 @@ class InventoryItem(Model):
         default=None,
         description="soft/hard: as Graph's `@removed` said; unseen: a full scan no longer saw it",
     )
+
+
+# -- effective membership (docs/effective-membership.md) --------------------------------------
+
+
+class EffectiveContainer(Model):
+    """A group, directory role or administrative unit as effective membership names it."""
+
+    type: ContainerType
+    id: str
+    display_name: str | None = Field(default=None, description="When the inventory knows it")
+    role_template_id: str | None = Field(
+        default=None, description="A directory role's roleTemplateId (the same in every tenant)"
+    )
+
+
+class EffectiveMember(Model):
+    """A principal effectively in a container, with the path that puts it there."""
+
+    type: MemberType
+    id: str
+    display_name: str | None = Field(default=None, description="When the inventory knows it")
+    path: tuple[str, ...] = Field(
+        description="Container ids from the container down to the member's direct parent "
+        "(one id: a direct member); of the shortest chains, the smallest by ids"
+    )
+    direct: bool = Field(description="A direct member (a path of one)")
+
+
+class EffectiveMembership(Model):
+    """A container a principal is effectively in, with the path that puts it there."""
+
+    container: EffectiveContainer
+    path: tuple[str, ...] = Field(
+        description="Container ids from this container down to the principal's direct parent"
+    )
+    direct: bool = Field(description="A direct membership (a path of one)")
+
+
+class EffectiveMembersQuery(Request):
+    """`history.effective.members`: who is in a group, directory role or administrative unit,
+    directly or through nested groups, with paths; direct members first, then by path length
+    and id. An administrative unit passes nothing on: its members are direct."""
+
+    tenant_id: str = Field(min_length=1, max_length=MAX_ID)
+    container_id: str = Field(min_length=1, max_length=MAX_NAME)
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=100, ge=1, le=1000)
+
+
+class EffectiveMembers(Model):
+    """One page of a container's effective members; `names` gives the display name of every
+    container on the page's paths that the inventory knows."""
+
+    tenant_id: str
+    container: EffectiveContainer
+    items: tuple[EffectiveMember, ...]
+    total: int = Field(description="Effective members in all (direct ones included)")
+    direct: int = Field(description="How many of them are direct members")
+    page: int = 1
+    page_size: int = 100
+    names: dict[str, str] = Field(default_factory=dict)
+
+
+class EffectiveMembershipsQuery(Request):
+    """`history.effective.memberships`: the groups, directory roles and administrative units a
+    user, group, device, service principal or contact is in, directly or through nested
+    groups, with paths."""
+
+    tenant_id: str = Field(min_length=1, max_length=MAX_ID)
+    principal_id: str = Field(min_length=1, max_length=MAX_NAME)
+
+
+class EffectiveMemberships(Model):
+    """What a principal is effectively in: groups and roles (by type, then id), then units."""
+
+    tenant_id: str
+    principal_id: str
+    principal_type: MemberType = "unknown"
+    display_name: str | None = None
+    items: tuple[EffectiveMembership, ...]
+    names: dict[str, str] = Field(default_factory=dict)
+
+
+class PrivilegedRolesQuery(Request):
+    """`history.privileged.roles`: every directory role of a tenant with its direct and its
+    effective members (with paths); at most `max_members` effective members per role."""
+
+    tenant_id: str = Field(min_length=1, max_length=MAX_ID)
+    max_members: int = Field(default=1000, ge=1, le=5000)
+
+
+class PrivilegedRole(Model):
+    """A directory role (an activated role of the tenant) and who holds it."""
+
+    id: str
+    display_name: str | None = None
+    role_template_id: str | None = None
+    direct_members: tuple[EffectiveMember, ...] = Field(
+        description="Its assigned members: users, service principals, role-assignable groups"
+    )
+    effective_members: tuple[EffectiveMember, ...] = Field(
+        description="Everyone holding it, directly or through a group, with paths (direct "
+        "ones included; at most `max_members`)"
+    )
+    effective_total: int = Field(description="How many hold it in all")
+
+
+class PrivilegedRoles(Model):
+    """A tenant's directory roles by display name; `names` as in `EffectiveMembers`."""
+
+    tenant_id: str
+    items: tuple[PrivilegedRole, ...]
+    names: dict[str, str] = Field(default_factory=dict)

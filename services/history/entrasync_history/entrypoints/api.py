@@ -16,6 +16,10 @@ from entrasync_shared.kit.api import ApiFailure, ApiRouter
 from entrasync_shared.messages import (
     DeletedTenants,
     DeletedTenantsQuery,
+    EffectiveMembers,
+    EffectiveMemberships,
+    EffectiveMembershipsQuery,
+    EffectiveMembersQuery,
     GuardrailOverrideGrant,
     GuardrailOverrides,
     Health,
@@ -27,6 +31,8 @@ from entrasync_shared.messages import (
     HistoryRunsQuery,
     InventoryItem,
     Page,
+    PrivilegedRoles,
+    PrivilegedRolesQuery,
     TenantsStatusQuery,
     TenantsSyncStatus,
 )
@@ -109,6 +115,23 @@ async def override_guardrail(grant: GuardrailOverrideGrant, deps: Deps) -> Guard
 @api.handles(HistoryApi.tenants_deleted)
 async def deleted_tenants(query: DeletedTenantsQuery, deps: Deps) -> DeletedTenants:
     return DeletedTenants(items=tuple(await deps.queries.deleted_tenants(query)))
+
+
+@api.handles(HistoryApi.effective_members)
+async def effective_members(query: EffectiveMembersQuery, deps: Deps) -> EffectiveMembers:
+    raise ApiFailure("effective membership is not served yet", code="unavailable")
+
+
+@api.handles(HistoryApi.effective_memberships)
+async def effective_memberships(
+    query: EffectiveMembershipsQuery, deps: Deps
+) -> EffectiveMemberships:
+    raise ApiFailure("effective membership is not served yet", code="unavailable")
+
+
+@api.handles(HistoryApi.privileged_roles)
+async def privileged_roles(query: PrivilegedRolesQuery, deps: Deps) -> PrivilegedRoles:
+    raise ApiFailure("effective membership is not served yet", code="unavailable")
 
 
 @api.handles(HistoryApi.health)
