@@ -420,6 +420,15 @@ FLOWS: Final[tuple[Flow, ...]] = (
     ),
     *(_directory_flow(kind) for kind in CHANGE_KINDS),
     Flow(
+        "directory_effective_changed", lambda n: n.effective_changed(TENANT, TYPE),
+        m.CloudEvent[m.EffectiveChanged], "events", ("history",), ("anyone",),
+        "CloudEvent: a principal (`{type}`: user, group, device, servicePrincipal, orgContact) "
+        "gained or lost groups, directory roles or administrative units, directly or through "
+        "nested groups, each with its path (`data.gained`, `data.lost`); one event per "
+        "principal and change. A tenant's first computation publishes only its directory "
+        "roles' members (`data.baseline`). id = Nats-Msg-Id, stable across redeliveries.",
+    ),
+    Flow(
         "deadLetter", lambda n: n.dead_letter(SERVICE), None, "deadletter",
         ("config", "scheduler", "syncer", "history"), ("operators",),
         "A message a service could not read, with its reason.",

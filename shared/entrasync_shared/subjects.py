@@ -352,6 +352,11 @@ class Names:
     def directory_event(self, tenant_id: str, object_type: ObjectType, kind: ChangeKind) -> str:
         return self._s(f"entrasync.directory.{tenant_id}.{object_type}.{kind}")
 
+    def effective_changed(self, tenant_id: str, principal_type: str) -> str:
+        """Where a principal's effective membership changes go (`principal_type`: a member
+        type, e.g. `user`; docs/effective-membership.md)."""
+        return self._s(f"entrasync.directory.{tenant_id}.{principal_type}.effective_changed")
+
     @property
     def directory_events(self) -> str:
         return self._s("entrasync.directory.>")

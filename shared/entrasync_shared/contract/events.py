@@ -12,8 +12,8 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from entrasync_shared.contract.common import Model, RunStatus, SyncMode, SyncReason, utcnow
-from entrasync_shared.members import MemberRef
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.members import MemberRef, MemberType
+from entrasync_shared.subjects import ContainerType, ObjectType
 
 
 class ObjectCreated(Model):
@@ -72,6 +72,38 @@ class MembersChanged(Model):
     )
     removed_members: tuple[MemberRef, ...] = Field(
         default=(), description="The members removed, typed (same order as `removed`)"
+    )
+
+
+class EffectiveMembershipChange(Model):
+    """A group, directory role or administrative unit a principal is (or was) effectively in,
+    with the path that puts (or put) it there."""
+
+    container_type: ContainerType
+    container_id: str
+    role_template_id: str | None = Field(
+        default=None, description="A directory role's roleTemplateId (the same in every tenant)"
+    )
+    path: tuple[str, ...] = Field(
+        description="Container ids from the container down to the principal's direct parent "
+        "(one id: a direct membership)"
+    )
+
+
+class EffectiveChanged(Model):
+    """What one principal gained and lost, directly or through nested groups, in one change
+    (docs/effective-membership.md): gains with their new path, losses with the path they had."""
+
+    tenant_id: str
+    run_id: str
+    principal_type: MemberType
+    principal_id: str
+    gained: tuple[EffectiveMembershipChange, ...] = ()
+    lost: tuple[EffectiveMembershipChange, ...] = ()
+    baseline: bool = Field(
+        default=False,
+        description="The tenant's first computation: the principal's directory roles as they "
+        "are, not a change",
     )
 
 
@@ -160,7 +192,7 @@ class CloudEvent(Model, Generic[D]):
     data: D
 
 
-def event_type(object_type: ObjectType | None, kind: str) -> str:
+def event_type(object_type: ObjectType | MemberType | None, kind: str) -> str:
     """CloudEvents `type` attribute, e.g. `io.entrasync.directory.user.created`."""
     if object_type is None:
         return f"io.entrasync.sync.{kind}"

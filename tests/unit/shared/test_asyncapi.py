@@ -69,7 +69,8 @@ def test_directory_channels_say_in_plain_words_what_changed() -> None:
 def test_every_public_event_declares_the_entratenantid_extension() -> None:
     schemas = json.loads(asyncapi.render())["components"]["schemas"]
     envelopes = {name: schema for name, schema in schemas.items() if name.startswith("CloudEvent")}
-    assert len(envelopes) == 5  # four directory changes and sync.recorded
+    # four directory changes, effective_changed and sync.recorded
+    assert len(envelopes) == 6
     for name, schema in envelopes.items():
         extension = schema["properties"]["entratenantid"]
         assert extension["type"] == "string" and "null" not in json.dumps(extension), name

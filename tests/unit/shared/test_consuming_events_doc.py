@@ -19,6 +19,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "ObjectUpdated": m.ObjectUpdated,
     "ObjectDeleted": m.ObjectDeleted,
     "MembersChanged": m.MembersChanged,
+    "EffectiveChanged": m.EffectiveChanged,
+    "EffectiveMembershipChange": m.EffectiveMembershipChange,
     "SyncRecorded": m.SyncRecorded,
     "TypeCounts": m.TypeCounts,
 }
