@@ -25,6 +25,7 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.natsutil import call
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pymongo import MongoClient
@@ -52,22 +53,37 @@ async def read_events(
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
     )
+    return [
+        json.loads(msg.data) for msg in await stored_messages(js, stream, subject, config, last)
+    ]
+
+
+async def stored_messages(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    config: ConsumerConfig,
+    last_seq: int | None = None,
+) -> list[Msg]:
+    """The messages `stream` holds on `subject` from `config`'s start (up to `last_seq`).
+
+    Reads until the filtered consumer has nothing pending, so it never waits out a fetch
+    timeout: tests poll this many times per tenant, and those waits used to add up to minutes."""
     sub = await js.pull_subscribe(subject, stream=stream, config=config)
-    events: list[dict[str, Any]] = []
+    found: list[Msg] = []
     try:
-        while True:
-            try:
-                batch = await sub.fetch(200, timeout=0.5)
-            except TimeoutError:
-                break
+        pending = (await sub.consumer_info()).num_pending
+        while pending:
+            batch = await sub.fetch(min(pending, 200), timeout=10)
             for msg in batch:
-                if msg.metadata.sequence.stream > last:
-                    return events
-                events.append(json.loads(msg.data))
+                if last_seq is not None and msg.metadata.sequence.stream > last_seq:
+                    return found
+                found.append(msg)
                 await msg.ack()
+            pending = batch[-1].metadata.num_pending
     finally:
         await sub.unsubscribe()
-    return events
+    return found
 
 
 async def eventually(

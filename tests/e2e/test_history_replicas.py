@@ -23,6 +23,7 @@ from e2e_helpers import (
     live_inventory,
     read_events,
     register,
+    stored_messages,
 )
 from entrasync_devtools.infra import LocalInfra, free_port
 from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
@@ -96,19 +97,8 @@ async def recorded_runs(bus: NatsClient, stack: ServiceStack, tenant: Tenant) ->
 async def with_sequences(js: JetStreamContext, stream: str, subject: str) -> list[Any]:
     """Every message on `subject`, decoded, with its stream sequence as `_seq`."""
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    sub = await js.pull_subscribe(subject, stream=stream, config=config)
-    found: list[Any] = []
-    try:
-        while True:
-            try:
-                batch = await sub.fetch(200, timeout=0.5)
-            except TimeoutError:
-                return found
-            for msg in batch:
-                found.append({**json.loads(msg.data), "_seq": msg.metadata.sequence.stream})
-                await msg.ack()
-    finally:
-        await sub.unsubscribe()
+    found = await stored_messages(js, stream, subject, config)
+    return [{**json.loads(m.data), "_seq": m.metadata.sequence.stream} for m in found]
 
 
 async def tenant_events(bus: NatsClient, stack: ServiceStack, tenant: Tenant) -> list[Any]:
