@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -29,14 +29,57 @@ from entrasync_shared.messages import (
 )
 from entrasync_shared.subjects import ObjectType
 
+from entrasync_history.domain.effective import Path
+from entrasync_history.domain.effective_plan import ClosureUpdate, ContainerEdges
 from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.domain.plans import Key, Tally
 from entrasync_history.domain.runs import RunStart
 
 
+class EffectiveReader(Protocol):
+    """What effective membership reads: live containers' edges from the inventory, and the
+    stored closure (`effective_ancestors`: each nested group's ancestors with paths)."""
+
+    async def closure_built(self, tenant_id: str) -> bool:
+        """Whether the tenant's closure was computed (and is kept up to date since)."""
+
+    async def groups(self, tenant_id: str, ids: Collection[str]) -> list[ContainerEdges]:
+        """The live groups among `ids`, with all their members."""
+
+    async def containers(self, tenant_id: str, ids: Collection[str]) -> list[ContainerEdges]:
+        """The live containers of any type among `ids`, with all their members."""
+
+    async def holders(self, tenant_id: str, ids: Collection[str]) -> list[ContainerEdges]:
+        """The live containers holding one of `ids`, with those of `ids` they hold only."""
+
+    async def role_templates(self, tenant_id: str) -> dict[str, str | None]:
+        """The live directory roles: id → roleTemplateId."""
+
+    async def ancestors(
+        self, tenant_id: str, group_ids: Collection[str]
+    ) -> dict[str, dict[str, Path]]:
+        """The stored ancestors (id → path) of those of `group_ids` that have some."""
+
+    async def nested_under(
+        self, tenant_id: str, container_ids: Collection[str]
+    ) -> dict[str, dict[str, Path]]:
+        """Every group with one of `container_ids` among its stored ancestors, with all its
+        ancestors."""
+
+    def every_container(self, tenant_id: str) -> AsyncIterator[ContainerEdges]:
+        """Every live container of the tenant with its members, one at a time."""
+
+    async def names(self, tenant_id: str, ids: Collection[str]) -> dict[str, tuple[str, str]]:
+        """Of the live or deleted objects among `ids`: id → (object type, displayName)."""
+
+
 class HistoryStore(Protocol):
     """Inventory, runs, history rows and applied-batch markers (one database)."""
+
+    @property
+    def effective(self) -> EffectiveReader:
+        """Effective membership's reads (its writes go with `commit_batch`/`commit_finish`)."""
 
     async def ensure_indexes(self) -> None: ...
 
@@ -86,10 +129,11 @@ class HistoryStore(Protocol):
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
         events: Sequence[OutgoingEvent],
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
-        """Write the objects, add the tallies to the run's rows, mark the batch applied and
-        put `events` in the outbox (after the tenant's earlier ones), all or nothing; returns
-        the outbox entries, in order."""
+        """Write the objects and the `closure`, add the tallies to the run's rows, mark the
+        batch applied and put `events` in the outbox (after the tenant's earlier ones), all or
+        nothing; returns the outbox entries, in order."""
 
     async def unpublished(self, tenant_id: str) -> list[Pending]:
         """The tenant's events in the outbox, in the order they were committed."""
@@ -191,8 +235,10 @@ class HistoryStore(Protocol):
         recorded: SyncRecorded,
         writes: Sequence[StoredObject],
         events: Sequence[OutgoingEvent],
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
-        """Write the objects, the final rows, the run and the tenant's last sync, mark the
+        """Write the objects, the `closure`, the final rows, the run and the tenant's last
+        sync, mark the
         guardrail overrides the run used (`TypeCounts.guardrail_override`) and put `events` in
         the outbox, all or nothing; returns the outbox entries, in order."""
 

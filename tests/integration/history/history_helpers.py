@@ -191,11 +191,22 @@ class Pipeline:
         return [json.loads(data) for _, _, data in stored]
 
     async def object_events(self, run_id: str) -> list[tuple[str, str]]:
-        """(kind, object id) of the directory events a run produced, in order."""
+        """(kind, object id) of the directory events a run produced about objects, in order
+        (not `effective_changed`, about principals: `effective_events`)."""
         return [
             (e["type"].rsplit(".", 1)[1], e["subject"])
             for e in await self.events()
-            if e["type"].startswith("io.entrasync.directory.") and e["data"]["run_id"] == run_id
+            if e["type"].startswith("io.entrasync.directory.")
+            and not e["type"].endswith(".effective_changed")
+            and e["data"]["run_id"] == run_id
+        ]
+
+    async def effective_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The `effective_changed` events a run produced, in order."""
+        return [
+            e
+            for e in await self.events()
+            if e["type"].endswith(".effective_changed") and e["data"]["run_id"] == run_id
         ]
 
     async def recorded_now(self, run_id: str, tenant_id: str = TENANT) -> dict[str, Any] | None:

@@ -101,13 +101,13 @@ class CrashingStore(FakeHistoryStore):
             self.crash_next = False
             raise ConnectionError("history killed before its commit")
 
-    async def commit_batch(self, *args: Any) -> Any:
+    async def commit_batch(self, *args: Any, **kwargs: Any) -> Any:
         self._crash()
-        return await super().commit_batch(*args)
+        return await super().commit_batch(*args, **kwargs)
 
-    async def commit_finish(self, *args: Any) -> Any:
+    async def commit_finish(self, *args: Any, **kwargs: Any) -> Any:
         self._crash()
-        return await super().commit_finish(*args)
+        return await super().commit_finish(*args, **kwargs)
 
 
 @dataclass

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from effective_fakes import FakeEffective
 from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
+from entrasync_history.domain.effective_plan import ClosureUpdate
 from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
@@ -130,6 +132,7 @@ class FakeHistoryStore:
         self.outbox: list[tuple[str, Pending]] = []  # (tenant id, entry), in commit order
         self.held: dict[str, tuple[SyncFinished, int]] = {}  # run id → held finish, waits
         self._outboxed = 0
+        self.effective = FakeEffective(self)
 
     async def ensure_indexes(self) -> None:
         return None
@@ -217,8 +220,11 @@ class FakeHistoryStore:
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
         events: Sequence[OutgoingEvent] = (),
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
         self._write(writes)
+        if closure is not None:
+            self.effective.write(batch.tenant_id, closure)
         for object_type, tally in tallies.items():
             row = self.tallies.setdefault((batch.run_id, object_type), Tally())
             row.changed += tally.changed
@@ -378,8 +384,11 @@ class FakeHistoryStore:
         recorded: SyncRecorded,
         writes: Sequence[StoredObject],
         events: Sequence[OutgoingEvent] = (),
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
         self._write(writes)
+        if closure is not None:
+            self.effective.write(recorded.tenant_id, closure)
         self.runs[recorded.run_id] = recorded
         for counts in recorded.types:
             if counts.guardrail_override is not None:
@@ -451,17 +460,20 @@ class FakeHistoryQueries:
 
 
 class FakeEventPublisher:
-    """Keeps published events; like the stream, drops a repeated `Nats-Msg-Id`."""
+    """Keeps published events; like the stream, drops a repeated `Nats-Msg-Id`. The
+    `effective_changed` events are kept apart in `effective` (`events` holds the others)."""
 
     def __init__(self) -> None:
         self.events: list[OutgoingEvent] = []
+        self.effective: list[OutgoingEvent] = []
         self._ids: set[str] = set()
 
     async def publish(self, events: Sequence[OutgoingEvent]) -> None:
         for event in events:
             if event.msg_id not in self._ids:
                 self._ids.add(event.msg_id)
-                self.events.append(event)
+                effective = event.subject.endswith(".effective_changed")
+                (self.effective if effective else self.events).append(event)
 
     def kinds(self) -> list[tuple[str, str]]:
         return [(e.envelope.type.rsplit(".", 1)[1], e.envelope.subject) for e in self.events]

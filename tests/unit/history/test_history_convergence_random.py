@@ -279,7 +279,12 @@ class Sequence:
 
 
 def directory_events(w: World) -> list[Any]:
-    return [e for e in w.events.stream if ".directory." in e.envelope.type]
+    """The objects' events (effective membership's are about principals, checked apart)."""
+    return [
+        e
+        for e in w.events.stream
+        if ".directory." in e.envelope.type and not e.envelope.type.endswith(".effective_changed")
+    ]
 
 
 def replayed(events: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:

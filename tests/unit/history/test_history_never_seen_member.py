@@ -134,9 +134,9 @@ async def test_a_big_first_load_settles_live_pending_members_outside_the_finish_
     written: list[str] = []
     commit_finish = store.commit_finish
 
-    async def spy(recorded, writes, events=()):  # type: ignore[no-untyped-def]
+    async def spy(recorded, writes, events=(), **more):  # type: ignore[no-untyped-def]
         written.extend(o.object_id for o in writes if o.object_type == "group")
-        return await commit_finish(recorded, writes, events)
+        return await commit_finish(recorded, writes, events, **more)
 
     store.commit_finish = spy  # type: ignore[method-assign]
     users = [obj(f"u{n}", displayName=f"U{n}") for n in range(20)]

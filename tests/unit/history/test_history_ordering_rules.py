@@ -176,11 +176,11 @@ class CrashingStore(FakeHistoryStore):
         super().__init__()
         self.crash = False
 
-    async def commit_batch(self, *args: Any) -> Any:
+    async def commit_batch(self, *args: Any, **kwargs: Any) -> Any:
         if self.crash:
             self.crash = False
             raise ConnectionError("killed")
-        return await super().commit_batch(*args)
+        return await super().commit_batch(*args, **kwargs)
 
 
 def published_ids(events: FakeEventPublisher) -> list[str]:

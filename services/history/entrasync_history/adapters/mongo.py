@@ -38,6 +38,7 @@ from entrasync_history.adapters.documents import (
     stored_object,
     utc,
 )
+from entrasync_history.adapters.effective import MongoEffective
 from entrasync_history.adapters.outbox import (
     committed,
     document_ids,
@@ -45,6 +46,7 @@ from entrasync_history.adapters.outbox import (
     read_back,
 )
 from entrasync_history.adapters.rows import MongoRows
+from entrasync_history.domain.effective_plan import ClosureUpdate
 from entrasync_history.domain.events import OutgoingEvent, Pending
 from entrasync_history.domain.model import RESTORABLE, StoredObject, confirmation_key
 from entrasync_history.domain.plans import Tally
@@ -89,6 +91,7 @@ class MongoHistoryStore:
         # Never purged: a deleted tenant stays deleted (its pipeline messages are dropped).
         self._tombstones = db["tenant_tombstones"]
         self._outbox = db["outbox"]
+        self.effective = MongoEffective(db)
 
     async def ensure_indexes(self) -> None:
         await self._inventory.create_indexes(
@@ -108,6 +111,7 @@ class MongoHistoryStore:
             ]
         )  # fmt: skip
         await self.rows.ensure_indexes()
+        await self.effective.ensure_indexes()
         await self._runs.create_indexes(
             [
                 IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
@@ -245,12 +249,15 @@ class MongoHistoryStore:
         writes: Sequence[StoredObject],
         tallies: Mapping[ObjectType, Tally],
         events: Sequence[OutgoingEvent] = (),
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
         now = _now()
         outboxed = outbox_documents(batch.tenant_id, events, now)
 
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
+            if closure is not None:
+                await self.effective.write(batch.tenant_id, closure, now, session)
             await self._enqueue(outboxed, session)
             for object_type, tally in tallies.items():
                 await self.rows.add_tallies(
@@ -470,6 +477,7 @@ class MongoHistoryStore:
         ):
             removed[name] = (await collection.delete_many({"tenant_id": tenant_id})).deleted_count
         removed["tenants"] = (await self._tenants.delete_one({"_id": tenant_id})).deleted_count
+        removed.update(await self.effective.purge(tenant_id))
         await self._deleted_tenants.delete_one({"_id": tenant_id})
         return removed
 
@@ -594,12 +602,15 @@ class MongoHistoryStore:
         recorded: SyncRecorded,
         writes: Sequence[StoredObject],
         events: Sequence[OutgoingEvent] = (),
+        closure: ClosureUpdate | None = None,
     ) -> list[Pending]:
         now = _now()
         outboxed = outbox_documents(recorded.tenant_id, events, now)
 
         async def write(session: AsyncClientSession) -> None:
             await self._write_objects(writes, now, session)
+            if closure is not None:
+                await self.effective.write(recorded.tenant_id, closure, now, session)
             await self._enqueue(outboxed, session)
             for counts in recorded.types:
                 key = row_key(recorded.run_id, counts.object_type)

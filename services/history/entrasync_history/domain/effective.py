@@ -147,11 +147,20 @@ class EffectiveIndex:
         """The index of a whole tenant at once (a first full sync): no deltas to compare."""
         index = cls()
         for edit in edits:
-            index._record(edit)
-        nested = [g for g in index._parents if index._nests(g)]
-        ups = {g: index._ancestry(g, expand=index._parents) for g in nested}
-        index._up = {g: up for g, up in ups.items() if up}
+            index.record(edit)
+        index.settle()
         return index
+
+    def record(self, edit: MembershipEdit) -> None:
+        """Add one container's members while building a whole tenant piece by piece (as they
+        stream from the database); `settle` once every container is recorded."""
+        self._record(edit)
+
+    def settle(self) -> None:
+        """Work out every nested group's ancestors (the end of a build)."""
+        nested = [g for g in self._parents if self._nests(g)]
+        ups = {g: self._ancestry(g, expand=self._parents) for g in nested}
+        self._up = {g: up for g, up in ups.items() if up}
 
     @classmethod
     def loaded(cls, part: Neighbourhood) -> EffectiveIndex:
@@ -171,6 +180,10 @@ class EffectiveIndex:
     def ancestors(self, group: str) -> Mapping[str, Path]:
         """A nested group's ancestors with their paths (what a change may have to store)."""
         return self._up.get(group, {})
+
+    def closure(self) -> dict[str, Mapping[str, Path]]:
+        """Every nested group with its ancestors: what the store keeps for a whole tenant."""
+        return dict(self._up)
 
     # Queries
 

@@ -50,6 +50,7 @@ from entrasync_history.domain.plans import (
 from entrasync_history.domain.positions import finish_position, fresh_part, newest
 from entrasync_history.domain.runs import run_span
 from entrasync_history.ports import EventPublisher, HistoryStore
+from entrasync_history.usecases.effective import FINISH_STEP, Cause, effective_change
 from entrasync_history.usecases.unknown_members import (
     check_pending_members,
     unread_member_types,
@@ -161,7 +162,8 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
         stored += await ctx.store.containers_hiding(batch.tenant_id, appeared)
     added = added_members(fresh)
     soft_deleted = await ctx.store.soft_deleted(batch.tenant_id, added) if added else frozenset()
-    plan = plan_batch(fresh, _unique(stored), now, soft_deleted)
+    before = _unique(stored)
+    plan = plan_batch(fresh, before, now, soft_deleted)
     if await ctx.store.recorded(batch.run_id) is not None:
         # A straggler of a run already recorded: its changes still apply (the inventory must
         # converge), but the run's published counts stay as recorded.
@@ -171,7 +173,12 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     events, writes = announce(
         ctx.names, batch.tenant_id, batch.run_id, plan, now, batch.entra_tenant_id
     )
-    entries = await ctx.store.commit_batch(batch, writes, plan.tallies, events)
+    cause = Cause(ctx.names, batch.tenant_id, batch.run_id, batch.id, now, batch.entra_tenant_id)
+    effective = await effective_change(ctx.store.effective, cause, before, writes)
+    events += effective.events
+    entries = await ctx.store.commit_batch(
+        batch, writes, plan.tallies, events, closure=effective.closure
+    )
     await publish_committed(ctx, batch.tenant_id, entries)
     return True
 
@@ -253,10 +260,11 @@ async def record_finished(
     unread = unread_member_types(finished)
     unknown = await check_pending_members(ctx.store, finished.tenant_id, checked, unread)
     groups += unknown.groups
+    groups = _unique(groups)
     plan = plan_reconciliation(
         finished.run_id,
         unseen,
-        _unique(groups),
+        groups,
         now,
         drop_members=read_whole,
         attempt=finished.attempt,
@@ -286,8 +294,17 @@ async def record_finished(
     events, writes = announce(
         ctx.names, finished.tenant_id, finished.run_id, plan, now, finished.entra_tenant_id
     )
+    cause = Cause(
+        ctx.names, finished.tenant_id, finished.run_id, FINISH_STEP, now, finished.entra_tenant_id
+    )
+    effective = await effective_change(
+        ctx.store.effective, cause, [*unseen, *groups], writes, finish=True
+    )
+    events += effective.events
     events.append(recorded_event(ctx.names, recorded))
-    entries = await ctx.store.commit_finish(recorded, swept_at(writes, finished), events)
+    entries = await ctx.store.commit_finish(
+        recorded, swept_at(writes, finished), events, closure=effective.closure
+    )
     await publish_committed(ctx, finished.tenant_id, entries)
     return recorded
 
