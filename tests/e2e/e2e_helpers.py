@@ -44,18 +44,22 @@ async def stream_last_seq(js: JetStreamContext, stream: str) -> int:
 
 
 async def read_events(
-    js: JetStreamContext, stream: str, subject: str, after_seq: int = 0
+    js: JetStreamContext, stream: str, subject: str, after_seq: int = 0, *, effective: bool = False
 ) -> list[dict[str, Any]]:
-    """Every message on `subject` stored after `after_seq`, decoded (CloudEvents envelopes)."""
+    """Every message on `subject` stored after `after_seq`, decoded (CloudEvents envelopes);
+    `effective_changed` events (about principals, not objects) only when `effective`."""
     last = await stream_last_seq(js, stream)
     if last <= after_seq:
         return []
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
     )
-    return [
+    events = [
         json.loads(msg.data) for msg in await stored_messages(js, stream, subject, config, last)
     ]
+    if effective:
+        return events
+    return [e for e in events if not str(e.get("type", "")).endswith(".effective_changed")]
 
 
 async def stored_messages(
