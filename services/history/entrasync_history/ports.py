@@ -56,6 +56,9 @@ class EffectiveReader(Protocol):
     async def role_templates(self, tenant_id: str) -> dict[str, str | None]:
         """The live directory roles: id → roleTemplateId."""
 
+    async def roles(self, tenant_id: str) -> list[ContainerEdges]:
+        """The live directory roles with their members, roleTemplateId and displayName."""
+
     async def ancestors(
         self, tenant_id: str, group_ids: Collection[str]
     ) -> dict[str, dict[str, Path]]:

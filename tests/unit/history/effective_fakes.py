@@ -35,7 +35,6 @@ class FakeEffective:
     def __init__(self, store: Any) -> None:
         self._store = store
         self.closure: dict[str, dict[str, Path]] = {}
-        self.roles: dict[str, str] = {}  # ancestor id → stored type
         self.built: set[str] = set()
         self.reads = 0  # containers read (a first computation reads them all)
 

@@ -40,6 +40,7 @@ from pymongo.errors import PyMongoError
 
 from entrasync_history.domain import csvexport
 from entrasync_history.entrypoints.deps import Deps
+from entrasync_history.usecases import effective_queries
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +120,25 @@ async def deleted_tenants(query: DeletedTenantsQuery, deps: Deps) -> DeletedTena
 
 @api.handles(HistoryApi.effective_members)
 async def effective_members(query: EffectiveMembersQuery, deps: Deps) -> EffectiveMembers:
-    raise ApiFailure("effective membership is not served yet", code="unavailable")
+    found = await effective_queries.effective_members(deps.store.effective, query)
+    if found is None:
+        raise NotFound(
+            f"no group, directory role or unit {query.container_id} in tenant {query.tenant_id}",
+            "container_id",
+        )
+    return found
 
 
 @api.handles(HistoryApi.effective_memberships)
 async def effective_memberships(
     query: EffectiveMembershipsQuery, deps: Deps
 ) -> EffectiveMemberships:
-    raise ApiFailure("effective membership is not served yet", code="unavailable")
+    return await effective_queries.effective_memberships(deps.store.effective, query)
 
 
 @api.handles(HistoryApi.privileged_roles)
 async def privileged_roles(query: PrivilegedRolesQuery, deps: Deps) -> PrivilegedRoles:
-    raise ApiFailure("effective membership is not served yet", code="unavailable")
+    return await effective_queries.privileged_roles(deps.store.effective, query)
 
 
 @api.handles(HistoryApi.health)
