@@ -3,7 +3,9 @@ to the simulator's truth for every type, through every service, after its full s
 delta rounds that create a service principal, update an application, soft-delete then restore
 an administrative unit, purge a contact, change a directory role's members and put a service
 principal into a group; each change arrives as its `entrasync.directory.<tenant>.<type>.<change>`
-event."""
+event. Effective membership (issue 20.4/5): the privileged view equals a brute-force closure of
+the truth, and a user joining the role-assignable group that holds Global Administrator is
+exactly one `effective_changed` event naming the role and the path."""
 
 from __future__ import annotations
 
@@ -20,18 +22,21 @@ from entrasync_shared.messages import (
     HistoryObjectsQuery,
     InventoryItem,
     Page,
+    PrivilegedRoles,
+    PrivilegedRolesQuery,
     Tenant,
     TenantCreate,
 )
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, ObjectType
-from entrasync_sim.control_client import SimulatorControl
+from entrasync_sim.control_client import ControlError, SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
 
 pytestmark = pytest.mark.timeout(300)
 
 Inventory = dict[ObjectType, dict[str, dict[str, Any]]]
+Holders = dict[str, dict[str, int]]
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +201,66 @@ async def test_every_object_type_converges_through_full_and_delta_rounds(
     subject = names.directory_event(tenant.id, "administrativeUnit", "updated")
     events = await read_events(bus.jetstream(), names.events_stream, subject, checkpoint)
     assert [e["data"]["restored"] for e in events if e["subject"] == unit] == [True]
+
+    # Effective membership (issue 20.4/5): the full sync's finish computed it; the API's
+    # privileged view equals a brute-force closure of the truth.
+    assert await privileged(bus, stack, tenant.id) == role_holders(truth())
+
+    # A user joins the role-assignable group that holds Global Administrator. Entra nests no
+    # group in a role-assignable group (groups-concept.md: "A group can't be added as a member of
+    # a role-assignable group"; the simulator refuses it), so that group is the whole path.
+    ga = next(r for r in truth()["directoryRole"] if r["roleTemplateId"] == GLOBAL_ADMINISTRATOR)
+    holder = next(m for m, t in ga["memberTypes"].items() if t == "group")
+    plain = next(g["id"] for g in truth()["group"] if not g.get("isAssignableToRole"))
+    with pytest.raises(ControlError) as refused:
+        control.change_members(sim_tenant, holder, add=[plain])
+    assert refused.value.status == 400
+    holds = role_holders(truth())[ga["id"]]
+    user = next(u["id"] for u in truth()["user"] if u["id"] not in holds)
+    control.change_members(sim_tenant, holder, add=[user])
+    checkpoint = await stream_last_seq(bus.jetstream(), stack.names.events_stream)
+
+    await run_now(bus, stack, tenant.id)
+
+    every = names.effective_changed(tenant.id, "*")
+    changed = await read_events(
+        bus.jetstream(), names.events_stream, every, checkpoint, effective=True
+    )
+    assert [(e["subject"], e["data"]["lost"]) for e in changed] == [(user, [])]
+    gained = {
+        (m["container_type"], m["container_id"], m["role_template_id"], tuple(m["path"]))
+        for m in changed[0]["data"]["gained"]
+    }
+    assert gained == {
+        ("directoryRole", ga["id"], GLOBAL_ADMINISTRATOR, (ga["id"], holder)),
+        ("group", holder, None, (holder,)),
+    }
+    view = await privileged(bus, stack, tenant.id)
+    assert view[ga["id"]][user] == 2  # through the group
+    assert view == role_holders(truth())
+
+
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+
+
+async def privileged(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> Holders:
+    """Each role's effective members by path length, as history's privileged.roles says."""
+    subject = stack.names.api("history", "privileged.roles")
+    roles = await call(bus, subject, PrivilegedRolesQuery(tenant_id=tenant_id), PrivilegedRoles)
+    return {r.id: {m.id: len(m.path) for m in r.effective_members} for r in roles.items}
+
+
+def role_holders(truth: dict[ObjectType, list[dict[str, Any]]]) -> Holders:
+    """Brute force: each role's members and, breadth first through groups, theirs."""
+    groups = {g["id"]: g["members"] for g in truth["group"]}
+    found: Holders = {}
+    for role in truth["directoryRole"]:
+        depth: dict[str, int] = {}
+        level, steps = list(role["members"]), 1
+        while level:
+            fresh = [m for m in dict.fromkeys(level) if m not in depth]
+            depth.update(dict.fromkeys(fresh, steps))
+            level = [m for g in fresh for m in groups.get(g, ())]
+            steps += 1
+        found[role["id"]] = depth
+    return found
