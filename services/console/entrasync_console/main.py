@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from entrasync_console import api
+from entrasync_console.adapters.events import JetStreamEvents
 from entrasync_console.adapters.kv_sessions import open_session_store
 from entrasync_console.adapters.nats import NatsServices
 from entrasync_console.api import bodies
@@ -93,6 +94,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             nc, settings.names, settings.request_timeout_seconds, settings.test_timeout_seconds
         )
         state.sessions = await open_session_store(nc, settings.names)
+        state.events = JetStreamEvents(nc, settings.names.events_stream)
         health = None
         if settings.health_port:
             health = HealthServer(settings.health_port, {"nats": nats_connected})

@@ -1,4 +1,5 @@
-"""Fakes of the console's ports: `FakeServices` answers each catalog endpoint from a handler."""
+"""Fakes of the console's ports: `FakeServices` answers each catalog endpoint from a handler,
+`FakeEventLog` holds stored events in a list."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from entrasync_console.ports import StoredEvents
 from entrasync_shared.catalog import ENDPOINTS, Endpoint, NoArguments
 from entrasync_shared.messages import ApiError, CredentialProfile, Tenant
 from entrasync_shared.natsutil import ApiCallError
@@ -80,3 +82,16 @@ def profile(profile_id: str, name: str) -> CredentialProfile:
     return CredentialProfile(
         id=profile_id, name=name, client_id="c", created_at=NOW, updated_at=NOW
     )
+
+
+@dataclass
+class FakeEventLog:
+    """`ports.EventLog` over a list, oldest first (subjects are not matched: the list holds
+    what the test means to be found); remembers what it was asked."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    asked: list[tuple[tuple[str, ...], datetime, int]] = field(default_factory=list)
+
+    async def newest(self, subjects: tuple[str, ...], since: datetime, limit: int) -> StoredEvents:
+        self.asked.append((subjects, since, limit))
+        return StoredEvents(self.events[-limit:], complete=len(self.events) <= limit)

@@ -6,7 +6,8 @@ subjects on the server, and its creation answers how many matching messages lie 
 sequences (consumers created and left unread, each one round trip) finds the sequence from which
 only the newest `limit` remain, and only those are delivered. Consumers take no acks and are
 removed by the server once nobody listens (`inactive_threshold`), since the console's NATS user
-may create them but not delete them.
+may create them but not delete them. Failures are `ApiCallError`s (`unavailable`, `timeout`),
+as the services' are.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+import nats.errors
+from entrasync_shared.messages import ApiError
+from entrasync_shared.natsutil import ApiCallError
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -35,6 +39,14 @@ class JetStreamEvents:
         self._stream = stream
 
     async def newest(self, subjects: tuple[str, ...], since: datetime, limit: int) -> StoredEvents:
+        try:
+            return await self._newest(subjects, since, limit)
+        except TimeoutError:
+            raise _failed("timeout", "the events stream did not answer in time") from None
+        except nats.errors.Error as error:
+            raise _failed("unavailable", f"the events stream cannot be read: {error}") from None
+
+    async def _newest(self, subjects: tuple[str, ...], since: datetime, limit: int) -> StoredEvents:
         if await self._pending(_config(subjects, self._nc.new_inbox(), since=since)) <= limit:
             return StoredEvents(await self._read(subjects, since=since), complete=True)
         start = await self._start_of_newest(subjects, limit)
@@ -97,6 +109,10 @@ def _config(
         mem_storage=True,
         num_replicas=1,
     )
+
+
+def _failed(code: str, message: str) -> ApiCallError:
+    return ApiCallError(ApiError(code=code, message=message))
 
 
 def _parsed(msg: Msg) -> dict[str, Any] | None:

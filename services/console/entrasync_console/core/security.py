@@ -28,7 +28,7 @@ from entrasync_console.core.auth import (
     StoreUnavailable,
 )
 from entrasync_console.core.errors import Problem
-from entrasync_console.ports import Services
+from entrasync_console.ports import EventLog, Services
 from entrasync_console.settings import ConsoleSettings, IPNetwork
 
 log = logging.getLogger("entrasync.console")
@@ -50,14 +50,15 @@ session_cookie = APIKeyCookie(
 
 @dataclass
 class Console:
-    """Everything a request handler needs; `services` and `sessions` exist once the app has
-    started."""
+    """Everything a request handler needs; `services`, `sessions` and `events` exist once the
+    app has started."""
 
     settings: ConsoleSettings
     accounts: Accounts
     codec: SessionCodec
     throttle: LoginThrottle
     sessions: SessionStore | None = None
+    events: EventLog | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     _services: Services | None = field(default=None, init=False, repr=False)
 

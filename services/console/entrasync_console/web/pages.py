@@ -28,7 +28,7 @@ from entrasync_console.core import views
 from entrasync_console.core.errors import Problem
 from entrasync_console.core.object_types import TYPE_CHOICES
 from entrasync_console.core.security import console
-from entrasync_console.web import conflicts, history_pages
+from entrasync_console.web import conflicts, history_pages, privileged_pages
 from entrasync_console.web.rendering import (
     check_form_csrf,
     form_errors,
@@ -137,8 +137,8 @@ async def add_integration(request: Request) -> Response:
 @router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
 async def tenant_details(request: Request, tenant_id: str) -> Response:
     session_or_login(request)
-    params = request.query_params
-    tab = "history" if params.get("tab") == "history" else "configuration"
+    asked = request.query_params.get("tab")
+    tab = asked if asked in ("history", "privileged") else "configuration"
     return await tenant_page(request, tenant_id, tab)
 
 
@@ -176,6 +176,8 @@ async def tenant_page(
     }
     if tab == "history":
         context.update(await history_pages.tenant_history(request, tenant.id, tenant.name))
+    elif tab == "privileged":
+        context.update(await privileged_pages.tenant_privileged(request, tenant.id))
     elif tenant.near_real_time:
         context["subscriptions"], context["subscriptions_error"] = await subscriptions_of(
             request, tenant.id
