@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap demo test lint typecheck format bench bench-tenants soak
+.PHONY: help bootstrap demo test lint typecheck format bench bench-tenants bench-ab soak
 
 help:
 	@echo "make demo   - run infrastructure, the Graph simulator and every service; Ctrl-C stops"
@@ -11,6 +11,7 @@ help:
 	@echo "make typecheck - mypy only (strict for shared/ and the pure domains); make lint - ruff only"
 	@echo "make bench  - entrasync vs raw httpx vs msgraph-sdk on a 100k-user simulated tenant"
 	@echo "make bench-tenants - 1,000 small tenants on one installation (first sync, steady state, head-of-line)"
+	@echo "make bench-ab BENCH_ARGS='TREE_A TREE_B' - one full sync end to end, interleaved A/B of two checkouts"
 	@echo "make soak   - the randomised convergence test with 5,000 sequences (a fresh seed each time)"
 
 bootstrap:
@@ -48,6 +49,10 @@ bench:
 # BENCH_ARGS here: e.g. --tenants 50 --steady-seconds 120 --big-users 10000 (see --help).
 bench-tenants:
 	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/tenants.py $(BENCH_ARGS)
+
+# BENCH_ARGS here: the checkouts to compare (baseline first), e.g. `/tmp/old .`; --scale, --rounds.
+bench-ab:
+	@UV=$$(scripts/bootstrap.sh) && "$$UV" run --frozen python bench/full_sync_ab.py $(BENCH_ARGS)
 
 # The randomised convergence test's `soak` profile: 5,000 generated sequences instead of CI's 200.
 soak:
