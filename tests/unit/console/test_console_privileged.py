@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console_fakes import NOW, FakeEventLog
-from entrasync_console.core import privileged
+from entrasync_console.core import privileged, role_changes
 from entrasync_shared.members import MemberType
 from entrasync_shared.messages import EffectiveMember, PrivilegedRole, PrivilegedRoles
 from entrasync_shared.subjects import Names
@@ -59,10 +59,6 @@ def test_the_search_finds_a_member_by_name_and_everyone_a_group_gives_the_role()
     assert {x.member_id for x in through} == {TIER0, "u-alice"}
     assert [x.member_id for x in privileged.access(roles(), "effective").members] == ["u-alice"]
     assert privileged.access(roles(), "nobody").members == ()
-
-
-def test_the_privileged_are_the_roles_their_holders_and_the_groups_on_the_way() -> None:
-    assert privileged.privileged_ids(roles()) == {GA, "role-reader", TIER0, "u-alice", "u-bob"}
 
 
 def event(kind: str, when: datetime, data: dict[str, Any], event_id: str) -> dict[str, Any]:
@@ -125,7 +121,7 @@ def test_role_changes_come_from_role_assignments_and_from_groups_newest_first() 
             lost=[("directoryRole", GA, [GA, TIER0])],
         ),
     ]
-    changes = privileged.role_changes(events, names)
+    changes = role_changes.role_changes(events, names)
     assert [(c.change, c.principal_name, c.path_text, c.direct, c.run_id) for c in changes] == [
         ("removed", "alice", "Global Administrator ← Tier0 Admins ← alice", False, "r3"),
         ("added", "bob", "Global Administrator ← bob", True, "r1"),
@@ -135,13 +131,13 @@ def test_role_changes_come_from_role_assignments_and_from_groups_newest_first() 
 
 def test_an_event_of_a_shape_this_console_does_not_know_is_no_role_change() -> None:
     odd = event("directoryRole.members_changed", NOW, {"object_id": GA}, "x")
-    assert privileged.role_changes([odd, {"type": "io.entrasync.sync.recorded"}], {}) == []
+    assert role_changes.role_changes([odd, {"type": "io.entrasync.sync.recorded"}], {}) == []
 
 
 async def test_recent_role_changes_read_the_tenants_role_subjects_of_the_last_30_days() -> None:
     log = FakeEventLog([assigned(NOW, "r1", ["u-bob"])])
     names = Names("p")
-    found = await privileged.recent_role_changes(log, names, "t1", {}, NOW)
+    found = await role_changes.recent_role_changes(log, names, "t1", {}, NOW)
     assert log.asked == [
         (
             (
@@ -149,7 +145,33 @@ async def test_recent_role_changes_read_the_tenants_role_subjects_of_the_last_30
                 "p.entrasync.directory.t1.*.effective_changed",
             ),
             NOW - timedelta(days=30),
-            privileged.MAX_CHANGE_EVENTS,
+            role_changes.MAX_CHANGE_EVENTS,
         )
     ]
     assert (found.complete, [c.principal_id for c in found.items]) == (True, ["u-bob"])
+
+
+def test_the_privileged_filter_keeps_roles_their_holders_and_what_gives_or_takes_a_role() -> None:
+    only = role_changes.PrivilegedFilter()
+    only.know(roles())
+    carol_in = effective(NOW, "r4", "u-carol", [("directoryRole", GA, [GA, TIER0])])
+    carol_out = effective(NOW, "r5", "u-carol", [], lost=[("directoryRole", GA, [GA, TIER0])])
+    helpdesk = effective(NOW, "r6", "u-dan", [("group", HELPDESK, [HELPDESK])])
+
+    def updated(object_id: str) -> dict[str, Any]:
+        data = {"tenant_id": "t1", "object_type": "user", "object_id": object_id}
+        return event("user.updated", NOW, data, f"u-{object_id}")
+
+    tier0_members = {"tenant_id": "t1", "object_type": "group", "object_id": TIER0}
+    kept = [
+        only.keeps(assigned(NOW, "r1", ["u-bob"])),  # a role's own event
+        only.keeps(updated("u-alice")),  # holds a role through Tier0 Admins
+        only.keeps(event("group.members_changed", NOW, tier0_members, "g")),  # gives a role
+        only.keeps(updated("u-carol")),  # not yet
+        only.keeps(carol_in),
+        only.keeps(updated("u-carol")),  # now a holder
+        only.keeps(carol_out),  # losing it is privileged news too
+        only.keeps(updated("u-carol")),  # no longer
+        only.keeps(helpdesk),
+    ]
+    assert kept == [True, True, True, False, True, True, True, False, False]

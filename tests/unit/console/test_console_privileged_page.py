@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from console_fakes import NOW, FakeEventLog, FakeServices, tenant
-from entrasync_console.core import privileged
+from entrasync_console.core import privileged, role_changes
 from entrasync_console.core.auth import hash_password, new_token
 from entrasync_console.main import build_app
 from entrasync_console.settings import ConsoleSettings
@@ -26,9 +26,9 @@ from test_console_privileged import GA, assigned, effective, roles
 TEMPLATE = build_templates().env.get_template("_privileged.html")
 
 
-def changes(*events: dict[str, Any], complete: bool = True) -> privileged.RoleChanges:
-    items = privileged.role_changes(events, privileged.known_names(roles()))
-    return privileged.RoleChanges(
+def changes(*events: dict[str, Any], complete: bool = True) -> role_changes.RoleChanges:
+    items = role_changes.role_changes(events, privileged.known_names(roles()))
+    return role_changes.RoleChanges(
         tenant_id="t1", since=NOW - timedelta(days=30), items=tuple(items), complete=complete
     )
 

@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from entrasync_console.core.ops import RunProgress
+from entrasync_console.core.privileged import PrivilegedAccess
+from entrasync_console.core.role_changes import RoleChanges
 
 STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "Cancelled": "red", "Running": "cyan"}
 
@@ -212,3 +214,36 @@ def event_line(event: dict[str, Any]) -> Text:
     if data.get("added") or data.get("removed"):
         line.append(f"  +{len(data.get('added') or [])} -{len(data.get('removed') or [])} members")
     return line
+
+
+def privileged_table(access: PrivilegedAccess, wide: bool = False) -> Table:
+    """Each role's holders: the path reads from the role down to the member."""
+    title = f"Privileged access — {len(access.roles)} directory roles"
+    table = _table(title + (f" (matching {access.search!r})" if access.search else ""))
+    for header in ("Role", "Member", "Type", "How"):
+        _text_column(table, header)
+    _text_column(table, "Path")
+    if wide:
+        _id_column(table, "Member Id")
+    for line in access.members:
+        how = "direct" if line.direct else "via group"
+        cells = (line.role_name, line.member_name, line.member_type, how, line.path_text)
+        table.add_row(*cells, *((line.member_id,) if wide else ()))
+    return table
+
+
+def role_changes_table(changes: RoleChanges, wide: bool = False) -> Table:
+    title = f"Role changes since {when(changes.since)}, newest first"
+    if not changes.complete:
+        title += " (older ones not read)"
+    table = _table(title)
+    table.add_column("Time", no_wrap=True)
+    for header in ("Change", "Role", "Principal", "Type", "Path"):
+        _text_column(table, header)
+    if wide:
+        _id_column(table, "Run Id")
+    for c in changes.items:
+        change = Text(c.change, style="green" if c.change == "added" else "red")
+        cells = (c.role_name, c.principal_name, c.principal_type, c.path_text)
+        table.add_row(when(c.time), change, *cells, *((c.run_id,) if wide else ()))
+    return table

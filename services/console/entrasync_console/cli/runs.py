@@ -39,7 +39,8 @@ from entrasync_console.cli.render import (
     status_table,
     test_result,
 )
-from entrasync_console.core import ops
+from entrasync_console.core import ops, privileged
+from entrasync_console.core.role_changes import PrivilegedFilter
 from entrasync_console.ports import Services
 
 # -- test connection, sync, history -----------------------------------------------------------
@@ -171,6 +172,14 @@ def events_tail(
     ] = None,
     from_start: Annotated[bool, typer.Option(help="Replay stored events first")] = False,
     count: Annotated[int, typer.Option(help="Stop after this many events (0: never)")] = 0,
+    privileged_only: Annotated[
+        bool,
+        typer.Option(
+            "--privileged",
+            help="Only directory roles, roles gained or lost, and events about a role's holders "
+            "or the groups that give a role",
+        ),
+    ] = False,
 ) -> None:
     """Print public change events as they arrive."""
     c: Context = ctx.obj
@@ -179,8 +188,11 @@ def events_tail(
         seen = 0
         tenant_id = (await ops.find_tenant(s, tenant)).id if tenant else None
         events = ops.tail_events(nc, c.names, tenant_id, object_type, from_start)
+        only = PrivilegedFilter() if privileged_only else None
         async with contextlib.aclosing(events):  # unsubscribe before the connection drains
             async for event in events:
+                if only is not None and not await _privileged(s, only, event):
+                    continue
                 seen += 1
                 if c.as_json:
                     print(json.dumps(event), flush=True)
@@ -194,6 +206,15 @@ def events_tail(
         c.run(work)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+async def _privileged(services: Services, only: PrivilegedFilter, event: dict[str, Any]) -> bool:
+    """Whether `only` keeps `event`, having asked history who holds roles in its tenant once."""
+    data = event.get("data")
+    tenant_id = str(data.get("tenant_id", "")) if isinstance(data, dict) else ""
+    if tenant_id and not only.knows(tenant_id):
+        only.know(await privileged.roles_of(services, tenant_id))
+    return only.keeps(event)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from entrasync_shared.messages import MAX_SEARCH, PrivilegedRoles
 from entrasync_shared.natsutil import ApiCallError
 from fastapi import Request
 
-from entrasync_console.core import privileged
+from entrasync_console.core import privileged, role_changes
 from entrasync_console.core.errors import Problem
 from entrasync_console.core.security import console
 
@@ -35,7 +35,7 @@ async def tenant_privileged(request: Request, tenant_id: str) -> dict[str, Any]:
     names = privileged.known_names(roles[0])
     try:
         changes: Found = (
-            await privileged.recent_role_changes(
+            await role_changes.recent_role_changes(
                 state.events, state.settings.names, tenant_id, names, datetime.now(UTC)
             ),
             None,
@@ -48,16 +48,16 @@ async def tenant_privileged(request: Request, tenant_id: str) -> dict[str, Any]:
 def privileged_context(roles: Found, changes: Found, search: str) -> dict[str, Any]:
     """The tab's template context from what history and the events said (or why not)."""
     found: PrivilegedRoles = roles[0]
-    recent: privileged.RoleChanges | None = changes[0]
+    recent: role_changes.RoleChanges | None = changes[0]
     return {
         "search": search,
-        "change_days": privileged.CHANGE_DAYS,
-        "max_change_events": privileged.MAX_CHANGE_EVENTS,
+        "change_days": role_changes.CHANGE_DAYS,
+        "max_change_events": role_changes.MAX_CHANGE_EVENTS,
         "roles": sorted(found.items, key=lambda r: (r.display_name or r.id).casefold()),
         "roles_error": roles[1],
         "members": privileged.access(found, search).members,
         "truncated": [r for r in found.items if r.effective_total > len(r.effective_members)],
-        "changes": privileged.matching_changes(recent.items if recent else (), search),
+        "changes": role_changes.matching_changes(recent.items if recent else (), search),
         "changes_complete": recent.complete if recent else True,
         "changes_error": changes[1],
     }
