@@ -19,7 +19,7 @@ from entrasync_console.settings import ConsoleSettings
 from entrasync_console.web.privileged_pages import privileged_context
 from entrasync_console.web.rendering import build_templates
 from entrasync_shared.catalog import ConfigApi, HistoryApi
-from entrasync_shared.messages import ApiError, PrivilegedRoles
+from entrasync_shared.messages import ApiError, HistoryRow, Page, PrivilegedRoles
 from pydantic import SecretStr
 from test_console_privileged import GA, assigned, effective, roles
 
@@ -117,3 +117,36 @@ async def test_the_api_lists_role_changes_newest_first(app_parts: Any) -> None:
     assert too_far.status_code == 422
     services.answer(HistoryApi.privileged_roles, ApiError(code="unavailable", message="down"))
     assert (await client.get("/api/v1/tenants/t1/privileged")).status_code == 503
+
+
+HISTORY = build_templates().env.get_template("_history.html")
+
+
+def history_page(privileged_only: bool) -> str:
+    return HISTORY.render(
+        page=2, page_size=50, page_sizes=(50, 100, 1000), search="", changes_only=True,
+        privileged_only=privileged_only, privileged_search="directoryRole",
+        history_path="/tenants/t1", history_tab=True, history_name="Contoso",
+        csv_url="/api/v1/tenants/t1/history.csv", groups=[], total=120, last_page=3,
+    )  # fmt: skip
+
+
+def test_sync_history_has_a_privileged_only_toggle_kept_by_its_links_and_export() -> None:
+    off, on = history_page(False), history_page(True)
+    assert 'id="privileged-only" name="privileged" value="1" type="checkbox"' in off
+    assert "privileged=1" not in off and "data-submit-on-change >" in off.replace("  ", " ")
+    assert "data-submit-on-change checked" in on
+    assert (
+        "&amp;privileged=1&page=1" in on and '<input type="hidden" name="privileged" value="1">' in on
+    )
+    assert 'href="/api/v1/tenants/t1/history.csv?search=directoryRole"' in on
+    assert "Only the Directory roles rows" in on and 'href="/tenants/t1?tab=privileged"' in on
+
+
+async def test_the_api_restricts_history_to_the_directory_roles_rows(app_parts: Any) -> None:
+    client, services, _ = app_parts
+    services.answer(HistoryApi.runs_list, Page[HistoryRow](items=(), total=0, page=1, page_size=50))
+    asked = {"privileged": "true", "search": "ignored"}
+    found = await client.get("/api/v1/tenants/t1/history", params=asked)
+    assert found.status_code == 200, found.text
+    assert [q.search for q in services.asked(HistoryApi.runs_list)] == ["directoryRole"]

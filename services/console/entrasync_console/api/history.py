@@ -26,6 +26,7 @@ from fastapi.responses import StreamingResponse
 
 from entrasync_console.api.common import Id, Search, build, router, services
 from entrasync_console.core import views
+from entrasync_console.core.privileged import PRIVILEGED_SEARCH
 
 PAGE_SIZE_DOC = {"enum": list(HISTORY_PAGE_SIZES)}
 ChangesOnly = Annotated[
@@ -33,6 +34,13 @@ ChangesOnly = Annotated[
     Query(
         description="Only runs that changed or deleted something, failed, were cancelled or "
         "are still running (the console's default view hides all-zero rounds)"
+    ),
+]
+PrivilegedOnly = Annotated[
+    bool,
+    Query(
+        description="Only the directory roles' rows (instead of `search`): Sync History counts "
+        "objects per type; who holds a role is at `/tenants/{id}/privileged`"
     ),
 ]
 Page_ = Annotated[int, Query(ge=1, le=1_000_000)]
@@ -67,7 +75,9 @@ async def history(
     page_size: PageSize = 50,
     search: Search = "",
     changes_only: ChangesOnly = False,
+    privileged: PrivilegedOnly = False,
 ) -> Page[HistoryRow]:
+    search = PRIVILEGED_SEARCH if privileged else search
     query = runs_query(tenant_id, page, page_size, search, changes_only)
     backend = services(request)
     await views.current_tenant(backend, tenant_id)
@@ -84,8 +94,13 @@ async def history(
     operation_id="exportHistoryCsv",
 )
 async def history_csv(
-    request: Request, tenant_id: Id, search: Search = "", changes_only: ChangesOnly = False
+    request: Request,
+    tenant_id: Id,
+    search: Search = "",
+    changes_only: ChangesOnly = False,
+    privileged: PrivilegedOnly = False,
 ) -> StreamingResponse:
+    search = PRIVILEGED_SEARCH if privileged else search
     build(HistoryRunsQuery, tenant_id=tenant_id, search=search)
     tenant = await views.current_tenant(services(request), tenant_id)
     return await csv_response(request, tenant_id, tenant.tenant, search, changes_only)

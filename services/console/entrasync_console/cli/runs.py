@@ -40,6 +40,7 @@ from entrasync_console.cli.render import (
     test_result,
 )
 from entrasync_console.core import ops, privileged
+from entrasync_console.core.privileged import PRIVILEGED_SEARCH
 from entrasync_console.core.role_changes import PrivilegedFilter
 from entrasync_console.ports import Services
 
@@ -125,9 +126,14 @@ def history(
     csv: Annotated[
         str | None, typer.Option(help="Write every matching row to this CSV file ('-': stdout)")
     ] = None,
+    privileged_only: Annotated[
+        bool,
+        typer.Option("--privileged", help="Only the directory roles' rows (instead of --search)"),
+    ] = False,
 ) -> None:
     """Show a page of Sync History, or write every row to --csv FILE."""
     c: Context = ctx.obj
+    search = PRIVILEGED_SEARCH if privileged_only else search
 
     async def table(s: Services, _: Any) -> Any:
         found = await ops.find_tenant(s, tenant)

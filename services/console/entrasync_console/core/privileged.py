@@ -26,6 +26,10 @@ from entrasync_console.ports import Services
 
 ARROW = " ← "
 ROLE: Final = "directoryRole"
+PRIVILEGED_SEARCH: Final = ROLE
+"""What Sync History's "Privileged only" asks history for: the directory roles' rows (a type
+search; no other type's name contains it). Sync History counts objects per type, so the
+principals holding a role have no rows of their own: the Privileged access view lists them."""
 
 
 class PrivilegedMember(Model):

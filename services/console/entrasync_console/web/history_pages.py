@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from entrasync_console.core import views
 from entrasync_console.core.errors import Problem
+from entrasync_console.core.privileged import PRIVILEGED_SEARCH
 from entrasync_console.core.security import console
 from entrasync_console.web.rendering import form_errors, render, session_or_login
 
@@ -37,6 +38,12 @@ def history_params(request: Request) -> tuple[int, int, str, bool]:
     return page, size, params.get("search", ""), changes_only(request)
 
 
+def privileged_only(request: Request) -> bool:
+    """The "Privileged only" toggle: off unless the URL's last `privileged` value is 1."""
+    asked = request.query_params.getlist("privileged")
+    return bool(asked) and asked[-1] == "1"
+
+
 def changes_only(request: Request) -> bool:
     """The toggle: the URL's last `changes` value, else the remembered one, else on."""
     asked = request.query_params.getlist("changes")
@@ -49,11 +56,14 @@ async def history_context(
 ) -> dict[str, Any]:
     """What `_history.html` shows for one tenant (current or deleted)."""
     page, size, search, only = history_params(request)
+    privileged = privileged_only(request)
     context: dict[str, Any] = {
         "page": page,
         "page_size": size,
         "page_sizes": HISTORY_PAGE_SIZES,
-        "search": search,
+        "search": "" if privileged else search,
+        "privileged_only": privileged,
+        "privileged_search": PRIVILEGED_SEARCH,
         "changes_only": only,
         "history_path": path,
         "history_tab": tab,
@@ -62,7 +72,11 @@ async def history_context(
     }
     try:
         query = HistoryRunsQuery(
-            tenant_id=tenant_id, page=page, page_size=size, search=search, changes_only=only
+            tenant_id=tenant_id,
+            page=page,
+            page_size=size,
+            search=PRIVILEGED_SEARCH if privileged else search,
+            changes_only=only,
         )
     except ValidationError as err:
         errors, _ = form_errors(err)

@@ -470,6 +470,8 @@ document.addEventListener("change", (event) => {
     document.cookie = `${CHANGES_COOKIE}=${toggle.checked ? "1" : "0"}; path=/; max-age=31536000; samesite=strict`;
     toggle.form.submit();
   }
+  const submits = event.target.closest("[data-submit-on-change]");
+  if (submits) submits.form.submit();
   const purge = event.target.closest("#purge_history");
   if (purge) {
     for (const note of purge.form.querySelectorAll("[data-purge-shows]")) {
