@@ -59,6 +59,8 @@ KINDS: dict[ObjectType, str] = {
     "device": "devices",
     # A container other than groups (issue 20): its members are kept exactly as a group's.
     "administrativeUnit": "administrativeUnits",
+    # The built-in roles with their members (effective membership, issue 20.4).
+    "directoryRole": "directoryRoles",
 }
 # Group members entrasync does not sync as objects: typed references only (issue 17.4).
 OTHER_KINDS: dict[str, str] = {"servicePrincipal": "servicePrincipals", "orgContact": "contacts"}

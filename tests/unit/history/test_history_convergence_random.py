@@ -9,12 +9,14 @@ with delta and full runs, 429 storms and clock jumps; a run may kill the syncer 
 publish (the command comes back as the next attempt) and history before or after committing any
 message (it comes back before anything newer: the pipeline durable has `max_ack_pending=1`).
 After every run that succeeded with no change still inside the lag, the inventory equals the
-simulator's truth (member types included); with restores missed by `$select` delta rounds
-(Graph's quirk, microsoft-graph-docs#5821) only once a full run has listed them again
-(entrasync's answer is its periodic full scan). At the end: the inventory is exact, an unchanged
-delta run and an unchanged full run publish no directory event, and replaying each object's
-events from the start (strictly: no second `created`, no update that changes nothing, no member
-added twice) yields its state.
+simulator's truth (member types included), and effective membership (the built-in directory
+roles synced too, groups nested at random) equals a brute-force transitive closure of the truth:
+the stored closure and the API's answers both ways (issue 20.4); with restores missed by
+`$select` delta rounds (Graph's quirk, microsoft-graph-docs#5821) only once a full run has
+listed them again (entrasync's answer is its periodic full scan). At the end: the inventory
+is exact, an unchanged delta run and an unchanged full run publish no directory event, and
+replaying each object's events from the start (strictly: no second `created`, no update that
+changes nothing, no member added twice) yields its state.
 
 Profiles: `ci` (200 sequences, derandomised: the same 200 every time) by default; `soak`
 (5,000, a fresh seed each time, printed on failure) with ENTRASYNC_HYPOTHESIS_PROFILE=soak.
@@ -30,6 +32,19 @@ from pathlib import Path
 from typing import Any
 
 from convergence_harness import KINDS, OTHER_KINDS, World, differences, world
+from effective_reference import Edges, closure
+from entrasync_history.domain.effective import EffectiveIndex, MembershipEdit
+from entrasync_history.usecases.effective_queries import (
+    effective_members,
+    effective_memberships,
+    privileged_roles,
+)
+from entrasync_shared.messages import (
+    EffectiveMembershipsQuery,
+    EffectiveMembersQuery,
+    PrivilegedRolesQuery,
+)
+from entrasync_shared.subjects import CONTAINER_TYPES
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -55,7 +70,7 @@ PROFILE = settings(
 )
 
 TYPES = st.sampled_from(["user", "group", "device", "administrativeUnit"])
-CONTAINERS = st.sampled_from(["group", "group", "administrativeUnit"])
+CONTAINERS = st.sampled_from(["group", "group", "administrativeUnit", "directoryRole"])
 OTHERS = st.sampled_from(sorted(OTHER_KINDS))
 ANY_TYPE = TYPES | OTHERS
 PICK = st.integers(0, 40)
@@ -265,6 +280,7 @@ class Sequence:
         await self.expect_exact("delta")
         await self.expect_exact("full")
         assert directory_events(self.w)[len(before) :] == [], "an unchanged run published"
+        await assert_effective(self.w, await self.w.truth(), "the last run", both_ways=True)
 
     async def expect_exact(self, mode: str) -> None:
         run_id, finished, _ = await self.w.sync(mode, None)
@@ -274,8 +290,54 @@ class Sequence:
         await self.assert_exact(run_id)
 
     async def assert_exact(self, run_id: str) -> None:
-        problems = differences(self.w.inventory(), await self.w.truth())
+        truth = await self.w.truth()
+        problems = differences(self.w.inventory(), truth)
         assert not problems, f"after {run_id}:\n" + "\n".join(problems)
+        await assert_effective(self.w, truth, run_id)
+
+
+async def assert_effective(
+    w: World, truth: dict[str, list[dict[str, Any]]], run_id: str, *, both_ways: bool = False
+) -> None:
+    """Effective membership equals a brute-force transitive closure of the truth: the stored
+    closure is a fresh computation's, and the API's answers (each container's members; with
+    `both_ways`, each principal's containers too) are the brute force's, path lengths
+    included."""
+    edges = Edges()
+    for object_type in CONTAINER_TYPES:
+        for container in truth[KINDS[object_type]]:
+            edges.edit(
+                MembershipEdit(
+                    object_type,  # type: ignore[arg-type]
+                    container["id"],
+                    dict(container["memberTypes"]),
+                    role_template_id=container.get("roleTemplateId"),
+                )
+            )
+    expected = closure(edges)
+    fresh = EffectiveIndex.build(edges.edits())
+    stored = w.store.effective
+    assert stored.closure == fresh.closure(), f"stored closure after {run_id}"
+    principals = sorted(set(expected) | {m for held in edges.members.values() for m in held})
+    for principal in principals if both_ways else ():
+        query = EffectiveMembershipsQuery(tenant_id="t1", principal_id=principal)
+        found = await effective_memberships(stored, query)
+        got = {m.container.id: len(m.path) for m in found.items}
+        assert got == expected.get(principal, {}), f"{principal} after {run_id}"
+    roles = await privileged_roles(stored, PrivilegedRolesQuery(tenant_id="t1"))
+    for role in roles.items:
+        want = {p: d[role.id] for p, d in expected.items() if role.id in d}
+        assert {m.id: len(m.path) for m in role.effective_members} == want, role.id
+    assert sorted(r.id for r in roles.items) == sorted(c["id"] for c in truth["directoryRoles"])
+    # Each group's and unit's members every time; the roles' own answers come at the end.
+    others = [c for c, kind in edges.types.items() if kind != "directoryRole"]
+    for container in edges.members if both_ways else [c for c in others if c in edges.members]:
+        query = EffectiveMembersQuery(tenant_id="t1", container_id=container, page_size=1000)
+        answer = await effective_members(stored, query)
+        assert answer is not None, container
+        got = {m.id: len(m.path) for m in answer.items}
+        want = {p: d[container] for p, d in expected.items() if container in d}
+        assert got == want, f"members of {container} after {run_id}"
 
 
 def directory_events(w: World) -> list[Any]:
