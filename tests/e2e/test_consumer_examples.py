@@ -15,7 +15,7 @@ from typing import Any
 import nats
 import pytest
 from consumer_examples import EXAMPLES, go_command, go_requested, node_command, python_command
-from e2e_helpers import eventually
+from e2e_helpers import eventually, run_now, stored_messages
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
     CredentialProfile,
@@ -71,7 +71,7 @@ async def published(
         bus,
         stack.names.api("config", "tenant.create"),
         TenantCreate(
-            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=10
+            tenant=app["domain"], cloud="simlab", profile_id=profile.id, interval_seconds=3600
         ),
         Tenant,
     )
@@ -100,19 +100,9 @@ async def stored(bus: NatsClient, stream: str, subject: str) -> list[Stored]:
     js = bus.jetstream()
     last = int((await js.stream_info(stream)).state.last_seq)
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE)
-    sub = await js.pull_subscribe(subject, stream=stream, config=config)
-    found: list[Stored] = []
-    try:
-        while found[-1:] == [] or found[-1].seq < last:
-            try:
-                batch = await sub.fetch(500, timeout=0.5)
-            except TimeoutError:
-                break
-            meta = [(m.metadata, m.data) for m in batch]
-            found += [Stored(md.sequence.stream, md.timestamp, json.loads(d)) for md, d in meta]
-    finally:
-        await sub.unsubscribe()
-    return [entry for entry in found if entry.seq <= last]
+    found = await stored_messages(js, stream, subject, config, last)
+    meta = [(m.metadata, m.data) for m in found]
+    return [Stored(md.sequence.stream, md.timestamp, json.loads(d)) for md, d in meta]
 
 
 def ids(events: list[dict[str, Any]] | list[Stored]) -> list[str]:
@@ -177,6 +167,7 @@ async def check_example(example: Example, durable: str, system: System) -> None:
     mark = datetime.now(UTC)
     user = published.users[len(before) % len(published.users)]
     system.control.update(published.sim_tenant, "users", user, {"jobTitle": f"reads {durable}"})
+    await run_now(bus, system.stack, published.tenant.id)  # not the next hourly run
 
     async def update_kept() -> list[Stored]:
         return [e for e in await kept() if e.at >= mark and e.event["subject"] == user]
