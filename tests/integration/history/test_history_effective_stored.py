@@ -6,6 +6,7 @@ user is in, with paths, from what is stored."""
 
 from typing import Any
 
+from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_shared.messages import (
     EffectiveMembers,
     EffectiveMemberships,
@@ -133,3 +134,20 @@ async def test_a_user_added_four_deep_under_a_role_is_one_event_and_the_api_show
     await removed.finish()
     [loss] = await pipeline.effective_events(removed.run_id)
     assert (loss["subject"], changes(loss, "gained"), changes(loss, "lost")) == ("u9", [], gained)
+
+
+async def test_a_purged_tenant_loses_its_closure(
+    history: None, pipeline: Pipeline, db: Any, store: MongoHistoryStore
+) -> None:
+    run = await Run(pipeline, "full", object_types=TYPES).start()
+    await run.send("user", [obj("u1", displayName="U1")])
+    await run.send("group", [container("g1", {"g2": "g"}), container("g2", {"u1": "u"})])
+    await run.send("directoryRole", [container("ga", {"u1": "u"}, roleTemplateId=GA)])
+    await run.finish()
+    mine = {"tenant_id": TENANT}
+    assert await db["effective_ancestors"].count_documents(mine) == 1
+    assert await db["effective_state"].count_documents(mine) == 1
+
+    removed = await store.purge_tenant(TENANT)
+    assert (removed["effective_ancestors"], removed["effective_state"]) == (1, 1)
+    assert await db["effective_ancestors"].count_documents(mine) == 0
