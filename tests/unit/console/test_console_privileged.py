@@ -110,6 +110,7 @@ def test_role_changes_come_from_role_assignments_and_from_groups_newest_first() 
         effective(
             NOW - 3 * day, "r0", "u-alice", [("directoryRole", GA, [GA, TIER0])], baseline=True
         ),
+        assigned(NOW - 3 * day, "r0", ["u-bob"]),  # first seen in the baseline's run
         assigned(NOW - 2 * day, "r1", ["u-bob"]),
         effective(NOW - 2 * day, "r1", "u-bob", [("directoryRole", GA, [GA])]),  # the same change
         effective(NOW - day, "r2", "u-carol", [("group", HELPDESK, [HELPDESK])]),  # no role

@@ -5,7 +5,7 @@ Two kinds of event tell a role change: a directory role's `members_changed` (its
 and a principal's `effective_changed` whose gains or losses name a directory role (through
 groups too). One change can publish both (a user assigned a role directly): it is shown once.
 `baseline` events (a tenant's first computation: the roles as they are) are no change and are
-left out.
+left out, with the role members first seen in the same run (its first sync).
 """
 
 from __future__ import annotations
@@ -67,17 +67,27 @@ def role_changes(events: Iterable[Mapping[str, Any]], names: Mapping[str, str]) 
     """The role changes the events (CloudEvents envelopes, any order) tell, newest first.
 
     A change both kinds of event report (same run, role, principal and direction) is kept
-    once, as the role's own `members_changed` says it."""
+    once, as the role's own `members_changed` says it. The run that publishes a tenant's
+    `baseline` (its first sync, or the first after effective membership came) also publishes
+    the roles' members as first seen: they are no change either."""
     direct: dict[tuple[str, str, str, str], RoleChange] = {}
     through: dict[tuple[str, str, str, str], RoleChange] = {}
+    baseline_runs: set[str] = set()
     for event in events:
+        if _is_baseline(event):
+            baseline_runs.add(str(event["data"].get("run_id")))
         for change in _changes_of(event, names):
             key = (change.run_id, change.role_id, change.principal_id, change.change)
             target = direct if event.get("type", "").endswith(".members_changed") else through
             target.setdefault(key, change)
-    merged = {**through, **direct}
+    merged = {k: v for k, v in {**through, **direct}.items() if k[0] not in baseline_runs}
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(merged.values(), key=lambda c: c.time or oldest, reverse=True)
+
+
+def _is_baseline(event: Mapping[str, Any]) -> bool:
+    data = event.get("data")
+    return isinstance(data, Mapping) and data.get("baseline") is True
 
 
 def _changes_of(event: Mapping[str, Any], names: Mapping[str, str]) -> list[RoleChange]:
@@ -113,8 +123,6 @@ def _untyped(object_id: str) -> MemberRef:
 def _effective(
     event: Mapping[str, Any], data: EffectiveChanged, names: Mapping[str, str]
 ) -> list[RoleChange]:
-    if data.baseline:
-        return []
     made = [(m, "added") for m in data.gained] + [(m, "removed") for m in data.lost]
     return [
         _change(

@@ -1,0 +1,115 @@
+"""The privileged-access view with history answering (issue 20.5): a user added to the
+role-assignable group that holds Global Administrator shows, through the REST API, the tenant
+page's Privileged access tab and `entrasync-ctl privileged`, as an effective holder with the path
+"Global Administrator ← Tier0 Admins ← <user>", and as a role gained in the role changes read
+from the events stream.
+
+A simulated directory of its own (a handful of objects), synced as users, groups, service
+principals and directory roles through the whole stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from console_helpers import CLOUD, eventually, log_in, unique, wait_for_first_sync
+from entrasync_devtools.stack import ConsoleAccess, ServiceStack
+from entrasync_sim.control_client import SimulatorControl
+from entrasync_sim.launcher import SimulatorProcess
+from support.console_stack import api_client
+
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+TYPES = ["user", "group", "servicePrincipal", "directoryRole"]
+
+
+def register(api: httpx.Client, directory: dict[str, Any]) -> dict[str, Any]:
+    profile = {
+        "name": unique("privileged app"),
+        "client_id": directory["client_id"],
+        "client_secret": directory["client_secret"],
+    }
+    made = api.post("/api/v1/credential-profiles", json=profile)
+    assert made.status_code == 201, made.text
+    body = {
+        "tenant": directory["domain"],
+        "cloud": CLOUD,
+        "profile_id": made.json()["id"],
+        "object_types": TYPES,
+        "interval_seconds": 3600,
+    }
+    created = api.post("/api/v1/tenants", json=body)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def ctl_privileged(stack: ServiceStack, tenant_id: str) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
+    env.update(ENTRASYNC_NATS_URL=stack.nats_url, ENTRASYNC_PREFIX=stack.prefix)
+    command = [str(Path(sys.executable).parent / "entrasync-ctl"), "--json", "privileged"]
+    done = subprocess.run(
+        [*command, tenant_id, "--changes", "--search", "Tier0"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_user_joining_the_group_that_holds_global_administrator_shows_with_its_path(
+    access: ConsoleAccess, console_sim: SimulatorProcess, console_stack: ServiceStack
+) -> None:
+    with SimulatorControl(console_sim.control_url, console_sim.ca_file) as control:
+        directory = control.add_tenant(
+            users=6, groups=2, devices=0, service_principals=1, applications=0, contacts=0,
+            administrative_units=0,
+        )  # fmt: skip
+        sim = directory["tenant_id"]
+        roles = control.truth(sim, "directoryRole")
+        ga = next(r for r in roles if r["roleTemplateId"] == GLOBAL_ADMINISTRATOR)
+        tier0 = control.create(
+            sim,
+            "groups",
+            {"displayName": "Tier0 Admins", "isAssignableToRole": True, "securityEnabled": True},
+        )["id"]
+        control.change_members(sim, ga["id"], add=[tier0])
+        user = control.create(sim, "users", {"displayName": "Alice Tier0"})  # in no role yet
+        with api_client(access) as api:
+            tenant = register(api, directory)
+            wait_for_first_sync(api, tenant["id"])
+            control.change_members(sim, tier0, add=[user["id"]])
+            assert api.post(f"/api/v1/tenants/{tenant['id']}/sync").status_code == 202
+            path = f"{ga['displayName']} ← Tier0 Admins ← {user['displayName']}"
+
+            def gained() -> list[dict[str, Any]] | None:
+                found = api.get(f"/api/v1/tenants/{tenant['id']}/privileged/changes")
+                assert found.status_code == 200, found.text
+                mine = [c for c in found.json()["items"] if c["principal_id"] == user["id"]]
+                # The first sync's role members are no change: only this gain is one.
+                return mine or None
+
+            (change,) = eventually(gained, "the user's Global Administrator gain")
+            held = api.get(
+                f"/api/v1/tenants/{tenant['id']}/privileged", params={"search": user["id"]}
+            )
+    assert (change["change"], change["path_text"], change["direct"]) == ("added", path, False)
+    assert change["role_id"] == ga["id"] and change["path"] == [ga["id"], tier0]
+    (line,) = [m for m in held.json()["members"] if m["role_id"] == ga["id"]]
+    assert (line["path_text"], line["direct"]) == (path, False)
+
+    session = log_in(access.url, access.admin_user, access.admin_password)
+    with httpx.Client(base_url=access.url) as browser:
+        page = browser.get(
+            f"/tenants/{tenant['id']}",
+            params={"tab": "privileged", "search": user["displayName"]},
+            headers=session.headers(csrf=False),
+        )
+    assert page.status_code == 200 and 'aria-current="page">Privileged access</a>' in page.text
+    assert page.text.count(path) == 2  # a holder now, and a role gained in the changes
+
+    cli = ctl_privileged(console_stack, tenant["id"])
+    assert path in [m["path_text"] for m in cli["access"]["members"]]
+    assert path in [c["path_text"] for c in cli["changes"]["items"]]
