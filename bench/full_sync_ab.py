@@ -146,7 +146,7 @@ def revision(tree: Path) -> str:
 
 def summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
     medians = {
-        tree: {m: statistics.median(r[m] for r in results) for m in METRICS}
+        tree: {m: round(statistics.median(r[m] for r in results), 2) for m in METRICS}
         for tree, results in runs.items()
     }
     first = next(iter(medians.values()))
