@@ -47,16 +47,13 @@ def register(api: httpx.Client, directory: dict[str, Any]) -> dict[str, Any]:
     return dict(created.json())
 
 
-def ctl_privileged(stack: ServiceStack, tenant_id: str) -> Any:
+def ctl(stack: ServiceStack, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
     env.update(ENTRASYNC_NATS_URL=stack.nats_url, ENTRASYNC_PREFIX=stack.prefix)
-    command = [str(Path(sys.executable).parent / "entrasync-ctl"), "--json", "privileged"]
-    done = subprocess.run(
-        [*command, tenant_id, "--changes", "--search", "Tier0"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    command = [str(Path(sys.executable).parent / "entrasync-ctl"), "--json", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
 
 
 def test_a_user_joining_the_group_that_holds_global_administrator_shows_with_its_path(
@@ -110,6 +107,14 @@ def test_a_user_joining_the_group_that_holds_global_administrator_shows_with_its
     assert page.status_code == 200 and 'aria-current="page">Privileged access</a>' in page.text
     assert page.text.count(path) == 2  # a holder now, and a role gained in the changes
 
-    cli = ctl_privileged(console_stack, tenant["id"])
+    cli = json.loads(
+        ctl(console_stack, "privileged", tenant["id"], "--changes", "--search", "Tier0")
+    )
     assert path in [m["path_text"] for m in cli["access"]["members"]]
     assert path in [c["path_text"] for c in cli["changes"]["items"]]
+    # Of the user events, --privileged keeps those about a role's holders.
+    everyone = json.loads(ctl(console_stack, "privileged", tenant["id"]))
+    holders = {m["member_id"] for m in everyone["members"]}
+    options = ("--tenant", tenant["id"], "--type", "user", "--from-start", "--count", "3")
+    tail = ctl(console_stack, "events", "tail", *options, "--privileged")
+    assert {json.loads(line)["subject"] for line in tail.splitlines()} <= holders
