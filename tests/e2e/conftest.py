@@ -16,7 +16,7 @@ import nats
 import pytest
 from e2e_helpers import CLOUD
 from entrasync_devtools.infra import LocalInfra
-from entrasync_devtools.stack import ServiceStack, simulated_stack_settings
+from entrasync_devtools.stack import SERVICES, ServiceStack, simulated_stack_settings
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -38,12 +38,25 @@ def control(sim: SimulatorProcess) -> Iterator[SimulatorControl]:
 
 
 @pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    """The services `stack` runs: all but the web console, which tests over the NATS API never
+    call and which costs a stack about 3 s of CPU (password hashing, its own start). A module
+    that uses the console overrides this fixture with `SERVICES`."""
+    return tuple(service for service in SERVICES if service != "console")
+
+
+@pytest.fixture(scope="module")
 def stack(
-    infra: LocalInfra, sim: SimulatorProcess, tmp_path_factory: pytest.TempPathFactory
+    infra: LocalInfra,
+    sim: SimulatorProcess,
+    stack_services: tuple[str, ...],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceStack]:
     workdir: Path = tmp_path_factory.mktemp("stack")
     env, prefix = simulated_stack_settings(sim, workdir, "e2e", cloud=CLOUD)
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    with ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=stack_services
+    ) as running:
         yield running
 
 

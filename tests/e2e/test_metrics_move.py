@@ -31,6 +31,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.timeout(240)
 
+
+@pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    return SERVICES  # the console too: its metrics must move as well
+
+
 Samples = list[tuple[str, dict[str, str], float]]
 
 # (service, sample name, labels it must carry): each must grow over the run.

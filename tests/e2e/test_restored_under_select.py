@@ -49,7 +49,10 @@ def stack(
     workdir: Path = tmp_path_factory.mktemp("stack")
     extra = {"ENTRASYNC_SCHEDULER_FULL_SCAN_EVERY_SECONDS": str(PERIOD)}
     env, prefix = simulated_stack_settings(sim, workdir, "e2e", extra=extra)
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    services = ("config", "history", "syncer", "scheduler", "receiver")  # no console: unused
+    with ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=services
+    ) as running:
         yield running
 
 
