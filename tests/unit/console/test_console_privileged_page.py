@@ -46,6 +46,8 @@ def test_the_tab_shows_a_roles_effective_member_with_its_path() -> None:
     assert "Through a group" in html and "Roles with no members: Directory Readers." in html
     assert "Gained" in html and "Global Administrator ← bob" in html
     assert "Only the newest" not in html
+    live = html[html.index('id="privileged-live" data-live') :]  # refreshed without a reload
+    assert "← alice" in live and "privileged-search" not in live  # not the box being typed in
 
 
 def test_the_search_narrows_the_roles_and_the_changes() -> None:
@@ -137,7 +139,8 @@ def test_sync_history_has_a_privileged_only_toggle_kept_by_its_links_and_export(
     assert "privileged=1" not in off and "data-submit-on-change >" in off.replace("  ", " ")
     assert "data-submit-on-change checked" in on
     assert (
-        "&amp;privileged=1&page=1" in on and '<input type="hidden" name="privileged" value="1">' in on
+        "&amp;privileged=1&page=1" in on
+        and '<input type="hidden" name="privileged" value="1">' in on
     )
     assert 'href="/api/v1/tenants/t1/history.csv?search=directoryRole"' in on
     assert "Only the Directory roles rows" in on and 'href="/tenants/t1?tab=privileged"' in on
