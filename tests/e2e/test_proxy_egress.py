@@ -54,7 +54,10 @@ def stack(
         NO_PROXY="localhost,127.0.0.1",
         ENTRASYNC_LOG_LEVEL="DEBUG",
     )
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    services = ("config", "history", "syncer", "scheduler", "receiver")  # no console: unused
+    with ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=services
+    ) as running:
         yield running
 
 
