@@ -54,7 +54,10 @@ def stack(
 ) -> Iterator[ServiceStack]:
     workdir: Path = tmp_path_factory.mktemp("nrt")
     env, prefix = simulated_stack_settings(sim, workdir, "nrt", cloud=CLOUD)
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    services = ("config", "history", "syncer", "scheduler", "receiver")  # no console: unused
+    with ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=services
+    ) as running:
         yield running
 
 

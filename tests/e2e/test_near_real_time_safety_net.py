@@ -39,7 +39,10 @@ def stack(
     workdir: Path = tmp_path_factory.mktemp("nrtpoll")
     extra = {"ENTRASYNC_NRT_POLL_SECONDS": str(POLL_SECONDS)}
     env, prefix = simulated_stack_settings(sim, workdir, "nrtpoll", cloud=CLOUD, extra=extra)
-    with ServiceStack(infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix) as running:
+    services = ("config", "history", "syncer", "scheduler", "receiver")  # no console: unused
+    with ServiceStack(
+        infra.nats_url, infra.mongodb_uri, workdir, env, prefix=prefix, services=services
+    ) as running:
         yield running
 
 
