@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-OBJECT_TYPES = ("user", "group", "device")
+# Every type the bench tenant syncs (issue 20): the ceilings read the same rounds as entrasync.
+from entrasync_shared.subjects import OBJECT_TYPES as OBJECT_TYPES
 
 
 @dataclass(frozen=True)

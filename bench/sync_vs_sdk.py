@@ -36,9 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import effective_figures
 import nats
 import near_real_time
-from common import OBJECT_TYPES, Target, peak_rss_mb
+from common import OBJECT_TYPES, Target, peak_rss_mb, rss_mb
 from entrasync_devtools.infra import LocalInfra, die_with_parent, free_port
 from entrasync_devtools.keys import new_encryption_key
 from entrasync_devtools.stack import ServiceStack
@@ -79,6 +80,7 @@ TARGETS = {
     "webhook_requests_per_change": "<= 2",
     "webhook_burst_all_published_s": "<= 10",
     "webhook_burst_rounds": "<= 10",
+    **effective_figures.TARGETS,
 }
 
 
@@ -181,6 +183,7 @@ async def register(nc: NatsClient, names: Names, sim: SimulatorProcess, cloud_na
             tenant=app["domain"],
             cloud=cloud_name,
             profile_id=profile.id,
+            object_types=OBJECT_TYPES,
             interval_seconds=7 * 24 * 3600,
         ),
         Tenant,
@@ -197,17 +200,24 @@ class RunTiming:
     recorded_status: str
 
 
+def start_sync(tenant_id: str, mode: str) -> StartSync:
+    """A manual run of every object type the bench tenant syncs."""
+    return StartSync(
+        run_id=new_id(),
+        tenant_id=tenant_id,
+        mode=mode,  # type: ignore[arg-type]
+        reason="manual",
+        # The scheduler fills it from the tenant's settings; the bench's own commands must too.
+        object_types=OBJECT_TYPES,
+    )
+
+
 async def timed_run(
     nc: NatsClient, names: Names, tenant_id: str, mode: str, *, recorded: bool = True
 ) -> RunTiming:
     """Queue one command; time it to the syncer's `finished` and (unless `recorded` is False:
     no history runs) to history's record."""
-    command = StartSync(
-        run_id=new_id(),
-        tenant_id=tenant_id,
-        mode=mode,  # type: ignore[arg-type]
-        reason="manual",
-    )
+    command = start_sync(tenant_id, mode)
     finished: asyncio.Future[tuple[float, SyncFinished]] = asyncio.Future()
     record: asyncio.Future[tuple[float, str]] = asyncio.Future()
 
@@ -288,6 +298,90 @@ async def delta_latency(
         "event_latency_p50_s": round(statistics.median(latencies), 3),
         "event_latency_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
     }
+
+
+async def sampled_peak_rss(pid: int, work: Awaitable[Any]) -> tuple[Any, float]:
+    """`work`'s result and the process's highest RSS sampled (every 50 ms) while it ran:
+    VmHWM only ever grows, so a later round's own peak is sampled."""
+    peak = rss_mb(pid)
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        await asyncio.wait([task], timeout=0.05)
+        peak = max(peak, rss_mb(pid))
+    return task.result(), round(peak, 1)
+
+
+def plain_changes(control: SimulatorControl, tenant_id: str) -> list[dict[str, Any]]:
+    """Updates to 1% of the users and nothing else: a round without membership changes."""
+    rng = random.Random(11)
+    users = [o["id"] for o in control.truth(tenant_id, "user")]
+    attrs = {"jobTitle": "Plain round"}
+    return [
+        {"op": "update", "type": "user", "id": user, "attrs": attrs}
+        for user in rng.sample(users, max(1, len(users) // 100))
+    ]
+
+
+async def plain_round(
+    nc: NatsClient, names: Names, control: SimulatorControl, tenant: Tenant, sim_tenant: str
+) -> dict[str, Any]:
+    operations = plain_changes(control, sim_tenant)
+    for start in range(0, len(operations), 1000):
+        control.mutate(sim_tenant, operations[start : start + 1000])
+    timing = await timed_run(nc, names, tenant.id, "delta")
+    return {"changed_objects": len(operations), "end_to_end_s": round(timing.end_to_end_s, 3)}
+
+
+async def effective_latency(
+    nc: NatsClient, names: Names, control: SimulatorControl, tenant: Tenant, sim_tenant: str
+) -> dict[str, Any]:
+    """A chain of nested groups (synced by an untimed round), then rounds that each add one
+    user to its innermost group: the round's start (and the change) -> that user's
+    `effective_changed` event."""
+    chain = control.mutate(sim_tenant, effective_figures.chain_operations())
+    innermost = chain[effective_figures.CHAIN_DEPTH - 1]
+    await timed_run(nc, names, tenant.id, "delta")
+    rounds = effective_figures.LATENCY_ROUNDS
+    users = random.Random(13).sample([o["id"] for o in control.truth(sim_tenant, "user")], rounds)
+    waiting: dict[str, asyncio.Future[float]] = {}
+
+    async def on_event(msg: Msg) -> None:
+        principal = json.loads(msg.data)["data"]["principal_id"]
+        arrived = waiting.get(principal)
+        if arrived is not None and not arrived.done():
+            arrived.set_result(time.perf_counter())
+
+    sub = await nc.subscribe(names.effective_changed(tenant.id, "user"), cb=on_event)
+    from_round: list[float] = []
+    from_change: list[float] = []
+    try:
+        for user in users:
+            waiting[user] = asyncio.get_running_loop().create_future()
+            changed_at = time.perf_counter()
+            control.mutate(
+                sim_tenant, [{"op": "add_member", "group_id": innermost, "member_id": user}]
+            )
+            started_at = time.perf_counter()
+            await timed_run(nc, names, tenant.id, "delta")
+            try:
+                # History publishes a run's events before its record; a little slack anyway.
+                arrived = await asyncio.wait_for(waiting[user], 5)
+            except TimeoutError:
+                continue
+            from_round.append(arrived - started_at)
+            from_change.append(arrived - changed_at)
+    finally:
+        await sub.unsubscribe()
+    return {
+        "chain_depth": effective_figures.CHAIN_DEPTH,
+        **effective_figures.latency_figures(from_round, from_change, rounds),
+    }
+
+
+def effective_full(infra: LocalInfra, tenant: Tenant) -> dict[str, Any]:
+    """history's first computation on its own process, over the inventory just written."""
+    argv = [sys.executable, str(BENCH / "effective_full.py"), infra.mongodb_uri]
+    return run_json([*argv, "bench_history", tenant.id, PREFIX])
 
 
 def run_summary(timing: RunTiming) -> dict[str, Any]:
@@ -439,9 +533,20 @@ async def measure_end_to_end(
             history, syncer = started
             tenant = await register(nc, names, big, "bench")
             full = await timed_run(nc, names, tenant.id, "full")
+            # The first full sync's finish built the effective closure: its peak is in here.
+            first_sync_rss = history.peak_rss_mb
+            print("benchmark: effective membership ...", file=sys.stderr)
+            computation = effective_full(infra, tenant)
             with SimulatorControl(big.control_url, big.ca_file) as control:
                 sim_tenant = big.tenants[0]["tenant_id"]
-                delta = await delta_latency(nc, names, control, tenant, sim_tenant)
+                pid = history.process.pid
+                plain, plain_rss = await sampled_peak_rss(
+                    pid, plain_round(nc, names, control, tenant, sim_tenant)
+                )
+                delta, delta_rss = await sampled_peak_rss(
+                    pid, delta_latency(nc, names, control, tenant, sim_tenant)
+                )
+                latency = await effective_latency(nc, names, control, tenant, sim_tenant)
                 objects = {t: len(control.truth(sim_tenant, t)) for t in OBJECT_TYPES}
                 print("benchmark: near real time ...", file=sys.stderr)
                 receiver_env = {
@@ -462,6 +567,16 @@ async def measure_end_to_end(
         "full_100k": run_summary(full),
         "delta_1pct": delta,
         "near_real_time": nrt,
+        "effective": {
+            "full": computation,
+            "history_peak_rss_mb_first_sync": round(first_sync_rss, 1),
+            "latency": latency,
+            "rss_rounds": {
+                "plain": plain,
+                "plain_peak_rss_mb": plain_rss,
+                "memberships_peak_rss_mb": delta_rss,
+            },
+        },
         "objects": objects,
         "syncer_peak_rss_mb": round(rss["syncer"], 1),
         "history_peak_rss_mb": round(rss["history"], 1),
@@ -499,6 +614,7 @@ def conclude(
         "delta_event_latency_p50_s": e2e["delta_1pct"]["event_latency_p50_s"],
         "delta_event_latency_p95_s": e2e["delta_1pct"]["event_latency_p95_s"],
         **_webhook(e2e["near_real_time"]),
+        **effective_figures.summary(e2e["effective"]),
         "ceiling_objects_per_s": round(ceiling_rate, 1),
         **_asyncio_ceiling(solo, objects, ceiling),
         "sdk_objects_per_s": round(sdk_rate, 1),
@@ -588,8 +704,8 @@ def table(result: dict[str, Any]) -> str:
     ]
     notes = [
         "",
-        f"- Tenant: {objects['user']} users, {objects['group']} groups, {objects['device']} "
-        f"devices; page size {PAGE_SIZE}; simulator throttling off; "
+        f"- Tenant: {', '.join(f'{n} {t}' for t, n in objects.items())}; "
+        f"page size {PAGE_SIZE}; simulator throttling off; "
         f"{result['machine']['cpus']} CPUs shared by every process.",
         f"- Sink ceiling: {sink['entries']} objects bulk-inserted into MongoDB and "
         f"{sink['events_stored']} events stored by JetStream (async PubAcks) in "
@@ -599,6 +715,7 @@ def table(result: dict[str, Any]) -> str:
         f"p95 {delta['event_latency_p95_s']:.2f} s (run {delta['end_to_end_s']:.1f} s end to "
         "end).",
         *nrt_notes(e2e["near_real_time"]),
+        effective_figures.note(e2e["effective"]),
         f"- Syncer peak RSS: {alone['syncer_peak_rss_mb_10k']:.0f} MB at 10k users, "
         f"{alone['syncer_peak_rss_mb_100k']:.0f} MB at 100k "
         f"(+{100 * k['rss_growth_10k_to_100k']:.1f}%).",

@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 import nats
-from common import OBJECT_TYPES, Target, client_credentials_token, cpu_seconds, rss_mb
+from common import Target, client_credentials_token, cpu_seconds, rss_mb
 from common import peak_rss_mb as hwm_mb
 from entrasync_devtools.infra import LocalInfra, die_with_parent, free_port
 from entrasync_devtools.keys import new_encryption_key
@@ -58,7 +58,7 @@ from entrasync_shared.messages import (
     TenantUpdate,
 )
 from entrasync_shared.natsutil import call
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import DEFAULT_OBJECT_TYPES, Names
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from entrasync_syncer.domain import full_round_url
@@ -402,7 +402,8 @@ async def warm(sim: SimulatorProcess, apps: list[dict[str, Any]], concurrency: i
             async with gate:
                 token = await client_credentials_token(client, target)
                 headers = {"Authorization": f"Bearer {token}"}
-                for object_type in OBJECT_TYPES:
+                # Its tenants sync the default types: warm those rounds only.
+                for object_type in DEFAULT_OBJECT_TYPES:
                     link: str | None = full_round_url(sim.graph_url, object_type)
                     while link:
                         response = await client.get(link, headers=headers)

@@ -1,0 +1,155 @@
+"""`make bench`'s effective-membership figures (bench/effective_figures.py, issue 20.6): the
+nested chain, the percentile, the summary keys and their targets, the printed line."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).parents[3] / "bench"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+figures = _load("effective_figures")
+
+
+def _resolve(operations: list[dict[str, Any]]) -> tuple[list[str], set[tuple[str, str]]]:
+    """The groups a batch creates and its (container, member) edges, `$n` resolved as the
+    simulator does."""
+    ids: list[str] = []
+    edges = set()
+    for n, op in enumerate(operations):
+        if op["op"] == "create":
+            assert op["type"] == "group"
+            ids.append(f"g{n}")
+        else:
+            assert op["op"] == "add_member"
+            group, member = (ids[int(op[k][1:])] for k in ("group_id", "member_id"))
+            edges.add((group, member))
+            ids.append(group)
+    return ids, edges
+
+
+def test_the_chain_nests_each_group_in_the_one_before() -> None:
+    ids, edges = _resolve(figures.chain_operations(5))
+    assert edges == {("g0", "g1"), ("g1", "g2"), ("g2", "g3"), ("g3", "g4")}
+    # The innermost group (the result's depth-th id) sits under four groups.
+    assert ids[4] == "g4"
+
+
+def test_the_chain_groups_are_security_groups() -> None:
+    # The simulator refuses a group in a Microsoft 365 group, as Entra does.
+    for op in figures.chain_operations(3):
+        if op["op"] == "create":
+            assert op["attrs"]["securityEnabled"] is True
+            assert op["attrs"]["groupTypes"] == []
+
+
+def test_the_default_chain_puts_its_innermost_group_four_deep() -> None:
+    _, edges = _resolve(figures.chain_operations())
+    assert figures.CHAIN_DEPTH == 5 and len(edges) == 4
+
+
+def test_a_chain_of_one_has_no_nesting_and_of_none_is_refused() -> None:
+    assert [op["op"] for op in figures.chain_operations(1)] == ["create"]
+    with pytest.raises(ValueError):
+        figures.chain_operations(0)
+
+
+def test_nearest_rank_matches_the_bench_rank() -> None:
+    values = [float(n) for n in range(20, 0, -1)]
+    assert figures.nearest_rank(values, 0.95) == 19.0  # sorted[int(0.95 * 19)] = sorted[18]
+    assert figures.nearest_rank(values, 0.5) == 10.0
+    assert figures.nearest_rank([], 0.95) is None
+
+
+def test_latency_figures_count_the_missing_events() -> None:
+    found = figures.latency_figures([0.2, 0.4, 0.3], [0.25, 0.45, 0.35], rounds=5)
+    assert found == {
+        "rounds": 5,
+        "missing": 2,
+        "p50_s": 0.3,
+        "p95_s": 0.3,
+        "max_s": 0.4,
+        "from_change_p95_s": 0.35,
+    }
+    none = figures.latency_figures([], [], rounds=3)
+    assert none["missing"] == 3 and none["p95_s"] is None and none["max_s"] is None
+
+
+def test_rss_ratio() -> None:
+    assert figures.rss_ratio(110.0, 100.0) == 0.1
+    assert figures.rss_ratio(95.0, 100.0) == -0.05
+    assert figures.rss_ratio(95.0, 0.0) is None
+
+
+def _effective() -> dict[str, Any]:
+    return {
+        "full": {"wall_s": 2.9, "nested_groups": 2736, "baseline_events": 10284},
+        "history_peak_rss_mb_first_sync": 393.4,
+        "latency": {
+            "chain_depth": 5,
+            **figures.latency_figures([0.5] * 19 + [0.9], [0.6] * 20, rounds=20),
+        },
+        "rss_rounds": {"memberships_peak_rss_mb": 420.0, "plain_peak_rss_mb": 400.0},
+    }
+
+
+def test_the_summary_has_issue_20s_keys_and_each_has_a_target() -> None:
+    summary = figures.summary(_effective())
+    assert summary == {
+        "effective_membership_full_s": 2.9,
+        "effective_membership_rss_mb": 393.4,
+        "effective_event_latency_p95_s": 0.5,
+        "effective_1pct_round_rss_vs_plain": 0.05,
+    }
+    assert set(figures.TARGETS) == set(summary)
+
+
+def test_the_bench_targets_include_the_effective_ones() -> None:
+    bench = _load("sync_vs_sdk")
+    for key, target in figures.TARGETS.items():
+        assert bench.TARGETS[key] == target
+
+
+def test_the_note_names_the_figures() -> None:
+    line = figures.note(_effective())
+    assert "2.90 s" in line and "393 MB" in line and "0.50 s" in line
+    assert "nested 4 deep" in line and "+5.0%" in line and "missing" not in line
+
+
+def test_the_ceilings_read_every_type_the_bench_tenant_syncs() -> None:
+    # A fair ratio: the raw fetch and sink ceilings walk the same eight rounds as entrasync.
+    from entrasync_shared.subjects import OBJECT_TYPES
+
+    common = _load("common")
+    assert common.OBJECT_TYPES == OBJECT_TYPES
+    assert {"servicePrincipal", "directoryRole", "orgContact"} <= set(common.OBJECT_TYPES)
+
+
+def test_the_bench_commands_sync_every_type() -> None:
+    # StartSync defaults to users, groups and devices: the bench's own commands (it plays the
+    # scheduler) must name the eight types, or the new types are never read.
+    from entrasync_shared.subjects import OBJECT_TYPES
+
+    bench = _load("sync_vs_sdk")
+    command = bench.start_sync("t1", "full")
+    assert command.object_types == OBJECT_TYPES
+    assert (command.tenant_id, command.mode, command.reason) == ("t1", "full", "manual")
