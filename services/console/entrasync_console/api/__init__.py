@@ -6,10 +6,10 @@ returns the service's answer; services' error codes become HTTP statuses in `cor
 
 from __future__ import annotations
 
-from entrasync_console.api import history, meta, privileged, profiles, tenants
+from entrasync_console.api import effective, history, meta, privileged, profiles, tenants
 from entrasync_console.api.common import router, schemas
 
-ROUTE_MODULES = (meta, profiles, tenants, history, privileged)
+ROUTE_MODULES = (meta, profiles, tenants, history, privileged, effective)
 """Imported for their routes, which they add to `router`."""
 
 __all__ = ["ROUTE_MODULES", "router", "schemas"]

@@ -8,10 +8,10 @@ Exit codes: 0 done, 1 the thing asked for failed (e.g. a failed connection test 
 
 from __future__ import annotations
 
-from entrasync_console.cli import privileged, records, runs
+from entrasync_console.cli import effective, privileged, records, runs
 from entrasync_console.cli.common import app
 
-COMMAND_MODULES = (records, runs, privileged)
+COMMAND_MODULES = (records, runs, privileged, effective)
 """Imported for their commands, which they add to `app`."""
 
 

@@ -18,6 +18,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from entrasync_console.core.effective import EffectiveMembershipsView, EffectiveMembersView
 from entrasync_console.core.ops import RunProgress
 from entrasync_console.core.privileged import PrivilegedAccess
 from entrasync_console.core.role_changes import RoleChanges
@@ -246,4 +247,43 @@ def role_changes_table(changes: RoleChanges, wide: bool = False) -> Table:
         change = Text(c.change, style="green" if c.change == "added" else "red")
         cells = (c.role_name, c.principal_name, c.principal_type, c.path_text)
         table.add_row(when(c.time), change, *cells, *((c.run_id,) if wide else ()))
+    return table
+
+
+def _how(direct: bool) -> str:
+    return "direct" if direct else "via group"
+
+
+def effective_members_table(view: EffectiveMembersView, wide: bool = False) -> Table:
+    """Each member on one line; the path reads from the container down to the member."""
+    box = view.container
+    title = f"Effective members of {box.display_name or box.id} ({box.type}): "
+    title += f"{view.total} in all, {view.direct} direct"
+    if view.total > view.page_size:
+        last = -(-view.total // view.page_size)
+        title += f" — page {view.page} of {last}"
+    table = _table(title)
+    for header in ("Member", "Type", "How", "Path"):
+        _text_column(table, header)
+    if wide:
+        _id_column(table, "Member Id")
+    for line in view.items:
+        cells = (line.member_name, line.member_type, _how(line.direct), line.path_text)
+        table.add_row(*cells, *((line.member_id,) if wide else ()))
+    return table
+
+
+def effective_memberships_table(view: EffectiveMembershipsView, wide: bool = False) -> Table:
+    """Each group, role or unit on one line; a role's template id shows with --wide."""
+    who = f"{view.principal_name} ({view.principal_type})"
+    table = _table(f"Effective memberships of {who}: {len(view.items)}")
+    for header in ("Container", "Type", "How", "Path"):
+        _text_column(table, header)
+    if wide:
+        _id_column(table, "Container Id")
+        _text_column(table, "Role Template Id", no_wrap=True)
+    for line in view.items:
+        cells = (line.container_name, line.container_type, _how(line.direct), line.path_text)
+        extra = (line.container_id, line.role_template_id or "") if wide else ()
+        table.add_row(*cells, *extra)
     return table
