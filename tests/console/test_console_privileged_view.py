@@ -92,10 +92,12 @@ def test_a_user_joining_the_group_that_holds_global_administrator_shows_with_its
             held = api.get(
                 f"/api/v1/tenants/{tenant['id']}/privileged", params={"search": user["id"]}
             )
+            effective = effective_answers(api, tenant["id"], ga["id"], user["id"])
     assert (change["change"], change["path_text"], change["direct"]) == ("added", path, False)
     assert change["role_id"] == ga["id"] and change["path"] == [ga["id"], tier0]
     (line,) = [m for m in held.json()["members"] if m["role_id"] == ga["id"]]
     assert (line["path_text"], line["direct"]) == (path, False)
+    assert_effective_answers(effective, path, ga["id"], tier0, user["id"])
 
     session = log_in(access.url, access.admin_user, access.admin_password)
     with httpx.Client(base_url=access.url) as browser:
@@ -118,3 +120,53 @@ def test_a_user_joining_the_group_that_holds_global_administrator_shows_with_its
     options = ("--tenant", tenant["id"], "--type", "user", "--from-start", "--count", "3")
     tail = ctl(console_stack, "events", "tail", *options, "--privileged")
     assert {json.loads(line)["subject"] for line in tail.splitlines()} <= holders
+
+    # entrasync-ctl effective: objects named by name, the tenant by its domain.
+    who = json.loads(
+        ctl(console_stack, "effective", "members", directory["domain"], "Tier0 Admins")
+    )
+    (mine,) = [m for m in who["items"] if m["member_id"] == user["id"]]
+    assert (mine["path_text"], mine["direct"]) == (f"Tier0 Admins ← {user['displayName']}", True)
+    what = ctl(console_stack, "effective", "memberships", tenant["id"], user["displayName"])
+    roles = [i for i in json.loads(what)["items"] if i["container_type"] == "directoryRole"]
+    assert [(r["role_template_id"], r["path_text"]) for r in roles] == [
+        (GLOBAL_ADMINISTRATOR, path)
+    ]
+    unknown = ctl_refused(console_stack, "effective", "members", tenant["id"], NO_SUCH_OBJECT)
+    assert "not_found" in unknown and NO_SUCH_OBJECT in unknown
+
+
+NO_SUCH_OBJECT = "00000000-0000-4000-8000-000000000000"
+
+
+def effective_answers(
+    api: httpx.Client, tenant_id: str, role_id: str, user_id: str
+) -> dict[str, httpx.Response]:
+    """History's effective membership through the REST API: the role's members, the user's
+    memberships, and a container nobody holds."""
+    base = f"/api/v1/tenants/{tenant_id}/effective"
+    return {
+        "members": api.get(f"{base}/members", params={"container": role_id}),
+        "memberships": api.get(f"{base}/memberships", params={"principal": user_id}),
+        "unknown": api.get(f"{base}/members", params={"container": NO_SUCH_OBJECT}),
+    }
+
+
+def assert_effective_answers(
+    found: dict[str, httpx.Response], path: str, role_id: str, group_id: str, user_id: str
+) -> None:
+    members, memberships = found["members"].json(), found["memberships"].json()
+    (mine,) = [m for m in members["items"] if m["member_id"] == user_id]
+    assert (mine["path_text"], mine["direct"], mine["path"]) == (path, False, [role_id, group_id])
+    (role,) = [i for i in memberships["items"] if i["container_id"] == role_id]
+    assert (role["path_text"], role["role_template_id"]) == (path, GLOBAL_ADMINISTRATOR)
+    assert found["unknown"].status_code == 404, found["unknown"].text
+
+
+def ctl_refused(stack: ServiceStack, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRASYNC_")}
+    env.update(ENTRASYNC_NATS_URL=stack.nats_url, ENTRASYNC_PREFIX=stack.prefix)
+    command = [str(Path(sys.executable).parent / "entrasync-ctl"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    return done.stderr
