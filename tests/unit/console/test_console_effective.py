@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from console_fakes import NOW, FakeServices, tenant
+from entrasync_console.cli import app
 from entrasync_console.cli.common import Output, formatted, plain
 from entrasync_console.cli.render import effective_members_table, effective_memberships_table
 from entrasync_console.core import effective
@@ -33,6 +34,7 @@ from entrasync_shared.messages import (
 from entrasync_shared.natsutil import ApiCallError
 from pydantic import SecretStr
 from rich.console import Console
+from typer.testing import CliRunner
 
 GA_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
 GA = EffectiveContainer(
@@ -264,3 +266,11 @@ async def test_the_openapi_document_describes_both_questions(api: Any) -> None:
     assert {p["name"] for p in members_op["parameters"]} >= {"container", "page", "page_size"}
     assert "principal" in {p["name"] for p in memberships_op["parameters"]}
     assert "404" in members_op["responses"]
+
+
+def test_the_cli_asks_both_questions_and_refuses_a_bad_page_size_before_connecting() -> None:
+    shown = CliRunner().invoke(app, ["effective", "--help"], terminal_width=200)
+    assert shown.exit_code == 0 and "members" in shown.output and "memberships" in shown.output
+    command = ["--nats-url", "nats://127.0.0.1:1", "effective", "members", "t1", "g1"]
+    refused = CliRunner().invoke(app, [*command, "--page-size", "0"])
+    assert refused.exit_code == 2 and "page-size" in refused.output
