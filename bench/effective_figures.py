@@ -4,6 +4,8 @@ tests/unit/bench/test_bench_effective_figures.py)."""
 
 from __future__ import annotations
 
+import random
+from datetime import datetime
 from typing import Any
 
 CHAIN_DEPTH = 5
@@ -37,6 +39,53 @@ def chain_operations(depth: int = CHAIN_DEPTH, label: str = "bench-nested") -> l
         for level in range(depth - 1)
     ]
     return creates + nesting
+
+
+def membership_changes(
+    groups: list[dict[str, Any]], users: list[str], rng: random.Random, share: float = 0.01
+) -> list[dict[str, Any]]:
+    """Simulator control operations changing `share` of the groups' memberships (`groups`: the
+    simulator's truth, each with `members`): half of them existing memberships removed, half
+    users added to groups they are not in (any group takes users)."""
+    edges = [(g["id"], member) for g in groups for member in g["members"]]
+    count = max(2, round(len(edges) * share))
+    removals = rng.sample(edges, min(count // 2, len(edges)))
+    held = set(edges)
+    additions: set[tuple[str, str]] = set()
+    wanted = count - len(removals)
+    for _ in range(wanted * 20):  # bounded: a tiny, full tenant may have no room left
+        if len(additions) == wanted or not groups or not users:
+            break
+        pair = (rng.choice(groups)["id"], rng.choice(users))
+        if pair not in held:
+            additions.add(pair)
+    return [
+        *({"op": "remove_member", "group_id": g, "member_id": m} for g, m in removals),
+        *({"op": "add_member", "group_id": g, "member_id": m} for g, m in sorted(additions)),
+    ]
+
+
+COMPUTED = "effective membership computed"
+"""What history logs once its first computation is done (usecases/effective.py)."""
+LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"
+
+
+def computed_in_history_s(log_lines: list[str]) -> float | None:
+    """From the message history received last before its "effective membership computed"
+    line (the run's finish) to that line, in seconds: an upper bound of the first computation
+    in history, the finish's own work before it included (history logs no duration of its
+    own). None without such lines."""
+    for at, line in enumerate(log_lines):
+        if COMPUTED in line:
+            for earlier in reversed(log_lines[:at]):
+                if earlier.rstrip().endswith(" Received"):
+                    return round((_logged_at(line) - _logged_at(earlier)).total_seconds(), 3)
+            return None
+    return None
+
+
+def _logged_at(line: str) -> datetime:
+    return datetime.strptime(line[:23], LOG_TIME)
 
 
 def nearest_rank(values: list[float], q: float) -> float | None:
@@ -79,6 +128,7 @@ def summary(effective: dict[str, Any]) -> dict[str, Any]:
     full, latency, rounds = effective["full"], effective["latency"], effective["rss_rounds"]
     return {
         "effective_membership_full_s": full["wall_s"],
+        "effective_membership_full_in_history_max_s": effective["full_in_history_max_s"],
         "effective_membership_rss_mb": effective["history_peak_rss_mb_first_sync"],
         "effective_event_latency_p95_s": latency["p95_s"],
         "effective_1pct_round_rss_vs_plain": rss_ratio(
@@ -89,6 +139,7 @@ def summary(effective: dict[str, Any]) -> dict[str, Any]:
 
 TARGETS = {
     "effective_membership_full_s": "<= 10",
+    "effective_membership_full_in_history_max_s": "<= 10",
     "effective_membership_rss_mb": "<= 300",
     "effective_event_latency_p95_s": "<= 1",
     "effective_1pct_round_rss_vs_plain": "<= 0.10",
@@ -107,7 +158,8 @@ def note(effective: dict[str, Any]) -> str:
     first_sync_rss = effective["history_peak_rss_mb_first_sync"]
     return (
         f"- Effective membership: the first computation (history's `first_computation` over "
-        f"the inventory, own process) {full['wall_s']:.2f} s (target ≤ 10 s; "
+        f"the inventory, own process) {full['wall_s']:.2f} s (target ≤ 10 s; in history's log, "
+        f"from its finish's receipt: at most {_s(effective['full_in_history_max_s'])}; "
         f"{full['nested_groups']} nested groups, {full['baseline_events']} baseline events); "
         f"history's peak RSS over the first sync **{first_sync_rss:.0f} MB** (target ≤ 300); "
         f"one user added to a group nested {latency['chain_depth'] - 1} "
@@ -115,7 +167,8 @@ def note(effective: dict[str, Any]) -> str:
         f"p95 **{_s(latency['p95_s'])}** (target ≤ 1 s; from the change "
         f"{_s(latency['from_change_p95_s'])})"
         + (f", {latency['missing']} events missing" if latency["missing"] else "")
-        + f"; history's sampled peak RSS in the 1% round {rounds['memberships_peak_rss_mb']:.0f}"
-        f" MB vs {rounds['plain_peak_rss_mb']:.0f} MB in a round without membership changes "
+        + "; history's sampled peak RSS in a round changing 1% of memberships "
+        f"{rounds['memberships_peak_rss_mb']:.0f} MB vs {rounds['plain_peak_rss_mb']:.0f} MB "
+        "in a round without membership changes "
         f"({shown}, target ≤ +10%)."
     )

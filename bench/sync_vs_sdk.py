@@ -322,14 +322,36 @@ def plain_changes(control: SimulatorControl, tenant_id: str) -> list[dict[str, A
     ]
 
 
+async def membership_round(
+    nc: NatsClient, names: Names, control: SimulatorControl, tenant: Tenant, sim_tenant: str
+) -> dict[str, Any]:
+    """A delta round after 1% of the groups' memberships changed (half removed, half added)."""
+    groups = control.truth(sim_tenant, "group")
+    users = [o["id"] for o in control.truth(sim_tenant, "user")]
+    operations = effective_figures.membership_changes(groups, users, random.Random(17))
+    return await changed_round(nc, names, control, tenant, sim_tenant, operations)
+
+
 async def plain_round(
     nc: NatsClient, names: Names, control: SimulatorControl, tenant: Tenant, sim_tenant: str
 ) -> dict[str, Any]:
     operations = plain_changes(control, sim_tenant)
+    return await changed_round(nc, names, control, tenant, sim_tenant, operations)
+
+
+async def changed_round(
+    nc: NatsClient,
+    names: Names,
+    control: SimulatorControl,
+    tenant: Tenant,
+    sim_tenant: str,
+    operations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply `operations` to the simulator, then a delta round to history's record."""
     for start in range(0, len(operations), 1000):
         control.mutate(sim_tenant, operations[start : start + 1000])
     timing = await timed_run(nc, names, tenant.id, "delta")
-    return {"changed_objects": len(operations), "end_to_end_s": round(timing.end_to_end_s, 3)}
+    return {"operations": len(operations), "end_to_end_s": round(timing.end_to_end_s, 3)}
 
 
 async def effective_latency(
@@ -543,9 +565,10 @@ async def measure_end_to_end(
                 plain, plain_rss = await sampled_peak_rss(
                     pid, plain_round(nc, names, control, tenant, sim_tenant)
                 )
-                delta, delta_rss = await sampled_peak_rss(
-                    pid, delta_latency(nc, names, control, tenant, sim_tenant)
+                memberships, memberships_rss = await sampled_peak_rss(
+                    pid, membership_round(nc, names, control, tenant, sim_tenant)
                 )
+                delta = await delta_latency(nc, names, control, tenant, sim_tenant)
                 latency = await effective_latency(nc, names, control, tenant, sim_tenant)
                 objects = {t: len(control.truth(sim_tenant, t)) for t in OBJECT_TYPES}
                 print("benchmark: near real time ...", file=sys.stderr)
@@ -569,12 +592,16 @@ async def measure_end_to_end(
         "near_real_time": nrt,
         "effective": {
             "full": computation,
+            "full_in_history_max_s": effective_figures.computed_in_history_s(
+                (workdir / "history.log").read_text().splitlines()
+            ),
             "history_peak_rss_mb_first_sync": round(first_sync_rss, 1),
             "latency": latency,
             "rss_rounds": {
                 "plain": plain,
                 "plain_peak_rss_mb": plain_rss,
-                "memberships_peak_rss_mb": delta_rss,
+                "memberships": memberships,
+                "memberships_peak_rss_mb": memberships_rss,
             },
         },
         "objects": objects,
