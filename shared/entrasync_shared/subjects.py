@@ -22,6 +22,7 @@ ObjectType = Literal[
     "directoryRole",
     "administrativeUnit",
     "orgContact",
+    "roleEligibility",
 ]
 OBJECT_TYPES: Final[tuple[ObjectType, ...]] = (
     "user",
@@ -32,14 +33,21 @@ OBJECT_TYPES: Final[tuple[ObjectType, ...]] = (
     "directoryRole",
     "administrativeUnit",
     "orgContact",
+    "roleEligibility",
 )
-"""Every directory object type entrasync can sync (Graph's own names), in sync order."""
+"""Every directory object type entrasync can sync (Graph's own names, except `roleEligibility`:
+PIM's eligible role assignments, Graph's `unifiedRoleEligibilitySchedule`), in sync order."""
 
 DEFAULT_OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("user", "group", "device")
 """What a tenant syncs unless its `object_types` setting says otherwise."""
 
 CONTAINER_TYPES: Final[tuple[ObjectType, ...]] = ("group", "directoryRole", "administrativeUnit")
 """The types whose delta rounds carry `members@delta` (their members are stored as edges)."""
+
+FULL_LIST_TYPES: Final[tuple[ObjectType, ...]] = ("roleEligibility",)
+"""The types Graph offers no delta query for: every run reads their whole list (they are few),
+so each of their rounds is a full round, whose end drops what the list no longer holds, and no
+delta link is stored for them (rbacapplication-list-roleeligibilityschedules.md)."""
 
 ContainerType = Literal["group", "directoryRole", "administrativeUnit"]
 """A type that holds members (`CONTAINER_TYPES` as a type): what effective membership names."""
@@ -53,9 +61,18 @@ READ_PERMISSIONS: Final[dict[ObjectType, tuple[str, ...]]] = {
     "directoryRole": ("RoleManagement.Read.Directory", "Directory.Read.All"),
     "administrativeUnit": ("AdministrativeUnit.Read.All", "Directory.Read.All"),
     "orgContact": ("OrgContact.Read.All", "Directory.Read.All"),
+    # Directory.Read.All is not among the list's permissions: it does not read schedules.
+    "roleEligibility": (
+        "RoleEligibilitySchedule.Read.Directory",
+        "RoleManagement.Read.Directory",
+        "RoleManagement.Read.All",
+        "RoleEligibilitySchedule.ReadWrite.Directory",
+        "RoleManagement.ReadWrite.Directory",
+    ),
 }
-"""Application permissions that let an app read each type with delta, least privileged first
-(the Permissions table of each type's delta page on learn.microsoft.com)."""
+"""Application permissions that let an app read each type with delta (with its list for
+`FULL_LIST_TYPES`), least privileged first (the Permissions table of each type's delta or list
+page on learn.microsoft.com)."""
 
 OBJECT_TYPE_NAMES: Final[dict[ObjectType, str]] = {
     "user": "users",
@@ -66,6 +83,7 @@ OBJECT_TYPE_NAMES: Final[dict[ObjectType, str]] = {
     "directoryRole": "directory roles",
     "administrativeUnit": "administrative units",
     "orgContact": "contacts",
+    "roleEligibility": "eligible role assignments",
 }
 """What people call each type, in the plural (Entra admin center's words): the words messages
 and screens use, so config's explanations and the console's labels name a type alike."""
@@ -416,4 +434,5 @@ GRAPH_PATHS: Final[dict[ObjectType, str]] = {
     # v1.0 serves units below `directory/` (msgraph-sdk's v1.0 builds this path)
     "administrativeUnit": "directory/administrativeUnits",
     "orgContact": "contacts",
+    "roleEligibility": "roleManagement/directory/roleEligibilitySchedules",
 }
