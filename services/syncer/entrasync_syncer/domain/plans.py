@@ -13,7 +13,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from entrasync_shared.messages import SyncMode, SyncReason
-from entrasync_shared.subjects import GRAPH_PATHS, ObjectType
+from entrasync_shared.subjects import FULL_LIST_TYPES, GRAPH_PATHS, ObjectType
 
 SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
     "user": (
@@ -97,6 +97,20 @@ SELECTS: Final[dict[ObjectType, tuple[str, ...]]] = {
         "jobTitle",
         "department",
     ),
+    # A schedule's own properties and unifiedRoleScheduleBase's (unifiedroleeligibilityschedule.md)
+    "roleEligibility": (
+        "id",
+        "principalId",
+        "roleDefinitionId",
+        "directoryScopeId",
+        "appScopeId",
+        "memberType",
+        "status",
+        "scheduleInfo",
+        "createdDateTime",
+        "modifiedDateTime",
+        "createdUsing",
+    ),
 }
 """Attributes tracked per type; `$select` decides what delta rounds report as changed."""
 
@@ -124,9 +138,12 @@ _DELTA_LINK_PATHS: Final = {
 
 
 def full_round_url(graph_url: str, object_type: ObjectType) -> str:
-    """The first request of a full delta round for `object_type`."""
+    """The first request of a full round for `object_type`: its delta function, or its plain
+    list for a type without one (`FULL_LIST_TYPES`)."""
     path = GRAPH_PATHS[object_type]
-    return f"{graph_url.rstrip('/')}/v1.0/{path}/delta?$select={','.join(SELECTS[object_type])}"
+    if object_type not in FULL_LIST_TYPES:
+        path += "/delta"
+    return f"{graph_url.rstrip('/')}/v1.0/{path}?$select={','.join(SELECTS[object_type])}"
 
 
 @dataclass(frozen=True)
@@ -159,7 +176,8 @@ def plan_type(
     now: datetime | None = None,
     link_lifetime: timedelta = LINK_LIFETIME,
 ) -> TypePlan:
-    """Where one object type starts: the stored link for a delta, else a full round.
+    """Where one object type starts: the stored link for a delta, else a full round (always
+    for `FULL_LIST_TYPES`, which have no delta).
 
     A delta falls back to a full round (reason `resync`) when there is no link, when the link
     is older than Graph keeps delta state, when it belongs to another resource, or when the
@@ -167,7 +185,9 @@ def plan_type(
     would silently miss objects.
     """
     full = full_round_url(graph_url, object_type)
-    if command_mode == "full":
+    if command_mode == "full" or object_type in FULL_LIST_TYPES:
+        # A type without delta is read whole on every run, so each of its rounds is full (and
+        # sweeps what its list no longer holds); the run's reason stays the run's.
         return TypePlan("full", command_reason, full)
     problem = _unusable(cursor, object_type, scope, now or datetime.now(UTC), link_lifetime)
     if problem or cursor is None:

@@ -24,7 +24,7 @@ from entrasync_shared.messages import (
     TypeResult,
 )
 from entrasync_shared.storable import unstorable
-from entrasync_shared.subjects import ObjectType
+from entrasync_shared.subjects import FULL_LIST_TYPES, ObjectType
 
 from entrasync_syncer.domain import batch_id, full_round_url, plan_type
 from entrasync_syncer.domain.filters import FilterTally, Scope
@@ -76,7 +76,7 @@ class TypeRun:
     async def run(self) -> TypeResult:
         tenant_id = self.command.tenant_id
         cursor = None
-        if self.command.mode == "delta":
+        if self.command.mode == "delta" and self.object_type not in FULL_LIST_TYPES:
             cursor = await self.cursors.get(tenant_id, self.object_type)
         plan = plan_type(
             self.command.mode,
@@ -105,9 +105,10 @@ class TypeRun:
         except GraphError as exc:
             await self._flush(mode)  # the pages read before the failure still go out
             return self._result(mode, reason, error=str(exc))
-        await self.cursors.put(
-            tenant_id, self.object_type, link, self.scope.digest_of(self.object_type)
-        )
+        if link is not None:
+            await self.cursors.put(
+                tenant_id, self.object_type, link, self.scope.digest_of(self.object_type)
+            )
         if self.reader.skipped:
             log.warning(
                 "run %s: skipped %d %s entries without an id",
@@ -121,17 +122,19 @@ class TypeRun:
     def _what(self) -> str:
         return f"{self.object_type} link of tenant {self.command.tenant_id}"
 
-    async def _walk(self, url: str, mode: SyncMode) -> str:
-        """Follow one round to its end, publishing page by page; return the deltaLink.
+    async def _walk(self, url: str, mode: SyncMode) -> str | None:
+        """Follow one round to its end, publishing page by page; return the deltaLink (None
+        for a type without delta, whose list ends on a page without nextLink).
 
         The next page is fetched while the current one is published.
         """
+        listed = self.object_type in FULL_LIST_TYPES
         fetch = asyncio.create_task(self._page(url))
         try:
             while True:
                 page = await fetch
                 self.pages += 1
-                if page.delta_link:
+                if page.delta_link or (listed and not page.next_link):
                     await self._publish(page, mode)
                     await self._flush(mode)
                     return page.delta_link
