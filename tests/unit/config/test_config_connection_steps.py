@@ -142,6 +142,7 @@ EVERY_PATH = {
     "directoryRole": "directoryRoles",
     "administrativeUnit": "directory/administrativeUnits",
     "orgContact": "contacts",
+    "roleEligibility": "roleManagement/directory/roleEligibilitySchedules",
 }
 
 
@@ -160,6 +161,13 @@ def test_directory_roles_are_read_without_the_query_options_their_list_does_not_
     assert read_path("orgContact") == "/v1.0/contacts?$top=1&$select=id"
 
 
+def test_eligible_role_assignments_are_read_with_select_only_since_their_list_takes_no_top() -> (
+    None
+):
+    path = "/v1.0/roleManagement/directory/roleEligibilitySchedules?$select=id"
+    assert read_path("roleEligibility") == path
+
+
 @pytest.mark.parametrize(
     ("object_type", "least_privileged"),
     [
@@ -168,6 +176,7 @@ def test_directory_roles_are_read_without_the_query_options_their_list_does_not_
         ("directoryRole", "RoleManagement.Read.Directory"),
         ("administrativeUnit", "AdministrativeUnit.Read.All"),
         ("orgContact", "OrgContact.Read.All"),
+        ("roleEligibility", "RoleEligibilitySchedule.Read.Directory"),
     ],
 )
 async def test_a_new_types_missing_permission_is_named_and_the_others_still_read(
@@ -192,7 +201,9 @@ def test_a_denied_read_names_the_least_privileged_permission_first(object_type: 
 
     least, *higher = READ_PERMISSIONS[object_type]
     assert why.startswith(f"The app lacks {least} (or ")
-    assert all(p in why for p in higher) and "Directory.Read.All" in why
+    assert all(p in why for p in higher)
+    # Directory.Read.All reads every type but the eligibility schedules (their list's page).
+    assert ("Directory.Read.All" in why) == (object_type != "roleEligibility")
     assert f"to read {OBJECT_TYPE_NAMES[object_type]}:" in why
 
 

@@ -16,7 +16,7 @@ from entrasync_shared.messages import (
     TenantRef,
     TenantTest,
 )
-from entrasync_shared.subjects import GRAPH_PATHS, ObjectType
+from entrasync_shared.subjects import FULL_LIST_TYPES, GRAPH_PATHS, ObjectType
 
 from entrasync_config.domain.directories import flag_saved_duplicate
 from entrasync_config.domain.errors import Invalid, NotFound
@@ -35,6 +35,10 @@ def read_path(object_type: ObjectType) -> str:
         # List directoryRoles takes no query options (directoryrole-list.md) and returns only
         # the activated roles, a few dozen at most: read them whole.
         return f"/v1.0/{GRAPH_PATHS[object_type]}"
+    if object_type in FULL_LIST_TYPES:
+        # The schedules' list takes $select but not $top
+        # (rbacapplication-list-roleeligibilityschedules.md); a tenant has few of them.
+        return f"/v1.0/{GRAPH_PATHS[object_type]}?$select=id"
     return f"/v1.0/{GRAPH_PATHS[object_type]}?$top=1&$select=id"
 
 
