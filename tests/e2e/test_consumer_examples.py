@@ -1,6 +1,7 @@
 """The consumer examples of docs/consuming-events.md read the events a real sync published: each
-event once, a durable resumes where it stopped, a replay starts at a given time, and every event
-names its Entra directory (`entratenantid`), although the tenant was registered by domain."""
+event once, and acknowledged (the durable holds nothing unacked when the example exits), a
+durable resumes where it stopped, a replay starts at a given time, and every event names its
+Entra directory (`entratenantid`), although the tenant was registered by domain."""
 
 from __future__ import annotations
 
@@ -148,15 +149,31 @@ def system(
     return System(stack, bus, control, published)
 
 
+async def acknowledged(bus: NatsClient, stream: str, durable: str, through: int) -> None:
+    """The example, now exited, acknowledged every event it was given, through stream sequence
+    `through`. Reading alone can't tell: its ack wait is 60 s, so an event it never acked would
+    not come again within the test (and a later read would look right)."""
+    info = await bus.jetstream().consumer_info(stream, durable)
+    assert info.num_ack_pending == 0, f"{durable}: {info.num_ack_pending} events never acked"
+    assert info.ack_floor.stream_seq is not None and info.ack_floor.stream_seq >= through, (
+        f"{durable} acknowledged up to {info.ack_floor.stream_seq}, read up to {through}"
+    )
+
+
 async def check_example(example: Example, durable: str, system: System) -> None:
     names, bus, published = system.stack.names, system.bus, system.published
 
     async def kept() -> list[Stored]:
         return await stored(bus, names.events_stream, names.directory_events)
 
+    async def read_and_acked(name: str, through: int, *extra: str) -> list[dict[str, Any]]:
+        events = await example.read(name, *extra)
+        await acknowledged(bus, names.events_stream, name, through)
+        return events
+
     # 1. a new durable reads every event kept, each exactly once, in the stream's order
     before = await kept()
-    first = await example.read(durable)
+    first = await read_and_acked(durable, before[-1].seq)
     assert len(before) >= len(published.users)
     assert ids(first) == ids(before)
     assert {e["entratenantid"] for e in first} == {published.directory}
@@ -174,14 +191,15 @@ async def check_example(example: Example, durable: str, system: System) -> None:
 
     (update,) = await eventually(update_kept, f"the update event of user {user}")
     assert update.event["type"] == "io.entrasync.directory.user.updated"
-    resumed = await example.read(durable)
+    resumed = await read_and_acked(durable, update.seq)
     assert ids(resumed) == [update.event["id"]]
     assert resumed[0]["data"]["changed"] == {"jobTitle": f"reads {durable}"}
     assert resumed[0]["entratenantid"] == published.directory
-    assert await example.read(durable) == []  # everything acknowledged: nothing comes again
+    # everything acknowledged: nothing comes again
+    assert await read_and_acked(durable, update.seq) == []
 
     # 3. a replay from a time (a new durable with deliver_policy by_start_time)
-    replayed = await example.read(f"{durable}-replay", "--since", mark.isoformat())
+    replayed = await read_and_acked(f"{durable}-replay", update.seq, "--since", mark.isoformat())
     assert ids(replayed) == ids([e for e in await kept() if e.at >= mark])
     assert ids(replayed) == [update.event["id"]]
 
