@@ -20,7 +20,14 @@ from entrasync_shared.messages import (
     new_id,
 )
 from entrasync_shared.natsutil import ensure_cursor_bucket, failed, ok
-from entrasync_shared.subjects import CONTAINER_TYPES, GRAPH_PATHS, Names, ObjectType, cursor_key
+from entrasync_shared.subjects import (
+    CONTAINER_TYPES,
+    FULL_LIST_TYPES,
+    GRAPH_PATHS,
+    Names,
+    ObjectType,
+    cursor_key,
+)
 from entrasync_sim.launcher import SimulatorProcess
 from entrasync_syncer.domain import SELECTS
 from nats.aio.client import Client as NatsClient
@@ -193,9 +200,11 @@ def assert_matches_truth(
         expected = {obj["id"]: obj for obj in truth[SIM_KINDS[object_type]]}
         assert observed.keys() == expected.keys(), object_type
         for object_id, obj in observed.items():
-            # Graph leaves null and never-set properties out (user-delta.md).
+            # Graph leaves null and never-set properties out (user-delta.md); a plain list
+            # returns them as null (rbacapplication-list-roleeligibilityschedules.md's sample).
             found = {a: expected[object_id].get(a) for a in SELECTS[object_type]}
-            wanted = {a: value for a, value in found.items() if value is not None}
+            listed = object_type in FULL_LIST_TYPES
+            wanted = {a: value for a, value in found.items() if listed or value is not None}
             wanted.pop("id")
             if object_type in CONTAINER_TYPES:
                 # Soft-deleted members keep their edges and Graph lists them in a full round

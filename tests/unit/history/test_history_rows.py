@@ -46,7 +46,14 @@ def test_a_search_names_the_types_and_statuses_it_is_part_of() -> None:
     assert search is not None
     assert (search.text, search.types, search.statuses) == (
         "E",
-        ("user", "device", "servicePrincipal", "directoryRole", "administrativeUnit"),
+        (
+            "user",
+            "device",
+            "servicePrincipal",
+            "directoryRole",
+            "administrativeUnit",
+            "roleEligibility",
+        ),
         ("Succeeded", "Failed", "Cancelled"),
     )
     assert row_search("   ") is None
