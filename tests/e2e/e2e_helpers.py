@@ -149,9 +149,11 @@ async def register(
     *,
     interval_seconds: int = 3600,
     cloud: str = CLOUD,
+    **settings: Any,
 ) -> Tenant:
     """Register one simulated directory over config's API: its app's secret as a credential
-    profile, then the tenant (hourly by default: every later run is one the test asks for)."""
+    profile, then the tenant (hourly by default: every later run is one the test asks for),
+    with any other `TenantCreate` field in `settings`."""
     profile = await call(
         bus,
         stack.names.api("config", "profile.create"),
@@ -167,6 +169,7 @@ async def register(
         cloud=cloud,
         profile_id=profile.id,
         interval_seconds=interval_seconds,
+        **settings,
     )
     return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
 

@@ -3,18 +3,14 @@ subscriptions as the simulator and the syncer's records see them, its runs and e
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from e2e_helpers import CLOUD, read_events, recorded
+from e2e_helpers import read_events, recorded, register
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
     SubscriptionRecord,
     Tenant,
-    TenantCreate,
     TenantRef,
     TenantUpdate,
 )
@@ -26,24 +22,7 @@ from nats.js.errors import BucketNotFoundError, NoKeysError
 
 async def register_nrt(bus: NatsClient, stack: ServiceStack, app: Mapping[str, Any]) -> Tenant:
     """A near-real-time tenant over config's API, polled hourly (the scheduler's default)."""
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name=f"nrt {app['domain']} {uuid.uuid4().hex[:6]}",
-            client_id=app["client_id"],
-            client_secret=app["client_secret"],
-        ),
-        CredentialProfile,
-    )
-    create = TenantCreate(
-        tenant=app["domain"],
-        cloud=CLOUD,
-        profile_id=profile.id,
-        interval_seconds=3600,
-        near_real_time=True,
-    )
-    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
+    return await register(bus, stack, app, near_real_time=True)
 
 
 async def update_tenant(
