@@ -1,11 +1,13 @@
-"""The whole directory end to end (issue 20): a tenant syncing all eight object types converges
+"""The whole directory end to end (issue 20): a tenant syncing all nine object types converges
 to the simulator's truth for every type, through every service, after its full sync and after
 delta rounds that create a service principal, update an application, soft-delete then restore
-an administrative unit, purge a contact, change a directory role's members and put a service
-principal into a group; each change arrives as its `entrasync.directory.<tenant>.<type>.<change>`
-event. Effective membership (issue 20.4/5): the privileged view equals a brute-force closure of
-the truth, and a user joining the role-assignable group that holds Global Administrator is
-exactly one `effective_changed` event naming the role and the path."""
+an administrative unit, purge a contact, change a directory role's members, put a service
+principal into a group, and create and remove an eligible role assignment (PIM's schedules,
+read in full on every run); each change arrives as its
+`entrasync.directory.<tenant>.<type>.<change>` event. Effective membership (issue 20.4/5): the
+privileged view equals a brute-force closure of the truth, and a user joining the
+role-assignable group that holds Global Administrator is exactly one `effective_changed` event
+naming the role and the path."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from entrasync_shared.messages import (
     TenantCreate,
 )
 from entrasync_shared.natsutil import call
-from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, ObjectType
+from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, READ_PERMISSIONS, ObjectType
 from entrasync_sim.control_client import ControlError, SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -103,7 +105,7 @@ def differences(stored: Inventory, truth: dict[ObjectType, list[dict[str, Any]]]
         problems += [f"{object_type} {i} missing" for i in sorted(expected.keys() - have.keys())]
         problems += [f"{object_type} {i} not live" for i in sorted(have.keys() - expected.keys())]
         for object_id in expected.keys() & have.keys():
-            if "displayName" not in have[object_id]:
+            if "displayName" not in have[object_id] and object_type != "roleEligibility":
                 problems.append(f"{object_type} {object_id} has no displayName")
             for key, value in have[object_id].items():
                 if expected[object_id].get(key) != value:
@@ -134,6 +136,12 @@ async def test_every_object_type_converges_through_full_and_delta_rounds(
     sim: SimulatorProcess, control: SimulatorControl, stack: ServiceStack, bus: NatsClient
 ) -> None:
     sim_tenant = sim.tenants[0]["tenant_id"]
+    # Directory.Read.All reads every type but PIM's schedules
+    # (rbacapplication-list-roleeligibilityschedules.md).
+    schedules = READ_PERMISSIONS["roleEligibility"][0]
+    control.set_permissions(
+        sim_tenant, sim.tenants[0]["client_id"], ["Directory.Read.All", schedules]
+    )
     tenant = await register_everything(bus, stack, sim.tenants[0])
 
     def truth() -> dict[ObjectType, list[dict[str, Any]]]:
@@ -175,6 +183,17 @@ async def test_every_object_type_converges_through_full_and_delta_rounds(
     created = control.create(
         sim_tenant, "servicePrincipals", {"displayName": "New workload", "accountEnabled": True}
     )["id"]
+    eligible = control.create(
+        sim_tenant,
+        "roleEligibility",
+        {
+            "principalId": joining,
+            "roleDefinitionId": role["roleTemplateId"],
+            "directoryScopeId": "/",
+        },
+    )["id"]
+    ineligible = before["roleEligibility"][0]["id"]
+    control.delete(sim_tenant, "roleEligibility", ineligible)
     checkpoint = await stream_last_seq(bus.jetstream(), stack.names.events_stream)
 
     await run_now(bus, stack, tenant.id)
@@ -187,6 +206,8 @@ async def test_every_object_type_converges_through_full_and_delta_rounds(
         ("orgContact", "deleted", contact),
         ("directoryRole", "members_changed", role["id"]),
         ("group", "members_changed", group["id"]),
+        ("roleEligibility", "created", eligible),
+        ("roleEligibility", "deleted", ineligible),
     }
     assert await events_of(bus, stack, tenant.id, checkpoint, wanted) == wanted
 
