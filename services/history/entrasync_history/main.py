@@ -21,6 +21,7 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 from pymongo import AsyncMongoClient
 
+from entrasync_history.adapters import metrics
 from entrasync_history.adapters.mongo import MongoHistoryStore
 from entrasync_history.adapters.mongo_outages import MONGO_OUTAGES
 from entrasync_history.adapters.nats import JetStreamEventPublisher
@@ -60,6 +61,7 @@ def build_app(settings: Settings) -> FastStream:
             min_objects=settings.delete_guardrail_min_objects,
         ),
         finish_max_waits=settings.finish_max_waits,
+        effective_computed=metrics.effective_computed,
     )
     deps = Deps(
         names=names,

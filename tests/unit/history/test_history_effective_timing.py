@@ -9,13 +9,15 @@ import logging
 import re
 
 import pytest
+from entrasync_history.adapters import metrics
 from entrasync_history.domain.model import StoredObject
 from entrasync_history.usecases.effective import Cause, effective_change, first_computation
 from entrasync_shared.subjects import Names, ObjectType
 from history_fakes import T0, TENANT, FakeHistoryStore
 from prometheus_client import REGISTRY
 
-CAUSE = Cause(Names("het"), TENANT, "r1", "finish", T0)
+# The composition root hands history's histogram to the use cases (main.py: Context).
+CAUSE = Cause(Names("het"), TENANT, "r1", "finish", T0, computed=metrics.effective_computed)
 COMPUTATION = "entrasync_history_effective_computation_seconds"
 LOGGED = re.compile(
     r"tenant (?P<tenant>\S+): effective membership computed in (?P<wall>[0-9.]+) s "

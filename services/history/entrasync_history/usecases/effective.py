@@ -13,7 +13,7 @@ as the baseline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import perf_counter, process_time
@@ -21,7 +21,6 @@ from time import perf_counter, process_time
 from entrasync_shared.members import MemberType
 from entrasync_shared.subjects import Names
 
-from entrasync_history.adapters import metrics
 from entrasync_history.domain.effective import (
     EffectiveIndex,
     MembershipEdit,
@@ -61,6 +60,8 @@ class Cause:
     step: str
     now: datetime
     entra_tenant_id: str | None = None
+    computed: Callable[[float], None] = field(default=lambda seconds: None, compare=False)
+    """Told the wall seconds of a first computation (the composition root's histogram)."""
 
 
 async def effective_change(
@@ -130,7 +131,7 @@ async def first_computation(
     )
     closure = index.closure()
     wall, cpu = perf_counter() - began, process_time() - cpu
-    metrics.effective_computed(wall)
+    cause.computed(wall)
     log.info(
         "tenant %s: effective membership computed in %.3f s (%.3f s CPU; %d edges, "
         "%d nested groups, %d role holders)",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from entrasync_shared.messages import (
@@ -91,6 +91,8 @@ class Context:
     names: Names
     guardrail: GuardrailPolicy
     finish_max_waits: int
+    effective_computed: Callable[[float], None] = field(default=lambda seconds: None, compare=False)
+    """Told how long a tenant's first effective-membership computation took (a histogram)."""
 
 
 def _unique(objects: list[StoredObject]) -> list[StoredObject]:
@@ -173,7 +175,15 @@ async def apply_batch(ctx: Context, batch: ObservationBatch, now: datetime) -> b
     events, writes = announce(
         ctx.names, batch.tenant_id, batch.run_id, plan, now, batch.entra_tenant_id
     )
-    cause = Cause(ctx.names, batch.tenant_id, batch.run_id, batch.id, now, batch.entra_tenant_id)
+    cause = Cause(
+        ctx.names,
+        batch.tenant_id,
+        batch.run_id,
+        batch.id,
+        now,
+        batch.entra_tenant_id,
+        ctx.effective_computed,
+    )
     effective = await effective_change(ctx.store.effective, cause, before, writes)
     events += effective.events
     entries = await ctx.store.commit_batch(
@@ -295,7 +305,13 @@ async def record_finished(
         ctx.names, finished.tenant_id, finished.run_id, plan, now, finished.entra_tenant_id
     )
     cause = Cause(
-        ctx.names, finished.tenant_id, finished.run_id, FINISH_STEP, now, finished.entra_tenant_id
+        ctx.names,
+        finished.tenant_id,
+        finished.run_id,
+        FINISH_STEP,
+        now,
+        finished.entra_tenant_id,
+        ctx.effective_computed,
     )
     effective = await effective_change(
         ctx.store.effective, cause, [*unseen, *groups], writes, finish=True
