@@ -28,6 +28,7 @@ LABELS = [
     "Directory roles",
     "Administrative units",
     "Contacts",
+    "Eligible role assignments",
 ]
 BASE = [
     ("base_profile_id", "p1"),
@@ -49,6 +50,7 @@ def test_every_type_is_offered_with_its_label_and_least_privileged_permission() 
     assert [c.object_type for c in TYPE_CHOICES] == list(OBJECT_TYPES)
     assert [c.permission for c in TYPE_CHOICES] == [READ_PERMISSIONS[t][0] for t in OBJECT_TYPES]
     assert TYPE_CHOICES[3].permission == "Application.Read.All"
+    assert TYPE_CHOICES[8].permission == "RoleEligibilitySchedule.Read.Directory"
 
 
 def test_the_ticked_types_are_read_in_sync_order() -> None:
