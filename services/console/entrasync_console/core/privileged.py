@@ -1,5 +1,5 @@
 """The privileged-access view: who holds each directory role, directly or through role-assignable
-groups, each with the path that gives it.
+groups, each with the path that gives it, and who is eligible for one (PIM).
 
 Members come from history (`history.privileged.roles`) with paths of container ids; this module
 spells a path with names ("Global Administrator ← Tier0 Admins ← alice") and searches it. The
@@ -9,12 +9,15 @@ role changes, read from the events, are `role_changes`'.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from entrasync_shared.catalog import HistoryApi
 from entrasync_shared.messages import (
     EffectiveMember,
+    HistoryObjectsQuery,
+    InventoryItem,
     Model,
+    Page,
     PrivilegedRole,
     PrivilegedRoles,
     PrivilegedRolesQuery,
@@ -131,6 +134,94 @@ async def roles_of(services: Services, tenant_id: str) -> PrivilegedRoles:
     return await services.call(
         HistoryApi.privileged_roles, PrivilegedRolesQuery(tenant_id=tenant_id)
     )
+
+
+class EligibleAssignment(Model):
+    """One eligible (PIM) role assignment: who may activate which role, over which scope."""
+
+    schedule_id: str
+    role_template_id: str
+    role_name: str
+    principal_id: str
+    principal_name: str
+    scope: str = Field(description="`/` for the whole tenant, else `/administrativeUnits/{id}`")
+    member_type: str = ""
+    status: str = ""
+    ends: str | None = Field(default=None, description="When the eligibility ends; None: never")
+
+
+ELIGIBILITY_PAGE: Final = 1000
+"""Eligible assignments read for the view: one page of history's inventory (a tenant has few)."""
+
+
+def eligible_lines(
+    schedules: Iterable[InventoryItem], roles: PrivilegedRoles
+) -> list[EligibleAssignment]:
+    """Each schedule with its role's name (a schedule's `roleDefinitionId` is the role's
+    `roleTemplateId`) and its principal's name where history named it, by role then principal."""
+    names = known_names(roles)
+    role_names = {r.role_template_id: names.get(r.id, r.id) for r in roles.items}
+    lines = [_eligible(item, role_names, names) for item in schedules]
+    return sorted(lines, key=lambda e: (e.role_name.casefold(), e.principal_name.casefold()))
+
+
+def _eligible(
+    item: InventoryItem, role_names: Mapping[str | None, str], names: Mapping[str, str]
+) -> EligibleAssignment:
+    attributes = item.attributes
+    template = str(attributes.get("roleDefinitionId") or "")
+    principal = str(attributes.get("principalId") or "")
+    return EligibleAssignment(
+        schedule_id=item.object_id,
+        role_template_id=template,
+        role_name=role_names.get(template, template),
+        principal_id=principal,
+        principal_name=names.get(principal, principal),
+        scope=str(attributes.get("directoryScopeId") or "/"),
+        member_type=str(attributes.get("memberType") or ""),
+        status=str(attributes.get("status") or ""),
+        ends=_ends(attributes.get("scheduleInfo")),
+    )
+
+
+def _ends(schedule: Any) -> str | None:
+    expiration = schedule.get("expiration") if isinstance(schedule, dict) else None
+    end = expiration.get("endDateTime") if isinstance(expiration, dict) else None
+    return end if isinstance(end, str) else None
+
+
+def matching_eligible(lines: Iterable[EligibleAssignment], search: str) -> list[EligibleAssignment]:
+    """The eligible assignments whose role, principal, scope or ids contain `search`."""
+    wanted = search.strip().casefold()
+    if not wanted:
+        return list(lines)
+    return [
+        line
+        for line in lines
+        if wanted
+        in " ".join(
+            (
+                line.role_name,
+                line.principal_name,
+                line.principal_id,
+                line.scope,
+                line.role_template_id,
+            )
+        ).casefold()
+    ]
+
+
+async def eligible_of(services: Services, tenant_id: str) -> tuple[InventoryItem, ...]:
+    """The tenant's eligible role assignments as history holds them (none unless it syncs
+    `roleEligibility`)."""
+    query = HistoryObjectsQuery(
+        tenant_id=tenant_id,
+        object_type="roleEligibility",
+        page_size=ELIGIBILITY_PAGE,
+        include_deleted=False,
+    )
+    page: Page[InventoryItem] = await services.call(HistoryApi.objects_list, query)
+    return tuple(page.items)
 
 
 async def names_of(services: Services, tenant_id: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The Privileged access tab of a tenant page: each directory role with everyone holding it
-(directly or through role-assignable groups, with the path), and the role changes of the last 30
-days from the events. One search box filters both tables.
+(directly or through role-assignable groups, with the path), who is eligible for one (PIM), and
+the role changes of the last 30 days from the events. One search box filters the tables.
 
 Each half says why it is missing instead of failing the page: history may not answer, and the
 events stream is read with the console's own NATS rights.
@@ -42,10 +42,16 @@ async def tenant_privileged(request: Request, tenant_id: str) -> dict[str, Any]:
         )
     except ApiCallError as err:
         changes = (None, err.error.message)
-    return privileged_context(roles, changes, search)
+    try:
+        eligible: Found = (await privileged.eligible_of(state.services, tenant_id), None)
+    except ApiCallError as err:
+        eligible = ((), err.error.message)
+    return privileged_context(roles, changes, search, eligible)
 
 
-def privileged_context(roles: Found, changes: Found, search: str) -> dict[str, Any]:
+def privileged_context(
+    roles: Found, changes: Found, search: str, eligible: Found = ((), None)
+) -> dict[str, Any]:
     """The tab's template context from what history and the events said (or why not)."""
     found: PrivilegedRoles = roles[0]
     recent: role_changes.RoleChanges | None = changes[0]
@@ -60,4 +66,8 @@ def privileged_context(roles: Found, changes: Found, search: str) -> dict[str, A
         "changes": role_changes.matching_changes(recent.items if recent else (), search),
         "changes_complete": recent.complete if recent else True,
         "changes_error": changes[1],
+        "eligible": privileged.matching_eligible(
+            privileged.eligible_lines(eligible[0], found), search
+        ),
+        "eligible_error": eligible[1],
     }
