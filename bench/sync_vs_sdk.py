@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +59,7 @@ from entrasync_shared.messages import (
     new_id,
 )
 from entrasync_shared.natsutil import ApiCallError, call, failed, ok
-from entrasync_shared.subjects import Names
+from entrasync_shared.subjects import READ_PERMISSIONS, Names
 from entrasync_sim.control_client import SimulatorControl
 from entrasync_sim.launcher import SimulatorProcess
 from nats.aio.client import Client as NatsClient
@@ -70,6 +71,7 @@ RESULTS = BENCH / "results"
 PREFIX = "bench"
 FULL_SIZE = {"users": 100_000, "groups": 20_000, "devices": 50_000}
 PAGE_SIZE = 200
+BENCH_PERMISSIONS = ("Directory.Read.All", READ_PERMISSIONS["roleEligibility"][0])
 TARGETS = {
     "ratio_vs_ceiling": ">= 0.5",
     "ratio_vs_sdk": ">= 10",
@@ -423,10 +425,18 @@ def sizes(scale: float) -> dict[str, int]:
     return {kind: max(1, int(count * scale)) for kind, count in FULL_SIZE.items()}
 
 
-def simulator(size: dict[str, int], seed: int) -> SimulatorProcess:
-    return SimulatorProcess(
+@contextlib.contextmanager
+def simulator(size: dict[str, int], seed: int) -> Iterator[SimulatorProcess]:
+    """A seeded simulator whose apps may read every type the bench syncs: Directory.Read.All
+    reads all but PIM's eligibility schedules (rbacapplication-list-roleeligibilityschedules.md
+    lists RoleEligibilitySchedule.Read.Directory, not Directory.Read.All)."""
+    with SimulatorProcess(
         **size, page_size=PAGE_SIZE, seed=seed, extra_args=("--throttling", "off")
-    )
+    ) as sim:
+        with SimulatorControl(sim.control_url, sim.ca_file) as control:
+            for app in sim.tenants:
+                control.set_permissions(app["tenant_id"], app["client_id"], BENCH_PERMISSIONS)
+        yield sim
 
 
 def target_of(sim: SimulatorProcess) -> Target:
