@@ -133,12 +133,23 @@ def _wait(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise InfraError(f"{what} exited with code {proc.returncode}:\n{tail}")
+            raise InfraError(f"{what} exited with code {proc.returncode}:\n{_telling(log)}")
         if check():  # type: ignore[operator]
             return
         time.sleep(0.05)
     raise InfraError(f"{what} did not become healthy within {timeout:.0f}s (log: {log})")
+
+
+_TELLING = re.compile(r'"s":"[EF]"|\[(ERR|FTL)\]|[Ss]ignal|[Aa]ddress already in use|fassert')
+
+
+def _telling(log: Path, tail: int = 3000) -> str:
+    """A dead server's log for its error: the lines that say why (errors, fatal lines, signals,
+    from anywhere in the log) before the tail, which is often only the shutdown sequence."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    why = [line[:500] for line in text.splitlines() if _TELLING.search(line)][-10:]
+    head = "why (from the whole log):\n" + "\n".join(why) + "\n...\n" if why else ""
+    return head + text[-tail:]
 
 
 class _Process:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import socket
 from pathlib import Path
 
 import nats
@@ -116,3 +117,22 @@ def test_violations_are_read_in_the_log_format_of_old_and_new_servers() -> None:
         infra_module.Violation("Subscription", "console", "_INBOX.>"),
         infra_module.Violation("Publish", "syncer", "a.b"),
     ]
+
+
+def test_a_server_that_dies_at_start_is_reported_with_the_lines_that_say_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mongod's own error line comes early in its log and the shutdown sequence after it fills
+    the tail: the error names it anyway (here: its port is taken, so it exits at once)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        monkeypatch.setattr(infra_module, "free_port", lambda: next(ports))
+        with pytest.raises(InfraError) as failure:
+            with LocalInfra(use_env=False, nats=False):
+                pass
+    message = str(failure.value)
+    assert message.startswith("mongod exited with code 48")
+    why = message.split("why (from the whole log):\n", 1)[1].split("\n...\n", 1)[0]
+    assert "Address already in use" in why
