@@ -238,6 +238,8 @@ class LocalInfra:
     ) -> None:
         self._want_nats, self._want_mongo = nats, mongo
         self._own_workdir = workdir is None
+        self._data: list[Path] = []
+        """Data directories this started (a given workdir keeps its logs, not gigabytes of data)."""
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="entrasync-infra-"))
         self._use_env = use_env
         self._timeout = timeout
@@ -283,6 +285,7 @@ class LocalInfra:
         port, monitor = free_port(), free_port()
         store = self.workdir / "nats"
         store.mkdir(parents=True, exist_ok=True)
+        self._data.append(store)
         argv = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js"]
         argv += ["-sd", str(store)]
         if self._secure is not None:
@@ -313,6 +316,7 @@ class LocalInfra:
         port = free_port()
         dbpath = self.workdir / "mongo"
         dbpath.mkdir(parents=True, exist_ok=True)
+        self._data.append(dbpath)
         argv = [
             str(binary),
             "--replSet", "rs0",
@@ -346,6 +350,9 @@ class LocalInfra:
         for proc in reversed(self._procs):
             proc.stop()
         self._procs.clear()
+        for data in self._data:
+            shutil.rmtree(data, ignore_errors=True)
+        self._data.clear()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

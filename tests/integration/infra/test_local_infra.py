@@ -136,3 +136,12 @@ def test_a_server_that_dies_at_start_is_reported_with_the_lines_that_say_why(
     assert message.startswith("mongod exited with code 48")
     why = message.split("why (from the whole log):\n", 1)[1].split("\n...\n", 1)[0]
     assert "Address already in use" in why
+
+
+def test_a_given_workdir_keeps_the_logs_and_loses_the_data(tmp_path: Path) -> None:
+    """Benchmarks and the demo give a workdir to keep the servers' logs; a 100k-user benchmark's
+    MongoDB and JetStream data are gigabytes, and they filled this machine's disk once."""
+    with LocalInfra(use_env=False, workdir=tmp_path):
+        assert (tmp_path / "mongo").is_dir() and (tmp_path / "nats").is_dir()
+    assert not (tmp_path / "mongo").exists() and not (tmp_path / "nats").exists()
+    assert (tmp_path / "mongod.log").exists() and (tmp_path / "nats-server.log").exists()
