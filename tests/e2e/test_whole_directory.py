@@ -11,23 +11,18 @@ naming the role and the path."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_helpers import CLOUD, eventually, read_events, recorded, run_now, stream_last_seq
+from e2e_helpers import eventually, read_events, recorded, register, run_now, stream_last_seq
 from entrasync_devtools.stack import ServiceStack
 from entrasync_shared.messages import (
-    CredentialProfile,
-    CredentialProfileCreate,
     HistoryObjectsQuery,
     InventoryItem,
     Page,
     PrivilegedRoles,
     PrivilegedRolesQuery,
-    Tenant,
-    TenantCreate,
 )
 from entrasync_shared.natsutil import call
 from entrasync_shared.subjects import CONTAINER_TYPES, OBJECT_TYPES, READ_PERMISSIONS, ObjectType
@@ -49,28 +44,6 @@ def sim() -> Iterator[SimulatorProcess]:
         users=40, groups=6, devices=4, administrative_units=2, page_size=10, seed=20
     ) as s:
         yield s
-
-
-async def register_everything(bus: NatsClient, stack: ServiceStack, app: dict[str, Any]) -> Tenant:
-    """A tenant syncing every object type, hourly: each later run is one the test asks for."""
-    profile = await call(
-        bus,
-        stack.names.api("config", "profile.create"),
-        CredentialProfileCreate(
-            name=f"e2e whole directory {uuid.uuid4().hex[:6]}",
-            client_id=app["client_id"],
-            client_secret=app["client_secret"],
-        ),
-        CredentialProfile,
-    )
-    create = TenantCreate(
-        tenant=app["domain"],
-        cloud=CLOUD,
-        profile_id=profile.id,
-        object_types=OBJECT_TYPES,
-        interval_seconds=3600,
-    )
-    return await call(bus, stack.names.api("config", "tenant.create"), create, Tenant)
 
 
 async def inventory(bus: NatsClient, stack: ServiceStack, tenant_id: str) -> Inventory:
@@ -142,7 +115,8 @@ async def test_every_object_type_converges_through_full_and_delta_rounds(
     control.set_permissions(
         sim_tenant, sim.tenants[0]["client_id"], ["Directory.Read.All", schedules]
     )
-    tenant = await register_everything(bus, stack, sim.tenants[0])
+    # hourly: each later run is one the test asks for
+    tenant = await register(bus, stack, sim.tenants[0], object_types=OBJECT_TYPES)
 
     def truth() -> dict[ObjectType, list[dict[str, Any]]]:
         return {t: control.truth(sim_tenant, t) for t in OBJECT_TYPES}
