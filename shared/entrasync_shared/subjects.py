@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 ObjectType = Literal[
     "user",
@@ -24,17 +24,7 @@ ObjectType = Literal[
     "orgContact",
     "roleEligibility",
 ]
-OBJECT_TYPES: Final[tuple[ObjectType, ...]] = (
-    "user",
-    "group",
-    "device",
-    "servicePrincipal",
-    "application",
-    "directoryRole",
-    "administrativeUnit",
-    "orgContact",
-    "roleEligibility",
-)
+OBJECT_TYPES: Final[tuple[ObjectType, ...]] = get_args(ObjectType)
 """Every directory object type entrasync can sync (Graph's own names, except `roleEligibility`:
 PIM's eligible role assignments, Graph's `unifiedRoleEligibilitySchedule`), in sync order."""
 
